@@ -1,0 +1,21 @@
+//! crossdock's contracts: the wire types every party exchanges, their JSON
+//! Schemas, and the identifiers they carry.
+//!
+//! This crate is pure: no async runtime, no network, no files. Every other
+//! crate of the workspace depends on it; it depends on none of them.
+
+pub mod acks;
+pub mod history;
+pub mod http;
+pub mod ids;
+pub mod inbound;
+pub mod problem;
+pub mod routes;
+pub mod schema;
+
+pub use acks::{IntakeAck, IntakeOutcome, PartnerAck};
+pub use history::{Direction, Exchange};
+pub use ids::{Gln, Gtin, Sscc};
+pub use problem::Problem;
+pub use routes::Role;
+pub use schema::SchemaSet;

@@ -1,0 +1,142 @@
+//! Every role's operations: method, path, and the schemas of their bodies.
+//!
+//! This table is the one home of endpoint paths. Servers route by it,
+//! clients call by it, and the harness looks up which schema a recorded
+//! body must satisfy.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A party in an integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Erp,
+    Wms,
+    Supplier,
+    /// The integration core.
+    Core,
+    /// The harness itself, when it drives a party.
+    Harness,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Erp => "erp",
+            Role::Wms => "wms",
+            Role::Supplier => "supplier",
+            Role::Core => "core",
+            Role::Harness => "harness",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One HTTP operation a role serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The role that serves it.
+    pub role: Role,
+    pub method: &'static str,
+    pub path: &'static str,
+    /// Schema name (see [`crate::schema`]) of the request body.
+    pub request: &'static str,
+    /// Schema name of a 2xx response body.
+    pub response: &'static str,
+    /// The request must carry an Idempotency-Key.
+    pub idempotency_key: bool,
+}
+
+/// Paths the integration core serves.
+pub mod core {
+    pub const PURCHASE_ORDERS: &str = "/v1/purchase-orders";
+    pub const PO_ACKNOWLEDGEMENTS: &str = "/v1/po-acknowledgements";
+    pub const ASNS: &str = "/v1/asns";
+    pub const GOODS_RECEIPTS: &str = "/v1/goods-receipts";
+    /// Operational status (outbox depth), for quiescence.
+    pub const OPS_STATUS: &str = "/v1/ops/status";
+}
+
+/// Paths a supplier serves.
+pub mod supplier {
+    pub const PURCHASE_ORDERS: &str = "/v1/purchase-orders";
+}
+
+/// Paths an ERP serves.
+pub mod erp {
+    pub const PO_ACKNOWLEDGEMENTS: &str = "/v1/po-acknowledgements";
+    pub const GOODS_RECEIPT_POSTINGS: &str = "/v1/goods-receipt-postings";
+    pub const RECEIPT_DISCREPANCIES: &str = "/v1/receipt-discrepancies";
+}
+
+/// Paths a WMS serves.
+pub mod wms {
+    pub const INBOUND_EXPECTATIONS: &str = "/v1/inbound-expectations";
+}
+
+const fn op(role: Role, path: &'static str, request: &'static str, response: &'static str) -> Operation {
+    Operation {
+        role,
+        method: "POST",
+        path,
+        request,
+        response,
+        idempotency_key: true,
+    }
+}
+
+/// Every business operation of every role, version 1.
+pub const OPERATIONS: &[Operation] = &[
+    op(Role::Core, core::PURCHASE_ORDERS, "PurchaseOrder", "IntakeAck"),
+    op(
+        Role::Core,
+        core::PO_ACKNOWLEDGEMENTS,
+        "PoAcknowledgement",
+        "IntakeAck",
+    ),
+    op(Role::Core, core::ASNS, "AdvanceShipNotice", "IntakeAck"),
+    op(Role::Core, core::GOODS_RECEIPTS, "GoodsReceipt", "IntakeAck"),
+    op(
+        Role::Supplier,
+        supplier::PURCHASE_ORDERS,
+        "PurchaseOrder",
+        "PartnerAck",
+    ),
+    op(
+        Role::Erp,
+        erp::PO_ACKNOWLEDGEMENTS,
+        "PoAcknowledgement",
+        "PartnerAck",
+    ),
+    op(
+        Role::Erp,
+        erp::GOODS_RECEIPT_POSTINGS,
+        "ErpGoodsReceiptPosting",
+        "PartnerAck",
+    ),
+    op(
+        Role::Erp,
+        erp::RECEIPT_DISCREPANCIES,
+        "ReceiptDiscrepancy",
+        "PartnerAck",
+    ),
+    op(
+        Role::Wms,
+        wms::INBOUND_EXPECTATIONS,
+        "InboundExpectation",
+        "PartnerAck",
+    ),
+];
+
+/// The operation `role` serves at `method path`, if any.
+pub fn operation(role: Role, method: &str, path: &str) -> Option<&'static Operation> {
+    OPERATIONS
+        .iter()
+        .find(|o| o.role == role && o.method.eq_ignore_ascii_case(method) && o.path == path)
+}

@@ -1,0 +1,3 @@
+//! contracts' integration tests (one binary; see STYLE.md).
+
+mod schemas;

@@ -1,0 +1,511 @@
+//! The history checker: reads every party's recorded exchanges and judges
+//! the run, Jepsen-style: per business key, what was lost, duplicated or
+//! unexpected, each with a minimal witness (the exchanges involved).
+//!
+//! Files are read a line at a time; what is kept is per business key, not
+//! per exchange, so memory does not grow with retries or duplicates.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+
+use contracts::inbound::{
+    AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
+};
+use contracts::routes::{self, core, erp, wms};
+use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, SchemaSet};
+use reports::{Check, Latency, Violation, Witness};
+
+/// What the checker needs besides the history.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    /// Every PO the ERP was asked to release: (po_number, line numbers).
+    pub released: Vec<(String, Vec<u32>)>,
+    /// The p99 bound from ASN accepted to expectation delivered.
+    pub asn_to_expectation_p99_ms: f64,
+    /// The run reached quiescence within its time bound; else what was left.
+    pub quiescence: Result<(), String>,
+}
+
+/// The checker's verdicts and measurements.
+#[derive(Debug, Clone)]
+pub struct Findings {
+    pub checks: Vec<Check>,
+    pub latencies: Vec<Latency>,
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// Why the history could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to read history {path}:{line}: {message}")]
+pub struct HistoryError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+fn witness(ex: &Exchange) -> Witness {
+    Witness {
+        party: ex.party.to_string(),
+        seq: ex.seq,
+        endpoint: format!("{} {}", ex.method, ex.endpoint),
+        status: ex.status,
+        idempotency_key: ex.idempotency_key.clone(),
+    }
+}
+
+fn hash_json(v: &Option<serde_json::Value>) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.as_ref().map(|v| v.to_string()).hash(&mut h);
+    h.finish()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: &Option<serde_json::Value>) -> Option<T> {
+    v.as_ref().and_then(|v| T::deserialize(v).ok())
+}
+
+/// Streams one history file into `visit`.
+pub fn for_each_exchange(path: &Path, mut visit: impl FnMut(Exchange)) -> Result<u64, HistoryError> {
+    let file = std::fs::File::open(path).map_err(|e| HistoryError {
+        path: path.to_owned(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    let mut n = 0;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| HistoryError {
+            path: path.to_owned(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let ex: Exchange = serde_json::from_str(&line).map_err(|e| HistoryError {
+            path: path.to_owned(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        visit(ex);
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// State gathered while streaming, per business key.
+#[derive(Default)]
+struct Gathered {
+    schema_checked: u64,
+    schema_violations: Vec<Violation>,
+    /// (receiver, endpoint, key) → (body hash, first witness).
+    keys: HashMap<(Role, String, String), (u64, Witness)>,
+    keys_checked: u64,
+    key_violations: Vec<Violation>,
+    /// (supplier, asn_id) → when the core first accepted it, and the witness.
+    asn_accepted: HashMap<(String, String), (u64, Witness)>,
+    /// (supplier, asn_id) → expectation effects at the WMS.
+    expectations: HashMap<(String, String), Vec<(u64, Witness)>>,
+    /// receipt_id → (accepted at, lines, witness): receipts the core took in.
+    receipts_accepted: HashMap<String, (u64, Vec<u32>, Witness)>,
+    /// (receipt_id, line) → posting effects at the ERP.
+    postings: HashMap<(String, u32), Vec<(u64, Witness)>>,
+    /// (po_number, line) → posted quantity effects count.
+    posted_po_lines: HashMap<(String, u32), u64>,
+    /// po_number → the ERP's release witness, when the core accepted it.
+    po_released: HashMap<String, Witness>,
+    counts: BTreeMap<String, u64>,
+}
+
+impl Gathered {
+    fn count(&mut self, name: &str) {
+        *self.counts.entry(name.to_owned()).or_default() += 1;
+    }
+
+    fn check_schema(&mut self, schemas: &SchemaSet, ex: &Exchange) {
+        // The operation is served by the inbound side of the exchange.
+        let server = match ex.direction {
+            Direction::Inbound => ex.party,
+            Direction::Outbound => ex.peer,
+        };
+        let key = format!("{}#{} {} {}", ex.party, ex.seq, ex.method, ex.endpoint);
+        let Some(op) = routes::operation(server, &ex.method, &ex.endpoint) else {
+            self.schema_violations.push(Violation {
+                key,
+                message: format!(
+                    "{server} has no contracted operation {} {}",
+                    ex.method, ex.endpoint
+                ),
+                witness: vec![witness(ex)],
+            });
+            return;
+        };
+        self.schema_checked += 1;
+        let mut problems = Vec::new();
+        match &ex.request {
+            None => problems.push(format!("request: no JSON body, expected {}", op.request)),
+            Some(body) => {
+                for v in schemas
+                    .validate(op.request, body)
+                    .expect("operations name catalog schemas")
+                {
+                    problems.push(format!("request ({}) {v}", op.request));
+                }
+            }
+        }
+        let response_schema = match ex.status {
+            Some(200..=299) => Some(op.response),
+            Some(400..=599) => Some("Problem"),
+            _ => None,
+        };
+        if let Some(schema) = response_schema {
+            match &ex.response {
+                None => problems.push(format!("response: no JSON body, expected {schema}")),
+                Some(body) => {
+                    for v in schemas.validate(schema, body).expect("catalog schema") {
+                        problems.push(format!("response ({schema}) {v}"));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            self.schema_violations.push(Violation {
+                key,
+                message: problems.join("; "),
+                witness: vec![witness(ex)],
+            });
+        }
+    }
+
+    /// Invariant 5: a mutating call to a partner carries an Idempotency-Key,
+    /// and a key is only ever reused with an identical body.
+    fn check_key(&mut self, ex: &Exchange) {
+        if ex.direction != Direction::Inbound || ex.method != "POST" {
+            return;
+        }
+        self.keys_checked += 1;
+        let Some(key) = &ex.idempotency_key else {
+            self.key_violations.push(Violation {
+                key: format!("{}#{}", ex.party, ex.seq),
+                message: format!("POST {} to {} without an Idempotency-Key", ex.endpoint, ex.party),
+                witness: vec![witness(ex)],
+            });
+            return;
+        };
+        let hash = hash_json(&ex.request);
+        let slot = (ex.party, ex.endpoint.clone(), key.clone());
+        match self.keys.get(&slot) {
+            None => {
+                self.keys.insert(slot, (hash, witness(ex)));
+            }
+            Some((first, _)) if *first == hash => {}
+            Some((_, first_witness)) => self.key_violations.push(Violation {
+                key: format!("idempotency_key={key}"),
+                message: format!("key reused at {} {} with a different body", ex.party, ex.endpoint),
+                witness: vec![first_witness.clone(), witness(ex)],
+            }),
+        }
+    }
+
+    fn observe(&mut self, ex: &Exchange) {
+        self.count(&format!("exchanges_{}", ex.party));
+        match (ex.party, ex.direction, ex.endpoint.as_str()) {
+            (Role::Erp, Direction::Outbound, core::PURCHASE_ORDERS) => {
+                if let (true, Some(po)) = (ex.is_success(), parse::<PurchaseOrder>(&ex.request)) {
+                    self.po_released
+                        .entry(po.po_number)
+                        .or_insert_with(|| witness(ex));
+                }
+            }
+            (Role::Supplier, Direction::Outbound, core::ASNS) => {
+                self.count("asn_sends");
+                let ack = parse::<IntakeAck>(&ex.response);
+                if let (true, Some(asn), Some(ack)) =
+                    (ex.is_success(), parse::<AdvanceShipNotice>(&ex.request), ack)
+                {
+                    if ack.outcome == IntakeOutcome::Duplicate {
+                        self.count("asn_duplicates_recognised");
+                    }
+                    let key = (asn.supplier_gln.to_string(), asn.asn_id);
+                    let entry = self
+                        .asn_accepted
+                        .entry(key)
+                        .or_insert((ex.finished_at_us, witness(ex)));
+                    if ex.finished_at_us < entry.0 {
+                        *entry = (ex.finished_at_us, witness(ex));
+                    }
+                }
+            }
+            (Role::Wms, Direction::Inbound, wms::INBOUND_EXPECTATIONS) if ex.is_effect() => {
+                if let Some(exp) = parse::<InboundExpectation>(&ex.request) {
+                    self.count("expectations");
+                    self.expectations
+                        .entry((exp.supplier_gln.to_string(), exp.asn_id))
+                        .or_default()
+                        .push((ex.finished_at_us, witness(ex)));
+                }
+            }
+            (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) if ex.is_success() => {
+                if let Some(r) = parse::<GoodsReceipt>(&ex.request) {
+                    let lines = r.lines.iter().map(|l| l.line_no).collect();
+                    self.receipts_accepted.entry(r.receipt_id).or_insert((
+                        ex.finished_at_us,
+                        lines,
+                        witness(ex),
+                    ));
+                }
+            }
+            (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS) if ex.is_effect() => {
+                if let Some(p) = parse::<ErpGoodsReceiptPosting>(&ex.request) {
+                    self.count("postings");
+                    *self
+                        .posted_po_lines
+                        .entry((p.po_number, p.po_line_no))
+                        .or_default() += 1;
+                    self.postings
+                        .entry((p.receipt_id, p.receipt_line_no))
+                        .or_default()
+                        .push((ex.finished_at_us, witness(ex)));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn latency(name: &str, hist: &Histogram<u64>, sla_p99_ms: Option<f64>) -> Latency {
+    let ms = |us: u64| us as f64 / 1000.0;
+    Latency {
+        name: name.to_owned(),
+        count: hist.len(),
+        p50_ms: ms(hist.value_at_quantile(0.50)),
+        p90_ms: ms(hist.value_at_quantile(0.90)),
+        p99_ms: ms(hist.value_at_quantile(0.99)),
+        max_ms: ms(hist.max()),
+        sla_p99_ms,
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // Microseconds, up to one hour, 3 significant digits.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Judges a run from its history files.
+pub fn check(
+    histories: &[PathBuf],
+    schemas: &SchemaSet,
+    expect: &Expectations,
+) -> Result<Findings, HistoryError> {
+    let mut g = Gathered::default();
+    for path in histories {
+        for_each_exchange(path, |ex| {
+            g.check_schema(schemas, &ex);
+            if ex.party != Role::Harness {
+                g.check_key(&ex);
+            }
+            g.observe(&ex);
+        })?;
+    }
+    let mut checks = Vec::new();
+
+    checks.push(Check::new(
+        "quiescent-within-bound",
+        "every party and the core's outbox went quiet within the scenario's time bound",
+        1,
+        match &expect.quiescence {
+            Ok(()) => vec![],
+            Err(left) => vec![Violation {
+                key: "run".into(),
+                message: left.clone(),
+                witness: vec![],
+            }],
+        },
+    ));
+
+    checks.push(Check::new(
+        "contracts-valid",
+        "every recorded request and response body is valid against its JSON Schema (problem+json for 4xx/5xx)",
+        g.schema_checked,
+        std::mem::take(&mut g.schema_violations),
+    ));
+
+    checks.push(Check::new(
+        "idempotency-keys",
+        "every POST to a party carries an Idempotency-Key, reused only with an identical body (invariant 5)",
+        g.keys_checked,
+        std::mem::take(&mut g.key_violations),
+    ));
+
+    // Invariant 3: exactly one inbound expectation per distinct accepted ASN.
+    let mut v = Vec::new();
+    let mut asn_latency = histogram();
+    let mut asn_keys: Vec<_> = g
+        .asn_accepted
+        .keys()
+        .chain(g.expectations.keys())
+        .cloned()
+        .collect();
+    asn_keys.sort();
+    asn_keys.dedup();
+    for key in &asn_keys {
+        let accepted = g.asn_accepted.get(key);
+        let effects = g.expectations.get(key).map(Vec::as_slice).unwrap_or_default();
+        let name = format!("supplier={} asn_id={}", key.0, key.1);
+        let mut wit: Vec<Witness> = accepted.map(|a| a.1.clone()).into_iter().collect();
+        wit.extend(effects.iter().map(|e| e.1.clone()));
+        match (accepted, effects.len()) {
+            (Some((accepted_at, _)), 1) => {
+                let _ = asn_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
+            }
+            (Some(_), 0) => v.push(Violation {
+                key: name,
+                message: "ASN accepted by the core, but the WMS never got its inbound expectation (lost)"
+                    .into(),
+                witness: wit,
+            }),
+            (Some(_), n) => v.push(Violation {
+                key: name,
+                message: format!("{n} inbound expectations at the WMS for one ASN (duplicated)"),
+                witness: wit,
+            }),
+            (None, n) => v.push(Violation {
+                key: name,
+                message: format!(
+                    "{n} inbound expectation(s) for an ASN the core never accepted (unexpected)"
+                ),
+                witness: wit,
+            }),
+        }
+    }
+    checks.push(Check::new(
+        "one-expectation-per-asn",
+        "exactly one WMS inbound expectation per distinct ASN the core accepted (invariant 3)",
+        asn_keys.len() as u64,
+        v,
+    ));
+
+    // Invariant 6: exactly one ERP posting per (receipt, line).
+    let mut v = Vec::new();
+    let mut receipt_latency = histogram();
+    let mut checked = 0;
+    let mut receipt_ids: Vec<_> = g.receipts_accepted.keys().cloned().collect();
+    receipt_ids.sort();
+    for receipt_id in &receipt_ids {
+        let (accepted_at, lines, receipt_witness) = &g.receipts_accepted[receipt_id];
+        for line in lines {
+            checked += 1;
+            let effects = g
+                .postings
+                .remove(&(receipt_id.clone(), *line))
+                .unwrap_or_default();
+            let mut wit = vec![receipt_witness.clone()];
+            wit.extend(effects.iter().map(|e| e.1.clone()));
+            match effects.len() {
+                1 => {
+                    let _ = receipt_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
+                }
+                0 => v.push(Violation {
+                    key: format!("receipt_id={receipt_id} line={line}"),
+                    message: "receipt accepted by the core, but never posted to the ERP (lost)".into(),
+                    witness: wit,
+                }),
+                n => v.push(Violation {
+                    key: format!("receipt_id={receipt_id} line={line}"),
+                    message: format!("{n} ERP postings for one receipt line (duplicated)"),
+                    witness: wit,
+                }),
+            }
+        }
+    }
+    let mut unexpected: Vec<_> = g.postings.into_iter().collect();
+    unexpected.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((receipt_id, line), effects) in unexpected {
+        checked += 1;
+        v.push(Violation {
+            key: format!("receipt_id={receipt_id} line={line}"),
+            message: format!(
+                "{} ERP posting(s) for a receipt the core never accepted (unexpected)",
+                effects.len()
+            ),
+            witness: effects.into_iter().map(|e| e.1).collect(),
+        });
+    }
+    checks.push(Check::new(
+        "one-posting-per-receipt-line",
+        "exactly one ERP goods-receipt posting per (receipt, line) (invariant 6)",
+        checked,
+        v,
+    ));
+
+    // Invariant 7 (no outage yet): every PO released reaches posted, line by line.
+    let mut v = Vec::new();
+    let mut checked = 0;
+    for (po_number, lines) in &expect.released {
+        let release = g.po_released.get(po_number);
+        for line in lines {
+            checked += 1;
+            if g.posted_po_lines
+                .get(&(po_number.clone(), *line))
+                .copied()
+                .unwrap_or(0)
+                == 0
+            {
+                v.push(Violation {
+                    key: format!("po_number={po_number} line={line}"),
+                    message: match release {
+                        None => "the core never accepted the PO's release from the ERP".into(),
+                        Some(_) => {
+                            "released to the core, but never posted as received at the ERP (lost)".into()
+                        }
+                    },
+                    witness: release.cloned().into_iter().collect(),
+                });
+            }
+        }
+    }
+    checks.push(Check::new(
+        "nothing-lost",
+        "every line of every PO the ERP released reaches an ERP goods-receipt posting",
+        checked,
+        v,
+    ));
+
+    let asn = latency(
+        "asn-accepted-to-expectation",
+        &asn_latency,
+        Some(expect.asn_to_expectation_p99_ms),
+    );
+    let mut v = Vec::new();
+    if asn.count > 0 && asn.p99_ms > expect.asn_to_expectation_p99_ms {
+        v.push(Violation {
+            key: "asn-accepted-to-expectation".into(),
+            message: format!(
+                "p99 {:.1} ms exceeds the SLA of {:.1} ms",
+                asn.p99_ms, expect.asn_to_expectation_p99_ms
+            ),
+            witness: vec![],
+        });
+    }
+    checks.push(Check::new(
+        "sla-asn-to-expectation-p99",
+        "p99 from the core accepting an ASN to the WMS holding its expectation is within the SLA (invariant 19)",
+        asn.count,
+        v,
+    ));
+
+    let mut counts = g.counts;
+    counts.insert("asns_accepted".into(), g.asn_accepted.len() as u64);
+    counts.insert("receipts_accepted".into(), g.receipts_accepted.len() as u64);
+    counts.insert("pos_released".into(), g.po_released.len() as u64);
+    Ok(Findings {
+        checks,
+        latencies: vec![
+            asn,
+            latency("receipt-accepted-to-posting", &receipt_latency, None),
+        ],
+        counts,
+    })
+}

@@ -1,0 +1,9 @@
+//! crossdock's harness: scenarios, the run that drives simulated parties
+//! through the reference core, and the history checker. The `crossdock`
+//! binary (src/main.rs) only parses arguments and maps results to exit codes.
+
+pub mod check;
+pub mod cli;
+pub mod exit;
+pub mod run;
+pub mod scenario;

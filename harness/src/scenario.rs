@@ -1,0 +1,353 @@
+//! The scenario format (TOML) and its loading, with errors that name the
+//! file, line, column and field.
+//!
+//! ```toml
+//! name = "inbound-happy-path"
+//! description = "..."
+//! seed = 42                       # optional; --seed overrides
+//!
+//! [load]
+//! purchase_orders = 200           # how many POs the ERP releases
+//! lines_per_po = { min = 1, max = 5 }
+//! arrival_rate_per_s = 100.0      # open model: PO releases per second
+//! time_bound_s = 30               # the whole run, quiescence included
+//!
+//! [supplier]
+//! ack_delay_ms = 5
+//! asn_delay_ms = 10
+//! asn_copies = { min = 1, max = 1 }  # each ASN sent this many times
+//! concurrent_copies = false
+//!
+//! [wms]
+//! receipt_delay_ms = 10
+//!
+//! [sla]
+//! asn_to_expectation_p99_ms = 500
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+/// An integer that must be at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Positive(pub u32);
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        if v < 1 || v > i64::from(u32::MAX) {
+            return Err(serde::de::Error::custom(format!(
+                "expected a positive integer, found {v}"
+            )));
+        }
+        Ok(Positive(v as u32))
+    }
+}
+
+/// A number that must be greater than zero and finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositiveF64(pub f64);
+
+impl<'de> Deserialize<'de> for PositiveF64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(serde::de::Error::custom(format!(
+                "expected a number greater than 0, found {v}"
+            )));
+        }
+        Ok(PositiveF64(v))
+    }
+}
+
+/// An inclusive range `{ min, max }` of positive integers with min ≤ max.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountRange {
+    pub min: u32,
+    pub max: u32,
+}
+
+impl<'de> Deserialize<'de> for CountRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            min: Positive,
+            max: Positive,
+        }
+        let raw = Raw::deserialize(d)?;
+        if raw.min.0 > raw.max.0 {
+            return Err(serde::de::Error::custom(format!(
+                "expected min <= max, found min = {} and max = {}",
+                raw.min.0, raw.max.0
+            )));
+        }
+        Ok(CountRange {
+            min: raw.min.0,
+            max: raw.max.0,
+        })
+    }
+}
+
+/// Load shape and bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    pub purchase_orders: Positive,
+    pub lines_per_po: CountRange,
+    pub arrival_rate_per_s: PositiveF64,
+    pub time_bound_s: Positive,
+}
+
+fn default_copies() -> CountRange {
+    CountRange { min: 1, max: 1 }
+}
+
+/// The simulated supplier's behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplierBehaviour {
+    #[serde(default)]
+    pub ack_delay_ms: u64,
+    #[serde(default)]
+    pub asn_delay_ms: u64,
+    #[serde(default = "default_copies")]
+    pub asn_copies: CountRange,
+    #[serde(default)]
+    pub concurrent_copies: bool,
+}
+
+impl Default for SupplierBehaviour {
+    fn default() -> Self {
+        Self {
+            ack_delay_ms: 0,
+            asn_delay_ms: 0,
+            asn_copies: default_copies(),
+            concurrent_copies: false,
+        }
+    }
+}
+
+/// The simulated WMS's behaviour.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WmsBehaviour {
+    #[serde(default)]
+    pub receipt_delay_ms: u64,
+}
+
+/// Latency bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sla {
+    /// p99 from the core accepting an ASN to the WMS holding its expectation.
+    pub asn_to_expectation_p99_ms: PositiveF64,
+}
+
+/// A parsed scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    pub load: Load,
+    #[serde(default)]
+    pub supplier: SupplierBehaviour,
+    #[serde(default)]
+    pub wms: WmsBehaviour,
+    pub sla: Sla,
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the file could not be read.
+    pub line: usize,
+    pub column: usize,
+    /// Dotted path of the field at fault, when known.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Line, column (1-based) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The dotted field path at `offset`: the key assigned on that line, under
+/// the nearest `[table]` header above it.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned());
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    if line.trim_start().starts_with('[') {
+        return Some(
+            line.trim()
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned(),
+        );
+    }
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
+impl Scenario {
+    /// Parses scenario text; `file` is used in errors only.
+    pub fn parse(file: &Path, text: &str) -> Result<Self, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, column, field) = match e.span() {
+                Some(span) => {
+                    let (l, c) = line_col(text, span.start);
+                    (l, c, field_at(text, span.start))
+                }
+                None => (1, 1, None),
+            };
+            ScenarioError {
+                file: file.to_owned(),
+                line,
+                column,
+                field,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        if scenario.name.trim().is_empty()
+            || !scenario
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            let offset = text.find("name").unwrap_or(0);
+            let (line, column) = line_col(text, offset);
+            return Err(ScenarioError {
+                file: file.to_owned(),
+                line,
+                column,
+                field: Some("name".into()),
+                message: format!(
+                    "expected a non-empty name of letters, digits, '-' and '_', found {:?}",
+                    scenario.name
+                ),
+            });
+        }
+        Ok(scenario)
+    }
+
+    /// Reads and parses a scenario file.
+    pub fn load(file: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ScenarioError {
+            file: file.to_owned(),
+            line: 0,
+            column: 0,
+            field: None,
+            message: format!("failed to read the scenario: {e}"),
+        })?;
+        Self::parse(file, &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[load]
+purchase_orders = 3
+lines_per_po = { min = 1, max = 2 }
+arrival_rate_per_s = 50
+time_bound_s = 10
+[sla]
+asn_to_expectation_p99_ms = 100
+"#;
+
+    fn err(text: &str) -> ScenarioError {
+        Scenario::parse(Path::new("s.toml"), text).unwrap_err()
+    }
+
+    #[test]
+    fn a_minimal_scenario_parses_with_defaults() {
+        let s = Scenario::parse(Path::new("s.toml"), GOOD).unwrap();
+        assert_eq!(s.load.purchase_orders, Positive(3));
+        assert_eq!(s.load.arrival_rate_per_s, PositiveF64(50.0));
+        assert_eq!(s.supplier.asn_copies, CountRange { min: 1, max: 1 });
+        assert_eq!(s.wms.receipt_delay_ms, 0);
+    }
+
+    #[test]
+    fn a_bad_value_names_file_line_and_field() {
+        let e = err(&GOOD.replace("purchase_orders = 3", "purchase_orders = 0"));
+        assert_eq!((e.line, e.field.as_deref()), (4, Some("load.purchase_orders")));
+        assert!(e.message.contains("expected a positive integer, found 0"), "{e}");
+        assert!(e.to_string().starts_with("s.toml:4:"), "{e}");
+    }
+
+    #[test]
+    fn an_inverted_range_is_refused_at_its_line() {
+        let e = err(&GOOD.replace("{ min = 1, max = 2 }", "{ min = 3, max = 2 }"));
+        assert_eq!((e.line, e.field.as_deref()), (5, Some("load.lines_per_po")));
+        assert!(e.message.contains("min <= max"), "{e}");
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_named() {
+        let e = err(&GOOD.replace("time_bound_s = 10", "time_bound_s = 10\nspeed = 3"));
+        assert_eq!(e.line, 8);
+        assert!(e.message.contains("unknown field `speed`"), "{e}");
+
+        let e = err(&GOOD.replace("time_bound_s = 10\n", ""));
+        assert!(e.message.contains("missing field `time_bound_s`"), "{e}");
+        assert_eq!(e.field.as_deref(), Some("load"));
+
+        let e = err(&GOOD.replace("arrival_rate_per_s = 50", "arrival_rate_per_s = \"fast\""));
+        assert_eq!((e.line, e.field.as_deref()), (6, Some("load.arrival_rate_per_s")));
+    }
+
+    #[test]
+    fn a_missing_file_is_reported_without_a_line() {
+        let e = Scenario::load(Path::new("/nonexistent/x.toml")).unwrap_err();
+        assert_eq!(e.line, 0);
+        assert!(
+            e.to_string().starts_with("/nonexistent/x.toml: failed to read"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The `crossdock` binary as a user and a CI pipeline see it.
+
+use std::process::Command;
+
+use crate::{scenario, write_scenario};
+
+fn crossdock() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_crossdock"))
+}
+
+#[test]
+fn the_happy_path_scenario_passes_and_writes_its_reports() {
+    let out = tempfile::tempdir().unwrap();
+    let result = crossdock()
+        .args([
+            "run",
+            scenario("inbound-happy-path.toml").to_str().unwrap(),
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("one-posting-per-receipt-line"), "{stdout}");
+    assert!(stdout.contains("asn-accepted-to-expectation"), "{stdout}");
+    assert!(stderr.contains("seed 20261122"), "{stderr}");
+
+    let dir = out.path().join("inbound-happy-path");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["counts"]["purchase_orders"], 200);
+    assert_eq!(report["counts"]["expectations"], 200);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+}
+
+#[test]
+fn a_malformed_scenario_exits_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(scenario("inbound-happy-path.toml"))
+        .unwrap()
+        .replace("arrival_rate_per_s = 100.0", "arrival_rate_per_s = -3");
+    let file = write_scenario(dir.path(), "bad.toml", &text);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("arrival_rate_per_s"))
+        .unwrap()
+        + 1;
+    let result = crossdock()
+        .args(["run", file.to_str().unwrap(), "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("bad.toml:{line}:")), "{stderr}");
+    assert!(stderr.contains("field `load.arrival_rate_per_s`"), "{stderr}");
+    assert!(
+        stderr.contains("expected a number greater than 0, found -3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_scenario_exits_2_and_bad_arguments_exit_2() {
+    let result = crossdock()
+        .args(["run", "/nonexistent/none.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&result.stderr).contains("/nonexistent/none.toml"));
+
+    let result = crossdock().args(["run"]).output().unwrap();
+    assert_eq!(result.status.code(), Some(2));
+}

@@ -1,0 +1,41 @@
+//! harness integration tests (one binary): whole runs, in-process and
+//! through the `crossdock` binary.
+
+mod binary;
+mod runs;
+
+use std::path::{Path, PathBuf};
+
+/// A scenario file under the repository's `scenarios/`.
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
+}
+
+/// Writes a scenario into `dir` and returns its path.
+pub fn write_scenario(dir: &Path, file: &str, text: &str) -> PathBuf {
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A small, fast scenario; `copies` is the ASN copy range.
+pub fn small_scenario(name: &str, copies: (u32, u32), concurrent: bool) -> String {
+    format!(
+        r#"name = "{name}"
+seed = 11
+[load]
+purchase_orders = 25
+lines_per_po = {{ min = 1, max = 3 }}
+arrival_rate_per_s = 200
+time_bound_s = 20
+[supplier]
+asn_copies = {{ min = {}, max = {} }}
+concurrent_copies = {concurrent}
+[sla]
+asn_to_expectation_p99_ms = 2000
+"#,
+        copies.0, copies.1
+    )
+}

@@ -1,0 +1,97 @@
+use harness::cli::verdict_code;
+use harness::exit;
+use harness::run::{RunOptions, run_scenario};
+
+use crate::{small_scenario, write_scenario};
+
+fn options(out: &std::path::Path, dedup: bool) -> RunOptions {
+    RunOptions {
+        out_dir: out.to_owned(),
+        seed: None,
+        core_asn_dedup: dedup,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_asns_pass_against_the_reference_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_scenario(dir.path(), "dup.toml", &small_scenario("dup", (2, 3), true));
+    let outcome = run_scenario(&file, &options(dir.path(), true)).await.unwrap();
+    let report = &outcome.report;
+    let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(verdict_code(report), exit::OK);
+    // The copies really were sent and recognised as duplicates.
+    assert!(report.counts["asn_sends"] >= 50, "{:?}", report.counts);
+    assert!(
+        report.counts["asn_duplicates_recognised"] >= 25,
+        "{:?}",
+        report.counts
+    );
+    assert_eq!(report.counts["expectations"], 25);
+    for f in [
+        "report.json",
+        "junit.xml",
+        "erp.jsonl",
+        "wms.jsonl",
+        "supplier.jsonl",
+    ] {
+        assert!(outcome.out_dir.join(f).is_file(), "{f} missing");
+    }
+}
+
+/// The checks are worth nothing if they cannot fail: with the core's ASN
+/// deduplication off, the same scenario must fail, naming the invariant and
+/// the business key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_without_asn_dedup_fails_naming_invariant_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_scenario(dir.path(), "dup.toml", &small_scenario("dup", (2, 3), true));
+    let outcome = run_scenario(&file, &options(dir.path(), false)).await.unwrap();
+    let report = &outcome.report;
+    assert!(!report.passed);
+    assert_eq!(verdict_code(report), exit::CHECKS_FAILED);
+
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "one-expectation-per-asn")
+        .unwrap();
+    assert!(!check.passed);
+    // Every ASN was sent at least twice, so every one was duplicated.
+    assert_eq!(check.violations_total, 25, "{check:#?}");
+    let v = &check.violations[0];
+    assert!(v.key.contains("asn_id=ASN-PO-"), "{v:?}");
+    assert!(v.message.contains("duplicated"), "{v:?}");
+    // The witness names the supplier's accepted send and both WMS effects.
+    assert!(
+        v.witness.iter().filter(|w| w.party == "wms").count() >= 2,
+        "{v:?}"
+    );
+    assert!(v.witness.iter().any(|w| w.party == "supplier"), "{v:?}");
+
+    // The JUnit file carries the failure and the key too.
+    let junit = std::fs::read_to_string(outcome.out_dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("one-expectation-per-asn"));
+    assert!(junit.contains(&v.key));
+
+    // Other invariants still hold: the duplicates are the only fault.
+    for name in ["contracts-valid", "idempotency-keys", "quiescent-within-bound"] {
+        let c = report.checks.iter().find(|c| c.name == name).unwrap();
+        assert!(c.passed, "{c:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_seed_generates_the_same_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_scenario(dir.path(), "s.toml", &small_scenario("s", (1, 1), false));
+    let scenario = harness::scenario::Scenario::load(&file).unwrap();
+    let a = harness::run::generate_orders(&scenario, 5);
+    let b = harness::run::generate_orders(&scenario, 5);
+    let c = harness::run::generate_orders(&scenario, 6);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_eq!(a.len(), 25);
+    assert!(a.iter().all(|po| (1..=3).contains(&po.lines.len())));
+}

@@ -1,0 +1,179 @@
+//! The core's HTTP surface. Every intake endpoint: Idempotency-Key required,
+//! body parsed against its contract, then one store transaction; the answer
+//! is sent only after the commit.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+
+use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
+use contracts::inbound::{AdvanceShipNotice, GoodsReceipt, PoAcknowledgement, PurchaseOrder};
+use contracts::routes::core;
+
+use crate::error::ApiError;
+use crate::store::{Intake, Tx};
+use crate::{CoreState, flows, now_us};
+
+fn parse<T: DeserializeOwned>(
+    document: &'static str,
+    body: &Bytes,
+) -> Result<(T, serde_json::Value), ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let doc = T::deserialize(&value).map_err(|e| ApiError::InvalidDocument {
+        document,
+        detail: e.to_string(),
+    })?;
+    Ok((doc, value))
+}
+
+/// Takes in one document: `key` gives its business key, `apply` its effects.
+async fn take_in<T>(
+    state: Arc<CoreState>,
+    headers: HeaderMap,
+    body: Bytes,
+    kind: &'static str,
+    endpoint: &'static str,
+    key: impl FnOnce(&T) -> String,
+    apply: fn(&Tx<'_>, &T) -> Result<(), ApiError>,
+) -> Result<Response, ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let idempotency_key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::MissingIdempotencyKey)?
+        .to_owned();
+    let (doc, payload) = parse::<T>(kind, &body)?;
+    let trace_id = headers
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+        .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
+        .trace_id;
+    let intake = Intake {
+        kind,
+        endpoint,
+        business_key: key(&doc),
+        idempotency_key,
+        payload,
+        trace_id,
+        dedupe: kind != "asn" || state.config.asn_dedup,
+    };
+    let store = state.store.clone();
+    let answer = tokio::task::spawn_blocking(move || store.intake(&intake, now_us(), |tx| apply(tx, &doc)))
+        .await
+        .map_err(|e| ApiError::Storage(format!("intake task failed: {e}")))??;
+    state.outbox_notify.notify_one();
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, axum::Json(answer.ack)).into_response();
+    if answer.replayed {
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+async fn purchase_order(
+    State(s): State<Arc<CoreState>>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Result<Response, ApiError> {
+    take_in(
+        s,
+        h,
+        b,
+        "purchase_order",
+        core::PURCHASE_ORDERS,
+        |po: &PurchaseOrder| format!("{}:v{}", po.po_number, po.version),
+        flows::purchase_order,
+    )
+    .await
+}
+
+async fn acknowledgement(
+    State(s): State<Arc<CoreState>>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Result<Response, ApiError> {
+    take_in(
+        s,
+        h,
+        b,
+        "po_acknowledgement",
+        core::PO_ACKNOWLEDGEMENTS,
+        |a: &PoAcknowledgement| format!("{}:{}", a.supplier_gln, a.ack_id),
+        flows::acknowledgement,
+    )
+    .await
+}
+
+async fn asn(State(s): State<Arc<CoreState>>, h: HeaderMap, b: Bytes) -> Result<Response, ApiError> {
+    take_in(
+        s,
+        h,
+        b,
+        "asn",
+        core::ASNS,
+        |a: &AdvanceShipNotice| format!("{}:{}", a.supplier_gln, a.asn_id),
+        flows::asn,
+    )
+    .await
+}
+
+async fn goods_receipt(
+    State(s): State<Arc<CoreState>>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Result<Response, ApiError> {
+    take_in(
+        s,
+        h,
+        b,
+        "goods_receipt",
+        core::GOODS_RECEIPTS,
+        |r: &GoodsReceipt| r.event_id.clone(),
+        flows::goods_receipt,
+    )
+    .await
+}
+
+async fn ops_status(State(s): State<Arc<CoreState>>) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let status = tokio::task::spawn_blocking(move || store.ops_status())
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))??;
+    Ok(axum::Json(status).into_response())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::refused(
+        404,
+        "not-found",
+        "no such endpoint",
+        String::new(),
+        "the core serves no such path".into(),
+    )
+}
+
+/// The core's router.
+pub fn router(state: Arc<CoreState>) -> Router {
+    Router::new()
+        .route(core::PURCHASE_ORDERS, post(purchase_order))
+        .route(core::PO_ACKNOWLEDGEMENTS, post(acknowledgement))
+        .route(core::ASNS, post(asn))
+        .route(core::GOODS_RECEIPTS, post(goods_receipt))
+        .route(core::OPS_STATUS, get(ops_status))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .with_state(state)
+}

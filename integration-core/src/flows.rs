@@ -1,0 +1,361 @@
+//! The inbound flow's business rules, each run inside an intake transaction.
+
+use rusqlite::{OptionalExtension, params};
+
+use contracts::Role;
+use contracts::inbound::{
+    AdvanceShipNotice, DiscrepancyKind, ErpGoodsReceiptPosting, ExpectationLine, GoodsReceipt,
+    InboundExpectation, PoAcknowledgement, PurchaseOrder, ReceiptDiscrepancy,
+};
+use contracts::routes::{erp, supplier, wms};
+
+use crate::error::ApiError;
+use crate::store::Tx;
+
+/// A PO from the ERP: record its lines as open and send it to the supplier.
+pub fn purchase_order(tx: &Tx<'_>, po: &PurchaseOrder) -> Result<(), ApiError> {
+    let c = tx.conn();
+    c.execute(
+        "INSERT INTO purchase_orders (po_number, version, supplier_gln) VALUES (?1, ?2, ?3)
+         ON CONFLICT(po_number) DO UPDATE SET version = excluded.version, supplier_gln = excluded.supplier_gln",
+        params![po.po_number, po.version, po.supplier_gln.as_str()],
+    )?;
+    for line in &po.lines {
+        c.execute(
+            "INSERT INTO po_lines (po_number, line_no, sku, gtin, ordered_qty, confirmed_qty, over_tolerance_pct,
+                                   under_tolerance_pct, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, 'open')
+             ON CONFLICT(po_number, line_no) DO UPDATE SET sku = excluded.sku, gtin = excluded.gtin,
+                ordered_qty = excluded.ordered_qty, over_tolerance_pct = excluded.over_tolerance_pct,
+                under_tolerance_pct = excluded.under_tolerance_pct",
+            params![
+                po.po_number,
+                line.line_no,
+                line.sku,
+                line.gtin.as_str(),
+                line.quantity,
+                line.over_tolerance_pct,
+                line.under_tolerance_pct
+            ],
+        )?;
+    }
+    tx.enqueue(
+        Role::Supplier,
+        supplier::PURCHASE_ORDERS,
+        &format!("po:{}:v{}", po.po_number, po.version),
+        po,
+    )
+}
+
+/// The supplier a PO belongs to, refusing unknown POs and other suppliers.
+fn owned_po(tx: &Tx<'_>, po_number: &str, supplier_gln: &str, pointer: String) -> Result<u32, ApiError> {
+    let row: Option<(u32, String)> = tx
+        .conn()
+        .query_row(
+            "SELECT version, supplier_gln FROM purchase_orders WHERE po_number = ?1",
+            params![po_number],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Err(ApiError::refused(
+            422,
+            "unknown-purchase-order",
+            "unknown purchase order",
+            pointer,
+            format!("purchase order {po_number} is not known to the core"),
+        )),
+        // Another supplier's PO is reported as unknown: existence is not leaked.
+        Some((_, owner)) if owner != supplier_gln => Err(ApiError::refused(
+            422,
+            "unknown-purchase-order",
+            "unknown purchase order",
+            pointer,
+            format!("purchase order {po_number} is not known to the core"),
+        )),
+        Some((version, _)) => Ok(version),
+    }
+}
+
+/// A supplier's acknowledgement: record confirmed quantities, tell the ERP.
+pub fn acknowledgement(tx: &Tx<'_>, ack: &PoAcknowledgement) -> Result<(), ApiError> {
+    owned_po(tx, &ack.po_number, ack.supplier_gln.as_str(), "/po_number".into())?;
+    for (i, line) in ack.lines.iter().enumerate() {
+        let status = match line.status {
+            contracts::inbound::AckLineStatus::Rejected => "closed",
+            _ => "open",
+        };
+        let updated = tx.conn().execute(
+            "UPDATE po_lines SET confirmed_qty = ?3, status = ?4 WHERE po_number = ?1 AND line_no = ?2",
+            params![ack.po_number, line.line_no, line.confirmed_qty, status],
+        )?;
+        if updated == 0 {
+            return Err(ApiError::refused(
+                422,
+                "unknown-po-line",
+                "unknown purchase-order line",
+                format!("/lines/{i}/line_no"),
+                format!("purchase order {} has no line {}", ack.po_number, line.line_no),
+            ));
+        }
+    }
+    tx.enqueue(
+        Role::Erp,
+        erp::PO_ACKNOWLEDGEMENTS,
+        &format!("commitment:{}", ack.ack_id),
+        ack,
+    )
+}
+
+struct OpenLine {
+    sku: String,
+    open_qty: u32,
+    over_pct: u8,
+    under_pct: u8,
+    status: String,
+}
+
+/// An ASN: every line must refer to an open line of one of the supplier's
+/// POs, within tolerance counting what other ASNs already advise; then one
+/// inbound expectation goes to the WMS.
+pub fn asn(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
+    let supplier = asn.supplier_gln.as_str();
+    let mut lines = Vec::with_capacity(asn.lines.len());
+    // Several ASN lines (cartons) may ship the same PO line.
+    let mut in_this_asn: std::collections::HashMap<(&str, u32), u64> = std::collections::HashMap::new();
+    for (i, line) in asn.lines.iter().enumerate() {
+        owned_po(tx, &line.po_number, supplier, format!("/lines/{i}/po_number"))?;
+        let open: Option<OpenLine> = tx
+            .conn()
+            .query_row(
+                "SELECT sku, COALESCE(confirmed_qty, ordered_qty), over_tolerance_pct, under_tolerance_pct, status
+                 FROM po_lines WHERE po_number = ?1 AND line_no = ?2",
+                params![line.po_number, line.po_line_no],
+                |r| {
+                    Ok(OpenLine {
+                        sku: r.get(0)?,
+                        open_qty: r.get(1)?,
+                        over_pct: r.get(2)?,
+                        under_pct: r.get(3)?,
+                        status: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?;
+        let pointer = format!("/lines/{i}");
+        let Some(open) = open.filter(|o| o.status == "open") else {
+            return Err(ApiError::refused(
+                422,
+                "po-line-not-open",
+                "ASN line refers to no open purchase-order line",
+                format!("{pointer}/po_line_no"),
+                format!(
+                    "purchase order {} has no open line {}",
+                    line.po_number, line.po_line_no
+                ),
+            ));
+        };
+        let advised_elsewhere: u64 = tx.conn().query_row(
+            "SELECT COALESCE(SUM(quantity), 0) FROM asn_lines
+             WHERE po_number = ?1 AND po_line_no = ?2 AND NOT (supplier_gln = ?3 AND asn_id = ?4)",
+            params![line.po_number, line.po_line_no, supplier, asn.asn_id],
+            |r| r.get(0),
+        )?;
+        let limit = u64::from(open.open_qty) * (100 + u64::from(open.over_pct)) / 100;
+        let here = in_this_asn.entry((&line.po_number, line.po_line_no)).or_default();
+        *here += u64::from(line.quantity);
+        let advised = advised_elsewhere + *here;
+        if advised > limit {
+            return Err(ApiError::refused(
+                422,
+                "over-tolerance",
+                "ASN quantity exceeds the open quantity and its tolerance",
+                format!("{pointer}/quantity"),
+                format!(
+                    "PO {} line {}: advised {advised} in all, at most {limit} allowed (open {} + {}%)",
+                    line.po_number, line.po_line_no, open.open_qty, open.over_pct
+                ),
+            ));
+        }
+        lines.push(ExpectationLine {
+            line_no: (i + 1) as u32,
+            po_number: line.po_number.clone(),
+            po_line_no: line.po_line_no,
+            sku: open.sku,
+            gtin: line.gtin.clone(),
+            quantity: line.quantity,
+            uom: line.uom,
+            lot: line.lot.clone(),
+            sscc: line.sscc.clone(),
+            over_tolerance_pct: open.over_pct,
+            under_tolerance_pct: open.under_pct,
+        });
+    }
+    tx.conn().execute(
+        "DELETE FROM asn_lines WHERE supplier_gln = ?1 AND asn_id = ?2",
+        params![supplier, asn.asn_id],
+    )?;
+    for line in &asn.lines {
+        tx.conn().execute(
+            "INSERT INTO asn_lines (supplier_gln, asn_id, po_number, po_line_no, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity",
+            params![supplier, asn.asn_id, line.po_number, line.po_line_no, line.quantity],
+        )?;
+    }
+    let expectation = InboundExpectation {
+        expectation_id: format!("IBE-{:010}", tx.message_id),
+        asn_id: asn.asn_id.clone(),
+        supplier_gln: asn.supplier_gln.clone(),
+        estimated_arrival: asn.estimated_arrival.clone(),
+        handling_units: asn.handling_units.clone(),
+        lines,
+    };
+    tx.conn().execute(
+        "INSERT INTO expectations (expectation_id, asn_id, body) VALUES (?1, ?2, ?3)",
+        params![
+            expectation.expectation_id,
+            expectation.asn_id,
+            serde_json::to_string(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?
+        ],
+    )?;
+    tx.enqueue(
+        Role::Wms,
+        wms::INBOUND_EXPECTATIONS,
+        &format!("expectation:{}", expectation.expectation_id),
+        &expectation,
+    )
+}
+
+/// The variance of one received line beyond its tolerance, if any.
+pub fn discrepancy_kind(
+    expected: u32,
+    actual: u32,
+    over_pct: u8,
+    under_pct: u8,
+) -> Option<(DiscrepancyKind, u8)> {
+    let (e, a) = (u64::from(expected), u64::from(actual));
+    if a * 100 > e * (100 + u64::from(over_pct)) {
+        Some((DiscrepancyKind::Over, over_pct))
+    } else if a * 100 < e * (100 - u64::from(under_pct.min(100))) {
+        Some((DiscrepancyKind::Short, under_pct))
+    } else {
+        None
+    }
+}
+
+/// A WMS receipt: one ERP posting per line, one discrepancy per variance
+/// beyond tolerance. A stale event (seq not above the last seen for the
+/// receipt) changes nothing.
+pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
+    let last_seq: Option<u64> = tx
+        .conn()
+        .query_row(
+            "SELECT seq FROM receipts WHERE receipt_id = ?1",
+            params![receipt.receipt_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if last_seq.is_some_and(|s| receipt.seq <= s) {
+        tracing::info!(receipt_id = %receipt.receipt_id, seq = receipt.seq, "stale receipt event ignored");
+        return Ok(());
+    }
+    tx.conn().execute(
+        "INSERT INTO receipts (receipt_id, seq) VALUES (?1, ?2)
+         ON CONFLICT(receipt_id) DO UPDATE SET seq = excluded.seq",
+        params![receipt.receipt_id, receipt.seq],
+    )?;
+    let expectation: Option<String> = tx
+        .conn()
+        .query_row(
+            "SELECT body FROM expectations WHERE expectation_id = ?1",
+            params![receipt.expectation_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(expectation) = expectation else {
+        return Err(ApiError::refused(
+            422,
+            "unknown-expectation",
+            "receipt refers to no inbound expectation",
+            "/expectation_id".into(),
+            format!("expectation {} is not known to the core", receipt.expectation_id),
+        ));
+    };
+    let expectation: InboundExpectation =
+        serde_json::from_str(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?;
+
+    for line in &receipt.lines {
+        let posting = ErpGoodsReceiptPosting {
+            receipt_id: receipt.receipt_id.clone(),
+            receipt_line_no: line.line_no,
+            po_number: line.po_number.clone(),
+            po_line_no: line.po_line_no,
+            sku: line.sku.clone(),
+            quantity: line.qty_received.saturating_sub(line.qty_damaged),
+            stock_status: line.stock_status,
+        };
+        tx.enqueue(
+            Role::Erp,
+            erp::GOODS_RECEIPT_POSTINGS,
+            &format!("grp:{}:{}", receipt.receipt_id, line.line_no),
+            &posting,
+        )?;
+
+        let advised = expectation
+            .lines
+            .iter()
+            .find(|l| l.po_number == line.po_number && l.po_line_no == line.po_line_no);
+        let variance = match advised {
+            None => Some((DiscrepancyKind::NotAdvised, 0, 0)),
+            Some(a) => discrepancy_kind(
+                a.quantity,
+                line.qty_received,
+                a.over_tolerance_pct,
+                a.under_tolerance_pct,
+            )
+            .map(|(kind, tol)| (kind, a.quantity, tol)),
+        };
+        if let Some((kind, expected, tolerance_pct)) = variance {
+            let d = ReceiptDiscrepancy {
+                receipt_id: receipt.receipt_id.clone(),
+                receipt_line_no: line.line_no,
+                po_number: line.po_number.clone(),
+                po_line_no: line.po_line_no,
+                kind,
+                expected,
+                actual: line.qty_received,
+                variance: i64::from(line.qty_received) - i64::from(expected),
+                tolerance_pct,
+                reason_code: format!("{kind:?}").to_uppercase(),
+            };
+            tx.enqueue(
+                Role::Erp,
+                erp::RECEIPT_DISCREPANCIES,
+                &format!("dsc:{}:{}", receipt.receipt_id, line.line_no),
+                &d,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerance_bounds_are_inclusive() {
+        assert_eq!(discrepancy_kind(100, 100, 10, 5), None);
+        assert_eq!(discrepancy_kind(100, 110, 10, 5), None);
+        assert_eq!(
+            discrepancy_kind(100, 111, 10, 5),
+            Some((DiscrepancyKind::Over, 10))
+        );
+        assert_eq!(discrepancy_kind(100, 95, 10, 5), None);
+        assert_eq!(
+            discrepancy_kind(100, 94, 10, 5),
+            Some((DiscrepancyKind::Short, 5))
+        );
+        assert_eq!(discrepancy_kind(10, 0, 0, 100), None);
+    }
+}

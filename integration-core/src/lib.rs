@@ -1,0 +1,170 @@
+//! crossdock's reference integration core: the service between ERP,
+//! suppliers and WMS. Durable SQLite inbox and outbox, Idempotency-Key on
+//! every intake, business-key dedupe, retry with backoff and jitter,
+//! RFC 9457 problems.
+//!
+//! Library only: a binary (the harness, or `crossdock core` later) builds a
+//! [`CoreConfig`] and calls [`start`].
+
+mod api;
+pub mod error;
+pub mod flows;
+pub mod outbox;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use outbox::{Backoff, RetryConfig, RetryPolicy};
+pub use store::{OpsStatus, Store};
+
+/// Largest request body the core reads.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Base URLs of the partners the core delivers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partners {
+    pub erp: String,
+    pub wms: String,
+    pub supplier: String,
+}
+
+/// Everything the core needs to run.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// The SQLite database file (created if absent).
+    pub database: PathBuf,
+    pub partners: Partners,
+    pub retry: RetryConfig,
+    /// Seed of the jitter RNG.
+    pub seed: u64,
+    /// Recognise a resent ASN by (supplier, asn_id). Always on in a real
+    /// deployment; the harness's own tests turn it off to prove that its
+    /// checks catch the duplicates that follow.
+    pub asn_dedup: bool,
+}
+
+impl CoreConfig {
+    pub fn new(database: PathBuf, partners: Partners) -> Self {
+        Self {
+            database,
+            partners,
+            retry: RetryConfig::default(),
+            seed: 0,
+            asn_dedup: true,
+        }
+    }
+}
+
+/// Why the core did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("failed to open the database {path}: {source}")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("failed to use the listener: {0}")]
+    Listener(#[source] std::io::Error),
+}
+
+pub(crate) struct CoreState {
+    pub config: CoreConfig,
+    pub store: Arc<Store>,
+    pub outbox_notify: Arc<Notify>,
+}
+
+/// Microseconds since the Unix epoch.
+pub(crate) fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// A running core.
+#[derive(Debug)]
+pub struct CoreHandle {
+    pub addr: SocketAddr,
+    store: Arc<Store>,
+    stop_server: Option<oneshot::Sender<()>>,
+    stop_worker: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    worker: JoinHandle<()>,
+}
+
+impl CoreHandle {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Outbox and inbox depth.
+    pub async fn status(&self) -> rusqlite::Result<OpsStatus> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.ops_status())
+            .await
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?
+    }
+
+    /// Stops the server (in-flight requests finish) and the outbox worker
+    /// (in-flight deliveries finish); what is pending stays in the database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop_server.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.stop_worker.send(true);
+        let _ = self.server.await;
+        let _ = self.worker.await;
+    }
+}
+
+/// Opens the store and serves the core on `listener`, with its outbox worker.
+pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, StartError> {
+    let store = Arc::new(
+        Store::open(&config.database).map_err(|source| StartError::Database {
+            path: config.database.clone(),
+            source,
+        })?,
+    );
+    let addr = listener.local_addr().map_err(StartError::Listener)?;
+    let notify = Arc::new(Notify::new());
+    let (stop_worker, worker_rx) = watch::channel(false);
+    let worker = Arc::new(outbox::Worker::new(
+        store.clone(),
+        config.partners.clone(),
+        config.retry,
+        config.seed,
+        notify.clone(),
+    ));
+    let worker = tokio::spawn(worker.run(worker_rx));
+
+    let state = Arc::new(CoreState {
+        config,
+        store: store.clone(),
+        outbox_notify: notify,
+    });
+    let app = api::router(state);
+    let (stop_server, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(CoreHandle {
+        addr,
+        store,
+        stop_server: Some(stop_server),
+        stop_worker,
+        server,
+        worker,
+    })
+}

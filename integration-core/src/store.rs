@@ -1,0 +1,416 @@
+//! The durable store: SQLite in WAL mode with `synchronous=FULL`, so a
+//! transaction the core has answered 2xx for is on disk.
+//!
+//! One writer connection behind a mutex; callers run store methods on the
+//! blocking pool. Each intake is one transaction: idempotency lookup,
+//! business-key dedupe, validation, state change, outbox rows, stored answer.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use contracts::{IntakeAck, IntakeOutcome, Role};
+
+use crate::error::ApiError;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    business_key TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    received_at_us INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_business_key ON inbox(kind, business_key);
+
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    response TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS purchase_orders (
+    po_number TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    supplier_gln TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS po_lines (
+    po_number TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    sku TEXT NOT NULL,
+    gtin TEXT NOT NULL,
+    ordered_qty INTEGER NOT NULL,
+    confirmed_qty INTEGER,
+    over_tolerance_pct INTEGER NOT NULL,
+    under_tolerance_pct INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (po_number, line_no)
+);
+
+-- What each distinct ASN advises per PO line; a resent or replacing ASN
+-- replaces its own rows, so tolerance is never counted twice.
+CREATE TABLE IF NOT EXISTS asn_lines (
+    supplier_gln TEXT NOT NULL,
+    asn_id TEXT NOT NULL,
+    po_number TEXT NOT NULL,
+    po_line_no INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    PRIMARY KEY (supplier_gln, asn_id, po_number, po_line_no)
+);
+
+CREATE TABLE IF NOT EXISTS expectations (
+    expectation_id TEXT PRIMARY KEY,
+    asn_id TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    partner TEXT NOT NULL,
+    path TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at_us INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    last_status INTEGER,
+    last_error TEXT,
+    created_at_us INTEGER NOT NULL,
+    delivered_at_us INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at_us);
+"#;
+
+/// SHA-256 of a JSON value's canonical text (serde_json sorts object keys).
+pub fn payload_hash(value: &serde_json::Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One inbound message to take in.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    /// Message kind, e.g. "asn".
+    pub kind: &'static str,
+    pub endpoint: &'static str,
+    /// Natural business key (asn_id, event id, …).
+    pub business_key: String,
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+    pub trace_id: String,
+    /// Recognise a repeat of the business key with the same payload.
+    pub dedupe: bool,
+}
+
+/// The core's answer to an intake.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub ack: IntakeAck,
+    /// Replayed from the idempotency store.
+    pub replayed: bool,
+}
+
+/// A delivery due in the outbox.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub partner: Role,
+    pub path: String,
+    pub idempotency_key: String,
+    pub body: String,
+    pub trace_id: String,
+    pub attempts: u32,
+}
+
+/// Outbox and inbox depth, for operators and for quiescence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OpsStatus {
+    pub inbox_messages: i64,
+    pub outbox_pending: i64,
+    pub outbox_delivered: i64,
+    pub outbox_dead: i64,
+}
+
+/// Within an intake transaction: what an `apply` function may do.
+pub struct Tx<'a> {
+    pub(crate) tx: &'a Transaction<'a>,
+    pub message_id: i64,
+    pub trace_id: &'a str,
+    pub now_us: u64,
+}
+
+impl Tx<'_> {
+    pub fn conn(&self) -> &Connection {
+        self.tx
+    }
+
+    /// Queues a delivery to `partner`, to go out after this transaction commits.
+    pub fn enqueue(
+        &self,
+        partner: Role,
+        path: &str,
+        idempotency_key: &str,
+        body: &impl Serialize,
+    ) -> Result<(), ApiError> {
+        let body = serde_json::to_string(body).map_err(|e| ApiError::Storage(e.to_string()))?;
+        self.tx.execute(
+            "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![partner.as_str(), path, idempotency_key, body, self.trace_id, self.now_us as i64],
+        )?;
+        Ok(())
+    }
+}
+
+fn role_from_str(s: &str) -> Role {
+    match s {
+        "erp" => Role::Erp,
+        "wms" => Role::Wms,
+        "supplier" => Role::Supplier,
+        "core" => Role::Core,
+        _ => Role::Harness,
+    }
+}
+
+/// The SQLite store.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, in WAL mode.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the
+        // transaction rolls back on drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes in one message atomically. `apply` validates it and makes its
+    /// effects (state, outbox rows) inside the same transaction.
+    pub fn intake(
+        &self,
+        intake: &Intake,
+        now_us: u64,
+        apply: impl FnOnce(&Tx<'_>) -> Result<(), ApiError>,
+    ) -> Result<Answer, ApiError> {
+        let hash = payload_hash(&intake.payload);
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+        let stored: Option<(String, u16, String)> = tx
+            .query_row(
+                "SELECT request_hash, status, response FROM idempotency WHERE key = ?1",
+                params![intake.idempotency_key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if let Some((request_hash, status, response)) = stored {
+            if request_hash != hash {
+                return Err(ApiError::IdempotencyKeyReused {
+                    key: intake.idempotency_key.clone(),
+                });
+            }
+            let ack = serde_json::from_str(&response).map_err(|e| ApiError::Storage(e.to_string()))?;
+            return Ok(Answer {
+                status,
+                ack,
+                replayed: true,
+            });
+        }
+
+        let known: Option<(i64, String, String)> = if intake.dedupe {
+            tx.query_row(
+                "SELECT id, payload_hash, trace_id FROM inbox WHERE kind = ?1 AND business_key = ?2 ORDER BY id LIMIT 1",
+                params![intake.kind, intake.business_key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+        } else {
+            None
+        };
+        let (status, ack) = match known {
+            Some((_, known_hash, _)) if known_hash != hash => {
+                return Err(ApiError::Conflict {
+                    what: intake.kind,
+                    key: intake.business_key.clone(),
+                });
+            }
+            Some((id, _, trace_id)) => (
+                200,
+                IntakeAck {
+                    message_id: format!("MSG-{id:010}"),
+                    outcome: IntakeOutcome::Duplicate,
+                    trace_id,
+                },
+            ),
+            None => {
+                tx.execute(
+                    "INSERT INTO inbox (kind, business_key, payload_hash, payload, trace_id, received_at_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        intake.kind,
+                        intake.business_key,
+                        hash,
+                        intake.payload.to_string(),
+                        intake.trace_id,
+                        now_us as i64
+                    ],
+                )?;
+                let message_id = tx.last_insert_rowid();
+                apply(&Tx {
+                    tx: &tx,
+                    message_id,
+                    trace_id: &intake.trace_id,
+                    now_us,
+                })?;
+                (
+                    201,
+                    IntakeAck {
+                        message_id: format!("MSG-{message_id:010}"),
+                        outcome: IntakeOutcome::Accepted,
+                        trace_id: intake.trace_id.clone(),
+                    },
+                )
+            }
+        };
+        let response = serde_json::to_string(&ack).map_err(|e| ApiError::Storage(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO idempotency (key, endpoint, request_hash, status, response) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![intake.idempotency_key, intake.endpoint, hash, status, response],
+        )?;
+        tx.commit()?;
+        Ok(Answer {
+            status,
+            ack,
+            replayed: false,
+        })
+    }
+
+    /// Up to `limit` pending deliveries due at `now_us`, oldest first,
+    /// leaving out `skip` (those already in flight).
+    pub fn due_deliveries(&self, now_us: u64, limit: usize, skip: &[i64]) -> rusqlite::Result<Vec<Delivery>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, partner, path, idempotency_key, body, trace_id, attempts FROM outbox
+             WHERE state = 'pending' AND next_attempt_at_us <= ?1 ORDER BY next_attempt_at_us, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now_us as i64, (limit + skip.len()) as i64], |r| {
+            Ok(Delivery {
+                id: r.get(0)?,
+                partner: role_from_str(&r.get::<_, String>(1)?),
+                path: r.get(2)?,
+                idempotency_key: r.get(3)?,
+                body: r.get(4)?,
+                trace_id: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let d = row?;
+            if !skip.contains(&d.id) {
+                out.push(d);
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the next pending delivery falls due, if any.
+    pub fn next_due_us(&self) -> rusqlite::Result<Option<u64>> {
+        let conn = self.lock();
+        let next: Option<i64> = conn.query_row(
+            "SELECT MIN(next_attempt_at_us) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(next.map(|n| n as u64))
+    }
+
+    pub fn mark_delivered(&self, id: i64, status: u16, now_us: u64) -> rusqlite::Result<()> {
+        self.lock().execute(
+            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?2, last_error = NULL,
+             delivered_at_us = ?3 WHERE id = ?1",
+            params![id, status, now_us as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_retry(
+        &self,
+        id: i64,
+        status: Option<u16>,
+        error: &str,
+        next_attempt_at_us: u64,
+    ) -> rusqlite::Result<()> {
+        self.lock().execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_status = ?2, last_error = ?3, next_attempt_at_us = ?4
+             WHERE id = ?1",
+            params![id, status, error, next_attempt_at_us as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_dead(&self, id: i64, status: Option<u16>, error: &str) -> rusqlite::Result<()> {
+        self.lock().execute(
+            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_status = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, status, error],
+        )?;
+        Ok(())
+    }
+
+    pub fn ops_status(&self) -> rusqlite::Result<OpsStatus> {
+        let conn = self.lock();
+        let inbox_messages = conn.query_row("SELECT COUNT(*) FROM inbox", [], |r| r.get(0))?;
+        let mut status = OpsStatus {
+            inbox_messages,
+            ..OpsStatus::default()
+        };
+        let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (state, n) = row?;
+            match state.as_str() {
+                "pending" => status.outbox_pending = n,
+                "delivered" => status.outbox_delivered = n,
+                _ => status.outbox_dead += n,
+            }
+        }
+        Ok(status)
+    }
+}

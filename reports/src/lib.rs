@@ -1,0 +1,345 @@
+//! Run reports: the model a run produces, and its renderings — terminal
+//! tables, `report.json`, `junit.xml`.
+//!
+//! The harness checks first and renders after: nothing here decides a
+//! verdict; it only presents one.
+//!
+//! # `report.json` (format `crossdock.report.v1`)
+//! An object with `format`, `scenario`, `scenario_file`, `seed`,
+//! `started_at` (RFC 3339), `duration_ms`, `passed`, `counts` (name → number),
+//! `checks` (each: `name`, `description`, `passed`, `checked` — how many
+//! keys or messages were examined —, `violations_total`, and up to
+//! [`MAX_VIOLATIONS_KEPT`] `violations`, each a business `key`, a `message`
+//! and its `witness`: the recorded exchanges involved, by `party` and `seq`,
+//! which index the party's history file) and `latencies` (each: `name`,
+//! `count`, `p50_ms`, `p90_ms`, `p99_ms`, `max_ms`, optional `sla_p99_ms`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+/// Version tag of `report.json`.
+pub const REPORT_FORMAT: &str = "crossdock.report.v1";
+
+/// Violations kept per check; the total is always reported.
+pub const MAX_VIOLATIONS_KEPT: usize = 50;
+
+/// One recorded exchange a violation points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Witness {
+    pub party: String,
+    pub seq: u64,
+    pub endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// One broken invariant, for one business key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub key: String,
+    pub message: String,
+    pub witness: Vec<Witness>,
+}
+
+/// The verdict of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub description: String,
+    pub passed: bool,
+    pub checked: u64,
+    pub violations_total: u64,
+    pub violations: Vec<Violation>,
+}
+
+impl Check {
+    /// A check over `checked` items with `violations` found.
+    pub fn new(name: &str, description: &str, checked: u64, mut violations: Vec<Violation>) -> Self {
+        let violations_total = violations.len() as u64;
+        violations.truncate(MAX_VIOLATIONS_KEPT);
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            passed: violations_total == 0,
+            checked,
+            violations_total,
+            violations,
+        }
+    }
+}
+
+/// Latency percentiles of one measured path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Latency {
+    pub name: String,
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla_p99_ms: Option<f64>,
+}
+
+/// A whole run of one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub format: &'static str,
+    pub scenario: String,
+    pub scenario_file: String,
+    pub seed: u64,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub passed: bool,
+    pub counts: BTreeMap<String, u64>,
+    pub checks: Vec<Check>,
+    pub latencies: Vec<Latency>,
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("failed to write {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to serialize the report: {0}")]
+    Serialize(String),
+}
+
+fn write(path: &Path, text: &str) -> Result<(), WriteError> {
+    std::fs::write(path, text).map_err(|source| WriteError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes `report.json`.
+pub fn write_json(report: &Report, path: &Path) -> Result<(), WriteError> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| WriteError::Serialize(e.to_string()))?;
+    write(path, &(text + "\n"))
+}
+
+/// The JUnit document: one test suite per scenario, one test case per check.
+pub fn junit(report: &Report) -> Result<String, WriteError> {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = quick_junit::Report::new("crossdock");
+    let mut suite = TestSuite::new(report.scenario.as_str());
+    suite.set_time(std::time::Duration::from_millis(report.duration_ms));
+    for check in &report.checks {
+        let status = if check.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!("{} violation(s)", check.violations_total));
+            let text: Vec<String> = check
+                .violations
+                .iter()
+                .map(|v| format!("{}: {}", v.key, v.message))
+                .collect();
+            s.set_description(text.join("\n"));
+            s
+        };
+        let mut case = TestCase::new(check.name.as_str(), status);
+        case.set_classname(report.scenario.as_str());
+        suite.add_test_case(case);
+    }
+    junit.add_test_suite(suite);
+    junit
+        .to_string()
+        .map_err(|e| WriteError::Serialize(e.to_string()))
+}
+
+/// Writes `junit.xml`.
+pub fn write_junit(report: &Report, path: &Path) -> Result<(), WriteError> {
+    write(path, &junit(report)?)
+}
+
+#[derive(Tabled)]
+struct CheckRow<'a> {
+    check: &'a str,
+    result: &'static str,
+    checked: u64,
+    violations: u64,
+}
+
+#[derive(Tabled)]
+struct LatencyRow<'a> {
+    path: &'a str,
+    count: u64,
+    p50_ms: String,
+    p90_ms: String,
+    p99_ms: String,
+    max_ms: String,
+    sla_p99_ms: String,
+}
+
+#[derive(Tabled)]
+struct ViolationRow<'a> {
+    check: &'a str,
+    key: &'a str,
+    violation: &'a str,
+    witness: String,
+}
+
+/// The terminal summary: checks, violations (first few per check), latencies.
+pub fn render_terminal(report: &Report) -> String {
+    let mut out = format!(
+        "scenario {} ({}), seed {}, {} ms\n",
+        report.scenario, report.scenario_file, report.seed, report.duration_ms
+    );
+    let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    out.push_str(&format!("counts: {}\n", counts.join(" ")));
+
+    let rows = report.checks.iter().map(|c| CheckRow {
+        check: &c.name,
+        result: if c.passed { "PASS" } else { "FAIL" },
+        checked: c.checked,
+        violations: c.violations_total,
+    });
+    out.push_str(&Table::new(rows).with(Style::sharp()).to_string());
+    out.push('\n');
+
+    let violations: Vec<ViolationRow<'_>> = report
+        .checks
+        .iter()
+        .flat_map(|c| {
+            c.violations.iter().take(5).map(move |v| ViolationRow {
+                check: &c.name,
+                key: &v.key,
+                violation: &v.message,
+                witness: v
+                    .witness
+                    .iter()
+                    .map(|w| format!("{}#{}", w.party, w.seq))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            })
+        })
+        .collect();
+    if !violations.is_empty() {
+        out.push_str(&Table::new(violations).with(Style::sharp()).to_string());
+        out.push('\n');
+    }
+
+    let ms = |v: f64| format!("{v:.1}");
+    let rows = report.latencies.iter().map(|l| LatencyRow {
+        path: &l.name,
+        count: l.count,
+        p50_ms: ms(l.p50_ms),
+        p90_ms: ms(l.p90_ms),
+        p99_ms: ms(l.p99_ms),
+        max_ms: ms(l.max_ms),
+        sla_p99_ms: l.sla_p99_ms.map(ms).unwrap_or_else(|| "-".into()),
+    });
+    out.push_str(&Table::new(rows).with(Style::sharp()).to_string());
+    out.push('\n');
+    out.push_str(if report.passed { "PASSED\n" } else { "FAILED\n" });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(passed: bool) -> Report {
+        let violation = Violation {
+            key: "asn_id=ASN-7".into(),
+            message: "2 inbound expectations".into(),
+            witness: vec![Witness {
+                party: "wms".into(),
+                seq: 12,
+                endpoint: "/v1/inbound-expectations".into(),
+                status: Some(201),
+                idempotency_key: Some("expectation:IBE-1".into()),
+            }],
+        };
+        Report {
+            format: REPORT_FORMAT,
+            scenario: "dup".into(),
+            scenario_file: "scenarios/dup.toml".into(),
+            seed: 9,
+            started_at: "2026-11-22T00:00:00Z".into(),
+            duration_ms: 1500,
+            passed,
+            counts: BTreeMap::from([("purchase_orders".into(), 3)]),
+            checks: vec![
+                Check::new("schema-valid", "every body matches its schema", 40, vec![]),
+                Check::new(
+                    "one-expectation-per-asn",
+                    "exactly one WMS expectation per distinct ASN",
+                    3,
+                    if passed { vec![] } else { vec![violation] },
+                ),
+            ],
+            latencies: vec![Latency {
+                name: "asn-to-expectation".into(),
+                count: 3,
+                p50_ms: 1.0,
+                p90_ms: 2.0,
+                p99_ms: 3.0,
+                max_ms: 3.5,
+                sla_p99_ms: Some(500.0),
+            }],
+        }
+    }
+
+    #[test]
+    fn junit_has_one_case_per_check_and_failures_carry_the_key() {
+        let xml = junit(&sample(false)).unwrap();
+        let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let suite = &parsed.test_suites[0];
+        assert_eq!(suite.test_cases.len(), 2);
+        assert_eq!(suite.failures, 1);
+        assert!(xml.contains("asn_id=ASN-7"), "{xml}");
+
+        let ok = quick_junit::Report::deserialize_from_str(&junit(&sample(true)).unwrap()).unwrap();
+        assert_eq!(ok.test_suites[0].failures, 0);
+    }
+
+    #[test]
+    fn terminal_shows_verdicts_violations_and_percentiles() {
+        let text = render_terminal(&sample(false));
+        assert!(text.contains("one-expectation-per-asn"));
+        assert!(text.contains("FAIL"));
+        assert!(text.contains("asn_id=ASN-7"));
+        assert!(text.contains("wms#12"));
+        assert!(text.contains("asn-to-expectation"));
+        assert!(text.ends_with("FAILED\n"));
+        assert!(render_terminal(&sample(true)).ends_with("PASSED\n"));
+    }
+
+    #[test]
+    fn json_round_trips_the_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        write_json(&sample(false), &path).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["format"], REPORT_FORMAT);
+        assert_eq!(v["passed"], false);
+        assert_eq!(v["checks"][1]["violations"][0]["witness"][0]["seq"], 12);
+    }
+
+    #[test]
+    fn violations_are_capped_but_counted() {
+        let many = (0..(MAX_VIOLATIONS_KEPT + 5))
+            .map(|i| Violation {
+                key: format!("k{i}"),
+                message: "m".into(),
+                witness: vec![],
+            })
+            .collect();
+        let c = Check::new("c", "d", 100, many);
+        assert_eq!(c.violations.len(), MAX_VIOLATIONS_KEPT);
+        assert_eq!(c.violations_total, (MAX_VIOLATIONS_KEPT + 5) as u64);
+        assert!(!c.passed);
+    }
+}

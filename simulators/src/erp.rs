@@ -1,0 +1,179 @@
+//! The simulated ERP: holds purchase orders, releases them to the core, and
+//! takes commitment updates, goods-receipt postings and discrepancies, each
+//! keyed by Idempotency-Key (a repeat returns the first answer and posts
+//! nothing).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use contracts::http::TraceParent;
+use contracts::inbound::{ErpGoodsReceiptPosting, PoAcknowledgement, PurchaseOrder, ReceiptDiscrepancy};
+use contracts::routes::{core, erp};
+use contracts::{PartnerAck, Role};
+
+use crate::client::{Attempt, PartnerClient};
+use crate::idempotency::IdempotencyStore;
+use crate::recorder::Recorder;
+use crate::{InboundRecording, mutate, recorded};
+
+/// What the ERP holds, for the harness and the control API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ErpSummary {
+    pub purchase_orders: usize,
+    pub commitments: usize,
+    pub goods_receipt_postings: usize,
+    pub receipt_discrepancies: usize,
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    purchase_orders: BTreeMap<String, PurchaseOrder>,
+    commitments: Vec<PoAcknowledgement>,
+    postings: Vec<ErpGoodsReceiptPosting>,
+    discrepancies: Vec<ReceiptDiscrepancy>,
+}
+
+/// The ERP's state; shared by its server and its release calls.
+#[derive(Debug)]
+pub struct ErpSim {
+    books: Mutex<Books>,
+    idempotency: IdempotencyStore,
+    core: PartnerClient,
+    recorder: Recorder,
+}
+
+impl ErpSim {
+    /// An ERP that releases purchase orders to the core at `core_url`.
+    pub fn new(core_url: &str, recorder: Recorder) -> Arc<Self> {
+        Arc::new(Self {
+            books: Mutex::default(),
+            idempotency: IdempotencyStore::default(),
+            core: PartnerClient::new(core_url, recorder.clone(), Role::Erp, Role::Core),
+            recorder,
+        })
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Loads purchase orders into the ERP, ready to release.
+    pub fn load(&self, orders: impl IntoIterator<Item = PurchaseOrder>) {
+        let mut books = self.books.lock().expect("erp lock");
+        for po in orders {
+            books.purchase_orders.insert(po.po_number.clone(), po);
+        }
+    }
+
+    /// Releases one held purchase order to the core, starting its trace.
+    /// Returns `None` when the ERP holds no such order.
+    pub async fn release(&self, po_number: &str) -> Option<Attempt> {
+        let po = self
+            .books
+            .lock()
+            .expect("erp lock")
+            .purchase_orders
+            .get(po_number)
+            .cloned()?;
+        let body = serde_json::to_value(&po).expect("a PO serializes");
+        let key = format!("po-release:{}:v{}", po.po_number, po.version);
+        let trace = TraceParent::from_random(rand::random(), rand::random());
+        Some(self.core.post(core::PURCHASE_ORDERS, &body, &key, &trace).await)
+    }
+
+    pub fn summary(&self) -> ErpSummary {
+        let books = self.books.lock().expect("erp lock");
+        ErpSummary {
+            purchase_orders: books.purchase_orders.len(),
+            commitments: books.commitments.len(),
+            goods_receipt_postings: books.postings.len(),
+            receipt_discrepancies: books.discrepancies.len(),
+        }
+    }
+
+    fn next_reference(&self, prefix: &str, n: usize) -> serde_json::Value {
+        serde_json::to_value(PartnerAck {
+            reference: format!("{prefix}-{n:08}"),
+        })
+        .expect("an ack serializes")
+    }
+}
+
+async fn commitment(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    mutate(
+        &erp.idempotency,
+        &headers,
+        &body,
+        StatusCode::CREATED,
+        |ack: PoAcknowledgement, _| {
+            let n = {
+                let mut books = erp.books.lock().expect("erp lock");
+                books.commitments.push(ack);
+                books.commitments.len()
+            };
+            erp.next_reference("CMT", n)
+        },
+    )
+}
+
+async fn goods_receipt_posting(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    mutate(
+        &erp.idempotency,
+        &headers,
+        &body,
+        StatusCode::CREATED,
+        |p: ErpGoodsReceiptPosting, _| {
+            let n = {
+                let mut books = erp.books.lock().expect("erp lock");
+                books.postings.push(p);
+                books.postings.len()
+            };
+            erp.next_reference("GRP", n)
+        },
+    )
+}
+
+async fn discrepancy(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    mutate(
+        &erp.idempotency,
+        &headers,
+        &body,
+        StatusCode::CREATED,
+        |d: ReceiptDiscrepancy, _| {
+            let n = {
+                let mut books = erp.books.lock().expect("erp lock");
+                books.discrepancies.push(d);
+                books.discrepancies.len()
+            };
+            erp.next_reference("DSC", n)
+        },
+    )
+}
+
+async fn state(State(erp): State<Arc<ErpSim>>) -> axum::Json<ErpSummary> {
+    axum::Json(erp.summary())
+}
+
+/// The ERP's HTTP surface, recording inbound exchanges.
+pub fn app(erp: Arc<ErpSim>) -> Router {
+    let recording = InboundRecording {
+        recorder: erp.recorder.clone(),
+        party: Role::Erp,
+        peer: Role::Core,
+    };
+    let router = Router::new()
+        .route(erp::PO_ACKNOWLEDGEMENTS, post(commitment))
+        .route(erp::GOODS_RECEIPT_POSTINGS, post(goods_receipt_posting))
+        .route(erp::RECEIPT_DISCREPANCIES, post(discrepancy))
+        .route("/_control/state", get(state))
+        .with_state(erp);
+    recorded(router, recording)
+}

@@ -1,0 +1,265 @@
+//! The simulated supplier: receives purchase orders, acknowledges them, and
+//! later ships them with an ASN (one pallet, one carton per line, each with
+//! a valid SSCC). It can resend each ASN several times, some copies at once,
+//! the way real suppliers do.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use contracts::http::TraceParent;
+use contracts::ids::with_check_digit;
+use contracts::inbound::{
+    AckLine, AckLineStatus, AdvanceShipNotice, AsnLine, AsnPurpose, HandlingUnit, HandlingUnitLevel,
+    PoAcknowledgement, PurchaseOrder,
+};
+use contracts::routes::{core, supplier};
+use contracts::{PartnerAck, Role, Sscc};
+
+use crate::client::PartnerClient;
+use crate::idempotency::IdempotencyStore;
+use crate::recorder::Recorder;
+use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded};
+
+/// GS1 company prefix of the simulated supplier's SSCCs.
+const COMPANY_PREFIX: &str = "0614141";
+
+/// How the supplier behaves.
+#[derive(Debug, Clone)]
+pub struct SupplierConfig {
+    pub core_url: String,
+    /// Seed of the supplier's own decisions (how many ASN copies).
+    pub seed: u64,
+    /// Time from receiving a PO to acknowledging it.
+    pub ack_delay: Duration,
+    /// Time from the acknowledgement to the ASN.
+    pub asn_delay: Duration,
+    /// How many times each ASN is sent: uniform in `min..=max`.
+    pub asn_copies: (u32, u32),
+    /// Send the copies of one ASN at the same time rather than in turn.
+    pub concurrent_copies: bool,
+}
+
+/// What the supplier holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SupplierSummary {
+    pub purchase_orders: usize,
+    pub asns_shipped: u64,
+    pub asn_sends: u64,
+    pub pending: usize,
+}
+
+/// The supplier's state.
+#[derive(Debug)]
+pub struct SupplierSim {
+    config: SupplierConfig,
+    orders: Mutex<BTreeMap<String, PurchaseOrder>>,
+    idempotency: IdempotencyStore,
+    core: PartnerClient,
+    recorder: Recorder,
+    rng: Mutex<StdRng>,
+    sscc_serial: AtomicU64,
+    asns: AtomicU64,
+    asn_sends: AtomicU64,
+    pending: PendingWork,
+}
+
+impl SupplierSim {
+    pub fn new(config: SupplierConfig, recorder: Recorder) -> Arc<Self> {
+        Arc::new(Self {
+            core: PartnerClient::new(&config.core_url, recorder.clone(), Role::Supplier, Role::Core),
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+            config,
+            orders: Mutex::default(),
+            idempotency: IdempotencyStore::default(),
+            recorder,
+            sscc_serial: AtomicU64::new(1),
+            asns: AtomicU64::new(0),
+            asn_sends: AtomicU64::new(0),
+            pending: PendingWork::default(),
+        })
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Background sends not yet finished.
+    pub fn pending(&self) -> usize {
+        self.pending.count()
+    }
+
+    pub fn summary(&self) -> SupplierSummary {
+        SupplierSummary {
+            purchase_orders: self.orders.lock().expect("supplier lock").len(),
+            asns_shipped: self.asns.load(Ordering::SeqCst),
+            asn_sends: self.asn_sends.load(Ordering::SeqCst),
+            pending: self.pending(),
+        }
+    }
+
+    fn next_sscc(&self) -> Sscc {
+        let serial = self.sscc_serial.fetch_add(1, Ordering::SeqCst);
+        Sscc::parse(&with_check_digit(&format!("0{COMPANY_PREFIX}{serial:09}")))
+            .expect("a generated SSCC is valid")
+    }
+
+    fn acknowledgement(po: &PurchaseOrder) -> PoAcknowledgement {
+        PoAcknowledgement {
+            ack_id: format!("ACK-{}-v{}", po.po_number, po.version),
+            po_number: po.po_number.clone(),
+            po_version: po.version,
+            supplier_gln: po.supplier_gln.clone(),
+            lines: po
+                .lines
+                .iter()
+                .map(|l| AckLine {
+                    line_no: l.line_no,
+                    status: AckLineStatus::Accepted,
+                    confirmed_qty: l.quantity,
+                    promised_date: l.requested_date.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// One pallet carrying one carton per PO line, shipping what was confirmed.
+    fn ship_notice(&self, po: &PurchaseOrder, ack: &PoAcknowledgement) -> AdvanceShipNotice {
+        let pallet = self.next_sscc();
+        let mut handling_units = vec![HandlingUnit {
+            sscc: pallet.clone(),
+            level: HandlingUnitLevel::Pallet,
+            parent_sscc: None,
+        }];
+        let mut lines = Vec::new();
+        for (line, acked) in po.lines.iter().zip(&ack.lines) {
+            if acked.confirmed_qty == 0 {
+                continue;
+            }
+            let carton = self.next_sscc();
+            handling_units.push(HandlingUnit {
+                sscc: carton.clone(),
+                level: HandlingUnitLevel::Carton,
+                parent_sscc: Some(pallet.clone()),
+            });
+            lines.push(AsnLine {
+                po_number: po.po_number.clone(),
+                po_line_no: line.line_no,
+                gtin: line.gtin.clone(),
+                quantity: acked.confirmed_qty,
+                uom: line.uom,
+                lot: Some(format!("LOT-{}", po.order_date.replace('-', ""))),
+                expiry: None,
+                sscc: carton,
+            });
+        }
+        AdvanceShipNotice {
+            asn_id: format!("ASN-{}-v{}", po.po_number, po.version),
+            purpose: AsnPurpose::Original,
+            supplier_gln: po.supplier_gln.clone(),
+            ship_date: po.order_date.clone(),
+            estimated_arrival: po.lines[0].requested_date.clone(),
+            carrier_scac: "SIMC".into(),
+            bill_of_lading: format!("BOL-{}", po.po_number),
+            handling_units,
+            lines,
+        }
+    }
+
+    /// Acknowledge, then ship: the supplier's side of one purchase order.
+    async fn fulfil(self: Arc<Self>, po: PurchaseOrder, trace: TraceParent) {
+        tokio::time::sleep(self.config.ack_delay).await;
+        let ack = Self::acknowledgement(&po);
+        let body = serde_json::to_value(&ack).expect("an ack serializes");
+        let sent = self
+            .core
+            .post(
+                core::PO_ACKNOWLEDGEMENTS,
+                &body,
+                &format!("ack:{}", ack.ack_id),
+                &trace.child(rand::random()),
+            )
+            .await;
+        if !sent.is_success() {
+            return;
+        }
+        tokio::time::sleep(self.config.asn_delay).await;
+        let asn = self.ship_notice(&po, &ack);
+        self.asns.fetch_add(1, Ordering::SeqCst);
+        let body = serde_json::to_value(&asn).expect("an ASN serializes");
+        let (min, max) = self.config.asn_copies;
+        let copies = self
+            .rng
+            .lock()
+            .expect("supplier rng")
+            .random_range(min..=max.max(min));
+        let mut sends = JoinSet::new();
+        for copy in 1..=copies {
+            // A resend is a new request, not a retry: a fresh key per copy.
+            let key = format!("asn:{}:copy{copy}", asn.asn_id);
+            let (client, body, trace) = (self.core.clone(), body.clone(), trace.child(rand::random()));
+            self.asn_sends.fetch_add(1, Ordering::SeqCst);
+            let send = async move { client.post(core::ASNS, &body, &key, &trace).await };
+            if self.config.concurrent_copies {
+                sends.spawn(send);
+            } else {
+                send.await;
+            }
+        }
+        sends.join_all().await;
+    }
+}
+
+async fn purchase_order(State(sup): State<Arc<SupplierSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    let trace = incoming_trace(&headers);
+    mutate(
+        &sup.idempotency,
+        &headers,
+        &body,
+        StatusCode::ACCEPTED,
+        |po: PurchaseOrder, _| {
+            let reference = format!("SO-{}-v{}", po.po_number, po.version);
+            sup.orders
+                .lock()
+                .expect("supplier lock")
+                .insert(po.po_number.clone(), po.clone());
+            let guard = sup.pending.start();
+            let worker = sup.clone();
+            tokio::spawn(async move {
+                worker.fulfil(po, trace).await;
+                drop(guard);
+            });
+            serde_json::to_value(PartnerAck { reference }).expect("an ack serializes")
+        },
+    )
+}
+
+async fn state(State(sup): State<Arc<SupplierSim>>) -> axum::Json<SupplierSummary> {
+    axum::Json(sup.summary())
+}
+
+/// The supplier's HTTP surface, recording inbound exchanges.
+pub fn app(sup: Arc<SupplierSim>) -> Router {
+    let recording = InboundRecording {
+        recorder: sup.recorder.clone(),
+        party: Role::Supplier,
+        peer: Role::Core,
+    };
+    let router = Router::new()
+        .route(supplier::PURCHASE_ORDERS, post(purchase_order))
+        .route("/_control/state", get(state))
+        .with_state(sup);
+    recorded(router, recording)
+}
