@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,7 +38,7 @@ fn parse<T: DeserializeOwned>(
 async fn take_in<T>(
     state: Arc<CoreState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
     kind: &'static str,
     endpoint: &'static str,
     key: impl FnOnce(&T) -> String,
@@ -52,6 +53,15 @@ where
         .filter(|v| !v.is_empty())
         .ok_or(ApiError::MissingIdempotencyKey)?
         .to_owned();
+    let body = body.map_err(|e| {
+        ApiError::refused(
+            e.status().as_u16(),
+            "unreadable-body",
+            "request body could not be read",
+            String::new(),
+            e.body_text(),
+        )
+    })?;
     let (doc, payload) = parse::<T>(kind, &body)?;
     let trace_id = headers
         .get(TRACEPARENT)
@@ -86,7 +96,7 @@ where
 async fn purchase_order(
     State(s): State<Arc<CoreState>>,
     h: HeaderMap,
-    b: Bytes,
+    b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     take_in(
         s,
@@ -103,7 +113,7 @@ async fn purchase_order(
 async fn acknowledgement(
     State(s): State<Arc<CoreState>>,
     h: HeaderMap,
-    b: Bytes,
+    b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     take_in(
         s,
@@ -117,7 +127,11 @@ async fn acknowledgement(
     .await
 }
 
-async fn asn(State(s): State<Arc<CoreState>>, h: HeaderMap, b: Bytes) -> Result<Response, ApiError> {
+async fn asn(
+    State(s): State<Arc<CoreState>>,
+    h: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     take_in(
         s,
         h,
@@ -133,7 +147,7 @@ async fn asn(State(s): State<Arc<CoreState>>, h: HeaderMap, b: Bytes) -> Result<
 async fn goods_receipt(
     State(s): State<Arc<CoreState>>,
     h: HeaderMap,
-    b: Bytes,
+    b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     take_in(
         s,
@@ -165,6 +179,16 @@ async fn not_found() -> ApiError {
     )
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::refused(
+        405,
+        "method-not-allowed",
+        "method not allowed",
+        String::new(),
+        "this path does not serve that method".into(),
+    )
+}
+
 /// The core's router.
 pub fn router(state: Arc<CoreState>) -> Router {
     Router::new()
@@ -174,6 +198,7 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::GOODS_RECEIPTS, post(goods_receipt))
         .route(core::OPS_STATUS, get(ops_status))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -87,9 +87,13 @@ impl ApiError {
                 "business key reused with a different payload",
             ),
             ApiError::Refused(r) => {
-                return Problem::new(r.status, r.slug, r.title)
-                    .with_detail(&r.detail)
-                    .with_error(&r.pointer, &r.detail);
+                let problem = Problem::new(r.status, r.slug, r.title).with_detail(&r.detail);
+                // An empty pointer would mean "the whole body": say nothing instead.
+                return if r.pointer.is_empty() {
+                    problem
+                } else {
+                    problem.with_error(&r.pointer, &r.detail)
+                };
             }
             ApiError::Storage(_) => {
                 Problem::new(503, "storage-unavailable", "the core could not store the message")

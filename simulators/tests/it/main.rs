@@ -1,0 +1,5 @@
+//! simulators' integration tests (one binary): each party on a real socket,
+//! observed from a real HTTP client.
+
+mod erp;
+mod flow;
