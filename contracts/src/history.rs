@@ -53,6 +53,13 @@ pub struct Exchange {
     /// The answer was replayed from a stored idempotent result: no new effect.
     #[serde(default)]
     pub replayed: bool,
+    /// The fault a simulated party injected into this exchange, by kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// The status the party's own logic produced, when a fault (such as
+    /// commit-then-fail) replaced the answer the caller saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler_status: Option<u16>,
     /// Request body, when it was JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<serde_json::Value>,
@@ -67,8 +74,9 @@ impl Exchange {
         matches!(self.status, Some(200..=299))
     }
 
-    /// True when the answer was a first effect (2xx and not a replay).
+    /// True when the exchange made a first effect: the party's logic answered
+    /// 2xx (whatever a fault then showed the caller) and it was not a replay.
     pub fn is_effect(&self) -> bool {
-        self.is_success() && !self.replayed
+        matches!(self.handler_status.or(self.status), Some(200..=299)) && !self.replayed
     }
 }

@@ -9,9 +9,11 @@ pub mod history;
 pub mod http;
 pub mod ids;
 pub mod inbound;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod schema;
+pub mod validate;
 
 pub use acks::{IntakeAck, IntakeOutcome, PartnerAck};
 pub use history::{Direction, Exchange};
@@ -19,3 +21,4 @@ pub use ids::{Gln, Gtin, Sscc};
 pub use problem::Problem;
 pub use routes::Role;
 pub use schema::SchemaSet;
+pub use validate::{Finding, Rule, Validator};

@@ -51,6 +51,8 @@ pub struct Operation {
     pub response: &'static str,
     /// The request must carry an Idempotency-Key.
     pub idempotency_key: bool,
+    /// Statuses of a success answer (a replay repeats the stored one).
+    pub success: &'static [u16],
 }
 
 /// Paths the integration core serves.
@@ -88,6 +90,13 @@ const fn op(role: Role, path: &'static str, request: &'static str, response: &'s
         request,
         response,
         idempotency_key: true,
+        success: match role {
+            // 201 first intake, 200 duplicate by business key.
+            Role::Core => &[201, 200],
+            // The supplier acknowledges and ships later.
+            Role::Supplier => &[202],
+            _ => &[201],
+        },
     }
 }
 

@@ -93,7 +93,10 @@ impl SchemaSet {
         let validators = catalog()
             .into_iter()
             .map(|(name, schema)| {
-                let v = jsonschema::validator_for(&schema)
+                // `format` is asserted (dates, date-times), not only annotated.
+                let v = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&schema)
                     .unwrap_or_else(|e| panic!("schema {name} does not compile: {e}"));
                 (name, v)
             })
@@ -109,6 +112,10 @@ impl SchemaSet {
             .validators
             .get(name)
             .ok_or_else(|| UnknownSchema(name.to_owned()))?;
+        if validator.is_valid(doc) {
+            // The fast path: no error collection for the common, valid case.
+            return Ok(Vec::new());
+        }
         Ok(validator
             .iter_errors(doc)
             .map(|e| SchemaViolation {

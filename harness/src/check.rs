@@ -16,7 +16,7 @@ use contracts::inbound::{
     AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
 };
 use contracts::routes::{self, core, erp, wms};
-use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, SchemaSet};
+use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, Validator};
 use reports::{Check, Latency, Violation, Witness};
 
 /// What the checker needs besides the history.
@@ -28,6 +28,17 @@ pub struct Expectations {
     pub asn_to_expectation_p99_ms: f64,
     /// The run reached quiescence within its time bound; else what was left.
     pub quiescence: Result<(), String>,
+    /// Fault windows, as Unix microseconds: latency samples overlapping one
+    /// are left out of SLA percentiles.
+    pub fault_windows_us: Vec<(u64, u64)>,
+}
+
+impl Expectations {
+    fn outside_faults(&self, from_us: u64, to_us: u64) -> bool {
+        self.fault_windows_us
+            .iter()
+            .all(|(a, b)| to_us < *a || from_us > *b)
+    }
 }
 
 /// The checker's verdicts and measurements.
@@ -124,7 +135,7 @@ impl Gathered {
         *self.counts.entry(name.to_owned()).or_default() += 1;
     }
 
-    fn check_schema(&mut self, schemas: &SchemaSet, ex: &Exchange) {
+    fn check_schema(&mut self, schemas: &Validator, ex: &Exchange) {
         // The operation is served by the inbound side of the exchange.
         let server = match ex.direction {
             Direction::Inbound => ex.party,
@@ -155,7 +166,10 @@ impl Gathered {
                 }
             }
         }
+        // A response the simulator corrupted on purpose is the fault, not a finding.
+        let corrupted = ex.fault.as_deref() == Some("malformed");
         let response_schema = match ex.status {
+            _ if corrupted => None,
             Some(200..=299) => Some(op.response),
             Some(400..=599) => Some("Problem"),
             _ => None,
@@ -296,7 +310,7 @@ fn histogram() -> Histogram<u64> {
 /// Judges a run from its history files.
 pub fn check(
     histories: &[PathBuf],
-    schemas: &SchemaSet,
+    schemas: &Validator,
     expect: &Expectations,
 ) -> Result<Findings, HistoryError> {
     let mut g = Gathered::default();
@@ -327,7 +341,7 @@ pub fn check(
 
     checks.push(Check::new(
         "contracts-valid",
-        "every recorded request and response body is valid against its JSON Schema (problem+json for 4xx/5xx)",
+        "every recorded request and response body is valid against its JSON Schema and the domain rules (problem+json for 4xx/5xx)",
         g.schema_checked,
         std::mem::take(&mut g.schema_violations),
     ));
@@ -358,7 +372,9 @@ pub fn check(
         wit.extend(effects.iter().map(|e| e.1.clone()));
         match (accepted, effects.len()) {
             (Some((accepted_at, _)), 1) => {
-                let _ = asn_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
+                if expect.outside_faults(*accepted_at, effects[0].0) {
+                    let _ = asn_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
+                }
             }
             (Some(_), 0) => v.push(Violation {
                 key: name,
@@ -405,7 +421,9 @@ pub fn check(
             wit.extend(effects.iter().map(|e| e.1.clone()));
             match effects.len() {
                 1 => {
-                    let _ = receipt_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
+                    if expect.outside_faults(*accepted_at, effects[0].0) {
+                        let _ = receipt_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
+                    }
                 }
                 0 => v.push(Violation {
                     key: format!("receipt_id={receipt_id} line={line}"),

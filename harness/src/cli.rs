@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::contracts_cmd::{self, ValidateFormat};
 use crate::exit;
 use crate::run::{RunError, RunOptions, run_scenario};
 
@@ -28,6 +29,28 @@ pub enum Command {
         /// Seed for every random decision (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Contract governance: validate documents, compare contract versions.
+    Contracts {
+        #[command(subcommand)]
+        command: ContractsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractsCommand {
+    /// Validate a JSON document against a contract type: JSON Schema plus domain rules.
+    ///
+    /// Exit 0 valid, 1 invalid, 2 unreadable input (file, JSON, unknown type).
+    Validate {
+        /// The JSON document.
+        file: PathBuf,
+        /// The contract type, e.g. AdvanceShipNotice (see contracts/schemas/).
+        #[arg(long = "type", value_name = "TYPE")]
+        type_name: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+        format: ValidateFormat,
     },
 }
 
@@ -57,6 +80,13 @@ pub async fn execute(cli: Cli) -> u8 {
             }
             code
         }
+        Command::Contracts { command } => match command {
+            ContractsCommand::Validate {
+                file,
+                type_name,
+                format,
+            } => contracts_cmd::run_validate(&file, &type_name, format),
+        },
     }
 }
 

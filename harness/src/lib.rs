@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod contracts_cmd;
 pub mod exit;
 pub mod run;
 pub mod scenario;

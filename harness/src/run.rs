@@ -14,17 +14,18 @@ use tokio::task::JoinSet;
 
 use contracts::ids::with_check_digit;
 use contracts::inbound::{PoLine, PoLineStatus, PurchaseOrder, Uom};
-use contracts::{Gln, Gtin, SchemaSet};
+use contracts::{Gln, Gtin, Validator};
 use integration_core::{CoreConfig, Partners};
-use reports::{REPORT_FORMAT, Report};
+use reports::{FaultWindow, REPORT_FORMAT, Report};
 use simulators::erp::ErpSim;
+use simulators::faults::FaultSet;
 use simulators::recorder::{Recorder, now_us};
 use simulators::supplier::{SupplierConfig, SupplierSim};
 use simulators::wms::{WmsConfig, WmsSim};
 use simulators::{rfc3339_utc, serve};
 
 use crate::check::{self, Expectations, HistoryError};
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{Scenario, ScenarioError, SimRole};
 
 /// How to run scenarios (built by the binary from its arguments).
 #[derive(Debug, Clone)]
@@ -144,7 +145,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         file.display()
     );
     let out = output_dir(&opts.out_dir, &scenario.name)?;
-    let started_at = rfc3339_utc(now_us());
+    let started_us = now_us();
+    let started_at = rfc3339_utc(started_us);
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(u64::from(scenario.load.time_bound_s.0));
 
@@ -158,13 +160,16 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let url = |l: &TcpListener| format!("http://{}", l.local_addr().expect("bound listener"));
     let core_url = url(&core_l);
 
-    let erp = ErpSim::new(&core_url, recorder("erp")?);
+    // Each party decides its faults from its own seed, derived from the run's.
+    let faults_of = |salt: u64| FaultSet::new(seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let erp = ErpSim::new(&core_url, recorder("erp")?, faults_of(1));
     let wms = WmsSim::new(
         WmsConfig {
             core_url: core_url.clone(),
             receipt_delay: Duration::from_millis(scenario.wms.receipt_delay_ms),
         },
         recorder("wms")?,
+        faults_of(2),
     );
     let supplier = SupplierSim::new(
         SupplierConfig {
@@ -176,6 +181,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             concurrent_copies: scenario.supplier.concurrent_copies,
         },
         recorder("supplier")?,
+        faults_of(3),
     );
     let mut core_config = CoreConfig::new(
         out.join("core.sqlite"),
@@ -198,10 +204,16 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         }
     };
     let servers = [
-        serve(erp_l, simulators::erp::app(erp.clone())).map_err(start_err("the ERP simulator"))?,
-        serve(wms_l, simulators::wms::app(wms.clone())).map_err(start_err("the WMS simulator"))?,
-        serve(sup_l, simulators::supplier::app(supplier.clone()))
-            .map_err(start_err("the supplier simulator"))?,
+        serve(erp_l, simulators::erp::app(erp.clone()), erp.faults().clone())
+            .map_err(start_err("the ERP simulator"))?,
+        serve(wms_l, simulators::wms::app(wms.clone()), wms.faults().clone())
+            .map_err(start_err("the WMS simulator"))?,
+        serve(
+            sup_l,
+            simulators::supplier::app(supplier.clone()),
+            supplier.faults().clone(),
+        )
+        .map_err(start_err("the supplier simulator"))?,
     ];
 
     // Load: an open model. Release i is due at t0 + i / rate, whether or not
@@ -216,6 +228,39 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let missed = Arc::new(AtomicU64::new(0));
     let mut releases = JoinSet::new();
     let load_start = tokio::time::Instant::now();
+    let load_start_us = now_us();
+
+    // The fault timeline: each rule is added at its `at_s` and removed
+    // `for_s` later, on the party it names.
+    let mut timeline = JoinSet::new();
+    let mut fault_windows = Vec::new();
+    for f in &scenario.faults {
+        let set = match f.role {
+            SimRole::Erp => erp.faults().clone(),
+            SimRole::Wms => wms.faults().clone(),
+            SimRole::Supplier => supplier.faults().clone(),
+        };
+        let (from, to) = (
+            Duration::from_secs_f64(f.at_s),
+            Duration::from_secs_f64(f.at_s + f.for_s),
+        );
+        fault_windows.push(FaultWindow {
+            role: f.role.as_str().to_owned(),
+            kind: f.rule.fault.name().to_owned(),
+            endpoint: f.rule.endpoint.clone(),
+            from_ms: from.as_millis() as u64 + (load_start_us / 1000 - started_us / 1000),
+            to_ms: to.as_millis() as u64 + (load_start_us / 1000 - started_us / 1000),
+        });
+        let rule = f.rule.clone();
+        timeline.spawn(async move {
+            tokio::time::sleep_until(load_start + from).await;
+            let id = set
+                .add(rule)
+                .expect("rules are validated when the scenario is parsed");
+            tokio::time::sleep_until(load_start + to).await;
+            set.remove(id);
+        });
+    }
     let mut sent = 0u64;
     for (i, (po_number, _)) in released.iter().enumerate() {
         if Instant::now() >= deadline {
@@ -238,7 +283,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let quiescence = loop {
         while releases.try_join_next().is_some() {}
         let outbox = core.status().await.map(|s| s.outbox_pending).unwrap_or(i64::MAX);
-        let busy = releases.len() + supplier.pending() + wms.pending();
+        while timeline.try_join_next().is_some() {}
+        let busy = releases.len() + timeline.len() + supplier.pending() + wms.pending();
         if busy == 0 && outbox == 0 {
             quiet_polls += 1;
             if quiet_polls >= 2 {
@@ -259,6 +305,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     releases.abort_all();
+    timeline.abort_all();
     let core_status = core.status().await.ok();
     core.stop().await;
     for server in servers {
@@ -275,7 +322,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         .iter()
         .map(|p| out.join(format!("{p}.jsonl")))
         .collect();
-    let schemas = SchemaSet::new();
+    let schemas = Validator::new();
     let findings = check::check(
         &histories,
         &schemas,
@@ -283,6 +330,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             released: released.into_iter().take(sent as usize).collect(),
             asn_to_expectation_p99_ms: scenario.sla.asn_to_expectation_p99_ms.0,
             quiescence,
+            fault_windows_us: fault_windows
+                .iter()
+                .map(|w| (started_us + w.from_ms * 1000, started_us + w.to_ms * 1000))
+                .collect(),
         },
     )?;
     let mut counts = findings.counts;
@@ -303,6 +354,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         counts,
         checks: findings.checks,
         latencies: findings.latencies,
+        fault_windows,
     };
     reports::write_json(&report, &out.join("report.json"))?;
     reports::write_junit(&report, &out.join("junit.xml"))?;

@@ -22,13 +22,22 @@
 //! receipt_delay_ms = 10
 //!
 //! [sla]
-//! asn_to_expectation_p99_ms = 500
+//! asn_to_expectation_p99_ms = 500   # judged outside fault windows
+//!
+//! [[faults]]                      # the fault timeline; any number
+//! at_s = 1.0                      # from the start of the load
+//! for_s = 2.0
+//! role = "wms"                    # erp | wms | supplier
+//! endpoint = "/v1/inbound-expectations"  # omit for every endpoint
+//! probability = 1.0               # default 1
+//! kind = "outage"                 # and the kind's own fields (simulators::faults)
 //! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
+use simulators::faults::FaultRule;
 
 /// An integer that must be at least 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +155,61 @@ pub struct Sla {
     pub asn_to_expectation_p99_ms: PositiveF64,
 }
 
+/// A simulated role a fault can be put on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimRole {
+    Erp,
+    Wms,
+    Supplier,
+}
+
+impl SimRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SimRole::Erp => "erp",
+            SimRole::Wms => "wms",
+            SimRole::Supplier => "supplier",
+        }
+    }
+}
+
+/// One entry of the fault timeline: a rule, on a role, for a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedFault {
+    pub at_s: f64,
+    pub for_s: f64,
+    pub role: SimRole,
+    pub rule: FaultRule,
+}
+
+impl<'de> Deserialize<'de> for TimedFault {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            at_s: f64,
+            for_s: f64,
+            role: SimRole,
+            #[serde(flatten)]
+            rule: FaultRule,
+        }
+        let raw = Raw::deserialize(d)?;
+        if !(raw.at_s >= 0.0 && raw.at_s.is_finite() && raw.for_s > 0.0 && raw.for_s.is_finite()) {
+            return Err(serde::de::Error::custom(format!(
+                "expected at_s >= 0 and for_s > 0, found at_s = {} and for_s = {}",
+                raw.at_s, raw.for_s
+            )));
+        }
+        raw.rule.validate().map_err(serde::de::Error::custom)?;
+        Ok(TimedFault {
+            at_s: raw.at_s,
+            for_s: raw.for_s,
+            role: raw.role,
+            rule: raw.rule,
+        })
+    }
+}
+
 /// A parsed scenario.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +225,8 @@ pub struct Scenario {
     #[serde(default)]
     pub wms: WmsBehaviour,
     pub sla: Sla,
+    #[serde(default)]
+    pub faults: Vec<TimedFault>,
 }
 
 /// Why a scenario could not be loaded.
@@ -339,6 +405,29 @@ asn_to_expectation_p99_ms = 100
 
         let e = err(&GOOD.replace("arrival_rate_per_s = 50", "arrival_rate_per_s = \"fast\""));
         assert_eq!((e.line, e.field.as_deref()), (6, Some("load.arrival_rate_per_s")));
+    }
+
+    #[test]
+    fn a_fault_timeline_parses_and_bad_faults_are_located() {
+        let text = format!(
+            "{GOOD}\n[[faults]]\nat_s = 1\nfor_s = 2.5\nrole = \"wms\"\nkind = \"outage\"\n\n[[faults]]\nat_s = 0\nfor_s = 1\nrole = \"erp\"\nendpoint = \"/v1/goods-receipt-postings\"\nprobability = 0.5\nkind = \"status\"\nstatus = 503\n"
+        );
+        let s = Scenario::parse(Path::new("s.toml"), &text).unwrap();
+        assert_eq!(s.faults.len(), 2);
+        assert_eq!(s.faults[0].role, SimRole::Wms);
+        assert_eq!(s.faults[0].for_s, 2.5);
+        assert_eq!(s.faults[1].rule.probability, 0.5);
+
+        let e = err(&text.replace("status = 503", "status = 200"));
+        assert!(
+            e.message.contains("expected a 4xx or 5xx status, found 200"),
+            "{e}"
+        );
+        assert!(e.line > 10, "{e}");
+        let e = err(&text.replace("for_s = 2.5", "for_s = 0"));
+        assert!(e.message.contains("for_s > 0"), "{e}");
+        let e = err(&text.replace("kind = \"outage\"", "kind = \"meteor\""));
+        assert!(e.message.contains("meteor"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
+use contracts::Role;
 use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
 use contracts::inbound::{AdvanceShipNotice, GoodsReceipt, PoAcknowledgement, PurchaseOrder};
 use contracts::routes::core;
@@ -63,6 +64,18 @@ where
         )
     })?;
     let (doc, payload) = parse::<T>(kind, &body)?;
+    // The contract's schema, beyond what the types enforce (lengths, ranges,
+    // patterns): a document that breaks it is never forwarded to a partner.
+    let schema = contracts::routes::operation(Role::Core, "POST", endpoint)
+        .map(|op| op.request)
+        .expect("every intake endpoint is in the operations table");
+    let violations = state
+        .schemas
+        .validate(schema, &payload)
+        .expect("operations name catalog schemas");
+    if !violations.is_empty() {
+        return Err(ApiError::SchemaViolations { schema, violations });
+    }
     let trace_id = headers
         .get(TRACEPARENT)
         .and_then(|v| v.to_str().ok())

@@ -18,6 +18,11 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("request body does not match the {document} contract: {detail}")]
     InvalidDocument { document: &'static str, detail: String },
+    #[error("request body breaks the {schema} schema: {}", .violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    SchemaViolations {
+        schema: &'static str,
+        violations: Vec<contracts::schema::SchemaViolation>,
+    },
     #[error("{what} {key} is already known with a different payload")]
     Conflict { what: &'static str, key: String },
     #[error("{0}")]
@@ -81,6 +86,17 @@ impl ApiError {
                 "invalid-document",
                 "request body does not match the contract",
             ),
+            ApiError::SchemaViolations { violations, .. } => {
+                let mut p = Problem::new(
+                    422,
+                    "schema-violation",
+                    "request body breaks its contract's schema",
+                );
+                for v in violations {
+                    p = p.with_error(&v.pointer, &v.message);
+                }
+                p
+            }
             ApiError::Conflict { .. } => Problem::new(
                 409,
                 "business-key-conflict",

@@ -13,12 +13,30 @@ use crate::error::ApiError;
 use crate::store::Tx;
 
 /// A PO from the ERP: record its lines as open and send it to the supplier.
+/// Versions may arrive out of order: one not newer than the version held
+/// changes nothing. A newer version replaces the lines; lines it drops are
+/// cancelled.
 pub fn purchase_order(tx: &Tx<'_>, po: &PurchaseOrder) -> Result<(), ApiError> {
     let c = tx.conn();
+    let held: Option<u32> = c
+        .query_row(
+            "SELECT version FROM purchase_orders WHERE po_number = ?1",
+            params![po.po_number],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if held.is_some_and(|v| v >= po.version) {
+        tracing::info!(po_number = %po.po_number, version = po.version, ?held, "stale PO version ignored");
+        return Ok(());
+    }
     c.execute(
         "INSERT INTO purchase_orders (po_number, version, supplier_gln) VALUES (?1, ?2, ?3)
          ON CONFLICT(po_number) DO UPDATE SET version = excluded.version, supplier_gln = excluded.supplier_gln",
         params![po.po_number, po.version, po.supplier_gln.as_str()],
+    )?;
+    c.execute(
+        "UPDATE po_lines SET status = 'cancelled' WHERE po_number = ?1",
+        params![po.po_number],
     )?;
     for line in &po.lines {
         c.execute(
@@ -26,8 +44,9 @@ pub fn purchase_order(tx: &Tx<'_>, po: &PurchaseOrder) -> Result<(), ApiError> {
                                    under_tolerance_pct, status)
              VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, 'open')
              ON CONFLICT(po_number, line_no) DO UPDATE SET sku = excluded.sku, gtin = excluded.gtin,
-                ordered_qty = excluded.ordered_qty, over_tolerance_pct = excluded.over_tolerance_pct,
-                under_tolerance_pct = excluded.under_tolerance_pct",
+                ordered_qty = excluded.ordered_qty, confirmed_qty = NULL,
+                over_tolerance_pct = excluded.over_tolerance_pct,
+                under_tolerance_pct = excluded.under_tolerance_pct, status = 'open'",
             params![
                 po.po_number,
                 line.line_no,
@@ -79,7 +98,19 @@ fn owned_po(tx: &Tx<'_>, po_number: &str, supplier_gln: &str, pointer: String) -
 
 /// A supplier's acknowledgement: record confirmed quantities, tell the ERP.
 pub fn acknowledgement(tx: &Tx<'_>, ack: &PoAcknowledgement) -> Result<(), ApiError> {
-    owned_po(tx, &ack.po_number, ack.supplier_gln.as_str(), "/po_number".into())?;
+    let version = owned_po(tx, &ack.po_number, ack.supplier_gln.as_str(), "/po_number".into())?;
+    if ack.po_version != version {
+        return Err(ApiError::refused(
+            422,
+            "po-version-mismatch",
+            "acknowledgement of a PO version the core does not hold",
+            "/po_version".into(),
+            format!(
+                "purchase order {} is at version {version}, the acknowledgement is for version {}",
+                ack.po_number, ack.po_version
+            ),
+        ));
+    }
     for (i, line) in ack.lines.iter().enumerate() {
         let status = match line.status {
             contracts::inbound::AckLineStatus::Rejected => "closed",
@@ -284,6 +315,13 @@ pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError
     let expectation: InboundExpectation =
         serde_json::from_str(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?;
 
+    // Postings of a later event of the same receipt carry the event's seq in
+    // their key: a key is never reused with another body.
+    let key_suffix = if receipt.seq > 1 {
+        format!(":s{}", receipt.seq)
+    } else {
+        String::new()
+    };
     for line in &receipt.lines {
         let posting = ErpGoodsReceiptPosting {
             receipt_id: receipt.receipt_id.clone(),
@@ -297,41 +335,57 @@ pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError
         tx.enqueue(
             Role::Erp,
             erp::GOODS_RECEIPT_POSTINGS,
-            &format!("grp:{}:{}", receipt.receipt_id, line.line_no),
+            &format!("grp:{}:{}{key_suffix}", receipt.receipt_id, line.line_no),
             &posting,
         )?;
+    }
 
-        let advised = expectation
+    // Variances are judged per PO line: a PO line may be advised, and
+    // received, in several cartons.
+    let mut received: Vec<((&str, u32), u32, u32)> = Vec::new(); // (po line, first receipt line, qty)
+    for line in &receipt.lines {
+        let key = (line.po_number.as_str(), line.po_line_no);
+        match received.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, qty)) => *qty += line.qty_received,
+            None => received.push((key, line.line_no, line.qty_received)),
+        }
+    }
+    for ((po_number, po_line_no), receipt_line_no, actual) in received {
+        let advised: Vec<_> = expectation
             .lines
             .iter()
-            .find(|l| l.po_number == line.po_number && l.po_line_no == line.po_line_no);
-        let variance = match advised {
+            .filter(|l| l.po_number == po_number && l.po_line_no == po_line_no)
+            .collect();
+        let variance = match advised.first() {
             None => Some((DiscrepancyKind::NotAdvised, 0, 0)),
-            Some(a) => discrepancy_kind(
-                a.quantity,
-                line.qty_received,
-                a.over_tolerance_pct,
-                a.under_tolerance_pct,
-            )
-            .map(|(kind, tol)| (kind, a.quantity, tol)),
+            Some(first) => {
+                let expected = advised.iter().map(|l| l.quantity).sum();
+                discrepancy_kind(
+                    expected,
+                    actual,
+                    first.over_tolerance_pct,
+                    first.under_tolerance_pct,
+                )
+                .map(|(kind, tol)| (kind, expected, tol))
+            }
         };
         if let Some((kind, expected, tolerance_pct)) = variance {
             let d = ReceiptDiscrepancy {
                 receipt_id: receipt.receipt_id.clone(),
-                receipt_line_no: line.line_no,
-                po_number: line.po_number.clone(),
-                po_line_no: line.po_line_no,
+                receipt_line_no,
+                po_number: po_number.to_owned(),
+                po_line_no,
                 kind,
                 expected,
-                actual: line.qty_received,
-                variance: i64::from(line.qty_received) - i64::from(expected),
+                actual,
+                variance: i64::from(actual) - i64::from(expected),
                 tolerance_pct,
                 reason_code: format!("{kind:?}").to_uppercase(),
             };
             tx.enqueue(
                 Role::Erp,
                 erp::RECEIPT_DISCREPANCIES,
-                &format!("dsc:{}:{}", receipt.receipt_id, line.line_no),
+                &format!("dsc:{}:{}{key_suffix}", receipt.receipt_id, receipt_line_no),
                 &d,
             )?;
         }

@@ -77,6 +77,8 @@ pub enum StartError {
 
 pub(crate) struct CoreState {
     pub config: CoreConfig,
+    /// Compiled contract schemas: every intake is validated against its own.
+    pub schemas: contracts::SchemaSet,
     pub store: Arc<Store>,
     pub outbox_notify: Arc<Notify>,
 }
@@ -147,6 +149,7 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
 
     let state = Arc::new(CoreState {
         config,
+        schemas: contracts::SchemaSet::new(),
         store: store.clone(),
         outbox_notify: notify,
     });

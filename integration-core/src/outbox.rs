@@ -74,6 +74,9 @@ impl RetryPolicy {
     }
 }
 
+/// The longest Retry-After honoured as given.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// Exponential backoff with "equal jitter": half the delay fixed, half drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -90,7 +93,10 @@ impl Backoff {
             .min(self.cap);
         let half = exp / 2;
         let jitter = Duration::from_micros(rng.random_range(0..=half.as_micros() as u64));
-        (half + jitter).max(not_before.unwrap_or_default())
+        // A partner's Retry-After is honoured up to an hour; beyond that it
+        // is treated as an hour rather than trusted to overflow the clock.
+        let not_before = not_before.unwrap_or_default().min(MAX_RETRY_AFTER);
+        (half + jitter).max(not_before)
     }
 }
 
@@ -224,7 +230,7 @@ impl Worker {
                 };
                 let why = format!("{outcome:?}");
                 tracing::debug!(id = d.id, partner = %d.partner, ?delay, %why, "delivery will be retried");
-                let at = now_us() + delay.as_micros() as u64;
+                let at = now_us().saturating_add(delay.as_micros() as u64);
                 tokio::task::spawn_blocking(move || store.mark_retry(d.id, status, &why, at)).await
             }
             Decision::DeadLetter(why) => {
@@ -284,7 +290,14 @@ impl Worker {
             }
             // Sleep until new work, a finished delivery, the next due time, or shutdown.
             let store = self.store.clone();
-            let next_due = tokio::task::spawn_blocking(move || store.next_due_us())
+            let in_flight: Vec<i64> = self
+                .inflight
+                .lock()
+                .expect("inflight lock")
+                .iter()
+                .copied()
+                .collect();
+            let next_due = tokio::task::spawn_blocking(move || store.next_due_us(&in_flight))
                 .await
                 .ok()
                 .and_then(Result::ok)

@@ -351,15 +351,22 @@ impl Store {
         Ok(out)
     }
 
-    /// When the next pending delivery falls due, if any.
-    pub fn next_due_us(&self) -> rusqlite::Result<Option<u64>> {
+    /// When the next pending delivery not in `in_flight` falls due, if any.
+    pub fn next_due_us(&self, in_flight: &[i64]) -> rusqlite::Result<Option<u64>> {
         let conn = self.lock();
-        let next: Option<i64> = conn.query_row(
-            "SELECT MIN(next_attempt_at_us) FROM outbox WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, next_attempt_at_us FROM outbox WHERE state = 'pending' ORDER BY next_attempt_at_us LIMIT ?1",
         )?;
-        Ok(next.map(|n| n as u64))
+        let rows = stmt.query_map(params![(in_flight.len() + 1) as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (id, at) = row?;
+            if !in_flight.contains(&id) {
+                return Ok(Some(at.max(0) as u64));
+            }
+        }
+        Ok(None)
     }
 
     pub fn mark_delivered(&self, id: i64, status: u16, now_us: u64) -> rusqlite::Result<()> {
@@ -381,7 +388,7 @@ impl Store {
         self.lock().execute(
             "UPDATE outbox SET attempts = attempts + 1, last_status = ?2, last_error = ?3, next_attempt_at_us = ?4
              WHERE id = ?1",
-            params![id, status, error, next_attempt_at_us as i64],
+            params![id, status, error, next_attempt_at_us.min(i64::MAX as u64) as i64],
         )?;
         Ok(())
     }

@@ -12,7 +12,10 @@
 //! [`MAX_VIOLATIONS_KEPT`] `violations`, each a business `key`, a `message`
 //! and its `witness`: the recorded exchanges involved, by `party` and `seq`,
 //! which index the party's history file) and `latencies` (each: `name`,
-//! `count`, `p50_ms`, `p90_ms`, `p99_ms`, `max_ms`, optional `sla_p99_ms`).
+//! `count`, `p50_ms`, `p90_ms`, `p99_ms`, `max_ms`, optional `sla_p99_ms`;
+//! samples overlapping a fault window are left out) and `fault_windows`
+//! (each: `role`, `kind`, optional `endpoint`, `from_ms`, `to_ms` from the
+//! start of the run).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -87,6 +90,17 @@ pub struct Latency {
     pub sla_p99_ms: Option<f64>,
 }
 
+/// When a fault was active during a run, relative to the run's start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultWindow {
+    pub role: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
 /// A whole run of one scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -100,6 +114,7 @@ pub struct Report {
     pub counts: BTreeMap<String, u64>,
     pub checks: Vec<Check>,
     pub latencies: Vec<Latency>,
+    pub fault_windows: Vec<FaultWindow>,
 }
 
 /// Why a report could not be written.
@@ -242,6 +257,16 @@ pub fn render_terminal(report: &Report) -> String {
     });
     out.push_str(&Table::new(rows).with(Style::sharp()).to_string());
     out.push('\n');
+    for w in &report.fault_windows {
+        out.push_str(&format!(
+            "fault {} on {}{} from {} ms to {} ms\n",
+            w.kind,
+            w.role,
+            w.endpoint.as_deref().map(|e| format!(" {e}")).unwrap_or_default(),
+            w.from_ms,
+            w.to_ms
+        ));
+    }
     out.push_str(if report.passed { "PASSED\n" } else { "FAILED\n" });
     out
 }
@@ -289,6 +314,7 @@ mod tests {
                 max_ms: 3.5,
                 sla_p99_ms: Some(500.0),
             }],
+            fault_windows: vec![],
         }
     }
 

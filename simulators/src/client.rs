@@ -163,6 +163,8 @@ impl PartnerClient {
                 idempotency_key: Some(idempotency_key.to_owned()),
                 trace_id: Some(trace.trace_id.clone()),
                 replayed,
+                fault: None,
+                handler_status: None,
                 request: Some(body.clone()),
                 response: attempt.body.clone(),
             })

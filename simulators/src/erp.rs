@@ -20,6 +20,7 @@ use contracts::routes::{core, erp};
 use contracts::{PartnerAck, Role};
 
 use crate::client::{Attempt, PartnerClient};
+use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
 use crate::recorder::Recorder;
 use crate::{InboundRecording, mutate, recorded};
@@ -48,21 +49,28 @@ pub struct ErpSim {
     idempotency: IdempotencyStore,
     core: PartnerClient,
     recorder: Recorder,
+    faults: Arc<FaultSet>,
 }
 
 impl ErpSim {
     /// An ERP that releases purchase orders to the core at `core_url`.
-    pub fn new(core_url: &str, recorder: Recorder) -> Arc<Self> {
+    pub fn new(core_url: &str, recorder: Recorder, faults: Arc<FaultSet>) -> Arc<Self> {
         Arc::new(Self {
             books: Mutex::default(),
             idempotency: IdempotencyStore::default(),
             core: PartnerClient::new(core_url, recorder.clone(), Role::Erp, Role::Core),
             recorder,
+            faults,
         })
     }
 
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// The party's live fault rules.
+    pub fn faults(&self) -> &Arc<FaultSet> {
+        &self.faults
     }
 
     /// Loads purchase orders into the ERP, ready to release.
@@ -168,12 +176,15 @@ pub fn app(erp: Arc<ErpSim>) -> Router {
         recorder: erp.recorder.clone(),
         party: Role::Erp,
         peer: Role::Core,
+        faults: erp.faults.clone(),
     };
+    let control = crate::control::routes(erp.faults.clone());
     let router = Router::new()
         .route(erp::PO_ACKNOWLEDGEMENTS, post(commitment))
         .route(erp::GOODS_RECEIPT_POSTINGS, post(goods_receipt_posting))
         .route(erp::RECEIPT_DISCREPANCIES, post(discrepancy))
         .route("/_control/state", get(state))
-        .with_state(erp);
+        .with_state(erp)
+        .merge(control);
     recorded(router, recording)
 }

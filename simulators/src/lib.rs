@@ -6,33 +6,32 @@
 //! it without a socket, and started on a real listener by [`serve`].
 
 pub mod client;
+pub mod control;
 pub mod erp;
+pub mod faults;
 pub mod idempotency;
+mod middleware;
 pub mod recorder;
+mod server;
 pub mod supplier;
 pub mod wms;
 
-use std::net::SocketAddr;
+pub use middleware::{InboundRecording, record_inbound, recorded};
+pub use server::{ConnKill, Server, serve, serve_plain};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::Router;
-use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Request, State};
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
+use contracts::Problem;
+use contracts::http::{TRACEPARENT, TraceParent};
 use contracts::problem::PROBLEM_JSON;
-use contracts::{Direction, Exchange, Problem, Role};
 
 use crate::idempotency::{IdempotencyStore, Outcome, StoredAnswer};
-use crate::recorder::{Recorder, now_us};
 
 /// Largest request body a simulator reads.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -101,75 +100,6 @@ pub fn incoming_trace(headers: &HeaderMap) -> TraceParent {
         .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
 }
 
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
-/// Who records inbound exchanges, and as whom.
-#[derive(Debug, Clone)]
-pub struct InboundRecording {
-    pub recorder: Recorder,
-    pub party: Role,
-    /// Who calls this party in the integration.
-    pub peer: Role,
-}
-
-/// axum middleware: records every non-control exchange the server answers.
-pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with(CONTROL_PREFIX) {
-        return next.run(req).await;
-    }
-    let started_at_us = now_us();
-    let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
-            return problem_response(
-                Problem::new(413, "body-too-large", "request body too large").with_detail(e.to_string()),
-            );
-        }
-    };
-    let idempotency_key = header_str(&parts.headers, IDEMPOTENCY_KEY);
-    let trace_id = header_str(&parts.headers, TRACEPARENT)
-        .and_then(|v| TraceParent::parse(&v))
-        .map(|t| t.trace_id);
-    let method = parts.method.to_string();
-    let endpoint = parts.uri.path().to_owned();
-    let request = serde_json::from_slice(&bytes).ok();
-
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    let (rparts, rbody) = response.into_parts();
-    let rbytes = to_bytes(rbody, usize::MAX).await.unwrap_or_default();
-    rec.recorder
-        .record(Exchange {
-            seq: 0,
-            party: rec.party,
-            peer: rec.peer,
-            direction: Direction::Inbound,
-            method,
-            endpoint,
-            status: Some(rparts.status.as_u16()),
-            error: None,
-            started_at_us,
-            finished_at_us: now_us(),
-            idempotency_key,
-            trace_id,
-            replayed: rparts
-                .headers
-                .get(IDEMPOTENT_REPLAYED)
-                .is_some_and(|v| v == "true"),
-            request,
-            response: serde_json::from_slice(&rbytes).ok(),
-        })
-        .await;
-    Response::from_parts(rparts, Body::from(rbytes))
-}
-
-/// Wraps a simulator's router with inbound recording.
-pub fn recorded(router: Router, recording: InboundRecording) -> Router {
-    router.layer(axum::middleware::from_fn_with_state(recording, record_inbound))
-}
-
 /// Counts background work (scheduled sends) a simulator still has to do, so
 /// the harness can tell when the system is quiet.
 #[derive(Debug, Clone, Default)]
@@ -194,47 +124,6 @@ impl Drop for PendingGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// A server running on a real socket.
-#[derive(Debug)]
-pub struct Server {
-    pub addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    join: JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    /// `http://ADDR`, for clients.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting, lets in-flight requests finish, and waits.
-    pub async fn stop(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.join.await.map_err(std::io::Error::other)?
-    }
-}
-
-/// Serves `app` on `listener` until [`Server::stop`].
-pub fn serve(listener: TcpListener, app: Router) -> std::io::Result<Server> {
-    let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let join = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
-    Ok(Server {
-        addr,
-        shutdown: Some(tx),
-        join,
-    })
 }
 
 /// RFC 3339 UTC timestamp (second precision) of a Unix time in microseconds.

@@ -135,6 +135,8 @@ mod tests {
             idempotency_key: Some(format!("k{n}")),
             trace_id: None,
             replayed: false,
+            fault: None,
+            handler_status: None,
             request: Some(serde_json::json!({"n": n})),
             response: None,
         }

@@ -29,6 +29,7 @@ use contracts::routes::{core, supplier};
 use contracts::{PartnerAck, Role, Sscc};
 
 use crate::client::PartnerClient;
+use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
 use crate::recorder::Recorder;
 use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded};
@@ -69,6 +70,7 @@ pub struct SupplierSim {
     idempotency: IdempotencyStore,
     core: PartnerClient,
     recorder: Recorder,
+    faults: Arc<FaultSet>,
     rng: Mutex<StdRng>,
     sscc_serial: AtomicU64,
     asns: AtomicU64,
@@ -77,7 +79,7 @@ pub struct SupplierSim {
 }
 
 impl SupplierSim {
-    pub fn new(config: SupplierConfig, recorder: Recorder) -> Arc<Self> {
+    pub fn new(config: SupplierConfig, recorder: Recorder, faults: Arc<FaultSet>) -> Arc<Self> {
         Arc::new(Self {
             core: PartnerClient::new(&config.core_url, recorder.clone(), Role::Supplier, Role::Core),
             rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
@@ -85,6 +87,7 @@ impl SupplierSim {
             orders: Mutex::default(),
             idempotency: IdempotencyStore::default(),
             recorder,
+            faults,
             sscc_serial: AtomicU64::new(1),
             asns: AtomicU64::new(0),
             asn_sends: AtomicU64::new(0),
@@ -94,6 +97,11 @@ impl SupplierSim {
 
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// The party's live fault rules.
+    pub fn faults(&self) -> &Arc<FaultSet> {
+        &self.faults
     }
 
     /// Background sends not yet finished.
@@ -204,7 +212,8 @@ impl SupplierSim {
             .rng
             .lock()
             .expect("supplier rng")
-            .random_range(min..=max.max(min));
+            .random_range(min..=max.max(min))
+            .max(self.faults.copies(core::ASNS));
         let mut sends = JoinSet::new();
         for copy in 1..=copies {
             // A resend is a new request, not a retry: a fresh key per copy.
@@ -256,10 +265,13 @@ pub fn app(sup: Arc<SupplierSim>) -> Router {
         recorder: sup.recorder.clone(),
         party: Role::Supplier,
         peer: Role::Core,
+        faults: sup.faults.clone(),
     };
+    let control = crate::control::routes(sup.faults.clone());
     let router = Router::new()
         .route(supplier::PURCHASE_ORDERS, post(purchase_order))
         .route("/_control/state", get(state))
-        .with_state(sup);
+        .with_state(sup)
+        .merge(control);
     recorded(router, recording)
 }

@@ -21,6 +21,7 @@ use contracts::routes::{core, wms};
 use contracts::{PartnerAck, Role};
 
 use crate::client::PartnerClient;
+use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
 use crate::recorder::{Recorder, now_us};
 use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded, rfc3339_utc};
@@ -49,18 +50,20 @@ pub struct WmsSim {
     idempotency: IdempotencyStore,
     core: PartnerClient,
     recorder: Recorder,
+    faults: Arc<FaultSet>,
     receipts: AtomicU64,
     pending: PendingWork,
 }
 
 impl WmsSim {
-    pub fn new(config: WmsConfig, recorder: Recorder) -> Arc<Self> {
+    pub fn new(config: WmsConfig, recorder: Recorder, faults: Arc<FaultSet>) -> Arc<Self> {
         Arc::new(Self {
             core: PartnerClient::new(&config.core_url, recorder.clone(), Role::Wms, Role::Core),
             config,
             expectations: Mutex::default(),
             idempotency: IdempotencyStore::default(),
             recorder,
+            faults,
             receipts: AtomicU64::new(0),
             pending: PendingWork::default(),
         })
@@ -68,6 +71,11 @@ impl WmsSim {
 
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// The party's live fault rules.
+    pub fn faults(&self) -> &Arc<FaultSet> {
+        &self.faults
     }
 
     /// Background sends not yet finished.
@@ -110,10 +118,18 @@ impl WmsSim {
                 .collect(),
         };
         let body = serde_json::to_value(&receipt).expect("a receipt serializes");
-        let key = format!("receipt-event:{}", receipt.event_id);
-        self.core
-            .post(core::GOODS_RECEIPTS, &body, &key, &trace.child(rand::random()))
-            .await;
+        // At-least-once delivery: a duplicate fault redelivers the same event
+        // as new requests (their own keys), as a webhook retry would.
+        let copies = self.faults.copies(core::GOODS_RECEIPTS);
+        for copy in 1..=copies {
+            let key = match copy {
+                1 => format!("receipt-event:{}", receipt.event_id),
+                n => format!("receipt-event:{}:redelivery{n}", receipt.event_id),
+            };
+            self.core
+                .post(core::GOODS_RECEIPTS, &body, &key, &trace.child(rand::random()))
+                .await;
+        }
     }
 }
 
@@ -151,10 +167,13 @@ pub fn app(wms: Arc<WmsSim>) -> Router {
         recorder: wms.recorder.clone(),
         party: Role::Wms,
         peer: Role::Core,
+        faults: wms.faults.clone(),
     };
+    let control = crate::control::routes(wms.faults.clone());
     let router = Router::new()
         .route(wms::INBOUND_EXPECTATIONS, post(inbound_expectation))
         .route("/_control/state", get(state))
-        .with_state(wms);
+        .with_state(wms)
+        .merge(control);
     recorded(router, recording)
 }

@@ -1,3 +1,6 @@
 //! contracts' integration tests (one binary; see STYLE.md).
 
+mod examples;
+mod openapi;
 mod schemas;
+mod validate;

@@ -46,7 +46,7 @@ fn schemas_are_fresh() {
     );
 }
 
-fn sample_asn() -> AdvanceShipNotice {
+pub fn sample_asn() -> AdvanceShipNotice {
     let pallet = Sscc::parse(&with_check_digit("00614141000000001")).unwrap();
     let carton = Sscc::parse(&with_check_digit("00614141000000002")).unwrap();
     AdvanceShipNotice {

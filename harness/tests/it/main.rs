@@ -2,6 +2,7 @@
 //! through the `crossdock` binary.
 
 mod binary;
+mod contracts_cmd;
 mod runs;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@ use contracts::inbound::{ErpGoodsReceiptPosting, StockStatus};
 use contracts::routes::erp as paths;
 use contracts::{Direction, Exchange, Role};
 use simulators::erp::{self, ErpSim};
+use simulators::faults::FaultSet;
 use simulators::recorder::Recorder;
 use simulators::serve;
 
@@ -23,9 +24,9 @@ async fn erp_posts_once_per_key_and_records_every_exchange() {
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::create(&dir.path().join("erp.jsonl")).unwrap();
     // The ERP never releases here, so its core URL is never used.
-    let sim = ErpSim::new("http://127.0.0.1:9", recorder.clone());
+    let sim = ErpSim::new("http://127.0.0.1:9", recorder.clone(), FaultSet::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = serve(listener, erp::app(sim.clone())).unwrap();
+    let server = serve(listener, erp::app(sim.clone()), sim.faults().clone()).unwrap();
     let url = format!("{}{}", server.url(), paths::GOODS_RECEIPT_POSTINGS);
     let http = reqwest::Client::new();
 

@@ -12,9 +12,10 @@ use contracts::ids::with_check_digit;
 use contracts::inbound::{AdvanceShipNotice, PoLine, PoLineStatus, PurchaseOrder, Uom};
 use contracts::routes::{core, supplier as paths};
 use contracts::{Gln, Gtin};
+use simulators::faults::FaultSet;
 use simulators::recorder::Recorder;
-use simulators::serve;
 use simulators::supplier::{self, SupplierConfig, SupplierSim};
+use simulators::{serve, serve_plain};
 
 type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<String>, serde_json::Value)>>>;
 
@@ -68,7 +69,7 @@ async fn supplier_acknowledges_then_ships_copies_with_valid_ssccs_on_the_po_trac
         .route(core::PO_ACKNOWLEDGEMENTS, post(accept))
         .route(core::ASNS, post(accept))
         .with_state(seen.clone());
-    let core_server = serve(core_listener, core_stub).unwrap();
+    let core_server = serve_plain(core_listener, core_stub).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::create(&dir.path().join("supplier.jsonl")).unwrap();
@@ -82,9 +83,10 @@ async fn supplier_acknowledges_then_ships_copies_with_valid_ssccs_on_the_po_trac
             concurrent_copies: true,
         },
         recorder.clone(),
+        FaultSet::new(0),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = serve(listener, supplier::app(sim.clone())).unwrap();
+    let server = serve(listener, supplier::app(sim.clone()), sim.faults().clone()).unwrap();
 
     let trace = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     let answer = reqwest::Client::new()

@@ -2,4 +2,5 @@
 //! observed from a real HTTP client.
 
 mod erp;
+mod faults;
 mod flow;

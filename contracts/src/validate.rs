@@ -1,0 +1,771 @@
+//! Validation of a document of a named contract type: its JSON Schema plus the
+//! domain rules a schema cannot say. This is the one home of those rules;
+//! every consumer (the checker, the CLI, partners' certification) calls
+//! [`Validator::validate`] or [`validate`].
+//!
+//! Domain rules ([`Rule`]):
+//! - GS1 check digits of every SSCC, GTIN and GLN field. Which fields hold
+//!   identifiers is read from the catalog's schemas (`$ref` to `Sscc`,
+//!   `Gtin`, `Gln`), so a new type gets the check without a new rule.
+//! - Every `date` field is a real calendar date, every unit-of-measure field a
+//!   known unit (fields found the same way).
+//! - Quantities that must be positive are > 0.
+//! - Dates are ordered (an ASN ships before it arrives; a PO line is not
+//!   requested before the order date; goods do not expire before shipping).
+//! - The handling-unit tree of an ASN or an inbound expectation: SSCCs are
+//!   unique, every parent exists and is a pallet, no cycles, every line sits
+//!   in a listed unit.
+//! - Line numbers are unique within a document; acknowledgement quantities
+//!   agree with the line status; a discrepancy's variance is actual − expected.
+//!
+//! Domain rules read the raw JSON, so they run even when the schema fails
+//! elsewhere. A domain finding at a pointer the schema already reported is
+//! dropped: one finding per fault.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ids::gs1_check_digit;
+use crate::inbound::Uom;
+use crate::schema::{SchemaSet, UnknownSchema, catalog};
+
+/// The rule a finding breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The document breaks its JSON Schema.
+    Schema,
+    /// A GS1 identifier (SSCC, GTIN, GLN) has a wrong check digit.
+    Gs1CheckDigit,
+    /// A `date` field is not a calendar date (YYYY-MM-DD).
+    DateValid,
+    /// Two dates are in the wrong order.
+    DateOrder,
+    /// A unit of measure is not one crossdock knows.
+    UomKnown,
+    /// A quantity that must be positive is not.
+    QuantityPositive,
+    /// A quantity disagrees with another field of its line.
+    QuantityConsistent,
+    /// A line number appears twice in one document.
+    LineNoUnique,
+    /// Two handling units share an SSCC.
+    HuUnique,
+    /// A handling unit's parent is not a listed pallet.
+    HuParent,
+    /// Handling units are their own ancestors.
+    HuCycle,
+    /// A line is packed in a handling unit the document does not list.
+    HuKnown,
+}
+
+impl Rule {
+    /// The rule's stable identifier, as printed and serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Schema => "schema",
+            Rule::Gs1CheckDigit => "gs1-check-digit",
+            Rule::DateValid => "date-valid",
+            Rule::DateOrder => "date-order",
+            Rule::UomKnown => "uom-known",
+            Rule::QuantityPositive => "quantity-positive",
+            Rule::QuantityConsistent => "quantity-consistent",
+            Rule::LineNoUnique => "line-no-unique",
+            Rule::HuUnique => "hu-unique",
+            Rule::HuParent => "hu-parent",
+            Rule::HuCycle => "hu-cycle",
+            Rule::HuKnown => "hu-known",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One way a document breaks its contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// JSON pointer (RFC 6901) to the offending value; "" is the root.
+    pub pointer: String,
+    pub rule: Rule,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "at {pointer}: {} [{}]", self.message, self.rule)
+    }
+}
+
+/// What a field found through the schema holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FieldKind {
+    Sscc,
+    Gtin,
+    Gln,
+    Uom,
+    Date,
+}
+
+/// One step of a field path: an object key or every element of an array.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Seg {
+    Key(String),
+    Each,
+}
+
+/// Schema + domain validator for every type of the catalog.
+pub struct Validator {
+    schemas: SchemaSet,
+    /// Type name → identifier, unit and date fields, read from its schema.
+    fields: BTreeMap<&'static str, Vec<(Vec<Seg>, FieldKind)>>,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("schemas", &self.schemas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Validator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Validates `doc` as a `type_name` with a process-wide [`Validator`]
+/// (compiled on first use). Returns every finding; empty means valid.
+pub fn validate(type_name: &str, doc: &Value) -> Result<Vec<Finding>, UnknownSchema> {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(Validator::new).validate(type_name, doc)
+}
+
+impl Validator {
+    /// Compiles every schema of the catalog and reads the fields that domain
+    /// rules apply to.
+    pub fn new() -> Self {
+        let fields = catalog()
+            .into_iter()
+            .map(|(name, schema)| {
+                let mut out = Vec::new();
+                collect_fields(&schema, &schema, &mut Vec::new(), &mut out, 0);
+                let mut seen = HashSet::new();
+                out.retain(|f| seen.insert(f.clone()));
+                (name, out)
+            })
+            .collect();
+        Self {
+            schemas: SchemaSet::new(),
+            fields,
+        }
+    }
+
+    /// The compiled schemas.
+    pub fn schemas(&self) -> &SchemaSet {
+        &self.schemas
+    }
+
+    /// Every type name this validator knows.
+    pub fn type_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.fields.keys().copied()
+    }
+
+    /// Schema and domain findings for `doc` as a `type_name`, schema first.
+    pub fn validate(&self, type_name: &str, doc: &Value) -> Result<Vec<Finding>, UnknownSchema> {
+        let mut findings: Vec<Finding> = self
+            .schemas
+            .validate(type_name, doc)?
+            .into_iter()
+            .map(|v| Finding {
+                pointer: v.pointer,
+                rule: Rule::Schema,
+                message: v.message,
+            })
+            .collect();
+        let domain = self.domain(type_name, doc)?;
+        if findings.is_empty() {
+            return Ok(domain);
+        }
+        let reported: HashSet<String> = findings.iter().map(|f| f.pointer.clone()).collect();
+        findings.extend(domain.into_iter().filter(|f| !reported.contains(&f.pointer)));
+        Ok(findings)
+    }
+
+    /// Domain findings only (no schema validation), for a document of `type_name`.
+    pub fn domain(&self, type_name: &str, doc: &Value) -> Result<Vec<Finding>, UnknownSchema> {
+        let fields = self
+            .fields
+            .get(type_name)
+            .ok_or_else(|| UnknownSchema(type_name.to_owned()))?;
+        let mut out = Findings::default();
+        for (path, kind) in fields {
+            let mut ptr = Vec::new();
+            visit(doc, path, &mut ptr, &mut |value, ptr| {
+                check_field(*kind, value, ptr, &mut out)
+            });
+        }
+        match type_name {
+            "PurchaseOrder" => purchase_order(doc, &mut out),
+            "PoAcknowledgement" => po_acknowledgement(doc, &mut out),
+            "AdvanceShipNotice" => advance_ship_notice(doc, &mut out),
+            "InboundExpectation" => inbound_expectation(doc, &mut out),
+            "GoodsReceipt" => goods_receipt(doc, &mut out),
+            "ReceiptDiscrepancy" => receipt_discrepancy(doc, &mut out),
+            _ => {}
+        }
+        Ok(out.0)
+    }
+}
+
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, pointer: String, rule: Rule, message: String) {
+        self.0.push(Finding {
+            pointer,
+            rule,
+            message,
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fields found through the schema.
+
+const MAX_SCHEMA_DEPTH: usize = 32;
+
+fn collect_fields(
+    schema: &Value,
+    root: &Value,
+    path: &mut Vec<Seg>,
+    out: &mut Vec<(Vec<Seg>, FieldKind)>,
+    depth: usize,
+) {
+    if depth > MAX_SCHEMA_DEPTH {
+        return;
+    }
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if let Some(Value::String(r)) = map.get("$ref") {
+        if let Some(name) = r.strip_prefix("#/$defs/") {
+            let kind = match name {
+                "Sscc" => Some(FieldKind::Sscc),
+                "Gtin" => Some(FieldKind::Gtin),
+                "Gln" => Some(FieldKind::Gln),
+                "Uom" => Some(FieldKind::Uom),
+                _ => None,
+            };
+            match kind {
+                Some(kind) => out.push((path.clone(), kind)),
+                None => {
+                    if let Some(def) = root.get("$defs").and_then(|d| d.get(name)) {
+                        collect_fields(def, root, path, out, depth + 1);
+                    }
+                }
+            }
+        }
+    }
+    if map.get("format").and_then(Value::as_str) == Some("date") {
+        out.push((path.clone(), FieldKind::Date));
+    }
+    if let Some(Value::Object(props)) = map.get("properties") {
+        for (key, sub) in props {
+            path.push(Seg::Key(key.clone()));
+            collect_fields(sub, root, path, out, depth + 1);
+            path.pop();
+        }
+    }
+    if let Some(items) = map.get("items") {
+        path.push(Seg::Each);
+        collect_fields(items, root, path, out, depth + 1);
+        path.pop();
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(branches)) = map.get(key) {
+            for b in branches {
+                collect_fields(b, root, path, out, depth + 1);
+            }
+        }
+    }
+}
+
+/// A step of a concrete JSON pointer.
+#[derive(Debug, Clone, Copy)]
+enum Ptr<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn pointer(segs: &[Ptr<'_>]) -> String {
+    let mut s = String::new();
+    for seg in segs {
+        s.push('/');
+        match seg {
+            Ptr::Key(k) => s.push_str(&k.replace('~', "~0").replace('/', "~1")),
+            Ptr::Index(i) => s.push_str(&i.to_string()),
+        }
+    }
+    s
+}
+
+/// Calls `f` with every value at `path` (arrays expanded) and its pointer.
+fn visit<'a>(
+    value: &'a Value,
+    path: &'a [Seg],
+    ptr: &mut Vec<Ptr<'a>>,
+    f: &mut dyn FnMut(&'a Value, &[Ptr<'a>]),
+) {
+    let Some((first, rest)) = path.split_first() else {
+        if !value.is_null() {
+            f(value, ptr);
+        }
+        return;
+    };
+    match first {
+        Seg::Key(k) => {
+            if let Some(v) = value.get(k.as_str()) {
+                ptr.push(Ptr::Key(k));
+                visit(v, rest, ptr, f);
+                ptr.pop();
+            }
+        }
+        Seg::Each => {
+            if let Value::Array(items) = value {
+                for (i, v) in items.iter().enumerate() {
+                    ptr.push(Ptr::Index(i));
+                    visit(v, rest, ptr, f);
+                    ptr.pop();
+                }
+            }
+        }
+    }
+}
+
+fn check_field(kind: FieldKind, value: &Value, ptr: &[Ptr<'_>], out: &mut Findings) {
+    let Some(s) = value.as_str() else {
+        return; // the schema reports a wrong type
+    };
+    match kind {
+        FieldKind::Sscc => check_gs1("SSCC", &[18], s, ptr, out),
+        FieldKind::Gtin => check_gs1("GTIN", &[8, 12, 13, 14], s, ptr, out),
+        FieldKind::Gln => check_gs1("GLN", &[13], s, ptr, out),
+        FieldKind::Uom => {
+            if serde_json::from_value::<Uom>(value.clone()).is_err() {
+                out.push(
+                    pointer(ptr),
+                    Rule::UomKnown,
+                    format!("expected a known unit of measure (EA, CS, PL), found {s:?}"),
+                );
+            }
+        }
+        FieldKind::Date => {
+            if parse_date(s).is_none() {
+                out.push(
+                    pointer(ptr),
+                    Rule::DateValid,
+                    format!("expected a calendar date YYYY-MM-DD, found {s:?}"),
+                );
+            }
+        }
+    }
+}
+
+fn check_gs1(kind: &str, lens: &[usize], s: &str, ptr: &[Ptr<'_>], out: &mut Findings) {
+    // Length and digits are the schema's pattern; only judge the check digit
+    // of a value that has the right shape.
+    if !lens.contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
+        if !s.is_empty() {
+            out.push(
+                pointer(ptr),
+                Rule::Gs1CheckDigit,
+                format!(
+                    "expected a {kind} of {} digits, found {s:?}",
+                    lens.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        return;
+    }
+    let (data, check) = s.split_at(s.len() - 1);
+    let expected = gs1_check_digit(data).expect("digits checked above");
+    let found = check.as_bytes()[0] - b'0';
+    if expected != found {
+        out.push(
+            pointer(ptr),
+            Rule::Gs1CheckDigit,
+            format!("expected {kind} check digit {expected}, found {found} in {s}"),
+        );
+    }
+}
+
+/// Parses a strict `YYYY-MM-DD` calendar date.
+pub fn parse_date(s: &str) -> Option<(u16, u8, u8)> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = &s[r];
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days).contains(&d).then_some((y as u16, m as u8, d as u8))
+}
+
+// ---------------------------------------------------------------------------
+// Rules per type.
+
+fn lines(doc: &Value) -> impl Iterator<Item = (usize, &Value)> {
+    doc.get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn positive(doc: &Value, field: &str, out: &mut Findings) {
+    for (i, line) in lines(doc) {
+        let q = line.get(field).and_then(Value::as_i64);
+        if let Some(q) = q.filter(|q| *q <= 0) {
+            out.push(
+                format!("/lines/{i}/{field}"),
+                Rule::QuantityPositive,
+                format!("expected a quantity greater than 0, found {q}"),
+            );
+        }
+    }
+}
+
+fn unique_line_no(doc: &Value, field: &str, out: &mut Findings) {
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    for (i, line) in lines(doc) {
+        let Some(n) = line.get(field).and_then(Value::as_i64) else {
+            continue;
+        };
+        if let Some(&first) = seen.get(&n) {
+            out.push(
+                format!("/lines/{i}/{field}"),
+                Rule::LineNoUnique,
+                format!(
+                    "expected a {field} unique in the document, found {n} again (first at /lines/{first})"
+                ),
+            );
+        } else {
+            seen.insert(n, i);
+        }
+    }
+}
+
+/// Reports `later` (at `pointer`) when both are valid dates and `later` is
+/// before `earlier` (named `earlier_name`).
+fn ordered(
+    earlier_name: &str,
+    earlier: &str,
+    pointer: impl FnOnce() -> String,
+    later: &str,
+    what: &str,
+    out: &mut Findings,
+) {
+    // Valid YYYY-MM-DD dates order as their strings do.
+    if later < earlier && parse_date(earlier).is_some() && parse_date(later).is_some() {
+        out.push(
+            pointer(),
+            Rule::DateOrder,
+            format!("expected {what} on or after {earlier_name} {earlier}, found {later}"),
+        );
+    }
+}
+
+fn purchase_order(doc: &Value, out: &mut Findings) {
+    positive(doc, "quantity", out);
+    unique_line_no(doc, "line_no", out);
+    if let Some(order_date) = str_at(doc, "order_date") {
+        for (i, line) in lines(doc) {
+            if let Some(req) = str_at(line, "requested_date") {
+                ordered(
+                    "order_date",
+                    order_date,
+                    || format!("/lines/{i}/requested_date"),
+                    req,
+                    "a requested date",
+                    out,
+                );
+            }
+        }
+    }
+}
+
+fn po_acknowledgement(doc: &Value, out: &mut Findings) {
+    unique_line_no(doc, "line_no", out);
+    for (i, line) in lines(doc) {
+        let (Some(status), Some(qty)) = (
+            str_at(line, "status"),
+            line.get("confirmed_qty").and_then(Value::as_i64),
+        ) else {
+            continue;
+        };
+        let pointer = format!("/lines/{i}/confirmed_qty");
+        match status {
+            "rejected" if qty != 0 => out.push(
+                pointer,
+                Rule::QuantityConsistent,
+                format!("expected confirmed_qty 0 on a rejected line, found {qty}"),
+            ),
+            "accepted" | "quantity_changed" | "date_rescheduled" if qty <= 0 => out.push(
+                pointer,
+                Rule::QuantityPositive,
+                format!(
+                    "expected a confirmed_qty greater than 0 on a line with status {status}, found {qty}"
+                ),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn advance_ship_notice(doc: &Value, out: &mut Findings) {
+    positive(doc, "quantity", out);
+    let ship_date = str_at(doc, "ship_date");
+    if let (Some(ship), Some(eta)) = (ship_date, str_at(doc, "estimated_arrival")) {
+        ordered(
+            "ship_date",
+            ship,
+            || "/estimated_arrival".into(),
+            eta,
+            "an estimated arrival",
+            out,
+        );
+    }
+    if let Some(ship) = ship_date {
+        for (i, line) in lines(doc) {
+            if let Some(expiry) = str_at(line, "expiry") {
+                ordered(
+                    "ship_date",
+                    ship,
+                    || format!("/lines/{i}/expiry"),
+                    expiry,
+                    "an expiry",
+                    out,
+                );
+            }
+        }
+    }
+    handling_units(doc, out);
+}
+
+fn inbound_expectation(doc: &Value, out: &mut Findings) {
+    positive(doc, "quantity", out);
+    unique_line_no(doc, "line_no", out);
+    handling_units(doc, out);
+}
+
+fn goods_receipt(doc: &Value, out: &mut Findings) {
+    unique_line_no(doc, "line_no", out);
+    for (i, line) in lines(doc) {
+        let received = line.get("qty_received").and_then(Value::as_i64);
+        let damaged = line.get("qty_damaged").and_then(Value::as_i64);
+        if let (Some(received), Some(damaged)) = (received, damaged) {
+            if damaged <= received {
+                continue;
+            }
+            out.push(
+                format!("/lines/{i}/qty_damaged"),
+                Rule::QuantityConsistent,
+                format!("expected qty_damaged at most qty_received {received}, found {damaged}"),
+            );
+        }
+    }
+}
+
+fn receipt_discrepancy(doc: &Value, out: &mut Findings) {
+    let num = |k: &str| doc.get(k).and_then(Value::as_i64);
+    if let (Some(expected), Some(actual), Some(variance)) = (num("expected"), num("actual"), num("variance"))
+    {
+        if variance == actual - expected {
+            return;
+        }
+        out.push(
+            "/variance".into(),
+            Rule::QuantityConsistent,
+            format!(
+                "expected variance = actual − expected = {}, found {variance}",
+                actual - expected
+            ),
+        );
+    }
+}
+
+/// The handling-unit tree: unique SSCCs, parents that are listed pallets, no
+/// cycles, every line in a listed unit.
+fn handling_units(doc: &Value, out: &mut Findings) {
+    let units: &[Value] = doc
+        .get("handling_units")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
+    // sscc → (index, level, parent)
+    let mut by_sscc: HashMap<&str, (usize, Option<&str>, Option<&str>)> = HashMap::with_capacity(units.len());
+    for (i, hu) in units.iter().enumerate() {
+        let Some(sscc) = str_at(hu, "sscc") else {
+            continue;
+        };
+        let entry = (i, str_at(hu, "level"), str_at(hu, "parent_sscc"));
+        if let Some(&(first, ..)) = by_sscc.get(sscc) {
+            out.push(
+                format!("/handling_units/{i}/sscc"),
+                Rule::HuUnique,
+                format!("expected an SSCC unique among handling units, found {sscc} again (first at /handling_units/{first})"),
+            );
+            continue;
+        }
+        by_sscc.insert(sscc, entry);
+    }
+    for (i, hu) in units.iter().enumerate() {
+        let Some(parent) = str_at(hu, "parent_sscc") else {
+            continue;
+        };
+        let pointer = format!("/handling_units/{i}/parent_sscc");
+        match by_sscc.get(parent) {
+            None => out.push(
+                pointer,
+                Rule::HuParent,
+                format!("expected the SSCC of a listed handling unit, found {parent}, which is not listed"),
+            ),
+            Some(&(_, level, _)) if level.is_some_and(|l| l != "pallet") => out.push(
+                pointer,
+                Rule::HuParent,
+                format!(
+                    "expected a pallet as parent, found {parent}, a {}",
+                    level.unwrap_or_default()
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    // Cycles: follow parents; a walk that revisits a unit of its own path is a cycle.
+    let mut done: HashSet<&str> = HashSet::with_capacity(by_sscc.len());
+    for (&start, _) in by_sscc.iter() {
+        if done.contains(start) {
+            continue;
+        }
+        let mut path: Vec<&str> = Vec::new();
+        let mut cur = Some(start);
+        while let Some(s) = cur {
+            if done.contains(s) {
+                break;
+            }
+            if let Some(pos) = path.iter().position(|p| *p == s) {
+                // Report at the cycle's first listed unit, starting from it,
+                // so the finding does not depend on where the walk began.
+                let mut cycle = path[pos..].to_vec();
+                let first = (0..cycle.len())
+                    .min_by_key(|&k| by_sscc[cycle[k]].0)
+                    .expect("a cycle has a unit");
+                cycle.rotate_left(first);
+                let at = by_sscc[cycle[0]].0;
+                out.push(
+                    format!("/handling_units/{at}/parent_sscc"),
+                    Rule::HuCycle,
+                    format!(
+                        "expected a tree of handling units, found a cycle through {}",
+                        cycle.join(" → ")
+                    ),
+                );
+                break;
+            }
+            path.push(s);
+            cur = by_sscc.get(s).and_then(|e| e.2);
+        }
+        done.extend(path);
+    }
+    if units.is_empty() {
+        return; // the schema decides whether units are required
+    }
+    for (i, line) in lines(doc) {
+        let sscc = str_at(line, "sscc");
+        if let Some(sscc) = sscc.filter(|s| !by_sscc.contains_key(s)) {
+            out.push(
+                format!("/lines/{i}/sscc"),
+                Rule::HuKnown,
+                format!("expected the SSCC of a handling unit listed in /handling_units, found {sscc}"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_date_accepts_calendar_dates_only() {
+        assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
+        assert_eq!(parse_date("2000-02-29"), Some((2000, 2, 29)));
+        assert_eq!(parse_date("1900-02-29"), None);
+        assert_eq!(parse_date("2025-02-29"), None);
+        assert_eq!(parse_date("2025-04-31"), None);
+        assert_eq!(parse_date("2025-13-01"), None);
+        assert_eq!(parse_date("2025-00-01"), None);
+        assert_eq!(parse_date("2025-1-01"), None);
+        assert_eq!(parse_date("2025-01-01T00:00:00Z"), None);
+        assert_eq!(parse_date("+025-01-01"), None);
+    }
+
+    #[test]
+    fn identifier_fields_are_read_from_the_schemas() {
+        let v = Validator::new();
+        let asn = &v.fields["AdvanceShipNotice"];
+        let has = |path: &[&str], kind| {
+            asn.iter().any(|(p, k)| {
+                *k == kind
+                    && p.len() == path.len()
+                    && p.iter().zip(path).all(|(s, want)| match s {
+                        Seg::Key(k) => k == want,
+                        Seg::Each => *want == "*",
+                    })
+            })
+        };
+        assert!(has(&["supplier_gln"], FieldKind::Gln));
+        assert!(has(&["handling_units", "*", "sscc"], FieldKind::Sscc));
+        assert!(has(&["handling_units", "*", "parent_sscc"], FieldKind::Sscc));
+        assert!(has(&["lines", "*", "gtin"], FieldKind::Gtin));
+        assert!(has(&["lines", "*", "uom"], FieldKind::Uom));
+        assert!(has(&["lines", "*", "expiry"], FieldKind::Date));
+        assert!(has(&["ship_date"], FieldKind::Date));
+    }
+
+    #[test]
+    fn pointers_escape_keys() {
+        assert_eq!(pointer(&[Ptr::Key("a/b~c"), Ptr::Index(3)]), "/a~1b~0c/3");
+    }
+}

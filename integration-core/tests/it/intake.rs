@@ -1,0 +1,265 @@
+//! ASN intake: business-rule refusals (RFC 9457 problems with a pointer to
+//! the offending line) and business-key dedupe of resent ASNs.
+
+use contracts::routes::{core, wms};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// An ASN that refers to an unknown PO, a line not on the PO, or ships more
+/// than the tolerance allows is refused with a 422 problem naming the line,
+/// stores nothing, and sends nothing to the WMS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asn_breaking_a_business_rule_is_refused_with_a_pointer_to_the_line() {
+    let parties = Parties::start().await;
+    let wms_stub = &parties.wms;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+
+    let po = purchase_order("PO-1000", &[(1, 100)]);
+    assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-1", &po).await);
+
+    // Unknown PO.
+    let a = post(
+        &url,
+        core::ASNS,
+        "asn-unknown-po",
+        &asn("ASN-1", &[("PO-9999", 1, 10)]),
+    )
+    .await;
+    let p = a.assert_problem(422, "unknown-purchase-order");
+    assert_eq!(p.errors[0].pointer, "/lines/0/po_number");
+
+    // A known PO, but another supplier's: reported as unknown too.
+    let mut foreign = asn("ASN-2", &[("PO-1000", 1, 10)]);
+    foreign.supplier_gln = other_supplier();
+    let a = post(&url, core::ASNS, "asn-foreign", &foreign).await;
+    let p = a.assert_problem(422, "unknown-purchase-order");
+    assert_eq!(p.errors[0].pointer, "/lines/0/po_number");
+
+    // A line the PO does not have; the pointer names the second ASN line.
+    let a = post(
+        &url,
+        core::ASNS,
+        "asn-no-line",
+        &asn("ASN-3", &[("PO-1000", 1, 10), ("PO-1000", 2, 10)]),
+    )
+    .await;
+    let p = a.assert_problem(422, "po-line-not-open");
+    assert_eq!(p.errors[0].pointer, "/lines/1/po_line_no");
+    assert!(p.detail.as_deref().unwrap_or("").contains("PO-1000"), "{p:?}");
+
+    // Over tolerance: 100 ordered + 10 % allows 110; 111 is refused...
+    let a = post(&url, core::ASNS, "asn-111", &asn("ASN-4", &[("PO-1000", 1, 111)])).await;
+    let p = a.assert_problem(422, "over-tolerance");
+    assert_eq!(p.errors[0].pointer, "/lines/0/quantity");
+
+    // ... also when split over two cartons of the same PO line (56 + 55).
+    let a = post(
+        &url,
+        core::ASNS,
+        "asn-split",
+        &asn("ASN-5", &[("PO-1000", 1, 56), ("PO-1000", 1, 55)]),
+    )
+    .await;
+    let p = a.assert_problem(422, "over-tolerance");
+    assert_eq!(p.errors[0].pointer, "/lines/1/quantity");
+
+    // Nothing refused was stored: only the PO is in the inbox.
+    assert_eq!(status(&t.core).await.inbox_messages, 1);
+
+    // ... and 110 is accepted (the refusals above left no advised quantity behind).
+    let accepted = post(&url, core::ASNS, "asn-110", &asn("ASN-6", &[("PO-1000", 1, 110)])).await;
+    assert_accepted(&accepted);
+
+    // Once 110 are advised, another ASN for even one more unit is over tolerance.
+    let a = post(&url, core::ASNS, "asn-more", &asn("ASN-7", &[("PO-1000", 1, 1)])).await;
+    let p = a.assert_problem(422, "over-tolerance");
+    assert_eq!(p.errors[0].pointer, "/lines/0/quantity");
+
+    // The WMS got the accepted ASN's expectation and nothing for the refused ones.
+    quiescent(&t.core).await;
+    let calls = wms_stub.calls();
+    assert_eq!(calls.len(), 1, "WMS calls: {calls:?}");
+    assert_eq!(calls[0].path, wms::INBOUND_EXPECTATIONS);
+    assert_eq!(calls[0].body["asn_id"], "ASN-6");
+    assert_eq!(calls[0].body["lines"][0]["quantity"], 110);
+    assert_eq!(calls[0].body["lines"][0]["sku"], "SKU-001");
+    assert_eq!(status(&t.core).await.inbox_messages, 2);
+    t.stop().await;
+}
+
+/// A line the supplier rejected in its acknowledgement is closed; an ASN
+/// for it is refused. A confirmed quantity below the ordered one lowers the
+/// tolerance limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgement_closes_rejected_lines_and_sets_the_open_quantity() {
+    let t = TestCore::unreachable().await;
+    let url = t.url();
+    let po = purchase_order("PO-2000", &[(1, 100), (2, 100)]);
+    assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po", &po).await);
+
+    let mut ack = acknowledgement("ACK-1", &po);
+    ack.lines[0].status = contracts::inbound::AckLineStatus::QuantityChanged;
+    ack.lines[0].confirmed_qty = 50;
+    ack.lines[1].status = contracts::inbound::AckLineStatus::Rejected;
+    ack.lines[1].confirmed_qty = 0;
+    assert_accepted(&post(&url, core::PO_ACKNOWLEDGEMENTS, "ack", &ack).await);
+
+    let a = post(
+        &url,
+        core::ASNS,
+        "asn-rejected",
+        &asn("ASN-1", &[("PO-2000", 2, 1)]),
+    )
+    .await;
+    assert_eq!(
+        a.assert_problem(422, "po-line-not-open").errors[0].pointer,
+        "/lines/0/po_line_no"
+    );
+    // 50 confirmed + 10 % = 55.
+    let a = post(&url, core::ASNS, "asn-56", &asn("ASN-2", &[("PO-2000", 1, 56)])).await;
+    assert_eq!(
+        a.assert_problem(422, "over-tolerance").errors[0].pointer,
+        "/lines/0/quantity"
+    );
+    assert_accepted(&post(&url, core::ASNS, "asn-55", &asn("ASN-3", &[("PO-2000", 1, 55)])).await);
+
+    // An acknowledgement for a line the PO lacks is refused.
+    let mut bad = acknowledgement("ACK-2", &po);
+    bad.lines[1].line_no = 7;
+    let a = post(&url, core::PO_ACKNOWLEDGEMENTS, "ack-bad", &bad).await;
+    assert_eq!(
+        a.assert_problem(422, "unknown-po-line").errors[0].pointer,
+        "/lines/1/line_no"
+    );
+    t.stop().await;
+}
+
+/// The same ASN resent under new Idempotency-Keys is one message: the first
+/// is accepted (201), the others are duplicates (200) of the same message,
+/// and the WMS hears of it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_asn_is_a_duplicate_and_reaches_the_wms_once() {
+    let parties = Parties::start().await;
+    let wms_stub = &parties.wms;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    assert_accepted(
+        &post(
+            &url,
+            core::PURCHASE_ORDERS,
+            "po",
+            &purchase_order("PO-3000", &[(1, 100)]),
+        )
+        .await,
+    );
+
+    // Sequentially.
+    let doc = asn("ASN-SEQ", &[("PO-3000", 1, 40)]);
+    let first = post(&url, core::ASNS, "seq-1", &doc).await;
+    assert_accepted(&first);
+    for key in ["seq-2", "seq-3"] {
+        let again = post(&url, core::ASNS, key, &doc).await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        assert_eq!(again.outcome(), "duplicate");
+        assert_eq!(again.message_id(), first.message_id());
+        assert_eq!(again.body["trace_id"], first.body["trace_id"]);
+        assert!(!again.replayed(), "a new key is not an idempotent replay");
+    }
+
+    // The same document with its keys in another order is the same payload.
+    let mut reordered = serde_json::to_value(&doc).unwrap();
+    let reordered_text = {
+        let obj = reordered.as_object_mut().unwrap();
+        let mut pairs: Vec<(String, Value)> = std::mem::take(obj).into_iter().collect();
+        pairs.reverse();
+        let inner: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+            .collect();
+        format!("{{{}}}", inner.join(","))
+    };
+    assert!(
+        !reordered_text.starts_with("{\"asn_id\""),
+        "keys really are reordered"
+    );
+    let a = send_raw(
+        &client(),
+        &format!("{url}{}", core::ASNS),
+        Send {
+            key: Some("seq-reordered"),
+            ..Send::default()
+        },
+        reordered_text.into_bytes(),
+    )
+    .await;
+    assert_eq!((a.status, a.outcome()), (200, "duplicate"), "{}", a.body);
+
+    // Concurrently: exactly one of three wins.
+    let doc = asn("ASN-CONC", &[("PO-3000", 1, 30)]);
+    let answers = {
+        let sends = ["conc-1", "conc-2", "conc-3"].map(|key| {
+            let (url, doc) = (url.clone(), doc.clone());
+            tokio::spawn(async move { post(&url, core::ASNS, key, &doc).await })
+        });
+        let mut out = Vec::new();
+        for s in sends {
+            out.push(s.await.unwrap());
+        }
+        out
+    };
+    let accepted: Vec<&Answer> = answers.iter().filter(|a| a.status == 201).collect();
+    let duplicates: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(accepted.len(), 1, "{answers:?}");
+    assert_eq!(duplicates.len(), 2, "{answers:?}");
+    assert_eq!(accepted[0].outcome(), "accepted");
+    for d in &duplicates {
+        assert_eq!(d.outcome(), "duplicate");
+        assert_eq!(d.message_id(), accepted[0].message_id());
+    }
+
+    // A resend does not count twice against the tolerance: 40 + 30 advised,
+    // 40 more still fit under 110.
+    assert_accepted(
+        &post(
+            &url,
+            core::ASNS,
+            "third",
+            &asn("ASN-THIRD", &[("PO-3000", 1, 40)]),
+        )
+        .await,
+    );
+
+    let s = quiescent(&t.core).await;
+    assert_eq!(s.outbox_delivered, 4, "{s:?}");
+    assert_eq!(s.inbox_messages, 4, "PO and three distinct ASNs: {s:?}");
+    let calls = wms_stub.calls_to(wms::INBOUND_EXPECTATIONS);
+    let asn_ids: Vec<&str> = calls.iter().map(|c| c.body["asn_id"].as_str().unwrap()).collect();
+    assert_eq!(
+        asn_ids.iter().filter(|&&a| a == "ASN-SEQ").count(),
+        1,
+        "{asn_ids:?}"
+    );
+    assert_eq!(
+        asn_ids.iter().filter(|&&a| a == "ASN-CONC").count(),
+        1,
+        "{asn_ids:?}"
+    );
+    assert_eq!(calls.len(), 3, "{asn_ids:?}");
+
+    // The same asn_id with another payload is a conflict, and changes nothing.
+    let changed = asn("ASN-SEQ", &[("PO-3000", 1, 41)]);
+    let a = post(&url, core::ASNS, "seq-changed", &changed).await;
+    let p = a.assert_problem(409, "business-key-conflict");
+    assert!(p.detail.as_deref().unwrap_or("").contains("ASN-SEQ"), "{p:?}");
+    assert_eq!(status(&t.core).await.inbox_messages, 4);
+
+    // The same asn_id from another supplier is another ASN, not a duplicate
+    // (refused here only because the PO is not that supplier's).
+    let mut other = asn("ASN-SEQ", &[("PO-3000", 1, 40)]);
+    other.supplier_gln = other_supplier();
+    let a = post(&url, core::ASNS, "other-supplier", &other).await;
+    a.assert_problem(422, "unknown-purchase-order");
+    t.stop().await;
+}

@@ -1,0 +1,594 @@
+//! Shared fixtures: a recording partner stub, a core on a temporary SQLite
+//! file, a plain HTTP client, document builders and bounded waits.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use contracts::Problem;
+use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT};
+use contracts::ids::with_check_digit;
+use contracts::inbound::{
+    AckLine, AckLineStatus, AdvanceShipNotice, AsnLine, AsnPurpose, GoodsReceipt, HandlingUnit,
+    HandlingUnitLevel, PoAcknowledgement, PoLine, PoLineStatus, PurchaseOrder, ReceiptLine, StockStatus, Uom,
+};
+use contracts::problem::PROBLEM_JSON;
+use contracts::{Gln, Gtin, Sscc};
+use integration_core::{CoreConfig, CoreHandle, OpsStatus, Partners};
+
+/// How long any wait in these tests may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// A port nothing listens on: deliveries to it fail with a network error.
+pub const CLOSED: &str = "http://127.0.0.1:9";
+
+// ---------------------------------------------------------------- waits
+
+/// Polls `check` every 10 ms until it holds; panics after [`DEADLINE`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the core's outbox holds nothing pending and returns its status.
+pub async fn quiescent(core: &CoreHandle) -> OpsStatus {
+    eventually("an empty outbox", || async {
+        status(core).await.outbox_pending == 0
+    })
+    .await;
+    status(core).await
+}
+
+pub async fn status(core: &CoreHandle) -> OpsStatus {
+    core.status().await.expect("the core reports its status")
+}
+
+/// Stops a core, failing the test if it does not stop within the deadline.
+pub async fn stop(core: CoreHandle) {
+    tokio::time::timeout(DEADLINE, core.stop())
+        .await
+        .expect("the core stops within the deadline");
+}
+
+// ---------------------------------------------------------------- partner stub
+
+/// One request a stub received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    pub traceparent: Option<String>,
+    /// The raw body, to compare attempts byte for byte.
+    pub raw: String,
+    pub body: Value,
+    pub at: Instant,
+}
+
+impl Call {
+    /// The trace id of the `traceparent` header, if well formed.
+    pub fn trace_id(&self) -> Option<String> {
+        let tp = self.traceparent.as_deref()?;
+        let parts: Vec<&str> = tp.split('-').collect();
+        (parts.len() == 4 && parts[0] == "00").then(|| parts[1].to_owned())
+    }
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    /// Wait this long before answering.
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            retry_after: None,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Answers `status` only after `delay`.
+    pub fn slow(status: u16, delay: Duration) -> Self {
+        Self {
+            delay,
+            ..Self::status(status)
+        }
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::status(429)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct StubState {
+    calls: Mutex<Vec<Call>>,
+    /// Answers for the first requests, in order; 201 after that.
+    script: Mutex<Vec<Reply>>,
+}
+
+/// A partner (ERP, WMS or supplier) on 127.0.0.1 that records every request
+/// and answers 201 `{"reference":"x"}` unless scripted otherwise.
+#[derive(Debug, Clone)]
+pub struct Stub {
+    pub url: String,
+    state: Arc<StubState>,
+}
+
+async fn stub_handler(
+    State(state): State<Arc<StubState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let call = Call {
+        path: uri.path().to_owned(),
+        idempotency_key: header(IDEMPOTENCY_KEY),
+        traceparent: header(TRACEPARENT),
+        body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+        raw,
+        at: Instant::now(),
+    };
+    state.calls.lock().unwrap().push(call);
+    let reply = {
+        let mut script = state.script.lock().unwrap();
+        (!script.is_empty()).then(|| script.remove(0))
+    };
+    match reply {
+        None => (StatusCode::CREATED, axum::Json(json!({"reference": "x"}))).into_response(),
+        Some(r) => {
+            tokio::time::sleep(r.delay).await;
+            let status = StatusCode::from_u16(r.status).unwrap();
+            let mut resp = (status, axum::Json(json!({"reply": r.status}))).into_response();
+            if let Some(secs) = r.retry_after {
+                resp.headers_mut()
+                    .insert("retry-after", secs.to_string().parse().unwrap());
+            }
+            resp
+        }
+    }
+}
+
+impl Stub {
+    /// A stub that answers 201 to everything.
+    pub async fn start() -> Self {
+        Self::scripted(Vec::new()).await
+    }
+
+    /// A stub that answers `script` to its first requests, then 201.
+    pub async fn scripted(script: Vec<Reply>) -> Self {
+        let state = Arc::new(StubState {
+            calls: Mutex::default(),
+            script: Mutex::new(script),
+        });
+        let app = Router::new().fallback(stub_handler).with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, state }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    /// The requests received on `path`.
+    pub fn calls_to(&self, path: &str) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.path == path).collect()
+    }
+
+    /// Waits until at least `n` requests arrived on `path` and returns them all.
+    pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Call> {
+        eventually(&format!("{n} request(s) on {path}"), || async {
+            self.calls_to(path).len() >= n
+        })
+        .await;
+        self.calls_to(path)
+    }
+}
+
+/// One stub per partner role.
+#[derive(Debug, Clone)]
+pub struct Parties {
+    pub erp: Stub,
+    pub wms: Stub,
+    pub supplier: Stub,
+}
+
+impl Parties {
+    pub async fn start() -> Self {
+        Self {
+            erp: Stub::start().await,
+            wms: Stub::start().await,
+            supplier: Stub::start().await,
+        }
+    }
+
+    pub fn partners(&self) -> Partners {
+        partners(&self.erp.url, &self.wms.url, &self.supplier.url)
+    }
+}
+
+// ---------------------------------------------------------------- core
+
+/// A core on its own temporary database.
+pub struct TestCore {
+    pub core: CoreHandle,
+    pub db: PathBuf,
+    // Keeps the database directory alive as long as the test.
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn partners(erp: &str, wms: &str, supplier: &str) -> Partners {
+    Partners {
+        erp: erp.to_owned(),
+        wms: wms.to_owned(),
+        supplier: supplier.to_owned(),
+    }
+}
+
+/// Starts a core on `db` with a short backoff cap, so retries stay quick.
+pub async fn start_core_at(db: &Path, partners: Partners) -> CoreHandle {
+    start_core_with(db, partners, |_| {}).await
+}
+
+/// Like [`start_core_at`], with `tweak` applied to the configuration.
+pub async fn start_core_with(
+    db: &Path,
+    partners: Partners,
+    tweak: impl FnOnce(&mut CoreConfig),
+) -> CoreHandle {
+    let mut config = CoreConfig::new(db.to_path_buf(), partners);
+    config.retry.backoff.cap = Duration::from_millis(200);
+    tweak(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    integration_core::start(config, listener).expect("the core starts")
+}
+
+impl TestCore {
+    pub async fn start(partners: Partners) -> Self {
+        Self::start_with(partners, |_| {}).await
+    }
+
+    pub async fn start_with(partners: Partners, tweak: impl FnOnce(&mut CoreConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("core.sqlite");
+        let core = start_core_with(&db, partners, tweak).await;
+        Self {
+            core,
+            db,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A core whose partners all sit on a closed port.
+    pub async fn unreachable() -> Self {
+        Self::start(partners(CLOSED, CLOSED, CLOSED)).await
+    }
+
+    pub fn url(&self) -> String {
+        self.core.url()
+    }
+
+    /// Stops the core; the temporary directory is handed back so the
+    /// database outlives it.
+    pub async fn stop(mut self) -> (PathBuf, Option<tempfile::TempDir>) {
+        let dir = self._dir.take();
+        stop(self.core).await;
+        (self.db, dir)
+    }
+}
+
+// ---------------------------------------------------------------- client
+
+/// A response from the core, body parsed as JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn replayed(&self) -> bool {
+        self.headers
+            .get(IDEMPOTENT_REPLAYED)
+            .and_then(|v| v.to_str().ok())
+            == Some("true")
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts an accepted or duplicate intake and returns its message id.
+    pub fn message_id(&self) -> String {
+        self.body["message_id"]
+            .as_str()
+            .expect("an intake ack has a message_id")
+            .to_owned()
+    }
+
+    pub fn outcome(&self) -> &str {
+        self.body["outcome"].as_str().unwrap_or("")
+    }
+
+    /// Asserts an RFC 9457 problem with `status` and type slug `slug`, and returns it.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, slug: &str) -> Problem {
+        assert_eq!(self.status, status, "HTTP status; body: {}", self.body);
+        assert_eq!(
+            self.content_type(),
+            PROBLEM_JSON,
+            "content type; body: {}",
+            self.body
+        );
+        let problem: Problem = serde_json::from_value(self.body.clone())
+            .unwrap_or_else(|e| panic!("not a problem ({e}): {}", self.body));
+        assert_eq!(problem.status, status, "status in the problem body");
+        assert_eq!(
+            problem.type_uri,
+            format!("https://crossdock.dev/problems/{slug}"),
+            "problem type; body: {}",
+            self.body
+        );
+        assert!(!problem.title.is_empty(), "a problem has a title");
+        problem
+    }
+}
+
+/// A client that talks to 127.0.0.1 directly, whatever the proxy settings.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(DEADLINE)
+        .build()
+        .unwrap()
+}
+
+/// What to send.
+#[derive(Debug, Clone, Default)]
+pub struct Send<'a> {
+    pub key: Option<&'a str>,
+    pub traceparent: Option<&'a str>,
+}
+
+pub async fn send_raw(http: &reqwest::Client, url: &str, opts: Send<'_>, body: Vec<u8>) -> Answer {
+    let mut req = http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(k) = opts.key {
+        req = req.header(IDEMPOTENCY_KEY, k);
+    }
+    if let Some(tp) = opts.traceparent {
+        req = req.header(TRACEPARENT, tp);
+    }
+    answer(req.send().await.expect("the core answers")).await
+}
+
+pub async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.expect("a readable body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// POSTs `body` as JSON to the core's `path` with Idempotency-Key `key`.
+pub async fn post(core: &str, path: &str, key: &str, body: &impl serde::Serialize) -> Answer {
+    post_with(
+        core,
+        path,
+        Send {
+            key: Some(key),
+            ..Send::default()
+        },
+        body,
+    )
+    .await
+}
+
+pub async fn post_with(core: &str, path: &str, opts: Send<'_>, body: &impl serde::Serialize) -> Answer {
+    let bytes = serde_json::to_vec(body).unwrap();
+    send_raw(&client(), &format!("{core}{path}"), opts, bytes).await
+}
+
+/// POSTs and asserts a first-time acceptance.
+#[track_caller]
+pub fn assert_accepted(a: &Answer) {
+    assert_eq!(a.status, 201, "expected 201 accepted, got body {}", a.body);
+    assert_eq!(a.outcome(), "accepted");
+    assert!(!a.replayed());
+}
+
+// ---------------------------------------------------------------- documents
+
+pub fn gln(n: u64) -> Gln {
+    Gln::parse(&with_check_digit(&format!("{n:012}"))).unwrap()
+}
+
+pub fn gtin(n: u64) -> Gtin {
+    Gtin::parse(&with_check_digit(&format!("{n:012}"))).unwrap()
+}
+
+pub fn sscc(n: u64) -> Sscc {
+    Sscc::parse(&with_check_digit(&format!("{n:017}"))).unwrap()
+}
+
+pub fn supplier() -> Gln {
+    gln(506_000_000_001)
+}
+
+pub fn other_supplier() -> Gln {
+    gln(506_000_000_002)
+}
+
+pub fn sku(line_no: u32) -> String {
+    format!("SKU-{line_no:03}")
+}
+
+/// A PO of `supplier()` with lines `(line_no, quantity)`, each with 10 %
+/// over- and 5 % under-tolerance.
+pub fn purchase_order(po_number: &str, lines: &[(u32, u32)]) -> PurchaseOrder {
+    PurchaseOrder {
+        po_number: po_number.to_owned(),
+        version: 1,
+        supplier_gln: supplier(),
+        ship_to_gln: gln(506_000_000_100),
+        currency: "EUR".into(),
+        order_date: "2025-03-01".into(),
+        lines: lines
+            .iter()
+            .map(|&(line_no, quantity)| PoLine {
+                line_no,
+                sku: sku(line_no),
+                gtin: gtin(400_000_000_000 + u64::from(line_no)),
+                quantity,
+                uom: Uom::Ea,
+                unit_price: "1.50".into(),
+                requested_date: "2025-03-10".into(),
+                over_tolerance_pct: 10,
+                under_tolerance_pct: 5,
+                status: PoLineStatus::Open,
+            })
+            .collect(),
+    }
+}
+
+/// Accepts every line of `po` at its ordered quantity.
+pub fn acknowledgement(ack_id: &str, po: &PurchaseOrder) -> PoAcknowledgement {
+    PoAcknowledgement {
+        ack_id: ack_id.to_owned(),
+        po_number: po.po_number.clone(),
+        po_version: po.version,
+        supplier_gln: po.supplier_gln.clone(),
+        lines: po
+            .lines
+            .iter()
+            .map(|l| AckLine {
+                line_no: l.line_no,
+                status: AckLineStatus::Accepted,
+                confirmed_qty: l.quantity,
+                promised_date: "2025-03-09".into(),
+            })
+            .collect(),
+    }
+}
+
+/// An ASN of `supplier()` with lines `(po_number, po_line_no, quantity)`,
+/// each in its own carton on one pallet.
+pub fn asn(asn_id: &str, lines: &[(&str, u32, u32)]) -> AdvanceShipNotice {
+    let pallet = sscc(1_000);
+    let mut handling_units = vec![HandlingUnit {
+        sscc: pallet.clone(),
+        level: HandlingUnitLevel::Pallet,
+        parent_sscc: None,
+    }];
+    let mut asn_lines = Vec::new();
+    for (i, &(po_number, po_line_no, quantity)) in lines.iter().enumerate() {
+        let carton = sscc(2_000 + i as u64);
+        handling_units.push(HandlingUnit {
+            sscc: carton.clone(),
+            level: HandlingUnitLevel::Carton,
+            parent_sscc: Some(pallet.clone()),
+        });
+        asn_lines.push(AsnLine {
+            po_number: po_number.to_owned(),
+            po_line_no,
+            gtin: gtin(400_000_000_000 + u64::from(po_line_no)),
+            quantity,
+            uom: Uom::Ea,
+            lot: None,
+            expiry: None,
+            sscc: carton,
+        });
+    }
+    AdvanceShipNotice {
+        asn_id: asn_id.to_owned(),
+        purpose: AsnPurpose::Original,
+        supplier_gln: supplier(),
+        ship_date: "2025-03-08".into(),
+        estimated_arrival: "2025-03-09".into(),
+        carrier_scac: "ABCD".into(),
+        bill_of_lading: format!("BOL-{asn_id}"),
+        handling_units,
+        lines: asn_lines,
+    }
+}
+
+/// A receipt event for `expectation_id` with lines `(po_number, po_line_no, qty_received)`.
+pub fn receipt(
+    receipt_id: &str,
+    event_id: &str,
+    seq: u64,
+    expectation_id: &str,
+    asn_id: &str,
+    lines: &[(&str, u32, u32)],
+) -> GoodsReceipt {
+    GoodsReceipt {
+        receipt_id: receipt_id.to_owned(),
+        event_id: event_id.to_owned(),
+        seq,
+        expectation_id: expectation_id.to_owned(),
+        asn_id: asn_id.to_owned(),
+        received_at: "2025-03-09T10:00:00Z".into(),
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(i, &(po_number, po_line_no, qty))| ReceiptLine {
+                line_no: i as u32 + 1,
+                po_number: po_number.to_owned(),
+                po_line_no,
+                sku: sku(po_line_no),
+                qty_received: qty,
+                qty_damaged: 0,
+                stock_status: StockStatus::Unrestricted,
+                lot: None,
+            })
+            .collect(),
+    }
+}
+
+/// A fresh W3C trace id for `n` (32 lowercase hex digits, not all zero).
+pub fn trace_id(n: u64) -> String {
+    format!("{:016x}{:016x}", 0x4bf9_2f35_77b3_4da6u64, n.max(1))
+}
