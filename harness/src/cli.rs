@@ -4,9 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::contracts_cmd::{self, ValidateFormat};
+use crate::contract_diff::Direction;
+use crate::contracts_cmd::{self, DiffFormat, ValidateFormat};
 use crate::exit;
-use crate::run::{RunError, RunOptions, run_scenario};
+use crate::run::{CoreOverrides, RunError, RunOptions, run_scenario};
+use crate::scenario::SimRole;
+use crate::simulate::{SimulateOptions, simulate};
+use simulators::faults::Profile;
 
 /// crossdock: contract testing and simulation for supplier, ERP and WMS integrations.
 #[derive(Debug, Parser)]
@@ -20,7 +24,7 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios against the reference core with simulated ERP, WMS and supplier.
     Run {
-        /// Scenario files (TOML).
+        /// Scenario files (TOML), or directories of them (every `*.toml`, by name).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
         /// Output directory; each scenario writes into OUT/<name>/.
@@ -30,11 +34,58 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run one simulated party standalone, on a loopback address, until Ctrl-C.
+    ///
+    /// Prints its URL on the first line of standard output. Exit 0 after a
+    /// clean stop (history flushed), 2 bad input, 3 could not listen or write.
+    Simulate {
+        /// The party to play.
+        #[arg(long, value_enum)]
+        role: SimRole,
+        /// Address to listen on, e.g. 127.0.0.1:7001 (port 0 picks one).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// Base URL of the integration layer this party calls (its releases,
+        /// acknowledgements, ASNs, receipts go there).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        peer_url: String,
+        /// Faults file: `[[faults]]` rules (see simulators/src/faults.rs).
+        #[arg(long)]
+        faults: Option<PathBuf>,
+        /// Default limits of a real system: netsuite (concurrency 15),
+        /// dynamics (6,000 requests / 5 min), shipbob (150 requests / min).
+        #[arg(long, value_enum)]
+        profile: Option<ProfileArg>,
+        /// Seed of the fault decisions.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// History file (JSON Lines).
+        #[arg(long, default_value = "target/crossdock/simulate.jsonl")]
+        history: PathBuf,
+    },
     /// Contract governance: validate documents, compare contract versions.
     Contracts {
         #[command(subcommand)]
         command: ContractsCommand,
     },
+}
+
+/// A named profile of real-system limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    Netsuite,
+    Dynamics,
+    Shipbob,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Netsuite => Profile::Netsuite,
+            ProfileArg::Dynamics => Profile::Dynamics,
+            ProfileArg::Shipbob => Profile::Shipbob,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +103,23 @@ pub enum ContractsCommand {
         #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
         format: ValidateFormat,
     },
+    /// Compare two versions of a JSON Schema or an OpenAPI document; classify
+    /// each change as breaking or compatible, with request/response direction in mind.
+    ///
+    /// Exit 0 when nothing breaks, 1 when something does, 2 unreadable input.
+    Diff {
+        /// The old version.
+        old: PathBuf,
+        /// The new version.
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+        format: DiffFormat,
+        /// Direction of a standalone schema (inferred from the contract's
+        /// operations when absent; OpenAPI documents carry their own).
+        #[arg(long, value_enum)]
+        direction: Option<Direction>,
+    },
 }
 
 /// Executes a parsed command line; returns the process exit code.
@@ -61,10 +129,17 @@ pub async fn execute(cli: Cli) -> u8 {
             let opts = RunOptions {
                 out_dir: out,
                 seed,
-                core_asn_dedup: true,
+                core: CoreOverrides::default(),
+            };
+            let files = match scenario_files(&scenarios) {
+                Ok(files) => files,
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    return exit::BAD_INPUT;
+                }
             };
             let mut code = exit::OK;
-            for file in &scenarios {
+            for file in &files {
                 let this = match run_scenario(file, &opts).await {
                     Ok(outcome) => {
                         println!("{}", reports::render_terminal(&outcome.report));
@@ -80,14 +155,82 @@ pub async fn execute(cli: Cli) -> u8 {
             }
             code
         }
+        Command::Simulate {
+            role,
+            listen,
+            peer_url,
+            faults,
+            profile,
+            seed,
+            history,
+        } => {
+            let opts = SimulateOptions {
+                role,
+                listen,
+                peer_url,
+                faults_file: faults,
+                profile: profile.map(Profile::from),
+                seed,
+                history: history.clone(),
+            };
+            let started = |url: &str| {
+                println!("{url}");
+                eprintln!(
+                    "crossdock: simulating {} on {url}; history in {}; Ctrl-C to stop",
+                    role.as_str(),
+                    history.display()
+                );
+            };
+            let ctrl_c = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            match simulate(opts, started, ctrl_c).await {
+                Ok(n) => {
+                    eprintln!("crossdock: stopped; {n} exchanges in {}", history.display());
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    e.exit_code()
+                }
+            }
+        }
         Command::Contracts { command } => match command {
             ContractsCommand::Validate {
                 file,
                 type_name,
                 format,
             } => contracts_cmd::run_validate(&file, &type_name, format),
+            ContractsCommand::Diff {
+                old,
+                new,
+                format,
+                direction,
+            } => contracts_cmd::run_diff(&old, &new, format, direction),
         },
     }
+}
+
+/// Expands directories into their `*.toml` files, sorted by name.
+pub fn scenario_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for arg in args {
+        if !arg.is_dir() {
+            files.push(arg.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(arg).map_err(|e| format!("failed to read {}: {e}", arg.display()))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        if found.is_empty() {
+            return Err(format!("{} holds no *.toml scenario", arg.display()));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
 }
 
 /// The exit code for a run's verdict.

@@ -4,7 +4,9 @@
 
 pub mod check;
 pub mod cli;
+pub mod contract_diff;
 pub mod contracts_cmd;
 pub mod exit;
 pub mod run;
 pub mod scenario;
+pub mod simulate;

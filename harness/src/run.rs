@@ -34,9 +34,27 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
-    /// Test-only: run the core with its ASN deduplication off, to prove the
-    /// checks catch what follows.
-    pub core_asn_dedup: bool,
+    /// Deliberate weaknesses for the reference core, used by tests to prove
+    /// that the checks catch what follows. The default is the real core.
+    pub core: CoreOverrides,
+}
+
+/// Ways to weaken the reference core on purpose (tests only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreOverrides {
+    /// Recognise resent ASNs by (supplier, asn_id).
+    pub asn_dedup: bool,
+    /// Delivery attempts before dead-lettering, instead of the configured.
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for CoreOverrides {
+    fn default() -> Self {
+        Self {
+            asn_dedup: true,
+            max_attempts: None,
+        }
+    }
 }
 
 /// The result of one scenario run.
@@ -192,7 +210,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         },
     );
     core_config.seed = seed;
-    core_config.asn_dedup = opts.core_asn_dedup;
+    core_config.asn_dedup = opts.core.asn_dedup;
+    if let Some(n) = opts.core.max_attempts {
+        core_config.retry.policy.max_attempts = n;
+    }
     let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
         what: "the reference core",
         message: e.to_string(),
@@ -234,6 +255,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     // `for_s` later, on the party it names.
     let mut timeline = JoinSet::new();
     let mut fault_windows = Vec::new();
+    // The run may end once quiet and every window has opened; windows still
+    // open then are closed with the run.
+    let unopened = Arc::new(AtomicU64::new(scenario.faults.len() as u64));
     for f in &scenario.faults {
         let set = match f.role {
             SimRole::Erp => erp.faults().clone(),
@@ -251,12 +275,13 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             from_ms: from.as_millis() as u64 + (load_start_us / 1000 - started_us / 1000),
             to_ms: to.as_millis() as u64 + (load_start_us / 1000 - started_us / 1000),
         });
-        let rule = f.rule.clone();
+        let (rule, unopened) = (f.rule.clone(), unopened.clone());
         timeline.spawn(async move {
             tokio::time::sleep_until(load_start + from).await;
             let id = set
                 .add(rule)
                 .expect("rules are validated when the scenario is parsed");
+            unopened.fetch_sub(1, Ordering::SeqCst);
             tokio::time::sleep_until(load_start + to).await;
             set.remove(id);
         });
@@ -283,8 +308,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let quiescence = loop {
         while releases.try_join_next().is_some() {}
         let outbox = core.status().await.map(|s| s.outbox_pending).unwrap_or(i64::MAX);
-        while timeline.try_join_next().is_some() {}
-        let busy = releases.len() + timeline.len() + supplier.pending() + wms.pending();
+        let unopened_now = unopened.load(Ordering::SeqCst) as usize;
+        let busy = releases.len() + unopened_now + supplier.pending() + wms.pending();
         if busy == 0 && outbox == 0 {
             quiet_polls += 1;
             if quiet_polls >= 2 {
@@ -295,7 +320,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         }
         if Instant::now() >= deadline {
             break Err(format!(
-                "not quiet after {} s: {} release(s), {} supplier and {} WMS send(s) in flight, {outbox} outbox row(s) pending",
+                "not quiet after {} s: {} release(s), {} supplier and {} WMS send(s) in flight, \
+                 {outbox} outbox row(s) pending, {unopened_now} fault window(s) not yet opened",
                 scenario.load.time_bound_s.0,
                 releases.len(),
                 supplier.pending(),
@@ -306,6 +332,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     };
     releases.abort_all();
     timeline.abort_all();
+    let ended_ms = t0.elapsed().as_millis() as u64;
+    for w in &mut fault_windows {
+        w.to_ms = w.to_ms.min(ended_ms);
+    }
     let core_status = core.status().await.ok();
     core.stop().await;
     for server in servers {

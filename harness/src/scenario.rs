@@ -156,7 +156,7 @@ pub struct Sla {
 }
 
 /// A simulated role a fault can be put on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum SimRole {
     Erp,
@@ -296,25 +296,28 @@ fn field_at(text: &str, offset: usize) -> Option<String> {
     }
 }
 
+/// A TOML error, located: file, line, column and dotted field path.
+pub fn locate(file: &Path, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let (line, column, field) = match e.span() {
+        Some(span) => {
+            let (l, c) = line_col(text, span.start);
+            (l, c, field_at(text, span.start))
+        }
+        None => (1, 1, None),
+    };
+    ScenarioError {
+        file: file.to_owned(),
+        line,
+        column,
+        field,
+        message: e.message().trim().to_owned(),
+    }
+}
+
 impl Scenario {
     /// Parses scenario text; `file` is used in errors only.
     pub fn parse(file: &Path, text: &str) -> Result<Self, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, column, field) = match e.span() {
-                Some(span) => {
-                    let (l, c) = line_col(text, span.start);
-                    (l, c, field_at(text, span.start))
-                }
-                None => (1, 1, None),
-            };
-            ScenarioError {
-                file: file.to_owned(),
-                line,
-                column,
-                field,
-                message: e.message().trim().to_owned(),
-            }
-        })?;
+        let scenario: Scenario = toml::from_str(text).map_err(|e| locate(file, text, &e))?;
         if scenario.name.trim().is_empty()
             || !scenario
                 .name

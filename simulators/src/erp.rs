@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
@@ -166,6 +166,35 @@ async fn discrepancy(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: B
     )
 }
 
+/// `POST /_control/purchase-orders`: hold a PO, ready to release.
+async fn hold(State(erp): State<Arc<ErpSim>>, body: Bytes) -> Response {
+    match crate::parse_body::<PurchaseOrder>(&body) {
+        Ok((po, _)) => {
+            let reference = po.po_number.clone();
+            erp.load([po]);
+            (StatusCode::CREATED, axum::Json(PartnerAck { reference })).into_response()
+        }
+        Err(problem) => problem,
+    }
+}
+
+/// `POST /_control/purchase-orders/{po_number}/release`: send a held PO to
+/// the core now; answers what the core answered.
+async fn release(State(erp): State<Arc<ErpSim>>, Path(po_number): Path<String>) -> Response {
+    match erp.release(&po_number).await {
+        None => crate::problem_response(
+            contracts::Problem::new(404, "unknown-purchase-order", "no such purchase order")
+                .with_detail(format!("the ERP holds no purchase order {po_number}")),
+        ),
+        Some(attempt) => axum::Json(serde_json::json!({
+            "status": attempt.status,
+            "error": attempt.error,
+            "body": attempt.body,
+        }))
+        .into_response(),
+    }
+}
+
 async fn state(State(erp): State<Arc<ErpSim>>) -> axum::Json<ErpSummary> {
     axum::Json(erp.summary())
 }
@@ -184,6 +213,8 @@ pub fn app(erp: Arc<ErpSim>) -> Router {
         .route(erp::GOODS_RECEIPT_POSTINGS, post(goods_receipt_posting))
         .route(erp::RECEIPT_DISCREPANCIES, post(discrepancy))
         .route("/_control/state", get(state))
+        .route("/_control/purchase-orders", post(hold))
+        .route("/_control/purchase-orders/{po_number}/release", post(release))
         .with_state(erp)
         .merge(control);
     recorded(router, recording)

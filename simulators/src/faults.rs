@@ -227,6 +227,39 @@ pub struct FaultsFile {
     pub faults: Vec<FaultRule>,
 }
 
+/// Named default limits that cite real systems (see shared/DOMAIN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// NetSuite REST: concurrency capped per account tier (5/15/20); this is
+    /// the middle tier, 15, with 429 beyond it.
+    Netsuite,
+    /// Dynamics 365: 6,000 requests per 5 minutes per user, 429 + Retry-After.
+    Dynamics,
+    /// ShipBob WMS: 150 requests per minute, sliding window.
+    Shipbob,
+}
+
+impl Profile {
+    /// The profile's rules, on every endpoint.
+    pub fn rules(self) -> Vec<FaultRule> {
+        let fault = match self {
+            Profile::Netsuite => Fault::Concurrency {
+                limit: 15,
+                retry_after_s: 1,
+            },
+            Profile::Dynamics => Fault::Quota {
+                burst: 6000,
+                per_s: 300.0,
+            },
+            Profile::Shipbob => Fault::Quota {
+                burst: 150,
+                per_s: 60.0,
+            },
+        };
+        vec![FaultRule::always(None, fault)]
+    }
+}
+
 /// What the middleware must do with one request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decision {

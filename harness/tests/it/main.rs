@@ -2,8 +2,10 @@
 //! through the `crossdock` binary.
 
 mod binary;
+mod contract_diff;
 mod contracts_cmd;
 mod runs;
+mod simulate;
 
 use std::path::{Path, PathBuf};
 

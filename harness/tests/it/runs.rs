@@ -1,6 +1,6 @@
 use harness::cli::verdict_code;
 use harness::exit;
-use harness::run::{RunOptions, run_scenario};
+use harness::run::{CoreOverrides, RunOptions, run_scenario};
 
 use crate::{small_scenario, write_scenario};
 
@@ -8,7 +8,10 @@ fn options(out: &std::path::Path, dedup: bool) -> RunOptions {
     RunOptions {
         out_dir: out.to_owned(),
         seed: None,
-        core_asn_dedup: dedup,
+        core: CoreOverrides {
+            asn_dedup: dedup,
+            ..CoreOverrides::default()
+        },
     }
 }
 
@@ -94,4 +97,45 @@ async fn the_same_seed_generates_the_same_orders() {
     assert_ne!(a, c);
     assert_eq!(a.len(), 25);
     assert!(a.iter().all(|po| (1..=3).contains(&po.lines.len())));
+}
+
+/// An outage the real core rides out (its outbox retries) becomes lost
+/// expectations when the core gives up after one attempt: the checks see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wms_outage_is_survived_and_a_core_that_gives_up_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[faults]]\nat_s = 0.0\nfor_s = 1.0\nrole = \"wms\"\nendpoint = \"/v1/inbound-expectations\"\nkind = \"outage\"\n",
+        small_scenario("outage", (1, 1), false)
+    );
+    let file = write_scenario(dir.path(), "outage.toml", &text);
+
+    let survived = run_scenario(&file, &options(dir.path(), true))
+        .await
+        .unwrap()
+        .report;
+    let failed: Vec<_> = survived.checks.iter().filter(|c| !c.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(survived.fault_windows.len(), 1);
+    assert_eq!(survived.fault_windows[0].kind, "outage");
+    // The outage really refused deliveries: the WMS saw more attempts than expectations.
+    assert!(survived.counts["exchanges_wms"] > 2 * 25, "{:?}", survived.counts);
+
+    let mut fragile = options(dir.path(), true);
+    fragile.core.max_attempts = Some(1);
+    let report = run_scenario(&file, &fragile).await.unwrap().report;
+    assert_eq!(verdict_code(&report), exit::CHECKS_FAILED);
+    let lost = report
+        .checks
+        .iter()
+        .find(|c| c.name == "one-expectation-per-asn")
+        .unwrap();
+    assert!(!lost.passed);
+    assert!(
+        lost.violations.iter().all(|v| v.message.contains("lost")),
+        "{lost:#?}"
+    );
+    let nothing_lost = report.checks.iter().find(|c| c.name == "nothing-lost").unwrap();
+    assert!(!nothing_lost.passed);
+    assert!(report.counts["core_outbox_dead"] > 0, "{:?}", report.counts);
 }
