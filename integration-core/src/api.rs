@@ -64,17 +64,17 @@ where
         )
     })?;
     let (doc, payload) = parse::<T>(kind, &body)?;
-    // The contract's schema, beyond what the types enforce (lengths, ranges,
-    // patterns): a document that breaks it is never forwarded to a partner.
+    // The contract (schema and domain rules), beyond what the types enforce:
+    // a document that breaks it is never stored or forwarded.
     let schema = contracts::routes::operation(Role::Core, "POST", endpoint)
         .map(|op| op.request)
         .expect("every intake endpoint is in the operations table");
-    let violations = state
-        .schemas
+    let findings = state
+        .validator
         .validate(schema, &payload)
-        .expect("operations name catalog schemas");
-    if !violations.is_empty() {
-        return Err(ApiError::SchemaViolations { schema, violations });
+        .expect("operations name catalog types");
+    if !findings.is_empty() {
+        return Err(ApiError::ContractViolations { schema, findings });
     }
     let trace_id = headers
         .get(TRACEPARENT)

@@ -18,10 +18,10 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("request body does not match the {document} contract: {detail}")]
     InvalidDocument { document: &'static str, detail: String },
-    #[error("request body breaks the {schema} schema: {}", .violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    SchemaViolations {
+    #[error("request body breaks the {schema} contract: {}", .findings.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    ContractViolations {
         schema: &'static str,
-        violations: Vec<contracts::schema::SchemaViolation>,
+        findings: Vec<contracts::validate::Finding>,
     },
     #[error("{what} {key} is already known with a different payload")]
     Conflict { what: &'static str, key: String },
@@ -86,14 +86,10 @@ impl ApiError {
                 "invalid-document",
                 "request body does not match the contract",
             ),
-            ApiError::SchemaViolations { violations, .. } => {
-                let mut p = Problem::new(
-                    422,
-                    "schema-violation",
-                    "request body breaks its contract's schema",
-                );
-                for v in violations {
-                    p = p.with_error(&v.pointer, &v.message);
+            ApiError::ContractViolations { findings, .. } => {
+                let mut p = Problem::new(422, "contract-violation", "request body breaks its contract");
+                for f in findings {
+                    p = p.with_error(&f.pointer, format!("{} [{}]", f.message, f.rule));
                 }
                 p
             }

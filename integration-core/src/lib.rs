@@ -77,8 +77,9 @@ pub enum StartError {
 
 pub(crate) struct CoreState {
     pub config: CoreConfig,
-    /// Compiled contract schemas: every intake is validated against its own.
-    pub schemas: contracts::SchemaSet,
+    /// Contract validation (schema + domain rules): every intake is checked
+    /// against its own type before anything is stored or forwarded.
+    pub validator: contracts::validate::Validator,
     pub store: Arc<Store>,
     pub outbox_notify: Arc<Notify>,
 }
@@ -149,7 +150,7 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
 
     let state = Arc::new(CoreState {
         config,
-        schemas: contracts::SchemaSet::new(),
+        validator: contracts::validate::Validator::new(),
         store: store.clone(),
         outbox_notify: notify,
     });

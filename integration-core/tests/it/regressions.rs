@@ -185,3 +185,33 @@ async fn stale_po_version_does_not_overwrite_a_newer_one() {
     assert_eq!(a.status, 201, "the late v1 rolled the PO back: {}", a.body);
     t.stop().await;
 }
+
+/// The domain rules a schema cannot say apply at intake too: an ASN line
+/// packed in a unit the ASN does not list is refused, with its pointer, and
+/// nothing reaches the WMS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asn_breaking_a_domain_rule_is_refused_with_its_pointer() {
+    let t = TestCore::unreachable().await;
+    let url = t.url();
+    assert_accepted(
+        &post(
+            &url,
+            core::PURCHASE_ORDERS,
+            "po",
+            &purchase_order("PO-DR", &[(1, 10)]),
+        )
+        .await,
+    );
+    let mut doc = asn("ASN-DR", &[("PO-DR", 1, 10)]);
+    doc.lines[0].sscc = sscc(999_999);
+    let a = post(&url, core::ASNS, "asn", &doc).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(a.headers["content-type"], "application/problem+json");
+    assert_eq!(a.body["errors"][0]["pointer"], "/lines/0/sscc", "{}", a.body);
+    assert_eq!(
+        status(&t.core).await.outbox_pending,
+        1,
+        "only the PO's delivery is queued"
+    );
+    t.stop().await;
+}
