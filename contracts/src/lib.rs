@@ -5,11 +5,15 @@
 //! crate of the workspace depends on it; it depends on none of them.
 
 pub mod acks;
+pub mod events;
 pub mod history;
 pub mod http;
 pub mod ids;
 pub mod inbound;
+pub mod inventory;
+pub mod invoicing;
 pub mod openapi;
+pub mod outbound;
 pub mod problem;
 pub mod routes;
 pub mod schema;

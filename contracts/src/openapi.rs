@@ -57,8 +57,11 @@ fn title(role: Role) -> &'static str {
     }
 }
 
-fn status_text(status: u16) -> &'static str {
+fn status_text(op: &Operation, status: u16) -> &'static str {
     match status {
+        200 if op.success == [200] => {
+            "The decision, accepted or rejected; a repeat with the same Idempotency-Key gets the stored one."
+        }
         200 => "Already known: the stored answer of the first request.",
         201 => "Created: the message is durable.",
         202 => "Accepted for processing.",
@@ -102,7 +105,7 @@ pub fn document(role: Role) -> Value {
             responses.insert(
                 status.to_string(),
                 json!({
-                    "description": status_text(*status),
+                    "description": status_text(op, *status),
                     "headers": {
                         "Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"}
                     },

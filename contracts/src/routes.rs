@@ -61,6 +61,14 @@ pub mod core {
     pub const PO_ACKNOWLEDGEMENTS: &str = "/v1/po-acknowledgements";
     pub const ASNS: &str = "/v1/asns";
     pub const GOODS_RECEIPTS: &str = "/v1/goods-receipts";
+    /// ERP → core: a sales order for a warehouse, decided synchronously.
+    pub const ORDER_RELEASES: &str = "/v1/order-releases";
+    /// WMS → core: ship confirmations.
+    pub const SHIPMENT_CONFIRMATIONS: &str = "/v1/shipment-confirmations";
+    /// WMS → core: inventory adjustments.
+    pub const INVENTORY_ADJUSTMENTS: &str = "/v1/inventory-adjustments";
+    /// Supplier → core: invoices.
+    pub const INVOICES: &str = "/v1/invoices";
     /// Operational status (outbox depth), for quiescence.
     pub const OPS_STATUS: &str = "/v1/ops/status";
 }
@@ -75,11 +83,16 @@ pub mod erp {
     pub const PO_ACKNOWLEDGEMENTS: &str = "/v1/po-acknowledgements";
     pub const GOODS_RECEIPT_POSTINGS: &str = "/v1/goods-receipt-postings";
     pub const RECEIPT_DISCREPANCIES: &str = "/v1/receipt-discrepancies";
+    pub const SHIPMENT_POSTINGS: &str = "/v1/shipment-postings";
+    pub const INVENTORY_ADJUSTMENTS: &str = "/v1/inventory-adjustments";
+    pub const MATCH_RESULTS: &str = "/v1/match-results";
 }
 
 /// Paths a WMS serves.
 pub mod wms {
     pub const INBOUND_EXPECTATIONS: &str = "/v1/inbound-expectations";
+    /// Order releases, answered at once with an `OrderReleaseDecision`.
+    pub const ORDER_RELEASES: &str = "/v1/order-releases";
 }
 
 const fn op(role: Role, path: &'static str, request: &'static str, response: &'static str) -> Operation {
@@ -100,6 +113,20 @@ const fn op(role: Role, path: &'static str, request: &'static str, response: &'s
     }
 }
 
+/// An operation answered synchronously with a decision (accepted or
+/// rejected, both 200); a replay repeats the stored decision.
+const fn decision_op(
+    role: Role,
+    path: &'static str,
+    request: &'static str,
+    response: &'static str,
+) -> Operation {
+    Operation {
+        success: &[200],
+        ..op(role, path, request, response)
+    }
+}
+
 /// Every business operation of every role, version 1.
 pub const OPERATIONS: &[Operation] = &[
     op(Role::Core, core::PURCHASE_ORDERS, "PurchaseOrder", "IntakeAck"),
@@ -111,6 +138,25 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(Role::Core, core::ASNS, "AdvanceShipNotice", "IntakeAck"),
     op(Role::Core, core::GOODS_RECEIPTS, "GoodsReceipt", "IntakeAck"),
+    decision_op(
+        Role::Core,
+        core::ORDER_RELEASES,
+        "OrderRelease",
+        "OrderReleaseDecision",
+    ),
+    op(
+        Role::Core,
+        core::SHIPMENT_CONFIRMATIONS,
+        "ShipmentConfirmation",
+        "IntakeAck",
+    ),
+    op(
+        Role::Core,
+        core::INVENTORY_ADJUSTMENTS,
+        "InventoryAdjustment",
+        "IntakeAck",
+    ),
+    op(Role::Core, core::INVOICES, "Invoice", "IntakeAck"),
     op(
         Role::Supplier,
         supplier::PURCHASE_ORDERS,
@@ -136,10 +182,29 @@ pub const OPERATIONS: &[Operation] = &[
         "PartnerAck",
     ),
     op(
+        Role::Erp,
+        erp::SHIPMENT_POSTINGS,
+        "ErpShipmentPosting",
+        "PartnerAck",
+    ),
+    op(
+        Role::Erp,
+        erp::INVENTORY_ADJUSTMENTS,
+        "InventoryAdjustment",
+        "PartnerAck",
+    ),
+    op(Role::Erp, erp::MATCH_RESULTS, "MatchResult", "PartnerAck"),
+    op(
         Role::Wms,
         wms::INBOUND_EXPECTATIONS,
         "InboundExpectation",
         "PartnerAck",
+    ),
+    decision_op(
+        Role::Wms,
+        wms::ORDER_RELEASES,
+        "OrderRelease",
+        "OrderReleaseDecision",
     ),
 ];
 

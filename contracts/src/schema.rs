@@ -10,11 +10,15 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::Value;
 
 use crate::acks::{IntakeAck, PartnerAck};
+use crate::events::{InventoryAdjustedEvent, ShipmentConfirmedEvent};
 use crate::history::Exchange;
 use crate::inbound::{
     AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PoAcknowledgement,
     PurchaseOrder, ReceiptDiscrepancy,
 };
+use crate::inventory::{InventoryAdjustment, InventorySnapshot, ReconciliationResult};
+use crate::invoicing::{Invoice, MatchResult};
+use crate::outbound::{ErpShipmentPosting, OrderRelease, OrderReleaseDecision, ShipmentConfirmation};
 use crate::problem::Problem;
 
 /// Base of every schema's `$id`.
@@ -38,6 +42,17 @@ pub fn catalog() -> Vec<(&'static str, Value)> {
         entry::<GoodsReceipt>("GoodsReceipt"),
         entry::<ErpGoodsReceiptPosting>("ErpGoodsReceiptPosting"),
         entry::<ReceiptDiscrepancy>("ReceiptDiscrepancy"),
+        entry::<OrderRelease>("OrderRelease"),
+        entry::<OrderReleaseDecision>("OrderReleaseDecision"),
+        entry::<ShipmentConfirmation>("ShipmentConfirmation"),
+        entry::<ErpShipmentPosting>("ErpShipmentPosting"),
+        entry::<InventoryAdjustment>("InventoryAdjustment"),
+        entry::<InventorySnapshot>("InventorySnapshot"),
+        entry::<ReconciliationResult>("ReconciliationResult"),
+        entry::<Invoice>("Invoice"),
+        entry::<MatchResult>("MatchResult"),
+        entry::<ShipmentConfirmedEvent>("ShipmentConfirmedEvent"),
+        entry::<InventoryAdjustedEvent>("InventoryAdjustedEvent"),
         entry::<IntakeAck>("IntakeAck"),
         entry::<PartnerAck>("PartnerAck"),
         entry::<Problem>("Problem"),

@@ -28,8 +28,11 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::events::{INVENTORY_ADJUSTED, SHIPMENT_CONFIRMED};
+use crate::http::TraceParent;
 use crate::ids::gs1_check_digit;
 use crate::inbound::Uom;
+use crate::invoicing::LineMatchOutcome;
 use crate::schema::{SchemaSet, UnknownSchema, catalog};
 
 /// The rule a finding breaks.
@@ -60,6 +63,14 @@ pub enum Rule {
     HuCycle,
     /// A line is packed in a handling unit the document does not list.
     HuKnown,
+    /// A decision (order release, invoice match) disagrees with its parts.
+    DecisionConsistent,
+    /// A (sku, location) position appears twice in one document.
+    PositionUnique,
+    /// A `traceparent` is not a valid W3C Trace Context (version 00, ids not all zero).
+    TraceContext,
+    /// An event's `type` is not the one its data type is published under.
+    EventType,
 }
 
 impl Rule {
@@ -78,6 +89,10 @@ impl Rule {
             Rule::HuParent => "hu-parent",
             Rule::HuCycle => "hu-cycle",
             Rule::HuKnown => "hu-known",
+            Rule::DecisionConsistent => "decision-consistent",
+            Rule::PositionUnique => "position-unique",
+            Rule::TraceContext => "trace-context",
+            Rule::EventType => "event-type",
         }
     }
 }
@@ -225,6 +240,16 @@ impl Validator {
             "InboundExpectation" => inbound_expectation(doc, &mut out),
             "GoodsReceipt" => goods_receipt(doc, &mut out),
             "ReceiptDiscrepancy" => receipt_discrepancy(doc, &mut out),
+            "OrderRelease" => order_release(doc, &mut out),
+            "OrderReleaseDecision" => order_release_decision(doc, &mut out),
+            "ShipmentConfirmation" => shipment_confirmation(doc, &mut out),
+            "InventoryAdjustment" => inventory_adjustment(doc, &mut out),
+            "InventorySnapshot" => unique_positions(doc, "positions", &mut out),
+            "ReconciliationResult" => reconciliation_result(doc, &mut out),
+            "Invoice" => invoice(doc, &mut out),
+            "MatchResult" => match_result(doc, &mut out),
+            "ShipmentConfirmedEvent" => cloud_event(doc, SHIPMENT_CONFIRMED, shipment_confirmation, &mut out),
+            "InventoryAdjustedEvent" => cloud_event(doc, INVENTORY_ADJUSTED, inventory_adjustment, &mut out),
             _ => {}
         }
         Ok(out.0)
@@ -442,12 +467,16 @@ pub fn parse_date(s: &str) -> Option<(u16, u8, u8)> {
 // ---------------------------------------------------------------------------
 // Rules per type.
 
-fn lines(doc: &Value) -> impl Iterator<Item = (usize, &Value)> {
-    doc.get("lines")
+fn items<'a>(doc: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> {
+    doc.get(key)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .enumerate()
+}
+
+fn lines(doc: &Value) -> impl Iterator<Item = (usize, &Value)> {
+    items(doc, "lines")
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -623,6 +652,363 @@ fn receipt_discrepancy(doc: &Value, out: &mut Findings) {
                 actual - expected
             ),
         );
+    }
+}
+
+fn order_release(doc: &Value, out: &mut Findings) {
+    positive(doc, "quantity", out);
+    unique_line_no(doc, "line_no", out);
+    if let (Some(release), Some(ship)) = (str_at(doc, "release_date"), str_at(doc, "requested_ship_date")) {
+        ordered(
+            "release_date",
+            release,
+            || "/requested_ship_date".into(),
+            ship,
+            "a requested ship date",
+            out,
+        );
+    }
+}
+
+fn non_empty(v: &Value, key: &str) -> bool {
+    v.get(key)
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+}
+
+/// A release is all or nothing: accepted means every line accepted, no
+/// reason and a warehouse order id; rejected means a reason somewhere and no
+/// warehouse order.
+fn order_release_decision(doc: &Value, out: &mut Findings) {
+    unique_line_no(doc, "line_no", out);
+    let mut rejected_lines = 0;
+    for (i, line) in lines(doc) {
+        let has_reasons = non_empty(line, "reasons");
+        match str_at(line, "decision") {
+            Some("accepted") if has_reasons => out.push(
+                format!("/lines/{i}/reasons"),
+                Rule::DecisionConsistent,
+                "expected no reason on an accepted line, found some".into(),
+            ),
+            Some("rejected") => {
+                rejected_lines += 1;
+                if !has_reasons {
+                    out.push(
+                        format!("/lines/{i}/decision"),
+                        Rule::DecisionConsistent,
+                        "expected at least one reason on a rejected line, found none".into(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let order_id = doc.get("warehouse_order_id").filter(|v| !v.is_null());
+    match str_at(doc, "decision") {
+        Some("accepted") => {
+            for (i, line) in lines(doc) {
+                if str_at(line, "decision") == Some("rejected") {
+                    out.push(
+                        format!("/lines/{i}/decision"),
+                        Rule::DecisionConsistent,
+                        "expected every line accepted in an accepted release, found a rejected line".into(),
+                    );
+                }
+            }
+            if non_empty(doc, "reasons") {
+                out.push(
+                    "/reasons".into(),
+                    Rule::DecisionConsistent,
+                    "expected no reason on an accepted release, found some".into(),
+                );
+            }
+            if order_id.is_none() {
+                out.push(
+                    "/decision".into(),
+                    Rule::DecisionConsistent,
+                    "expected a warehouse_order_id on an accepted release, found none".into(),
+                );
+            }
+        }
+        Some("rejected") => {
+            if order_id.is_some() {
+                out.push(
+                    "/warehouse_order_id".into(),
+                    Rule::DecisionConsistent,
+                    "expected no warehouse order for a rejected release, found one".into(),
+                );
+            }
+            if rejected_lines == 0 && !non_empty(doc, "reasons") {
+                out.push(
+                    "/decision".into(),
+                    Rule::DecisionConsistent,
+                    "expected a reason for a rejected release (on the release or a rejected line), found none"
+                        .into(),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn shipment_confirmation(doc: &Value, out: &mut Findings) {
+    positive(doc, "qty_ordered", out);
+    unique_line_no(doc, "line_no", out);
+    for (i, line) in lines(doc) {
+        let ordered = line.get("qty_ordered").and_then(Value::as_i64);
+        let shipped = line.get("qty_shipped").and_then(Value::as_i64);
+        if let (Some(ordered), Some(shipped)) = (ordered, shipped) {
+            if shipped > ordered {
+                out.push(
+                    format!("/lines/{i}/qty_shipped"),
+                    Rule::QuantityConsistent,
+                    format!("expected qty_shipped at most qty_ordered {ordered}, found {shipped}"),
+                );
+            }
+        }
+    }
+    handling_units(doc, out);
+}
+
+fn inventory_adjustment(doc: &Value, out: &mut Findings) {
+    let Some(delta) = doc.get("delta").and_then(Value::as_i64) else {
+        return;
+    };
+    if delta == 0 {
+        out.push(
+            "/delta".into(),
+            Rule::QuantityConsistent,
+            "expected a non-zero delta, found 0".into(),
+        );
+    }
+    // A negative previous_on_hand is the schema's finding.
+    if let Some(previous) = doc
+        .get("previous_on_hand")
+        .and_then(Value::as_i64)
+        .filter(|p| *p >= 0)
+    {
+        if previous.checked_add(delta).is_none_or(|after| after < 0) {
+            out.push(
+                "/delta".into(),
+                Rule::QuantityConsistent,
+                format!(
+                    "expected a delta of at least −previous_on_hand = {}, found {delta}",
+                    -previous
+                ),
+            );
+        }
+    }
+}
+
+/// Every (sku, location) of `doc[key]` at most once.
+fn unique_positions(doc: &Value, key: &str, out: &mut Findings) {
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, p) in items(doc, key) {
+        let (Some(sku), Some(location)) = (str_at(p, "sku"), str_at(p, "location")) else {
+            continue;
+        };
+        if let Some(&first) = seen.get(&(sku, location)) {
+            out.push(
+                format!("/{key}/{i}"),
+                Rule::PositionUnique,
+                format!(
+                    "expected (sku, location) unique in the document, found ({sku}, {location}) again (first at /{key}/{first})"
+                ),
+            );
+        } else {
+            seen.insert((sku, location), i);
+        }
+    }
+}
+
+fn reconciliation_result(doc: &Value, out: &mut Findings) {
+    unique_positions(doc, "gaps", out);
+    let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64);
+    for (i, gap) in items(doc, "gaps") {
+        let (Some(erp), Some(wms), Some(diff)) = (
+            num(gap, "erp_on_hand"),
+            num(gap, "wms_on_hand"),
+            num(gap, "difference"),
+        ) else {
+            continue;
+        };
+        let pointer = format!("/gaps/{i}/difference");
+        if diff != wms - erp {
+            out.push(
+                pointer,
+                Rule::QuantityConsistent,
+                format!(
+                    "expected difference = wms_on_hand − erp_on_hand = {}, found {diff}",
+                    wms - erp
+                ),
+            );
+        } else if diff == 0 {
+            out.push(
+                pointer,
+                Rule::QuantityConsistent,
+                format!("expected a gap to differ, found erp_on_hand = wms_on_hand = {erp}"),
+            );
+        }
+    }
+    let gaps = items(doc, "gaps").count();
+    if let Some(compared) = num(doc, "positions_compared") {
+        if (gaps as i64) > compared {
+            out.push(
+                "/positions_compared".into(),
+                Rule::QuantityConsistent,
+                format!("expected at least as many positions compared as gaps ({gaps}), found {compared}"),
+            );
+        }
+    }
+}
+
+fn invoice(doc: &Value, out: &mut Findings) {
+    positive(doc, "quantity", out);
+    unique_line_no(doc, "line_no", out);
+    if let (Some(date), Some(due)) = (str_at(doc, "invoice_date"), str_at(doc, "due_date")) {
+        ordered(
+            "invoice_date",
+            date,
+            || "/due_date".into(),
+            due,
+            "a due date",
+            out,
+        );
+    }
+}
+
+/// A known line outcome other than `matched` (an unknown one is the schema's finding).
+fn is_exception_outcome(outcome: &str) -> bool {
+    serde_json::from_value::<LineMatchOutcome>(Value::String(outcome.to_owned()))
+        .is_ok_and(|o| o != LineMatchOutcome::Matched)
+}
+
+/// 3-way match: a matched line invoices no more than was received; every
+/// other line has exactly one exception of its outcome; the status is
+/// `matched` exactly when every line is.
+fn match_result(doc: &Value, out: &mut Findings) {
+    unique_line_no(doc, "invoice_line_no", out);
+    // invoice_line_no → outcome
+    let mut outcomes: HashMap<i64, &str> = HashMap::new();
+    let mut unmatched = 0;
+    for (i, line) in lines(doc) {
+        let outcome = str_at(line, "outcome");
+        if let Some(n) = line.get("invoice_line_no").and_then(Value::as_i64) {
+            outcomes.entry(n).or_insert(outcome.unwrap_or_default());
+        }
+        match outcome {
+            Some("matched") => {
+                let invoiced = line.get("invoiced_qty").and_then(Value::as_i64);
+                let received = line.get("received_qty").and_then(Value::as_i64);
+                if let (Some(invoiced), Some(received)) = (invoiced, received) {
+                    if invoiced > received {
+                        out.push(
+                            format!("/lines/{i}/invoiced_qty"),
+                            Rule::QuantityConsistent,
+                            format!(
+                                "expected invoiced_qty at most received_qty {received} on a matched line, found {invoiced}"
+                            ),
+                        );
+                    }
+                }
+            }
+            Some(o) if is_exception_outcome(o) => unmatched += 1,
+            _ => {}
+        }
+    }
+    let mut excepted: HashMap<i64, usize> = HashMap::new();
+    for (j, ex) in items(doc, "exceptions") {
+        let Some(n) = ex.get("invoice_line_no").and_then(Value::as_i64) else {
+            continue;
+        };
+        if let Some(&first) = excepted.get(&n) {
+            out.push(
+                format!("/exceptions/{j}"),
+                Rule::DecisionConsistent,
+                format!("expected one exception per line, found a second for invoice line {n} (first at /exceptions/{first})"),
+            );
+            continue;
+        }
+        excepted.insert(n, j);
+        let kind = str_at(ex, "kind");
+        match outcomes.get(&n) {
+            None => out.push(
+                format!("/exceptions/{j}/invoice_line_no"),
+                Rule::DecisionConsistent,
+                format!("expected the number of a line in /lines, found {n}"),
+            ),
+            Some(&"matched") => out.push(
+                format!("/exceptions/{j}/invoice_line_no"),
+                Rule::DecisionConsistent,
+                format!("expected no exception for matched invoice line {n}, found one"),
+            ),
+            Some(&outcome) => {
+                if kind.is_some_and(|k| k != outcome) {
+                    out.push(
+                        format!("/exceptions/{j}/kind"),
+                        Rule::DecisionConsistent,
+                        format!(
+                            "expected the line's outcome {outcome}, found {}",
+                            kind.unwrap_or_default()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for (i, line) in lines(doc) {
+        let n = line.get("invoice_line_no").and_then(Value::as_i64);
+        let outcome = str_at(line, "outcome");
+        if let (Some(n), Some(outcome)) = (n, outcome) {
+            if is_exception_outcome(outcome) && !excepted.contains_key(&n) {
+                out.push(
+                    format!("/lines/{i}/outcome"),
+                    Rule::DecisionConsistent,
+                    format!("expected one exception for a line with outcome {outcome}, found none"),
+                );
+            }
+        }
+    }
+    match str_at(doc, "status") {
+        Some("matched") if unmatched > 0 => out.push(
+            "/status".into(),
+            Rule::DecisionConsistent,
+            format!("expected status exception with {unmatched} unmatched line(s), found matched"),
+        ),
+        Some("exception") if unmatched == 0 && lines(doc).count() > 0 => out.push(
+            "/status".into(),
+            Rule::DecisionConsistent,
+            "expected status matched when every line matched, found exception".into(),
+        ),
+        _ => {}
+    }
+}
+
+/// A CloudEvents envelope: a valid `traceparent`, the `type` its data is
+/// published under, and the data's own rules under `/data`.
+fn cloud_event(doc: &Value, event_type: &str, data_rules: fn(&Value, &mut Findings), out: &mut Findings) {
+    if let Some(tp) = str_at(doc, "traceparent") {
+        if TraceParent::parse(tp).is_none() {
+            out.push(
+                "/traceparent".into(),
+                Rule::TraceContext,
+                format!("expected a W3C traceparent 00-<trace id>-<parent id>-<flags> with non-zero ids, found {tp:?}"),
+            );
+        }
+    }
+    if let Some(t) = str_at(doc, "type").filter(|t| *t != event_type) {
+        out.push(
+            "/type".into(),
+            Rule::EventType,
+            format!("expected type {event_type}, found {t}"),
+        );
+    }
+    if let Some(data) = doc.get("data") {
+        let mut inner = Findings::default();
+        data_rules(data, &mut inner);
+        for f in inner.0 {
+            out.push(format!("/data{}", f.pointer), f.rule, f.message);
+        }
     }
 }
 

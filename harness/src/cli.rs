@@ -63,10 +63,35 @@ pub enum Command {
         #[arg(long, default_value = "target/crossdock/simulate.jsonl")]
         history: PathBuf,
     },
+    /// Benchmarks that print a ratio against a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Contract governance: validate documents, compare contract versions.
     Contracts {
         #[command(subcommand)]
         command: ContractsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The simulated ERP (stateful, recording on, no faults) against a bare
+    /// hyper server answering the same body, with the same load generator.
+    Simulator {
+        /// Requests per target.
+        #[arg(long, default_value_t = 200_000)]
+        requests: u64,
+        /// Time bound per target, in seconds.
+        #[arg(long, default_value_t = 60)]
+        max_seconds: u64,
+        /// Keep-alive connections, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// The simulator's history file.
+        #[arg(long, default_value = "target/crossdock/bench-simulator.jsonl")]
+        history: PathBuf,
     },
 }
 
@@ -192,6 +217,47 @@ pub async fn execute(cli: Cli) -> u8 {
                 Err(e) => {
                     eprintln!("crossdock: error: {e}");
                     e.exit_code()
+                }
+            }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Simulator {
+                    requests,
+                    max_seconds,
+                    concurrency,
+                    history,
+                },
+        } => {
+            let opts = crate::bench::BenchOptions {
+                requests,
+                max_duration: std::time::Duration::from_secs(max_seconds),
+                concurrency: concurrency.max(1),
+                history,
+            };
+            match crate::bench::bench_simulator(&opts).await {
+                Ok(r) => {
+                    let line = |name: &str, t: &crate::bench::Throughput| {
+                        println!(
+                            "{name:<12} {:>9} requests  {:>6} errors  {:>8.1} s  {:>10.0} req/s",
+                            t.requests,
+                            t.errors,
+                            t.elapsed.as_secs_f64(),
+                            t.per_second()
+                        );
+                    };
+                    line("bare hyper", &r.bare);
+                    line("simulator", &r.simulator);
+                    println!("ratio        {:.2} (simulator / bare hyper)", r.ratio());
+                    if let Some(rss) = r.rss_after {
+                        println!("rss after    {:.1} MB", rss as f64 / 1_048_576.0);
+                    }
+                    println!("recorded     {} exchanges", r.recorded);
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("crossdock: error: benchmark failed: {e}");
+                    exit::INFRASTRUCTURE
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! through the reference core, and the history checker. The `crossdock`
 //! binary (src/main.rs) only parses arguments and maps results to exit codes.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod contract_diff;

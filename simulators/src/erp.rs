@@ -3,7 +3,7 @@
 //! keyed by Idempotency-Key (a repeat returns the first answer and posts
 //! nothing).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -34,12 +34,18 @@ pub struct ErpSummary {
     pub receipt_discrepancies: usize,
 }
 
+/// The ERP's books, as aggregates: memory grows with the business keys
+/// (POs, PO lines), never with the number of requests.
 #[derive(Debug, Default)]
 struct Books {
     purchase_orders: BTreeMap<String, PurchaseOrder>,
-    commitments: Vec<PoAcknowledgement>,
-    postings: Vec<ErpGoodsReceiptPosting>,
-    discrepancies: Vec<ReceiptDiscrepancy>,
+    /// Latest acknowledgement per PO.
+    commitments: HashMap<String, PoAcknowledgement>,
+    commitments_taken: usize,
+    /// Posted quantity per (po_number, po_line_no).
+    posted: HashMap<(String, u32), u64>,
+    postings: usize,
+    discrepancies: usize,
 }
 
 /// The ERP's state; shared by its server and its release calls.
@@ -101,9 +107,9 @@ impl ErpSim {
         let books = self.books.lock().expect("erp lock");
         ErpSummary {
             purchase_orders: books.purchase_orders.len(),
-            commitments: books.commitments.len(),
-            goods_receipt_postings: books.postings.len(),
-            receipt_discrepancies: books.discrepancies.len(),
+            commitments: books.commitments_taken,
+            goods_receipt_postings: books.postings,
+            receipt_discrepancies: books.discrepancies,
         }
     }
 
@@ -124,8 +130,9 @@ async fn commitment(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: By
         |ack: PoAcknowledgement, _| {
             let n = {
                 let mut books = erp.books.lock().expect("erp lock");
-                books.commitments.push(ack);
-                books.commitments.len()
+                books.commitments.insert(ack.po_number.clone(), ack);
+                books.commitments_taken += 1;
+                books.commitments_taken
             };
             erp.next_reference("CMT", n)
         },
@@ -141,8 +148,9 @@ async fn goods_receipt_posting(State(erp): State<Arc<ErpSim>>, headers: HeaderMa
         |p: ErpGoodsReceiptPosting, _| {
             let n = {
                 let mut books = erp.books.lock().expect("erp lock");
-                books.postings.push(p);
-                books.postings.len()
+                *books.posted.entry((p.po_number, p.po_line_no)).or_default() += u64::from(p.quantity);
+                books.postings += 1;
+                books.postings
             };
             erp.next_reference("GRP", n)
         },
@@ -155,11 +163,11 @@ async fn discrepancy(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: B
         &headers,
         &body,
         StatusCode::CREATED,
-        |d: ReceiptDiscrepancy, _| {
+        |_: ReceiptDiscrepancy, _| {
             let n = {
                 let mut books = erp.books.lock().expect("erp lock");
-                books.discrepancies.push(d);
-                books.discrepancies.len()
+                books.discrepancies += 1;
+                books.discrepancies
             };
             erp.next_reference("DSC", n)
         },

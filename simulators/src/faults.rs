@@ -403,9 +403,12 @@ impl FaultSet {
 
     fn next_n(&self, endpoint: &str) -> u64 {
         let mut counters = self.counters.lock().expect("counters lock");
-        let n = counters.entry(endpoint.to_owned()).or_default();
-        *n += 1;
-        *n
+        if let Some(n) = counters.get_mut(endpoint) {
+            *n += 1;
+            return *n;
+        }
+        counters.insert(endpoint.to_owned(), 1);
+        1
     }
 
     /// How many copies an emitted event gets on `endpoint` (1 = no fault).
@@ -430,6 +433,9 @@ impl FaultSet {
         let n = self.next_n(endpoint);
         let rules = self.rules.read().expect("faults lock");
         let mut decision = Decision::default();
+        if rules.is_empty() {
+            return decision;
+        }
         for r in rules.iter() {
             if r.rule.endpoint.as_deref().is_some_and(|e| e != endpoint) {
                 continue;

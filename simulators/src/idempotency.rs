@@ -2,15 +2,20 @@
 //!
 //! First request with a key: the effect runs and its answer is stored. A
 //! repeat with the same body: the stored answer, marked replayed, no new
-//! effect. The same key with another body: 422. No key: 400. The check and
-//! the effect run under one lock, so concurrent repeats cannot both apply.
+//! effect. The same key with another body (byte for byte): 422. No key: 400.
+//! The check and the effect run under one lock, so concurrent repeats cannot
+//! both apply.
+//!
+//! Memory is bounded: the store keeps the most recent
+//! [`DEFAULT_CAPACITY`] keys (Stripe keeps keys 24 h; a simulator under a
+//! million-request load keeps the newest) and forgets the oldest first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
-use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use contracts::Problem;
@@ -18,11 +23,23 @@ use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 
 use crate::problem_response;
 
-/// A stored answer.
+/// Keys remembered by default.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// A stored answer: status and JSON body bytes.
 #[derive(Debug, Clone)]
 pub struct StoredAnswer {
     pub status: StatusCode,
-    pub body: serde_json::Value,
+    pub body: Bytes,
+}
+
+impl StoredAnswer {
+    fn response(self) -> Response {
+        let mut r = (self.status, self.body).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    }
 }
 
 /// What a mutating request got.
@@ -41,9 +58,9 @@ pub enum Outcome {
 impl IntoResponse for Outcome {
     fn into_response(self) -> Response {
         match self {
-            Outcome::Fresh(a) => (a.status, Json(a.body)).into_response(),
+            Outcome::Fresh(a) => a.response(),
             Outcome::Replay(a) => {
-                let mut r = (a.status, Json(a.body)).into_response();
+                let mut r = a.response();
                 r.headers_mut()
                     .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
                 r
@@ -68,24 +85,46 @@ impl IntoResponse for Outcome {
     }
 }
 
-/// Stored answers by Idempotency-Key, with the hash of the body that made them.
 #[derive(Debug, Default)]
-pub struct IdempotencyStore {
-    entries: Mutex<HashMap<String, (u64, StoredAnswer)>>,
+struct Entries {
+    by_key: HashMap<String, (u64, StoredAnswer)>,
+    /// Keys in insertion order, for eviction.
+    order: VecDeque<String>,
 }
 
-fn body_hash(body: &serde_json::Value) -> u64 {
+/// Stored answers by Idempotency-Key, with the hash of the body that made them.
+#[derive(Debug)]
+pub struct IdempotencyStore {
+    entries: Mutex<Entries>,
+    capacity: usize,
+}
+
+impl Default for IdempotencyStore {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+fn body_hash(body: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
-    body.to_string().hash(&mut h);
+    body.hash(&mut h);
     h.finish()
 }
 
 impl IdempotencyStore {
+    /// A store remembering at most `capacity` keys (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
     /// Runs `effect` once per key and answers repeats from the store.
     pub fn execute(
         &self,
         headers: &HeaderMap,
-        body: &serde_json::Value,
+        body: &[u8],
         effect: impl FnOnce(&str) -> StoredAnswer,
     ) -> Outcome {
         let Some(key) = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()) else {
@@ -93,12 +132,18 @@ impl IdempotencyStore {
         };
         let hash = body_hash(body);
         let mut entries = self.entries.lock().expect("idempotency lock");
-        match entries.get(key) {
+        match entries.by_key.get(key) {
             Some((h, answer)) if *h == hash => Outcome::Replay(answer.clone()),
             Some(_) => Outcome::Mismatch(key.to_owned()),
             None => {
                 let answer = effect(key);
-                entries.insert(key.to_owned(), (hash, answer.clone()));
+                if entries.order.len() >= self.capacity
+                    && let Some(oldest) = entries.order.pop_front()
+                {
+                    entries.by_key.remove(&oldest);
+                }
+                entries.order.push_back(key.to_owned());
+                entries.by_key.insert(key.to_owned(), (hash, answer.clone()));
                 Outcome::Fresh(answer)
             }
         }
@@ -106,7 +151,7 @@ impl IdempotencyStore {
 
     /// Number of keys stored.
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("idempotency lock").len()
+        self.entries.lock().expect("idempotency lock").by_key.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -117,7 +162,6 @@ impl IdempotencyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn headers(key: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -135,26 +179,51 @@ mod tests {
             runs += 1;
             StoredAnswer {
                 status: StatusCode::CREATED,
-                body: json!({"n": 1}),
+                body: Bytes::from_static(b"{\"n\":1}"),
             }
         };
         assert!(matches!(
-            store.execute(&headers(Some("a")), &json!({"x": 1}), &mut run),
+            store.execute(&headers(Some("a")), br#"{"x":1}"#, &mut run),
             Outcome::Fresh(_)
         ));
         assert!(matches!(
-            store.execute(&headers(Some("a")), &json!({"x": 1}), &mut run),
+            store.execute(&headers(Some("a")), br#"{"x":1}"#, &mut run),
             Outcome::Replay(_)
         ));
         assert!(matches!(
-            store.execute(&headers(Some("a")), &json!({"x": 2}), &mut run),
+            store.execute(&headers(Some("a")), br#"{"x":2}"#, &mut run),
             Outcome::Mismatch(_)
         ));
         assert!(matches!(
-            store.execute(&headers(None), &json!({"x": 1}), &mut run),
+            store.execute(&headers(None), br#"{"x":1}"#, &mut run),
             Outcome::MissingKey
         ));
         assert_eq!(runs, 1);
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn the_oldest_keys_are_forgotten_beyond_capacity() {
+        let store = IdempotencyStore::with_capacity(2);
+        let answer = |_: &str| StoredAnswer {
+            status: StatusCode::CREATED,
+            body: Bytes::from_static(b"{}"),
+        };
+        for key in ["a", "b", "c"] {
+            assert!(matches!(
+                store.execute(&headers(Some(key)), b"{}", answer),
+                Outcome::Fresh(_)
+            ));
+        }
+        assert_eq!(store.len(), 2);
+        // "a" was evicted: it runs again; "c" is still remembered.
+        assert!(matches!(
+            store.execute(&headers(Some("c")), b"{}", answer),
+            Outcome::Replay(_)
+        ));
+        assert!(matches!(
+            store.execute(&headers(Some("a")), b"{}", answer),
+            Outcome::Fresh(_)
+        ));
     }
 }

@@ -80,13 +80,18 @@ pub fn mutate<T: DeserializeOwned>(
     status: StatusCode,
     effect: impl FnOnce(T, &str) -> serde_json::Value,
 ) -> Response {
-    let (doc, value) = match parse_body::<T>(bytes) {
-        Ok(parsed) => parsed,
-        Err(r) => return r,
+    let doc = match serde_json::from_slice::<T>(bytes) {
+        Ok(doc) => doc,
+        // Tell malformed JSON (400) from JSON of the wrong shape (422).
+        Err(_) => {
+            return parse_body::<T>(bytes)
+                .err()
+                .unwrap_or_else(|| StatusCode::UNPROCESSABLE_ENTITY.into_response());
+        }
     };
-    let outcome: Outcome = store.execute(headers, &value, |key| StoredAnswer {
+    let outcome: Outcome = store.execute(headers, bytes, |key| StoredAnswer {
         status,
-        body: effect(doc, key),
+        body: Bytes::from(serde_json::to_vec(&effect(doc, key)).expect("a JSON value serializes")),
     });
     outcome.into_response()
 }

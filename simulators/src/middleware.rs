@@ -156,7 +156,7 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
         replayed: false,
         fault: decision.fault.as_ref().map(|f| f.name().to_owned()),
         handler_status: None,
-        request: serde_json::from_slice(&bytes).ok(),
+        request: None,
         response: None,
     };
 
@@ -169,13 +169,13 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
         }) => {
             exchange.error = Some("connection reset by fault".into());
             exchange.finished_at_us = now_us();
-            rec.recorder.record(exchange).await;
+            rec.recorder.record_raw(exchange, Some(bytes), None).await;
             return reset(kill).await;
         }
         Some(Fault::Hang { max_s }) => {
             exchange.error = Some(format!("hung by fault, reset after {max_s} s"));
             exchange.finished_at_us = now_us();
-            rec.recorder.record(exchange).await;
+            rec.recorder.record_raw(exchange, Some(bytes), None).await;
             tokio::time::sleep(Duration::from_secs(*max_s)).await;
             return reset(kill).await;
         }
@@ -184,9 +184,10 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
                 let (rparts, rbody) = response.into_parts();
                 let rbytes = to_bytes(rbody, usize::MAX).await.unwrap_or_default();
                 exchange.status = Some(rparts.status.as_u16());
-                exchange.response = serde_json::from_slice(&rbytes).ok();
                 exchange.finished_at_us = now_us();
-                rec.recorder.record(exchange).await;
+                rec.recorder
+                    .record_raw(exchange, Some(bytes), Some(rbytes.clone()))
+                    .await;
                 return Response::from_parts(rparts, Body::from(rbytes));
             }
         }
@@ -194,7 +195,9 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
     }
 
     // The party's own logic runs.
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
     let (mut rparts, rbody) = response.into_parts();
     let rbytes = to_bytes(rbody, usize::MAX).await.unwrap_or_default();
     exchange.replayed = rparts
@@ -203,10 +206,10 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
         .is_some_and(|v| v == "true");
     let handler_status = rparts.status.as_u16();
 
+    let request = Some(bytes);
     match decision.fault {
         Some(Fault::CommitThenFail { then }) => {
             exchange.handler_status = Some(handler_status);
-            exchange.response = serde_json::from_slice(&rbytes).ok();
             match then {
                 AfterCommit::GatewayTimeout => {
                     let r = problem_response(
@@ -216,15 +219,17 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
                     let (fparts, fbody) = r.into_parts();
                     let fbytes = to_bytes(fbody, usize::MAX).await.unwrap_or_default();
                     exchange.status = Some(504);
-                    exchange.response = serde_json::from_slice(&fbytes).ok();
                     exchange.finished_at_us = now_us();
-                    rec.recorder.record(exchange).await;
+                    rec.recorder
+                        .record_raw(exchange, request, Some(fbytes.clone()))
+                        .await;
                     Response::from_parts(fparts, Body::from(fbytes))
                 }
                 AfterCommit::Reset => {
                     exchange.error = Some("connection reset by fault after commit".into());
                     exchange.finished_at_us = now_us();
-                    rec.recorder.record(exchange).await;
+                    // What the party answered, though the caller never saw it.
+                    rec.recorder.record_raw(exchange, request, Some(rbytes)).await;
                     reset(kill).await
                 }
             }
@@ -238,25 +243,28 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
                 }
                 Malformation::SchemaInvalid => Bytes::from_static(b"{\"unexpected\":[1,2,3]}"),
             };
-            exchange.response = serde_json::from_slice(&corrupt).ok();
             exchange.finished_at_us = now_us();
-            rec.recorder.record(exchange).await;
+            rec.recorder
+                .record_raw(exchange, request, Some(corrupt.clone()))
+                .await;
             rparts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(rparts, Body::from(corrupt))
         }
         Some(Fault::SlowBody { bytes_per_s }) => {
             exchange.status = Some(handler_status);
-            exchange.response = serde_json::from_slice(&rbytes).ok();
             exchange.finished_at_us = now_us();
-            rec.recorder.record(exchange).await;
+            rec.recorder
+                .record_raw(exchange, request, Some(rbytes.clone()))
+                .await;
             rparts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(rparts, dribble(rbytes, bytes_per_s))
         }
         _ => {
             exchange.status = Some(handler_status);
-            exchange.response = serde_json::from_slice(&rbytes).ok();
             exchange.finished_at_us = now_us();
-            rec.recorder.record(exchange).await;
+            rec.recorder
+                .record_raw(exchange, request, Some(rbytes.clone()))
+                .await;
             drop(decision);
             Response::from_parts(rparts, Body::from(rbytes))
         }

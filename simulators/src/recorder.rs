@@ -10,6 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use contracts::Exchange;
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +19,9 @@ const CHANNEL_CAPACITY: usize = 4096;
 
 enum Msg {
     Record(Box<Exchange>),
+    /// An exchange whose bodies are still raw bytes: the writer thread
+    /// splices them in, off the request path.
+    Raw(Box<Exchange>, Option<Bytes>, Option<Bytes>),
     Flush(oneshot::Sender<std::io::Result<u64>>),
 }
 
@@ -72,6 +76,16 @@ impl Recorder {
         let _ = self.tx.send(Msg::Record(Box::new(exchange))).await;
     }
 
+    /// Queues one record whose request and response bodies are raw bytes
+    /// (kept when they are JSON). Cheaper on the request path than
+    /// [`Recorder::record`] with parsed bodies.
+    pub async fn record_raw(&self, exchange: Exchange, request: Option<Bytes>, response: Option<Bytes>) {
+        let _ = self
+            .tx
+            .send(Msg::Raw(Box::new(exchange), request, response))
+            .await;
+    }
+
     /// Waits until every record queued before this call is written and
     /// flushed; returns how many records the file holds.
     pub async fn flush(&self) -> std::io::Result<u64> {
@@ -83,6 +97,57 @@ impl Recorder {
         wait.await
             .map_err(|_| std::io::Error::other("recorder writer stopped"))?
     }
+}
+
+/// A body as it goes into a JSON Lines record: verbatim when it is compact
+/// JSON, re-serialized when it is JSON with line breaks, absent otherwise.
+enum RawBody {
+    Verbatim(Bytes),
+    Parsed(serde_json::Value),
+}
+
+fn raw_body(bytes: Option<Bytes>) -> Option<RawBody> {
+    let bytes = bytes.filter(|b| !b.is_empty())?;
+    if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+        return serde_json::from_slice(&bytes).ok().map(RawBody::Parsed);
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+        .ok()
+        .map(|_| RawBody::Verbatim(bytes))
+}
+
+/// Writes `exchange` with its raw bodies spliced in as the `request` and
+/// `response` members.
+fn write_raw(
+    out: &mut BufWriter<File>,
+    exchange: &mut Exchange,
+    request: Option<Bytes>,
+    response: Option<Bytes>,
+) -> std::io::Result<()> {
+    let (request, response) = (raw_body(request), raw_body(response));
+    let mut line = Vec::with_capacity(512);
+    let mut splice = Vec::new();
+    for (name, body, slot) in [
+        ("request", request, &mut exchange.request),
+        ("response", response, &mut exchange.response),
+    ] {
+        match body {
+            Some(RawBody::Parsed(v)) => *slot = Some(v),
+            Some(RawBody::Verbatim(b)) => splice.push((name, b)),
+            None => {}
+        }
+    }
+    serde_json::to_writer(&mut line, &*exchange)?;
+    // The record is an object: reopen it to append the verbatim members.
+    line.pop();
+    for (name, b) in splice {
+        line.extend_from_slice(b",\"");
+        line.extend_from_slice(name.as_bytes());
+        line.extend_from_slice(b"\":");
+        line.extend_from_slice(&b);
+    }
+    line.extend_from_slice(b"}\n");
+    out.write_all(&line)
 }
 
 fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: BufWriter<File>) {
@@ -100,6 +165,16 @@ fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: BufWriter<File>) {
                     .map_err(std::io::Error::from)
                     .and_then(|()| out.write_all(b"\n"));
                 if let Err(e) = written {
+                    failed = Some(e);
+                }
+            }
+            Msg::Raw(mut exchange, request, response) => {
+                if failed.is_some() {
+                    continue;
+                }
+                exchange.seq = seq;
+                seq += 1;
+                if let Err(e) = write_raw(&mut out, &mut exchange, request, response) {
                     failed = Some(e);
                 }
             }
@@ -140,6 +215,32 @@ mod tests {
             request: Some(serde_json::json!({"n": n})),
             response: None,
         }
+    }
+
+    #[tokio::test]
+    async fn raw_bodies_are_spliced_verbatim_or_reparsed_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let rec = Recorder::create(&path).unwrap();
+        let mut ex = sample(1);
+        ex.request = None;
+        rec.record_raw(
+            ex.clone(),
+            Some(Bytes::from_static(b"{\"a\":1}")),
+            Some(Bytes::from_static(b"not json")),
+        )
+        .await;
+        rec.record_raw(ex, Some(Bytes::from_static(b"{\n  \"b\": [1, 2]\n}")), None)
+            .await;
+        assert_eq!(rec.flush().await.unwrap(), 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Exchange> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0].request, Some(serde_json::json!({"a": 1})));
+        assert_eq!(lines[0].response, None);
+        assert_eq!(lines[0].seq, 0);
+        assert_eq!(lines[1].request, Some(serde_json::json!({"b": [1, 2]})));
+        assert_eq!(lines[1].seq, 1);
     }
 
     #[tokio::test]

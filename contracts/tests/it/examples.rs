@@ -103,6 +103,17 @@ fn valid_examples_deserialize_into_their_types() {
     typed::<GoodsReceipt>("GoodsReceipt");
     typed::<ErpGoodsReceiptPosting>("ErpGoodsReceiptPosting");
     typed::<ReceiptDiscrepancy>("ReceiptDiscrepancy");
+    typed::<contracts::outbound::OrderRelease>("OrderRelease");
+    typed::<contracts::outbound::OrderReleaseDecision>("OrderReleaseDecision");
+    typed::<contracts::outbound::ShipmentConfirmation>("ShipmentConfirmation");
+    typed::<contracts::outbound::ErpShipmentPosting>("ErpShipmentPosting");
+    typed::<contracts::inventory::InventoryAdjustment>("InventoryAdjustment");
+    typed::<contracts::inventory::InventorySnapshot>("InventorySnapshot");
+    typed::<contracts::inventory::ReconciliationResult>("ReconciliationResult");
+    typed::<contracts::invoicing::Invoice>("Invoice");
+    typed::<contracts::invoicing::MatchResult>("MatchResult");
+    typed::<contracts::events::ShipmentConfirmedEvent>("ShipmentConfirmedEvent");
+    typed::<contracts::events::InventoryAdjustedEvent>("InventoryAdjustedEvent");
     typed::<contracts::IntakeAck>("IntakeAck");
     typed::<contracts::PartnerAck>("PartnerAck");
     typed::<contracts::Problem>("Problem");

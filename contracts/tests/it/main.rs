@@ -2,5 +2,6 @@
 
 mod examples;
 mod openapi;
+mod props;
 mod schemas;
 mod validate;

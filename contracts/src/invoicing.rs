@@ -1,0 +1,133 @@
+//! Invoicing, version 1.
+//!
+//! supplier → core: [`Invoice`]; core → ERP: [`MatchResult`], the 3-way match
+//! of each invoice line against its PO line (price) and what was received
+//! (quantity).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Gln, Gtin};
+use crate::inbound::Uom;
+
+/// A supplier invoice against one purchase order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invoice {
+    #[schemars(length(min = 1, max = 35))]
+    pub invoice_number: String,
+    pub supplier_gln: Gln,
+    pub bill_to_gln: Gln,
+    #[schemars(length(min = 1, max = 35))]
+    pub po_number: String,
+    /// ISO 4217 currency code.
+    #[schemars(pattern(r"^[A-Z]{3}$"))]
+    pub currency: String,
+    #[schemars(extend("format" = "date"))]
+    pub invoice_date: String,
+    #[schemars(extend("format" = "date"))]
+    pub due_date: String,
+    #[schemars(length(min = 1, max = 999))]
+    pub lines: Vec<InvoiceLine>,
+}
+
+/// One invoiced line, against a PO line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceLine {
+    #[schemars(range(min = 1))]
+    pub line_no: u32,
+    #[schemars(range(min = 1))]
+    pub po_line_no: u32,
+    pub gtin: Gtin,
+    #[schemars(range(min = 1))]
+    pub quantity: u32,
+    pub uom: Uom,
+    /// Decimal price per unit, in the invoice's currency.
+    #[schemars(pattern(r"^[0-9]{1,12}(\.[0-9]{1,4})?$"))]
+    pub unit_price: String,
+}
+
+/// The outcome of matching one invoice line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LineMatchOutcome {
+    /// Within quantity and price tolerance, and invoiced ≤ received.
+    Matched,
+    /// More invoiced than received.
+    QuantityExceedsReceived,
+    /// The unit price differs from the PO's beyond tolerance.
+    PriceVariance,
+    /// The PO has no such line.
+    NotOnPo,
+}
+
+/// The overall outcome of a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchStatus {
+    /// Every line matched: the invoice may be paid.
+    Matched,
+    /// At least one exception: the invoice is held.
+    Exception,
+}
+
+/// The 3-way match of one invoice (PO price × received quantity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchResult {
+    #[schemars(length(min = 1, max = 64))]
+    pub match_id: String,
+    #[schemars(length(min = 1, max = 35))]
+    pub invoice_number: String,
+    pub supplier_gln: Gln,
+    #[schemars(length(min = 1, max = 35))]
+    pub po_number: String,
+    #[schemars(extend("format" = "date-time"))]
+    pub matched_at: String,
+    pub status: MatchStatus,
+    /// One per invoice line.
+    #[schemars(length(min = 1, max = 999))]
+    pub lines: Vec<MatchLine>,
+    /// Exactly one per line that did not match.
+    #[serde(default)]
+    pub exceptions: Vec<MatchException>,
+}
+
+/// How one invoice line matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchLine {
+    #[schemars(range(min = 1))]
+    pub invoice_line_no: u32,
+    #[schemars(range(min = 1))]
+    pub po_line_no: u32,
+    pub outcome: LineMatchOutcome,
+    pub invoiced_qty: u32,
+    pub received_qty: u32,
+    #[schemars(pattern(r"^[0-9]{1,12}(\.[0-9]{1,4})?$"))]
+    pub invoiced_unit_price: String,
+    /// The PO line's price; absent when the PO has no such line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]{1,12}(\.[0-9]{1,4})?$"))]
+    pub po_unit_price: Option<String>,
+    /// Price tolerance applied, in percent.
+    #[schemars(range(max = 100))]
+    pub price_tolerance_pct: u8,
+}
+
+/// A line that did not match: what was expected and what was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchException {
+    #[schemars(range(min = 1))]
+    pub invoice_line_no: u32,
+    /// The line's outcome (never `matched`).
+    pub kind: LineMatchOutcome,
+    #[schemars(length(min = 1, max = 100))]
+    pub expected: String,
+    #[schemars(length(min = 1, max = 100))]
+    pub actual: String,
+    #[schemars(length(min = 1, max = 35))]
+    pub reason_code: String,
+}

@@ -1,0 +1,214 @@
+//! `crossdock bench simulator`: the simulators' throughput against bare
+//! hyper, measured in one run with one load generator.
+//!
+//! Both targets answer the same 201 body to the same POST. The bare server
+//! does nothing else; the simulated ERP parses the body, keeps its books,
+//! honours the Idempotency-Key (each request a new key, so each is a real
+//! effect) and records the exchange to a history file. The figure that
+//! matters is the ratio: the two runs share the machine, the runtime and the
+//! generator, so noise mostly cancels.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use contracts::http::IDEMPOTENCY_KEY;
+use contracts::routes::erp;
+use simulators::erp::ErpSim;
+use simulators::faults::FaultSet;
+use simulators::recorder::Recorder;
+
+/// How hard and how long to drive each target.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Requests per target (the run stops at this count…)
+    pub requests: u64,
+    /// …or after this long, whichever comes first.
+    pub max_duration: Duration,
+    /// Connections, each with one request in flight.
+    pub concurrency: usize,
+    /// Where the simulator's history goes.
+    pub history: std::path::PathBuf,
+}
+
+/// One target's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throughput {
+    pub requests: u64,
+    pub errors: u64,
+    pub elapsed: Duration,
+}
+
+impl Throughput {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchReport {
+    pub bare: Throughput,
+    pub simulator: Throughput,
+    /// Resident memory after the simulator run, in bytes (Linux).
+    pub rss_after: Option<u64>,
+    /// Records in the simulator's history.
+    pub recorded: u64,
+}
+
+impl BenchReport {
+    pub fn ratio(&self) -> f64 {
+        self.simulator.per_second() / self.bare.per_second().max(1e-9)
+    }
+}
+
+const BODY: &[u8] = br#"{"receipt_id":"RCV-1","receipt_line_no":1,"po_number":"PO-1","po_line_no":1,"sku":"SKU-1","quantity":5,"stock_status":"unrestricted"}"#;
+const ANSWER: &[u8] = br#"{"reference":"GRP-00000001"}"#;
+
+/// Resident set size of this process, from /proc (Linux only).
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A hyper server that answers every request with the fixed 201 body.
+async fn bare_server() -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let join = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    let _ = req.into_body().collect().await;
+                    Ok::<_, Infallible>(
+                        Response::builder()
+                            .status(201)
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from_static(ANSWER)))
+                            .expect("a static response builds"),
+                    )
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, join))
+}
+
+/// Drives `addr` with `concurrency` keep-alive connections until `total`
+/// requests or `max` time; every request carries a new Idempotency-Key.
+async fn drive(addr: SocketAddr, total: u64, max: Duration, concurrency: usize) -> Throughput {
+    let issued = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency {
+        let (issued, done, errors) = (issued.clone(), done.clone(), errors.clone());
+        workers.spawn(async move {
+            let Ok(stream) = TcpStream::connect(addr).await else {
+                errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+            else {
+                errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            tokio::spawn(conn);
+            loop {
+                let n = issued.fetch_add(1, Ordering::Relaxed);
+                if n >= total || start.elapsed() >= max {
+                    break;
+                }
+                let req = Request::post(erp::GOODS_RECEIPT_POSTINGS)
+                    .header("host", addr.to_string())
+                    .header("content-type", "application/json")
+                    .header(IDEMPOTENCY_KEY, format!("bench-{n}"))
+                    .body(Full::new(Bytes::from_static(BODY)))
+                    .expect("a static request builds");
+                if sender.ready().await.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                match sender.send_request(req).await {
+                    Ok(resp) if resp.status() == 201 => {
+                        let _ = resp.into_body().collect().await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    workers.join_all().await;
+    Throughput {
+        requests: done.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Runs the comparison: bare hyper first, then the simulated ERP.
+pub async fn bench_simulator(opts: &BenchOptions) -> std::io::Result<BenchReport> {
+    let (bare_addr, bare_join) = bare_server().await?;
+    // Warm both paths briefly so connection setup is not measured.
+    drive(bare_addr, 2_000, Duration::from_secs(5), opts.concurrency).await;
+    let bare = drive(bare_addr, opts.requests, opts.max_duration, opts.concurrency).await;
+    bare_join.abort();
+
+    let recorder = Recorder::create(&opts.history)?;
+    let sim = ErpSim::new("http://127.0.0.1:9", recorder.clone(), FaultSet::new(0));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let server = simulators::serve(listener, simulators::erp::app(sim.clone()), sim.faults().clone())?;
+    let simulator = drive(server.addr, opts.requests, opts.max_duration, opts.concurrency).await;
+    server.stop().await?;
+    let recorded = recorder.flush().await?;
+    Ok(BenchReport {
+        bare,
+        simulator,
+        rss_after: rss_bytes(),
+        recorded,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small run: both targets answer, every simulator request is a real,
+    /// recorded effect. (Figures are not asserted: that is the bench's job.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn both_targets_answer_and_the_simulator_records_every_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = bench_simulator(&BenchOptions {
+            requests: 500,
+            max_duration: Duration::from_secs(30),
+            concurrency: 4,
+            history: dir.path().join("h.jsonl"),
+        })
+        .await
+        .unwrap();
+        assert_eq!((report.bare.requests, report.bare.errors), (500, 0));
+        assert_eq!((report.simulator.requests, report.simulator.errors), (500, 0));
+        assert_eq!(report.recorded, 500);
+        assert!(report.ratio() > 0.0);
+    }
+}
