@@ -23,6 +23,18 @@ pub enum Uom {
     Pl,
 }
 
+impl Uom {
+    /// The unit its wire code (`EA`, `CS`, `PL`) names.
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "EA" => Some(Uom::Ea),
+            "CS" => Some(Uom::Cs),
+            "PL" => Some(Uom::Pl),
+            _ => None,
+        }
+    }
+}
+
 /// Status of a purchase-order line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -17,11 +17,24 @@
 //!   in a listed unit.
 //! - Line numbers are unique within a document; acknowledgement quantities
 //!   agree with the line status; a discrepancy's variance is actual − expected.
+//! - Outbound: shipped ≤ ordered per confirmation line; an order-release
+//!   decision is all or nothing (accepted: every line accepted, no reason, a
+//!   warehouse order id; rejected: a reason, no warehouse order).
+//! - Inventory: an adjustment's delta is non-zero and never takes on-hand
+//!   below 0; (sku, location) is unique in a snapshot and among a
+//!   reconciliation's gaps, each gap's difference is wms − erp and non-zero.
+//! - Invoicing: a due date is not before its invoice date; in a match result
+//!   a matched line invoices no more than was received, every unmatched line
+//!   has exactly one exception of its outcome, and the status is `matched`
+//!   exactly when every line is.
+//! - Events: a valid W3C `traceparent`, the `type` the data is published
+//!   under, and the data's own rules (pointers under `/data`).
 //!
 //! Domain rules read the raw JSON, so they run even when the schema fails
 //! elsewhere. A domain finding at a pointer the schema already reported is
 //! dropped: one finding per fault.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -391,7 +404,7 @@ fn check_field(kind: FieldKind, value: &Value, ptr: &[Ptr<'_>], out: &mut Findin
         FieldKind::Gtin => check_gs1("GTIN", &[8, 12, 13, 14], s, ptr, out),
         FieldKind::Gln => check_gs1("GLN", &[13], s, ptr, out),
         FieldKind::Uom => {
-            if serde_json::from_value::<Uom>(value.clone()).is_err() {
+            if Uom::parse(s).is_none() {
                 out.push(
                     pointer(ptr),
                     Rule::UomKnown,
@@ -1019,80 +1032,101 @@ fn handling_units(doc: &Value, out: &mut Findings) {
         .get("handling_units")
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice);
-    // sscc → (index, level, parent)
-    let mut by_sscc: HashMap<&str, (usize, Option<&str>, Option<&str>)> = HashMap::with_capacity(units.len());
-    for (i, hu) in units.iter().enumerate() {
-        let Some(sscc) = str_at(hu, "sscc") else {
+    // Each unit's fields, read once: (sscc, level, parent_sscc).
+    let fields: Vec<(Option<&str>, Option<&str>, Option<&str>)> = units
+        .iter()
+        .map(|hu| (str_at(hu, "sscc"), str_at(hu, "level"), str_at(hu, "parent_sscc")))
+        .collect();
+    // sscc → index of its first unit
+    let mut by_sscc: HashMap<&str, usize> = HashMap::with_capacity(units.len());
+    // The units that are tree nodes: the first of each SSCC.
+    let mut node = vec![false; units.len()];
+    for (i, (sscc, ..)) in fields.iter().enumerate() {
+        let Some(sscc) = *sscc else {
             continue;
         };
-        let entry = (i, str_at(hu, "level"), str_at(hu, "parent_sscc"));
-        if let Some(&(first, ..)) = by_sscc.get(sscc) {
-            out.push(
+        match by_sscc.entry(sscc) {
+            Entry::Occupied(first) => out.push(
                 format!("/handling_units/{i}/sscc"),
                 Rule::HuUnique,
-                format!("expected an SSCC unique among handling units, found {sscc} again (first at /handling_units/{first})"),
-            );
-            continue;
-        }
-        by_sscc.insert(sscc, entry);
-    }
-    for (i, hu) in units.iter().enumerate() {
-        let Some(parent) = str_at(hu, "parent_sscc") else {
-            continue;
-        };
-        let pointer = format!("/handling_units/{i}/parent_sscc");
-        match by_sscc.get(parent) {
-            None => out.push(
-                pointer,
-                Rule::HuParent,
-                format!("expected the SSCC of a listed handling unit, found {parent}, which is not listed"),
-            ),
-            Some(&(_, level, _)) if level.is_some_and(|l| l != "pallet") => out.push(
-                pointer,
-                Rule::HuParent,
                 format!(
-                    "expected a pallet as parent, found {parent}, a {}",
-                    level.unwrap_or_default()
+                    "expected an SSCC unique among handling units, found {sscc} again (first at /handling_units/{})",
+                    first.get()
                 ),
             ),
-            Some(_) => {}
+            Entry::Vacant(slot) => {
+                slot.insert(i);
+                node[i] = true;
+            }
         }
     }
-    // Cycles: follow parents; a walk that revisits a unit of its own path is a cycle.
-    let mut done: HashSet<&str> = HashSet::with_capacity(by_sscc.len());
-    for (&start, _) in by_sscc.iter() {
-        if done.contains(start) {
+    // parent[i]: the index of unit i's parent, when it is listed.
+    let mut parent: Vec<Option<usize>> = vec![None; units.len()];
+    for (i, (_, _, parent_sscc)) in fields.iter().enumerate() {
+        let Some(p) = *parent_sscc else {
             continue;
+        };
+        let pointer = || format!("/handling_units/{i}/parent_sscc");
+        match by_sscc.get(p) {
+            None => out.push(
+                pointer(),
+                Rule::HuParent,
+                format!("expected the SSCC of a listed handling unit, found {p}, which is not listed"),
+            ),
+            Some(&at) => {
+                parent[i] = Some(at);
+                let level = fields[at].1;
+                if level.is_some_and(|l| l != "pallet") {
+                    out.push(
+                        pointer(),
+                        Rule::HuParent,
+                        format!(
+                            "expected a pallet as parent, found {p}, a {}",
+                            level.unwrap_or_default()
+                        ),
+                    );
+                }
+            }
         }
-        let mut path: Vec<&str> = Vec::new();
+    }
+    // Cycles: follow parents; a walk that revisits a unit of its own path is
+    // a cycle. State per unit: 0 unvisited, 1 on the current walk, 2 done.
+    let mut state = vec![0u8; units.len()];
+    let mut path: Vec<usize> = Vec::new();
+    for start in (0..units.len()).filter(|&i| node[i]) {
+        path.clear();
         let mut cur = Some(start);
-        while let Some(s) = cur {
-            if done.contains(s) {
+        while let Some(n) = cur {
+            if state[n] == 2 {
                 break;
             }
-            if let Some(pos) = path.iter().position(|p| *p == s) {
+            if state[n] == 1 {
                 // Report at the cycle's first listed unit, starting from it,
                 // so the finding does not depend on where the walk began.
+                let pos = path.iter().position(|&p| p == n).expect("on the walk");
                 let mut cycle = path[pos..].to_vec();
                 let first = (0..cycle.len())
-                    .min_by_key(|&k| by_sscc[cycle[k]].0)
+                    .min_by_key(|&k| cycle[k])
                     .expect("a cycle has a unit");
                 cycle.rotate_left(first);
-                let at = by_sscc[cycle[0]].0;
+                let through: Vec<&str> = cycle.iter().map(|&k| fields[k].0.unwrap_or_default()).collect();
                 out.push(
-                    format!("/handling_units/{at}/parent_sscc"),
+                    format!("/handling_units/{}/parent_sscc", cycle[0]),
                     Rule::HuCycle,
                     format!(
                         "expected a tree of handling units, found a cycle through {}",
-                        cycle.join(" → ")
+                        through.join(" → ")
                     ),
                 );
                 break;
             }
-            path.push(s);
-            cur = by_sscc.get(s).and_then(|e| e.2);
+            state[n] = 1;
+            path.push(n);
+            cur = parent[n];
         }
-        done.extend(path);
+        for &n in &path {
+            state[n] = 2;
+        }
     }
     if units.is_empty() {
         return; // the schema decides whether units are required
@@ -1148,6 +1182,16 @@ mod tests {
         assert!(has(&["lines", "*", "uom"], FieldKind::Uom));
         assert!(has(&["lines", "*", "expiry"], FieldKind::Date));
         assert!(has(&["ship_date"], FieldKind::Date));
+    }
+
+    #[test]
+    fn uom_parse_agrees_with_serde() {
+        for uom in [Uom::Ea, Uom::Cs, Uom::Pl] {
+            let code = serde_json::to_value(uom).unwrap();
+            assert_eq!(Uom::parse(code.as_str().unwrap()), Some(uom));
+        }
+        assert_eq!(Uom::parse("ea"), None);
+        assert_eq!(Uom::parse("KG"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 
 use contracts::inbound::{
     AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
+    ReceiptDiscrepancy,
 };
 use contracts::routes::{self, core, erp, wms};
 use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, Validator};
@@ -106,6 +107,11 @@ pub fn for_each_exchange(path: &Path, mut visit: impl FnMut(Exchange)) -> Result
     Ok(n)
 }
 
+/// (po_number, po_line_no, quantity, over-tolerance %, under-tolerance %).
+type AdvisedLine = (String, u32, u32, u8, u8);
+/// (po_number, po_line_no, received).
+type CountedLine = (String, u32, u32);
+
 /// State gathered while streaming, per business key.
 #[derive(Default)]
 struct Gathered {
@@ -125,6 +131,12 @@ struct Gathered {
     postings: HashMap<(String, u32), Vec<(u64, Witness)>>,
     /// (po_number, line) → posted quantity effects count.
     posted_po_lines: HashMap<(String, u32), u64>,
+    /// expectation_id → advised (po_number, po_line_no, quantity, over %, under %).
+    expectation_lines: HashMap<String, Vec<AdvisedLine>>,
+    /// receipt_id → (expectation_id, counted (po_number, po_line_no, received)).
+    receipt_counts: HashMap<String, (String, Vec<CountedLine>)>,
+    /// (receipt_id, po_number, po_line_no) → discrepancy effects at the ERP.
+    discrepancies: HashMap<(String, String, u32), Vec<Witness>>,
     /// po_number → the ERP's release witness, when the core accepted it.
     po_released: HashMap<String, Witness>,
     counts: BTreeMap<String, u64>,
@@ -255,6 +267,21 @@ impl Gathered {
             (Role::Wms, Direction::Inbound, wms::INBOUND_EXPECTATIONS) if ex.is_effect() => {
                 if let Some(exp) = parse::<InboundExpectation>(&ex.request) {
                     self.count("expectations");
+                    self.expectation_lines.insert(
+                        exp.expectation_id.clone(),
+                        exp.lines
+                            .iter()
+                            .map(|l| {
+                                (
+                                    l.po_number.clone(),
+                                    l.po_line_no,
+                                    l.quantity,
+                                    l.over_tolerance_pct,
+                                    l.under_tolerance_pct,
+                                )
+                            })
+                            .collect(),
+                    );
                     self.expectations
                         .entry((exp.supplier_gln.to_string(), exp.asn_id))
                         .or_default()
@@ -264,11 +291,30 @@ impl Gathered {
             (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) if ex.is_success() => {
                 if let Some(r) = parse::<GoodsReceipt>(&ex.request) {
                     let lines = r.lines.iter().map(|l| l.line_no).collect();
+                    self.receipt_counts
+                        .entry(r.receipt_id.clone())
+                        .or_insert_with(|| {
+                            let counted = r
+                                .lines
+                                .iter()
+                                .map(|l| (l.po_number.clone(), l.po_line_no, l.qty_received))
+                                .collect();
+                            (r.expectation_id.clone(), counted)
+                        });
                     self.receipts_accepted.entry(r.receipt_id).or_insert((
                         ex.finished_at_us,
                         lines,
                         witness(ex),
                     ));
+                }
+            }
+            (Role::Erp, Direction::Inbound, erp::RECEIPT_DISCREPANCIES) if ex.is_effect() => {
+                if let Some(d) = parse::<ReceiptDiscrepancy>(&ex.request) {
+                    self.count("discrepancies");
+                    self.discrepancies
+                        .entry((d.receipt_id, d.po_number, d.po_line_no))
+                        .or_default()
+                        .push(witness(ex));
                 }
             }
             (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS) if ex.is_effect() => {
@@ -458,6 +504,82 @@ pub fn check(
         v,
     ));
 
+    // Invariant 9: a variance beyond tolerance yields exactly one
+    // discrepancy; within tolerance, none. Judged per PO line of a receipt,
+    // from what the WMS was told to expect and what it counted.
+    let mut v = Vec::new();
+    let mut checked = 0;
+    let mut receipt_ids: Vec<_> = g.receipt_counts.keys().cloned().collect();
+    receipt_ids.sort();
+    for receipt_id in &receipt_ids {
+        let (expectation_id, counted) = &g.receipt_counts[receipt_id];
+        let Some(advised) = g.expectation_lines.get(expectation_id) else {
+            continue;
+        };
+        let mut per_line: Vec<((String, u32), u64)> = Vec::new();
+        for (po, line, qty) in counted {
+            match per_line.iter_mut().find(|(k, _)| k.0 == *po && k.1 == *line) {
+                Some((_, sum)) => *sum += u64::from(*qty),
+                None => per_line.push(((po.clone(), *line), u64::from(*qty))),
+            }
+        }
+        for ((po, line), received) in per_line {
+            checked += 1;
+            let lines: Vec<_> = advised.iter().filter(|a| a.0 == po && a.1 == line).collect();
+            let expected: u64 = lines.iter().map(|a| u64::from(a.2)).sum();
+            let beyond = match lines.first() {
+                None => true,
+                Some(&&(_, _, _, over, under)) => {
+                    received * 100 > expected * (100 + u64::from(over))
+                        || received * 100 < expected * (100 - u64::from(under.min(100)))
+                }
+            };
+            let found = g
+                .discrepancies
+                .remove(&(receipt_id.clone(), po.clone(), line))
+                .unwrap_or_default();
+            let key = format!("receipt_id={receipt_id} po_number={po} line={line}");
+            let witness = g.receipts_accepted.get(receipt_id).map(|r| r.2.clone());
+            match (beyond, found.len()) {
+                (true, 1) | (false, 0) => {}
+                (true, 0) => v.push(Violation {
+                    key,
+                    message: format!("received {received} against {expected} advised, beyond tolerance, but no discrepancy reached the ERP (lost)"),
+                    witness: witness.into_iter().collect(),
+                }),
+                (true, n) => v.push(Violation {
+                    key,
+                    message: format!("{n} discrepancies for one variance (duplicated)"),
+                    witness: witness.into_iter().chain(found).collect(),
+                }),
+                (false, n) => v.push(Violation {
+                    key,
+                    message: format!("received {received} against {expected} advised is within tolerance, yet {n} discrepancy(ies) were raised (unexpected)"),
+                    witness: witness.into_iter().chain(found).collect(),
+                }),
+            }
+        }
+    }
+    let mut unexpected: Vec<_> = g.discrepancies.drain().collect();
+    unexpected.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((receipt_id, po, line), found) in unexpected {
+        checked += 1;
+        v.push(Violation {
+            key: format!("receipt_id={receipt_id} po_number={po} line={line}"),
+            message: format!(
+                "{} discrepancy(ies) for a receipt the core never accepted (unexpected)",
+                found.len()
+            ),
+            witness: found,
+        });
+    }
+    checks.push(Check::new(
+        "one-discrepancy-per-variance",
+        "a receiving variance beyond tolerance yields exactly one ERP discrepancy; within tolerance, none (invariant 9)",
+        checked,
+        v,
+    ));
+
     // Invariant 7 (no outage yet): every PO released reaches posted, line by line.
     let mut v = Vec::new();
     let mut checked = 0;
@@ -526,4 +648,139 @@ pub fn check(
         ],
         counts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn exchange(
+        party: Role,
+        direction: Direction,
+        endpoint: &str,
+        status: u16,
+        request: serde_json::Value,
+    ) -> Exchange {
+        Exchange {
+            seq: 0,
+            party,
+            peer: if party == Role::Core {
+                Role::Erp
+            } else {
+                Role::Core
+            },
+            direction,
+            method: "POST".into(),
+            endpoint: endpoint.into(),
+            status: Some(status),
+            error: None,
+            started_at_us: 1,
+            finished_at_us: 2,
+            idempotency_key: Some(format!("k-{}", request)),
+            trace_id: None,
+            replayed: false,
+            fault: None,
+            handler_status: None,
+            request: Some(request),
+            response: None,
+        }
+    }
+
+    /// A receipt of `received` against 100 advised (tolerance +10/-5), and
+    /// `raised` discrepancies at the ERP: the verdict of invariant 9.
+    fn verdict(received: u32, raised: usize) -> Check {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let mut lines = vec![
+            exchange(
+                Role::Wms,
+                Direction::Inbound,
+                wms::INBOUND_EXPECTATIONS,
+                201,
+                json!({"expectation_id": "IBE-1", "asn_id": "A", "supplier_gln": "5060000000016",
+                       "estimated_arrival": "2026-11-27", "handling_units": [],
+                       "lines": [{"line_no": 1, "po_number": "PO-1", "po_line_no": 1, "sku": "S",
+                                  "gtin": "4006381333931", "quantity": 100, "uom": "EA",
+                                  "sscc": "006141411234567890", "over_tolerance_pct": 10, "under_tolerance_pct": 5}]}),
+            ),
+            exchange(
+                Role::Wms,
+                Direction::Outbound,
+                core::GOODS_RECEIPTS,
+                201,
+                json!({"receipt_id": "RCV-1", "event_id": "E-1", "seq": 1, "expectation_id": "IBE-1",
+                       "asn_id": "A", "received_at": "2026-11-27T10:00:00Z",
+                       "lines": [{"line_no": 1, "po_number": "PO-1", "po_line_no": 1, "sku": "S",
+                                  "qty_received": received, "qty_damaged": 0, "stock_status": "unrestricted"}]}),
+            ),
+        ];
+        for i in 0..raised {
+            lines.push(exchange(
+                Role::Erp,
+                Direction::Inbound,
+                erp::RECEIPT_DISCREPANCIES,
+                201,
+                json!({"receipt_id": "RCV-1", "receipt_line_no": 1, "po_number": "PO-1", "po_line_no": 1,
+                       "kind": "short", "expected": 100, "actual": received, "variance": i, "tolerance_pct": 5,
+                       "reason_code": "SHORT"}),
+            ));
+        }
+        let text: String = lines
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        let findings = check(
+            &[path],
+            &Validator::new(),
+            &Expectations {
+                released: vec![],
+                asn_to_expectation_p99_ms: 1000.0,
+                quiescence: Ok(()),
+                fault_windows_us: vec![],
+            },
+        )
+        .unwrap();
+        findings
+            .checks
+            .into_iter()
+            .find(|c| c.name == "one-discrepancy-per-variance")
+            .unwrap()
+    }
+
+    #[test]
+    fn invariant_9_wants_one_discrepancy_beyond_tolerance_and_none_within() {
+        assert!(verdict(94, 1).passed, "short beyond 5%: one discrepancy is right");
+        assert!(
+            verdict(111, 1).passed,
+            "over beyond 10%: one discrepancy is right"
+        );
+        assert!(
+            verdict(95, 0).passed,
+            "at the under-tolerance bound: none is right"
+        );
+        assert!(
+            verdict(110, 0).passed,
+            "at the over-tolerance bound: none is right"
+        );
+
+        let lost = verdict(80, 0);
+        assert!(!lost.passed);
+        assert!(lost.violations[0].message.contains("lost"), "{lost:?}");
+        assert_eq!(lost.violations[0].key, "receipt_id=RCV-1 po_number=PO-1 line=1");
+
+        let doubled = verdict(80, 2);
+        assert!(
+            doubled.violations[0].message.contains("duplicated"),
+            "{doubled:?}"
+        );
+        assert_eq!(doubled.violations[0].witness.len(), 3);
+
+        let spurious = verdict(100, 1);
+        assert!(
+            spurious.violations[0].message.contains("unexpected"),
+            "{spurious:?}"
+        );
+    }
 }

@@ -185,6 +185,13 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         WmsConfig {
             core_url: core_url.clone(),
             receipt_delay: Duration::from_millis(scenario.wms.receipt_delay_ms),
+            receiving: simulators::wms::Receiving {
+                short_probability: scenario.wms.short_probability.0,
+                over_probability: scenario.wms.over_probability.0,
+                damaged_probability: scenario.wms.damaged_probability.0,
+                variance_pct: scenario.wms.variance_pct,
+            },
+            seed: seed ^ 0x5715,
         },
         recorder("wms")?,
         faults_of(2),

@@ -20,6 +20,10 @@
 //!
 //! [wms]
 //! receipt_delay_ms = 10
+//! short_probability = 0.1         # a line counted short by variance_pct
+//! over_probability = 0.05         # … or over
+//! damaged_probability = 0.05      # … or partly damaged (quality stock)
+//! variance_pct = 20
 //!
 //! [sla]
 //! asn_to_expectation_p99_ms = 500   # judged outside fault windows
@@ -139,12 +143,55 @@ impl Default for SupplierBehaviour {
     }
 }
 
+/// A probability, in `0..=1`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Probability(pub f64);
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(serde::de::Error::custom(format!(
+                "expected a probability in 0..=1, found {v}"
+            )));
+        }
+        Ok(Probability(v))
+    }
+}
+
+fn default_variance() -> u8 {
+    20
+}
+
 /// The simulated WMS's behaviour.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WmsBehaviour {
     #[serde(default)]
     pub receipt_delay_ms: u64,
+    /// Chance that a line is counted short by `variance_pct`.
+    #[serde(default)]
+    pub short_probability: Probability,
+    /// Chance that a line is counted over by `variance_pct`.
+    #[serde(default)]
+    pub over_probability: Probability,
+    /// Chance that `variance_pct` of a line arrives damaged (quality stock).
+    #[serde(default)]
+    pub damaged_probability: Probability,
+    #[serde(default = "default_variance")]
+    pub variance_pct: u8,
+}
+
+impl Default for WmsBehaviour {
+    fn default() -> Self {
+        Self {
+            receipt_delay_ms: 0,
+            short_probability: Probability::default(),
+            over_probability: Probability::default(),
+            damaged_probability: Probability::default(),
+            variance_pct: default_variance(),
+        }
+    }
 }
 
 /// Latency bounds.

@@ -115,6 +115,8 @@ pub async fn simulate(
             WmsConfig {
                 core_url: opts.peer_url.clone(),
                 receipt_delay: Duration::from_millis(100),
+                receiving: Default::default(),
+                seed: opts.seed,
             },
             recorder.clone(),
             faults.clone(),

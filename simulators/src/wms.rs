@@ -32,6 +32,53 @@ pub struct WmsConfig {
     pub core_url: String,
     /// Time from an expectation to its receipt event.
     pub receipt_delay: Duration,
+    /// How counted goods differ from what was advised.
+    pub receiving: Receiving,
+    /// Seed of the receiving decisions.
+    pub seed: u64,
+}
+
+/// How the dock's count differs from the advice, per expectation line:
+/// each line is short, over or damaged with these chances (in that order of
+/// precedence), by `variance_pct` of its quantity. Decided from the seed,
+/// the expectation id and the line number.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Receiving {
+    pub short_probability: f64,
+    pub over_probability: f64,
+    /// Damaged goods are counted as received and put in quality stock.
+    pub damaged_probability: f64,
+    pub variance_pct: u8,
+}
+
+impl Receiving {
+    /// The line as counted: (received, damaged, stock status).
+    pub fn count(
+        &self,
+        seed: u64,
+        expectation_id: &str,
+        line_no: u32,
+        advised: u32,
+    ) -> (u32, u32, StockStatus) {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(seed, expectation_id, line_no), &mut h);
+        let draw = (std::hash::Hasher::finish(&h) >> 11) as f64 / (1u64 << 53) as f64;
+        let off = (u64::from(advised) * u64::from(self.variance_pct)).div_ceil(100) as u32;
+        let (p_short, p_over) = (
+            self.short_probability,
+            self.short_probability + self.over_probability,
+        );
+        let p_damaged = p_over + self.damaged_probability;
+        if draw < p_short {
+            (advised.saturating_sub(off.max(1)), 0, StockStatus::Unrestricted)
+        } else if draw < p_over {
+            (advised + off.max(1), 0, StockStatus::Unrestricted)
+        } else if draw < p_damaged {
+            (advised, off.clamp(1, advised), StockStatus::Quality)
+        } else {
+            (advised, 0, StockStatus::Unrestricted)
+        }
+    }
 }
 
 /// What the WMS holds.
@@ -105,15 +152,23 @@ impl WmsSim {
             lines: exp
                 .lines
                 .iter()
-                .map(|l| ReceiptLine {
-                    line_no: l.line_no,
-                    po_number: l.po_number.clone(),
-                    po_line_no: l.po_line_no,
-                    sku: l.sku.clone(),
-                    qty_received: l.quantity,
-                    qty_damaged: 0,
-                    stock_status: StockStatus::Unrestricted,
-                    lot: l.lot.clone(),
+                .map(|l| {
+                    let (qty_received, qty_damaged, stock_status) = self.config.receiving.count(
+                        self.config.seed,
+                        &exp.expectation_id,
+                        l.line_no,
+                        l.quantity,
+                    );
+                    ReceiptLine {
+                        line_no: l.line_no,
+                        po_number: l.po_number.clone(),
+                        po_line_no: l.po_line_no,
+                        sku: l.sku.clone(),
+                        qty_received,
+                        qty_damaged,
+                        stock_status,
+                        lot: l.lot.clone(),
+                    }
                 })
                 .collect(),
         };
@@ -176,4 +231,38 @@ pub fn app(wms: Arc<WmsSim>) -> Router {
         .with_state(wms)
         .merge(control);
     recorded(router, recording)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receiving_follows_its_chances_and_is_deterministic() {
+        let r = Receiving {
+            short_probability: 0.2,
+            over_probability: 0.1,
+            damaged_probability: 0.1,
+            variance_pct: 20,
+        };
+        let (mut short, mut over, mut damaged) = (0, 0, 0);
+        for line in 1..=2000 {
+            let counted = r.count(7, "IBE-1", line, 50);
+            assert_eq!(counted, r.count(7, "IBE-1", line, 50));
+            match counted {
+                (40, 0, StockStatus::Unrestricted) => short += 1,
+                (60, 0, StockStatus::Unrestricted) => over += 1,
+                (50, 10, StockStatus::Quality) => damaged += 1,
+                (50, 0, StockStatus::Unrestricted) => {}
+                other => panic!("unexpected count {other:?}"),
+            }
+        }
+        assert!((300..500).contains(&short), "{short}");
+        assert!((120..280).contains(&over), "{over}");
+        assert!((120..280).contains(&damaged), "{damaged}");
+        assert_eq!(
+            Receiving::default().count(1, "x", 1, 9),
+            (9, 0, StockStatus::Unrestricted)
+        );
+    }
 }

@@ -167,3 +167,55 @@ fn jsonschema_validator(schema: &Value) -> impl Fn(&Value) -> bool {
     let v = jsonschema::validator_for(schema).unwrap();
     move |doc| v.is_valid(doc)
 }
+
+/// The order release is decided at once: the core and the WMS answer 200
+/// with an `OrderReleaseDecision`, never an intake acknowledgement.
+#[test]
+fn order_releases_are_answered_synchronously_with_a_decision() {
+    use contracts::Role;
+    use contracts::routes::{core, operation, wms};
+    for (role, path) in [
+        (Role::Core, core::ORDER_RELEASES),
+        (Role::Wms, wms::ORDER_RELEASES),
+    ] {
+        let op = operation(role, "POST", path).unwrap_or_else(|| panic!("{role} serves no {path}"));
+        assert_eq!(op.request, "OrderRelease");
+        assert_eq!(op.response, "OrderReleaseDecision");
+        assert_eq!(op.success, &[200]);
+        assert!(op.idempotency_key);
+        let doc = document(role);
+        let responses = &doc["paths"][path]["post"]["responses"];
+        assert!(responses["201"].is_null(), "{role}: {responses}");
+        assert!(
+            responses["200"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("decision"),
+            "{role}: {responses}"
+        );
+    }
+}
+
+/// Every new flow has its operations, each at the role the flow names.
+#[test]
+fn outbound_inventory_and_invoicing_operations_are_routed() {
+    use contracts::Role;
+    use contracts::routes::{core, erp, operation};
+    for (role, path, request) in [
+        (Role::Core, core::SHIPMENT_CONFIRMATIONS, "ShipmentConfirmation"),
+        (Role::Core, core::INVENTORY_ADJUSTMENTS, "InventoryAdjustment"),
+        (Role::Core, core::INVOICES, "Invoice"),
+        (Role::Erp, erp::SHIPMENT_POSTINGS, "ErpShipmentPosting"),
+        (Role::Erp, erp::INVENTORY_ADJUSTMENTS, "InventoryAdjustment"),
+        (Role::Erp, erp::MATCH_RESULTS, "MatchResult"),
+    ] {
+        let op = operation(role, "POST", path).unwrap_or_else(|| panic!("{role} serves no {path}"));
+        assert_eq!(op.request, request, "{role} {path}");
+        let expected = if role == Role::Core {
+            "IntakeAck"
+        } else {
+            "PartnerAck"
+        };
+        assert_eq!(op.response, expected, "{role} {path}");
+    }
+}

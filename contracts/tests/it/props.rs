@@ -1,6 +1,8 @@
-//! Property tests: generated valid documents round-trip through serde and
-//! validate clean; a single mutation (bad check digit, missing required
-//! field, zero or negative quantity) is rejected at the right JSON pointer.
+//! Property tests: generated valid documents (purchase orders, ASNs with a
+//! pallet/carton tree, ship confirmations, inventory adjustments) round-trip
+//! through serde and validate clean; a single mutation (bad check digit,
+//! missing required field, zero or negative quantity, shipped > ordered,
+//! on-hand below 0) is rejected at the right JSON pointer.
 //!
 //! Case counts are modest (64) so the suite stays fast; a failure prints the
 //! shrunk document.
@@ -11,6 +13,8 @@ use contracts::inbound::{
     AdvanceShipNotice, AsnLine, AsnPurpose, HandlingUnit, HandlingUnitLevel, PoLine, PoLineStatus,
     PurchaseOrder, Uom,
 };
+use contracts::inventory::{AdjustmentReason, InventoryAdjustment};
+use contracts::outbound::{ShipmentConfirmation, ShipmentLine};
 use contracts::validate::{Rule, validate};
 use contracts::{Gln, Gtin, Sscc};
 use proptest::prelude::*;
@@ -187,6 +191,78 @@ fn advance_ship_notice() -> impl Strategy<Value = AdvanceShipNotice> {
     })
 }
 
+/// A ship confirmation of loose parcels: 1–20 lines, each shipped in full or short.
+fn shipment_confirmation() -> impl Strategy<Value = ShipmentConfirmation> {
+    let line = (gtin(), 1u32..10_000, any::<prop::sample::Index>(), uom());
+    (
+        1u32..1_000_000,
+        gln(),
+        ymd(),
+        proptest::collection::vec(line, 1..20),
+    )
+        .prop_map(|(n, warehouse, day, lines)| ShipmentConfirmation {
+            shipment_id: format!("SHP-{n}"),
+            event_id: format!("evt-{n}"),
+            order_number: format!("SO-{n}"),
+            order_version: 1,
+            warehouse_order_id: format!("WO-{n}"),
+            warehouse_gln: warehouse,
+            shipped_at: format!("{}T12:00:00Z", date(day)),
+            carrier_scac: "UPSN".into(),
+            tracking_number: None,
+            handling_units: Vec::new(),
+            lines: lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, (gtin, ordered, shipped, uom))| ShipmentLine {
+                    line_no: i as u32 + 1,
+                    sku: format!("SKU-{i}"),
+                    gtin,
+                    qty_ordered: ordered,
+                    qty_shipped: shipped.index(ordered as usize + 1) as u32,
+                    uom,
+                    lot: None,
+                    sscc: None,
+                })
+                .collect(),
+        })
+}
+
+/// An adjustment that keeps on-hand at 0 or above.
+fn inventory_adjustment() -> impl Strategy<Value = InventoryAdjustment> {
+    (
+        0u64..100_000,
+        any::<prop::sample::Index>(),
+        any::<bool>(),
+        gln(),
+        uom(),
+    )
+        .prop_map(|(previous, size, up, warehouse, uom)| {
+            let delta = if up || previous == 0 {
+                size.index(1000) as i64 + 1
+            } else {
+                -(size.index(previous as usize) as i64 + 1)
+            };
+            InventoryAdjustment {
+                adjustment_id: "ADJ-1".into(),
+                source_event_id: "evt-adj-1".into(),
+                warehouse_gln: warehouse,
+                sku: "SKU-1".into(),
+                location: "A-01-01".into(),
+                delta,
+                previous_on_hand: previous,
+                uom,
+                reason: if delta > 0 {
+                    AdjustmentReason::Found
+                } else {
+                    AdjustmentReason::Lost
+                },
+                lot: None,
+                occurred_at: "2026-11-22T10:00:00Z".into(),
+            }
+        })
+}
+
 /// `id` with its check digit replaced by a wrong one.
 fn break_check_digit(id: &str, by: u8) -> String {
     let last = id.as_bytes()[id.len() - 1] - b'0';
@@ -353,5 +429,40 @@ proptest! {
             findings.iter().any(|f| f.rule == Rule::Schema && f.pointer == pointer && f.message.contains(field)),
             "{findings:?}"
         );
+    }
+
+    #[test]
+    fn a_shipment_confirmation_round_trips_and_shipping_more_than_ordered_is_caught(
+        sc in shipment_confirmation(), pick in any::<prop::sample::Index>(), over in 1u32..1000,
+    ) {
+        let doc = serde_json::to_value(&sc).unwrap();
+        let back: ShipmentConfirmation = serde_json::from_value(doc.clone()).unwrap();
+        prop_assert_eq!(&back, &sc);
+        let findings = validate("ShipmentConfirmation", &doc).unwrap();
+        prop_assert!(findings.is_empty(), "{findings:?}");
+
+        let i = pick.index(sc.lines.len());
+        let mut bad = doc;
+        bad["lines"][i]["qty_shipped"] = json!(sc.lines[i].qty_ordered + over);
+        let findings = validate("ShipmentConfirmation", &bad).unwrap();
+        prop_assert!(has(&findings, Rule::QuantityConsistent, &format!("/lines/{i}/qty_shipped")), "{findings:?}");
+        prop_assert_eq!(findings.len(), 1, "{:?}", findings);
+    }
+
+    #[test]
+    fn an_inventory_adjustment_round_trips_and_going_below_zero_is_caught(
+        adj in inventory_adjustment(), beyond in 1i64..1000,
+    ) {
+        let doc = serde_json::to_value(&adj).unwrap();
+        let back: InventoryAdjustment = serde_json::from_value(doc.clone()).unwrap();
+        prop_assert_eq!(&back, &adj);
+        let findings = validate("InventoryAdjustment", &doc).unwrap();
+        prop_assert!(findings.is_empty(), "{findings:?}");
+
+        let mut bad = doc;
+        bad["delta"] = json!(-(adj.previous_on_hand as i64) - beyond);
+        let findings = validate("InventoryAdjustment", &bad).unwrap();
+        prop_assert!(has(&findings, Rule::QuantityConsistent, "/delta"), "{findings:?}");
+        prop_assert_eq!(findings.len(), 1, "{:?}", findings);
     }
 }

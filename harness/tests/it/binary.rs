@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::{scenario, write_scenario};
+use crate::{scenario, scenario_turn_blocking, write_scenario};
 
 fn crossdock() -> Command {
     Command::new(env!("CARGO_BIN_EXE_crossdock"))
@@ -10,6 +10,7 @@ fn crossdock() -> Command {
 
 #[test]
 fn the_happy_path_scenario_passes_and_writes_its_reports() {
+    let _turn = scenario_turn_blocking();
     let out = tempfile::tempdir().unwrap();
     let result = crossdock()
         .args([

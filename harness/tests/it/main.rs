@@ -8,6 +8,21 @@ mod runs;
 mod simulate;
 
 use std::path::{Path, PathBuf};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Whole scenario runs take turns: on a two-core machine, several at once
+/// would measure each other rather than the system (latency checks).
+static SCENARIO_RUNS: Mutex<()> = Mutex::const_new(());
+
+/// Holds the turn for a whole scenario run (async tests).
+pub async fn scenario_turn() -> MutexGuard<'static, ()> {
+    SCENARIO_RUNS.lock().await
+}
+
+/// Holds the turn for a whole scenario run (tests outside a runtime).
+pub fn scenario_turn_blocking() -> MutexGuard<'static, ()> {
+    SCENARIO_RUNS.blocking_lock()
+}
 
 /// A scenario file under the repository's `scenarios/`.
 pub fn scenario(name: &str) -> PathBuf {

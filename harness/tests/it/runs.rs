@@ -2,7 +2,7 @@ use harness::cli::verdict_code;
 use harness::exit;
 use harness::run::{CoreOverrides, RunOptions, run_scenario};
 
-use crate::{small_scenario, write_scenario};
+use crate::{scenario_turn, small_scenario, write_scenario};
 
 fn options(out: &std::path::Path, dedup: bool) -> RunOptions {
     RunOptions {
@@ -17,6 +17,7 @@ fn options(out: &std::path::Path, dedup: bool) -> RunOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_asns_pass_against_the_reference_core() {
+    let _turn = scenario_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_scenario(dir.path(), "dup.toml", &small_scenario("dup", (2, 3), true));
     let outcome = run_scenario(&file, &options(dir.path(), true)).await.unwrap();
@@ -48,6 +49,7 @@ async fn duplicated_asns_pass_against_the_reference_core() {
 /// the business key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_core_without_asn_dedup_fails_naming_invariant_and_key() {
+    let _turn = scenario_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_scenario(dir.path(), "dup.toml", &small_scenario("dup", (2, 3), true));
     let outcome = run_scenario(&file, &options(dir.path(), false)).await.unwrap();
@@ -103,6 +105,7 @@ async fn the_same_seed_generates_the_same_orders() {
 /// expectations when the core gives up after one attempt: the checks see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wms_outage_is_survived_and_a_core_that_gives_up_is_caught() {
+    let _turn = scenario_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "{}\n[[faults]]\nat_s = 0.0\nfor_s = 1.0\nrole = \"wms\"\nendpoint = \"/v1/inbound-expectations\"\nkind = \"outage\"\n",
