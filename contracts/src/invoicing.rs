@@ -111,7 +111,8 @@ pub struct MatchLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[0-9]{1,12}(\.[0-9]{1,4})?$"))]
     pub po_unit_price: Option<String>,
-    /// Price tolerance applied, in percent.
+    /// Price tolerance applied, in percent: a price matches when
+    /// |invoiced − PO| ≤ PO × tolerance / 100.
     #[schemars(range(max = 100))]
     pub price_tolerance_pct: u8,
 }

@@ -24,7 +24,8 @@
 //!   below 0; (sku, location) is unique in a snapshot and among a
 //!   reconciliation's gaps, each gap's difference is wms − erp and non-zero.
 //! - Invoicing: a due date is not before its invoice date; in a match result
-//!   a matched line invoices no more than was received, every unmatched line
+//!   a matched line invoices no more than was received at a price within
+//!   tolerance of the PO's (and a variance outcome really varies), every unmatched line
 //!   has exactly one exception of its outcome, and the status is `matched`
 //!   exactly when every line is.
 //! - Events: a valid W3C `traceparent`, the `type` the data is published
@@ -890,6 +891,52 @@ fn invoice(doc: &Value, out: &mut Findings) {
     }
 }
 
+/// A match line's invoiced price against its PO price and tolerance.
+struct PriceCheck<'a> {
+    invoiced: &'a str,
+    po: &'a str,
+    tolerance_pct: u64,
+    /// |invoiced − po| ≤ po × tolerance_pct / 100.
+    within: bool,
+}
+
+impl<'a> PriceCheck<'a> {
+    /// `None` when a price or the tolerance is absent or malformed (the
+    /// schema's finding).
+    fn of(line: &'a Value) -> Option<Self> {
+        let invoiced = str_at(line, "invoiced_unit_price")?;
+        let po = str_at(line, "po_unit_price")?;
+        let tolerance_pct = line.get("price_tolerance_pct").and_then(Value::as_u64)?;
+        let (inv, p) = (decimal_e4(invoiced)?, decimal_e4(po)?);
+        let within = inv.abs_diff(p) * 100 <= p * u128::from(tolerance_pct);
+        Some(Self {
+            invoiced,
+            po,
+            tolerance_pct,
+            within,
+        })
+    }
+}
+
+/// A decimal of the contracts' price pattern (`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
+/// in ten-thousandths.
+fn decimal_e4(s: &str) -> Option<u128> {
+    let (int, frac) = match s.split_once('.') {
+        Some((_, "")) => return None,
+        Some((int, frac)) => (int, frac),
+        None => (s, ""),
+    };
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || int.len() > 12 || frac.len() > 4 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let mut scaled: u128 = int.parse().ok()?;
+    for b in frac.bytes().chain(std::iter::repeat_n(b'0', 4 - frac.len())) {
+        scaled = scaled * 10 + u128::from(b - b'0');
+    }
+    Some(scaled)
+}
+
 /// A known line outcome other than `matched` (an unknown one is the schema's finding).
 fn is_exception_outcome(outcome: &str) -> bool {
     serde_json::from_value::<LineMatchOutcome>(Value::String(outcome.to_owned()))
@@ -927,6 +974,42 @@ fn match_result(doc: &Value, out: &mut Findings) {
             }
             Some(o) if is_exception_outcome(o) => unmatched += 1,
             _ => {}
+        }
+        if outcome == Some("quantity_exceeds_received") {
+            let invoiced = line.get("invoiced_qty").and_then(Value::as_i64);
+            let received = line.get("received_qty").and_then(Value::as_i64);
+            if let (Some(invoiced), Some(received)) = (invoiced, received) {
+                if invoiced <= received {
+                    out.push(
+                        format!("/lines/{i}/outcome"),
+                        Rule::DecisionConsistent,
+                        format!(
+                            "expected invoiced_qty above received_qty for outcome quantity_exceeds_received, found {invoiced} ≤ {received}"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(price) = PriceCheck::of(line) {
+            match outcome {
+                Some("matched") if !price.within => out.push(
+                    format!("/lines/{i}/invoiced_unit_price"),
+                    Rule::DecisionConsistent,
+                    format!(
+                        "expected an invoiced_unit_price within {}% of po_unit_price {} on a matched line, found {}",
+                        price.tolerance_pct, price.po, price.invoiced
+                    ),
+                ),
+                Some("price_variance") if price.within => out.push(
+                    format!("/lines/{i}/outcome"),
+                    Rule::DecisionConsistent,
+                    format!(
+                        "expected a price beyond tolerance for outcome price_variance, found invoiced_unit_price {} within {}% of po_unit_price {}",
+                        price.invoiced, price.tolerance_pct, price.po
+                    ),
+                ),
+                _ => {}
+            }
         }
     }
     let mut excepted: HashMap<i64, usize> = HashMap::new();
@@ -1192,6 +1275,17 @@ mod tests {
         }
         assert_eq!(Uom::parse("ea"), None);
         assert_eq!(Uom::parse("KG"), None);
+    }
+
+    #[test]
+    fn decimal_e4_reads_the_price_pattern_only() {
+        assert_eq!(decimal_e4("41"), Some(410_000));
+        assert_eq!(decimal_e4("41.25"), Some(412_500));
+        assert_eq!(decimal_e4("0.0001"), Some(1));
+        assert_eq!(decimal_e4("999999999999.9999"), Some(9_999_999_999_999_999));
+        for bad in ["", ".5", "5.", "41,25", "1.23456", "1234567890123", "-1", "1e3"] {
+            assert_eq!(decimal_e4(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Expectations {
     /// Fault windows, as Unix microseconds: latency samples overlapping one
     /// are left out of SLA percentiles.
     pub fault_windows_us: Vec<(u64, u64)>,
+    /// When the run started (Unix microseconds), the origin of the
+    /// throughput series.
+    pub run_started_us: u64,
 }
 
 impl Expectations {
@@ -48,7 +51,12 @@ pub struct Findings {
     pub checks: Vec<Check>,
     pub latencies: Vec<Latency>,
     pub counts: BTreeMap<String, u64>,
+    /// Exchanges finished per [`THROUGHPUT_BUCKET_MS`], from the run's start.
+    pub throughput: Vec<reports::ThroughputPoint>,
 }
+
+/// Width of a throughput bucket.
+pub const THROUGHPUT_BUCKET_MS: u64 = 250;
 
 /// Why the history could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +148,8 @@ struct Gathered {
     /// po_number → the ERP's release witness, when the core accepted it.
     po_released: HashMap<String, Witness>,
     counts: BTreeMap<String, u64>,
+    /// Throughput bucket → exchanges finished in it.
+    throughput: BTreeMap<u64, u64>,
 }
 
 impl Gathered {
@@ -235,8 +245,11 @@ impl Gathered {
         }
     }
 
-    fn observe(&mut self, ex: &Exchange) {
+    fn observe(&mut self, ex: &Exchange, run_started_us: u64) {
         self.count(&format!("exchanges_{}", ex.party));
+        // Only simulated parties record, so each exchange is seen once.
+        let bucket = ex.finished_at_us.saturating_sub(run_started_us) / 1000 / THROUGHPUT_BUCKET_MS;
+        *self.throughput.entry(bucket).or_default() += 1;
         match (ex.party, ex.direction, ex.endpoint.as_str()) {
             (Role::Erp, Direction::Outbound, core::PURCHASE_ORDERS) => {
                 if let (true, Some(po)) = (ex.is_success(), parse::<PurchaseOrder>(&ex.request)) {
@@ -366,7 +379,7 @@ pub fn check(
             if ex.party != Role::Harness {
                 g.check_key(&ex);
             }
-            g.observe(&ex);
+            g.observe(&ex, expect.run_started_us);
         })?;
     }
     let mut checks = Vec::new();
@@ -640,7 +653,15 @@ pub fn check(
     counts.insert("asns_accepted".into(), g.asn_accepted.len() as u64);
     counts.insert("receipts_accepted".into(), g.receipts_accepted.len() as u64);
     counts.insert("pos_released".into(), g.po_released.len() as u64);
+    let last = g.throughput.keys().next_back().copied().unwrap_or(0);
+    let throughput = (0..=last)
+        .map(|b| reports::ThroughputPoint {
+            at_ms: b * THROUGHPUT_BUCKET_MS,
+            exchanges: g.throughput.get(&b).copied().unwrap_or(0),
+        })
+        .collect();
     Ok(Findings {
+        throughput,
         checks,
         latencies: vec![
             asn,
@@ -739,6 +760,7 @@ mod tests {
                 asn_to_expectation_p99_ms: 1000.0,
                 quiescence: Ok(()),
                 fault_windows_us: vec![],
+                run_started_us: 0,
             },
         )
         .unwrap();

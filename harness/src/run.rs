@@ -367,6 +367,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             released: released.into_iter().take(sent as usize).collect(),
             asn_to_expectation_p99_ms: scenario.sla.asn_to_expectation_p99_ms.0,
             quiescence,
+            run_started_us: started_us,
             fault_windows_us: fault_windows
                 .iter()
                 .map(|w| (started_us + w.from_ms * 1000, started_us + w.to_ms * 1000))
@@ -392,8 +393,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         checks: findings.checks,
         latencies: findings.latencies,
         fault_windows,
+        throughput: findings.throughput,
     };
     reports::write_json(&report, &out.join("report.json"))?;
     reports::write_junit(&report, &out.join("junit.xml"))?;
+    reports::write_html(&report, &out.join("report.html"))?;
     Ok(RunOutcome { report, out_dir: out })
 }

@@ -17,12 +17,29 @@
 //! (each: `role`, `kind`, optional `endpoint`, `from_ms`, `to_ms` from the
 //! start of the run).
 
+mod html;
+
+pub use html::render_html;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
+
+/// The JSON Schema of `report.json` (draft 2020-12), committed as
+/// `reports/schema/report.schema.json`.
+pub fn report_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Report)).expect("a schema serializes");
+    if let serde_json::Value::Object(map) = &mut schema {
+        map.insert(
+            "$id".into(),
+            serde_json::Value::String("https://crossdock.dev/schemas/v1/report.schema.json".into()),
+        );
+    }
+    schema
+}
 
 /// Version tag of `report.json`.
 pub const REPORT_FORMAT: &str = "crossdock.report.v1";
@@ -31,7 +48,7 @@ pub const REPORT_FORMAT: &str = "crossdock.report.v1";
 pub const MAX_VIOLATIONS_KEPT: usize = 50;
 
 /// One recorded exchange a violation points at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Witness {
     pub party: String,
     pub seq: u64,
@@ -43,7 +60,7 @@ pub struct Witness {
 }
 
 /// One broken invariant, for one business key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Violation {
     pub key: String,
     pub message: String,
@@ -51,7 +68,7 @@ pub struct Violation {
 }
 
 /// The verdict of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Check {
     pub name: String,
     pub description: String,
@@ -78,7 +95,7 @@ impl Check {
 }
 
 /// Latency percentiles of one measured path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Latency {
     pub name: String,
     pub count: u64,
@@ -91,7 +108,7 @@ pub struct Latency {
 }
 
 /// When a fault was active during a run, relative to the run's start.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FaultWindow {
     pub role: String,
     pub kind: String,
@@ -101,8 +118,16 @@ pub struct FaultWindow {
     pub to_ms: u64,
 }
 
+/// Exchanges finished in one time bucket of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ThroughputPoint {
+    /// Start of the bucket, from the start of the run.
+    pub at_ms: u64,
+    pub exchanges: u64,
+}
+
 /// A whole run of one scenario.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub format: &'static str,
     pub scenario: String,
@@ -115,6 +140,8 @@ pub struct Report {
     pub checks: Vec<Check>,
     pub latencies: Vec<Latency>,
     pub fault_windows: Vec<FaultWindow>,
+    /// Exchanges finished per time bucket (all parties).
+    pub throughput: Vec<ThroughputPoint>,
 }
 
 /// Why a report could not be written.
@@ -171,6 +198,11 @@ pub fn junit(report: &Report) -> Result<String, WriteError> {
     junit
         .to_string()
         .map_err(|e| WriteError::Serialize(e.to_string()))
+}
+
+/// Writes `report.html`.
+pub fn write_html(report: &Report, path: &Path) -> Result<(), WriteError> {
+    write(path, &render_html(report))
 }
 
 /// Writes `junit.xml`.
@@ -315,6 +347,7 @@ mod tests {
                 sla_p99_ms: Some(500.0),
             }],
             fault_windows: vec![],
+            throughput: vec![],
         }
     }
 
@@ -352,6 +385,77 @@ mod tests {
         assert_eq!(v["format"], REPORT_FORMAT);
         assert_eq!(v["passed"], false);
         assert_eq!(v["checks"][1]["violations"][0]["witness"][0]["seq"], 12);
+    }
+
+    /// The page is well-formed XML with both charts, every check, the
+    /// violation's key, and a shaded window per fault.
+    #[test]
+    fn html_is_well_formed_and_shows_charts_checks_and_violations() {
+        let mut report = sample(false);
+        report.fault_windows = vec![FaultWindow {
+            role: "wms".into(),
+            kind: "outage".into(),
+            endpoint: None,
+            from_ms: 200,
+            to_ms: 700,
+        }];
+        report.throughput = (0..6)
+            .map(|i| ThroughputPoint {
+                at_ms: i * 250,
+                exchanges: 10 + i,
+            })
+            .collect();
+        report.checks[1].violations[0].message = "a <b> & \"c\"".into();
+        let html = render_html(&report);
+
+        let mut reader = quick_xml::Reader::from_str(html.trim_start_matches("<!DOCTYPE html>"));
+        let (mut depth, mut ids, mut windows, mut rows) = (0i32, Vec::new(), 0, 0);
+        loop {
+            match reader.read_event().expect("well-formed XML") {
+                quick_xml::events::Event::Start(e) => {
+                    depth += 1;
+                    if e.name().as_ref() == b"tr" {
+                        rows += 1;
+                    }
+                    for a in e.attributes() {
+                        let a = a.unwrap();
+                        if a.key.as_ref() == b"id" {
+                            ids.push(String::from_utf8(a.value.to_vec()).unwrap());
+                        }
+                    }
+                }
+                quick_xml::events::Event::Empty(e) => {
+                    let class = e.attributes().flatten().find(|a| a.key.as_ref() == b"class");
+                    if class.is_some_and(|a| a.value.as_ref() == b"fault-window") {
+                        windows += 1;
+                    }
+                }
+                quick_xml::events::Event::End(_) => depth -= 1,
+                quick_xml::events::Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(depth, 0, "unbalanced elements");
+        for id in [
+            "checks",
+            "violations",
+            "latency-chart",
+            "latencies",
+            "throughput-chart",
+            "counts",
+        ] {
+            assert!(ids.iter().any(|i| i == id), "missing #{id} in {ids:?}");
+        }
+        assert_eq!(windows, 1);
+        // checks: header + 2, violations: header + 1, latencies: header + 1, counts: 1.
+        assert_eq!(rows, 8);
+        assert!(html.contains("asn_id=ASN-7"));
+        assert!(
+            html.contains("a &lt;b&gt; &amp; &quot;c&quot;"),
+            "text is escaped"
+        );
+        assert!(html.contains("FAILED"));
+        assert!(!html.contains("<script"), "self-contained, no scripts");
     }
 
     #[test]

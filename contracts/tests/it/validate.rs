@@ -144,3 +144,38 @@ fn domain_rules_survive_documents_of_the_wrong_shape() {
         }
     }
 }
+
+#[test]
+fn a_cycle_entered_from_a_tail_is_reported_once_at_its_first_unit() {
+    // Units 1 → 2 → 3 → 1 form a cycle; unit 0 hangs off unit 2 (a tail
+    // into the cycle), and unit 4 repeats unit 3's SSCC.
+    let sscc = |n: u32| contracts::ids::with_check_digit(&format!("00614141{n:09}"));
+    let mut doc = asn();
+    doc["handling_units"] = json!([
+        {"sscc": sscc(10), "level": "carton", "parent_sscc": sscc(12)},
+        {"sscc": sscc(11), "level": "pallet", "parent_sscc": sscc(13)},
+        {"sscc": sscc(12), "level": "pallet", "parent_sscc": sscc(11)},
+        {"sscc": sscc(13), "level": "pallet", "parent_sscc": sscc(12)},
+        {"sscc": sscc(13), "level": "pallet"},
+    ]);
+    doc["lines"][0]["sscc"] = json!(sscc(10));
+    let findings = validate("AdvanceShipNotice", &doc).unwrap();
+    let cycles: Vec<_> = findings.iter().filter(|f| f.rule == Rule::HuCycle).collect();
+    assert_eq!(cycles.len(), 1, "{findings:?}");
+    assert_eq!(cycles[0].pointer, "/handling_units/1/parent_sscc");
+    assert!(
+        cycles[0].message.ends_with(&format!(
+            "cycle through {} → {} → {}",
+            sscc(11),
+            sscc(13),
+            sscc(12)
+        )),
+        "{}",
+        cycles[0].message
+    );
+    assert_eq!(
+        rules_at(&findings, "/handling_units/4/sscc"),
+        vec![Rule::HuUnique]
+    );
+    assert_eq!(findings.len(), 2, "{findings:?}");
+}
