@@ -63,6 +63,19 @@ pub enum Command {
         #[arg(long, default_value = "target/crossdock/simulate.jsonl")]
         history: PathBuf,
     },
+    /// Two runs side by side: B regresses against A when a check newly fails
+    /// or a latency percentile grew beyond the tolerance.
+    ///
+    /// Exit 0 no regression, 1 regression, 2 unreadable reports.
+    Compare {
+        /// The baseline run's report.json.
+        a: PathBuf,
+        /// The candidate run's report.json.
+        b: PathBuf,
+        /// How much a percentile may grow, in percent.
+        #[arg(long, default_value_t = 10.0)]
+        tolerance_pct: f64,
+    },
     /// Benchmarks that print a ratio against a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -217,6 +230,32 @@ pub async fn execute(cli: Cli) -> u8 {
                 Err(e) => {
                     eprintln!("crossdock: error: {e}");
                     e.exit_code()
+                }
+            }
+        }
+        Command::Compare { a, b, tolerance_pct } => {
+            let read = |p: &PathBuf| -> Result<serde_json::Value, String> {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("failed to read {}: {e}", p.display()))?;
+                serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))
+            };
+            let compared = read(&a)
+                .and_then(|ra| read(&b).map(|rb| (ra, rb)))
+                .and_then(|(ra, rb)| {
+                    reports::compare::compare(&ra, &rb, tolerance_pct).map_err(|e| e.to_string())
+                });
+            match compared {
+                Ok(c) => {
+                    print!("{}", reports::compare::render_comparison(&c));
+                    if c.regressed() {
+                        exit::CHECKS_FAILED
+                    } else {
+                        exit::OK
+                    }
+                }
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    exit::BAD_INPUT
                 }
             }
         }

@@ -17,6 +17,7 @@
 //! (each: `role`, `kind`, optional `endpoint`, `from_ms`, `to_ms` from the
 //! start of the run).
 
+pub mod compare;
 mod html;
 
 pub use html::render_html;
