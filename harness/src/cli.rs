@@ -63,6 +63,21 @@ pub enum Command {
         #[arg(long, default_value = "target/crossdock/simulate.jsonl")]
         history: PathBuf,
     },
+    /// Run the reference integration core standalone until Ctrl-C.
+    ///
+    /// Defaults: 127.0.0.1:8080, database target/crossdock/core/core.sqlite,
+    /// partners on 127.0.0.1:7001 (ERP), :7002 (WMS), :7003 (supplier). Its
+    /// URL is the first line of standard output; /openapi.json serves its
+    /// contract. Exit 0 after a clean stop, 2 bad configuration, 3 could not
+    /// start.
+    Core {
+        /// Configuration file (TOML; see harness/src/core_cmd.rs).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address, overriding the file's.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Two runs side by side: B regresses against A when a check newly fails
     /// or a latency percentile grew beyond the tolerance.
     ///
@@ -227,6 +242,38 @@ pub async fn execute(cli: Cli) -> u8 {
                     eprintln!("crossdock: stopped; {n} exchanges in {}", history.display());
                     exit::OK
                 }
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    e.exit_code()
+                }
+            }
+        }
+        Command::Core { config, listen } => {
+            let file = match crate::core_cmd::load_config(config.as_deref()) {
+                Ok(mut file) => {
+                    if let Some(listen) = listen {
+                        file.listen = listen;
+                    }
+                    file
+                }
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    return e.exit_code();
+                }
+            };
+            let database = file.database.clone();
+            let started = |url: &str| {
+                println!("{url}");
+                eprintln!(
+                    "crossdock: reference core on {url}; database {}; Ctrl-C to stop",
+                    database.display()
+                );
+            };
+            let ctrl_c = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            match crate::core_cmd::run_core(file, started, ctrl_c).await {
+                Ok(()) => exit::OK,
                 Err(e) => {
                     eprintln!("crossdock: error: {e}");
                     e.exit_code()

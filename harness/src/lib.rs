@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod contract_diff;
 pub mod contracts_cmd;
+pub mod core_cmd;
 pub mod exit;
 pub mod run;
 pub mod scenario;

@@ -182,6 +182,11 @@ async fn ops_status(State(s): State<Arc<CoreState>>) -> Result<Response, ApiErro
     Ok(axum::Json(status).into_response())
 }
 
+/// The core's OpenAPI document, the same as `contracts/openapi/core.json`.
+async fn openapi() -> axum::Json<serde_json::Value> {
+    axum::Json(contracts::openapi::document(Role::Core))
+}
+
 async fn not_found() -> ApiError {
     ApiError::refused(
         404,
@@ -210,6 +215,7 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::ASNS, post(asn))
         .route(core::GOODS_RECEIPTS, post(goods_receipt))
         .route(core::OPS_STATUS, get(ops_status))
+        .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))

@@ -4,6 +4,7 @@
 mod binary;
 mod contract_diff;
 mod contracts_cmd;
+mod core_cmd;
 mod runs;
 mod simulate;
 
