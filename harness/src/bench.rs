@@ -36,6 +36,10 @@ pub struct BenchOptions {
     pub max_duration: Duration,
     /// Connections, each with one request in flight.
     pub concurrency: usize,
+    /// Alternating rounds (bare, simulator, bare, …); the ratio is taken
+    /// between the medians, so a burst of noise skews one round, not the
+    /// figure.
+    pub rounds: u32,
     /// Where the simulator's history goes.
     pub history: std::path::PathBuf,
 }
@@ -57,17 +61,39 @@ impl Throughput {
 /// The whole comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchReport {
-    pub bare: Throughput,
-    pub simulator: Throughput,
+    /// Each round's figures.
+    pub bare_rounds: Vec<Throughput>,
+    pub simulator_rounds: Vec<Throughput>,
     /// Resident memory after the simulator run, in bytes (Linux).
     pub rss_after: Option<u64>,
     /// Records in the simulator's history.
     pub recorded: u64,
 }
 
+fn median(rounds: &[Throughput]) -> f64 {
+    let mut rates: Vec<f64> = rounds.iter().map(Throughput::per_second).collect();
+    rates.sort_by(f64::total_cmp);
+    match rates.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => rates[n / 2],
+        n => (rates[n / 2 - 1] + rates[n / 2]) / 2.0,
+    }
+}
+
 impl BenchReport {
+    /// Median requests/s of the bare server.
+    pub fn bare_median(&self) -> f64 {
+        median(&self.bare_rounds)
+    }
+
+    /// Median requests/s of the simulator.
+    pub fn simulator_median(&self) -> f64 {
+        median(&self.simulator_rounds)
+    }
+
+    /// Simulator / bare hyper, between medians.
     pub fn ratio(&self) -> f64 {
-        self.simulator.per_second() / self.bare.per_second().max(1e-9)
+        self.simulator_median() / self.bare_median().max(1e-9)
     }
 }
 
@@ -166,24 +192,29 @@ async fn drive(addr: SocketAddr, total: u64, max: Duration, concurrency: usize) 
     }
 }
 
-/// Runs the comparison: bare hyper first, then the simulated ERP.
+/// Runs the comparison: `rounds` alternating rounds of bare hyper and the
+/// simulated ERP, `requests` each (bounded by `max_duration` each).
 pub async fn bench_simulator(opts: &BenchOptions) -> std::io::Result<BenchReport> {
     let (bare_addr, bare_join) = bare_server().await?;
-    // Warm both paths briefly so connection setup is not measured.
-    drive(bare_addr, 2_000, Duration::from_secs(5), opts.concurrency).await;
-    let bare = drive(bare_addr, opts.requests, opts.max_duration, opts.concurrency).await;
-    bare_join.abort();
-
     let recorder = Recorder::create(&opts.history)?;
     let sim = ErpSim::new("http://127.0.0.1:9", recorder.clone(), FaultSet::new(0));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let server = simulators::serve(listener, simulators::erp::app(sim.clone()), sim.faults().clone())?;
-    let simulator = drive(server.addr, opts.requests, opts.max_duration, opts.concurrency).await;
+    // Warm both paths briefly so connection setup is not measured.
+    drive(bare_addr, 2_000, Duration::from_secs(5), opts.concurrency).await;
+    drive(server.addr, 2_000, Duration::from_secs(5), opts.concurrency).await;
+
+    let (mut bare_rounds, mut simulator_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..opts.rounds.max(1) {
+        bare_rounds.push(drive(bare_addr, opts.requests, opts.max_duration, opts.concurrency).await);
+        simulator_rounds.push(drive(server.addr, opts.requests, opts.max_duration, opts.concurrency).await);
+    }
+    bare_join.abort();
     server.stop().await?;
     let recorded = recorder.flush().await?;
     Ok(BenchReport {
-        bare,
-        simulator,
+        bare_rounds,
+        simulator_rounds,
         rss_after: rss_bytes(),
         recorded,
     })
@@ -202,13 +233,17 @@ mod tests {
             requests: 500,
             max_duration: Duration::from_secs(30),
             concurrency: 4,
+            rounds: 2,
             history: dir.path().join("h.jsonl"),
         })
         .await
         .unwrap();
-        assert_eq!((report.bare.requests, report.bare.errors), (500, 0));
-        assert_eq!((report.simulator.requests, report.simulator.errors), (500, 0));
-        assert_eq!(report.recorded, 500);
+        assert_eq!(report.bare_rounds.len(), 2);
+        for t in report.bare_rounds.iter().chain(&report.simulator_rounds) {
+            assert_eq!((t.requests, t.errors), (500, 0));
+        }
+        // Warm-up (2,000) and both rounds, every one a recorded effect.
+        assert_eq!(report.recorded, 2_000 + 2 * 500);
         assert!(report.ratio() > 0.0);
     }
 }

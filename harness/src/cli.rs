@@ -108,9 +108,12 @@ pub enum BenchCommand {
     /// The simulated ERP (stateful, recording on, no faults) against a bare
     /// hyper server answering the same body, with the same load generator.
     Simulator {
-        /// Requests per target.
-        #[arg(long, default_value_t = 200_000)]
+        /// Requests per target and round.
+        #[arg(long, default_value_t = 100_000)]
         requests: u64,
+        /// Alternating rounds; the ratio is between the medians.
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
         /// Time bound per target, in seconds.
         #[arg(long, default_value_t = 60)]
         max_seconds: u64,
@@ -310,6 +313,7 @@ pub async fn execute(cli: Cli) -> u8 {
             command:
                 BenchCommand::Simulator {
                     requests,
+                    rounds,
                     max_seconds,
                     concurrency,
                     history,
@@ -319,6 +323,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 requests,
                 max_duration: std::time::Duration::from_secs(max_seconds),
                 concurrency: concurrency.max(1),
+                rounds,
                 history,
             };
             match crate::bench::bench_simulator(&opts).await {
@@ -332,9 +337,16 @@ pub async fn execute(cli: Cli) -> u8 {
                             t.per_second()
                         );
                     };
-                    line("bare hyper", &r.bare);
-                    line("simulator", &r.simulator);
-                    println!("ratio        {:.2} (simulator / bare hyper)", r.ratio());
+                    for (i, (b, sim)) in r.bare_rounds.iter().zip(&r.simulator_rounds).enumerate() {
+                        line(&format!("bare #{}", i + 1), b);
+                        line(&format!("sim #{}", i + 1), sim);
+                    }
+                    println!(
+                        "medians      bare hyper {:.0} req/s, simulator {:.0} req/s",
+                        r.bare_median(),
+                        r.simulator_median()
+                    );
+                    println!("ratio        {:.2} (simulator / bare hyper, medians)", r.ratio());
                     if let Some(rss) = r.rss_after {
                         println!("rss after    {:.1} MB", rss as f64 / 1_048_576.0);
                     }
