@@ -237,8 +237,12 @@ pub async fn execute(cli: Cli) -> u8 {
                     history.display()
                 );
             };
-            let ctrl_c = async {
-                let _ = tokio::signal::ctrl_c().await;
+            let ctrl_c = match interrupted() {
+                Ok(signal) => signal,
+                Err(e) => {
+                    eprintln!("crossdock: error: failed to listen for Ctrl-C: {e}");
+                    return exit::INFRASTRUCTURE;
+                }
             };
             match simulate(opts, started, ctrl_c).await {
                 Ok(n) => {
@@ -272,8 +276,12 @@ pub async fn execute(cli: Cli) -> u8 {
                     database.display()
                 );
             };
-            let ctrl_c = async {
-                let _ = tokio::signal::ctrl_c().await;
+            let ctrl_c = match interrupted() {
+                Ok(signal) => signal,
+                Err(e) => {
+                    eprintln!("crossdock: error: failed to listen for Ctrl-C: {e}");
+                    return exit::INFRASTRUCTURE;
+                }
             };
             match crate::core_cmd::run_core(file, started, ctrl_c).await {
                 Ok(()) => exit::OK,
@@ -373,6 +381,21 @@ pub async fn execute(cli: Cli) -> u8 {
             } => contracts_cmd::run_diff(&old, &new, format, direction),
         },
     }
+}
+
+/// A future that resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are
+/// installed now, before anything starts, so a signal that arrives early is
+/// not lost to the default action.
+fn interrupted() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 /// Expands directories into their `*.toml` files, sorted by name.

@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use integration_core::{CoreConfig, Partners};
 
-use crate::scenario::{ScenarioError, locate};
+use crate::scenario::{ScenarioError, read_toml};
 
 fn default_listen() -> SocketAddr {
     "127.0.0.1:8080".parse().expect("a valid address")
@@ -132,14 +132,7 @@ pub fn load_config(file: Option<&Path>) -> Result<CoreFile, CoreCmdError> {
     let Some(file) = file else {
         return Ok(CoreFile::default());
     };
-    let text = std::fs::read_to_string(file).map_err(|e| ScenarioError {
-        file: file.to_owned(),
-        line: 0,
-        column: 0,
-        field: None,
-        message: format!("failed to read the configuration: {e}"),
-    })?;
-    Ok(toml::from_str(&text).map_err(|e| locate(file, &text, &e))?)
+    Ok(read_toml(file, "configuration")?)
 }
 
 /// The core's configuration from the file's values.

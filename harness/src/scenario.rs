@@ -361,6 +361,24 @@ pub fn locate(file: &Path, text: &str, e: &toml::de::Error) -> ScenarioError {
     }
 }
 
+/// Reads a text input file; `what` names it in the error ("scenario", …).
+pub fn read_text(file: &Path, what: &str) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(file).map_err(|e| ScenarioError {
+        file: file.to_owned(),
+        line: 0,
+        column: 0,
+        field: None,
+        message: format!("failed to read the {what}: {e}"),
+    })
+}
+
+/// Reads a TOML file into `T`; every error is located (file, line, column,
+/// field).
+pub fn read_toml<T: serde::de::DeserializeOwned>(file: &Path, what: &str) -> Result<T, ScenarioError> {
+    let text = read_text(file, what)?;
+    toml::from_str(&text).map_err(|e| locate(file, &text, &e))
+}
+
 impl Scenario {
     /// Parses scenario text; `file` is used in errors only.
     pub fn parse(file: &Path, text: &str) -> Result<Self, ScenarioError> {
@@ -389,14 +407,7 @@ impl Scenario {
 
     /// Reads and parses a scenario file.
     pub fn load(file: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(file).map_err(|e| ScenarioError {
-            file: file.to_owned(),
-            line: 0,
-            column: 0,
-            field: None,
-            message: format!("failed to read the scenario: {e}"),
-        })?;
-        Self::parse(file, &text)
+        Self::parse(file, &read_text(file, "scenario")?)
     }
 }
 

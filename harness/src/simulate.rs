@@ -14,7 +14,7 @@ use simulators::supplier::{SupplierConfig, SupplierSim};
 use simulators::wms::{WmsConfig, WmsSim};
 use simulators::{Server, serve};
 
-use crate::scenario::{ScenarioError, SimRole, locate};
+use crate::scenario::{ScenarioError, SimRole, read_toml};
 
 /// What to simulate, and where.
 #[derive(Debug, Clone)]
@@ -58,14 +58,7 @@ impl SimulateError {
 
 /// Reads a faults file (`[[faults]]` rules), every error located.
 pub fn load_faults(file: &Path) -> Result<Vec<FaultRule>, SimulateError> {
-    let text = std::fs::read_to_string(file).map_err(|e| ScenarioError {
-        file: file.to_owned(),
-        line: 0,
-        column: 0,
-        field: None,
-        message: format!("failed to read the faults file: {e}"),
-    })?;
-    let parsed: FaultsFile = toml::from_str(&text).map_err(|e| locate(file, &text, &e))?;
+    let parsed: FaultsFile = read_toml(file, "faults file")?;
     for (i, rule) in parsed.faults.iter().enumerate() {
         rule.validate().map_err(|message| ScenarioError {
             file: file.to_owned(),

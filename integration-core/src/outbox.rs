@@ -245,6 +245,16 @@ impl Worker {
         }
     }
 
+    /// Ids of the deliveries in flight now.
+    fn in_flight_ids(&self) -> Vec<i64> {
+        self.inflight
+            .lock()
+            .expect("inflight lock")
+            .iter()
+            .copied()
+            .collect()
+    }
+
     /// Runs until `shutdown` turns true; in-flight deliveries are awaited.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.retry.concurrency));
@@ -255,13 +265,7 @@ impl Worker {
             }
             while tasks.try_join_next().is_some() {}
             let free = permits.available_permits();
-            let skip: Vec<i64> = self
-                .inflight
-                .lock()
-                .expect("inflight lock")
-                .iter()
-                .copied()
-                .collect();
+            let skip = self.in_flight_ids();
             let due = if free == 0 {
                 Ok(Vec::new())
             } else {
@@ -290,13 +294,7 @@ impl Worker {
             }
             // Sleep until new work, a finished delivery, the next due time, or shutdown.
             let store = self.store.clone();
-            let in_flight: Vec<i64> = self
-                .inflight
-                .lock()
-                .expect("inflight lock")
-                .iter()
-                .copied()
-                .collect();
+            let in_flight = self.in_flight_ids();
             let next_due = tokio::task::spawn_blocking(move || store.next_due_us(&in_flight))
                 .await
                 .ok()

@@ -1,43 +1,18 @@
 //! `crossdock core` as an operator runs it.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::write_scenario;
+use crate::{interrupt, spawn_server, write_scenario};
 
-fn start(config: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crossdock"))
-        .args(["core", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    (child, url.trim().to_owned())
-}
-
-fn interrupt(mut child: Child) -> Option<i32> {
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        assert!(Instant::now() < deadline, "core did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn start(config: &Path) -> (std::process::Child, String) {
+    spawn_server(&[
+        "core".as_ref(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ])
 }
 
 #[test]

@@ -1,10 +1,8 @@
 //! `crossdock simulate` as an architect runs it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::write_scenario;
+use crate::{interrupt, spawn_server, write_scenario};
 
 fn crossdock() -> Command {
     Command::new(env!("CARGO_BIN_EXE_crossdock"))
@@ -19,20 +17,17 @@ fn a_standalone_erp_serves_with_its_faults_and_stops_cleanly_on_ctrl_c() {
         "[[faults]]\nendpoint = \"/v1/receipt-discrepancies\"\nkind = \"status\"\nstatus = 503\nretry_after_s = 2\n",
     );
     let history = dir.path().join("erp.jsonl");
-    let mut child = crossdock()
-        .args(["simulate", "--role", "erp", "--listen", "127.0.0.1:0", "--faults"])
-        .arg(&faults)
-        .arg("--history")
-        .arg(&history)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let url = url.trim().to_owned();
+    let (child, url) = spawn_server(&[
+        "simulate".as_ref(),
+        "--role".as_ref(),
+        "erp".as_ref(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--faults".as_ref(),
+        faults.as_os_str(),
+        "--history".as_ref(),
+        history.as_os_str(),
+    ]);
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -75,20 +70,7 @@ fn a_standalone_erp_serves_with_its_faults_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(ready, 200);
 
     // Ctrl-C.
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "simulate did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(interrupt(child), Some(0));
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&history)
         .unwrap()
         .lines()
