@@ -40,6 +40,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 use simulators::faults::FaultRule;
 
@@ -59,6 +62,15 @@ impl<'de> Deserialize<'de> for Positive {
     }
 }
 
+impl JsonSchema for Positive {
+    fn schema_name() -> Cow<'static, str> {
+        "Positive".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "integer", "minimum": 1, "maximum": 4_294_967_295u64})
+    }
+}
+
 /// A number that must be greater than zero and finite.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PositiveF64(pub f64);
@@ -72,6 +84,15 @@ impl<'de> Deserialize<'de> for PositiveF64 {
             )));
         }
         Ok(PositiveF64(v))
+    }
+}
+
+impl JsonSchema for PositiveF64 {
+    fn schema_name() -> Cow<'static, str> {
+        "PositiveNumber".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "number", "exclusiveMinimum": 0})
     }
 }
 
@@ -104,8 +125,26 @@ impl<'de> Deserialize<'de> for CountRange {
     }
 }
 
+impl JsonSchema for CountRange {
+    fn schema_name() -> Cow<'static, str> {
+        "CountRange".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "description": "inclusive range; min <= max",
+            "properties": {
+                "min": {"type": "integer", "minimum": 1},
+                "max": {"type": "integer", "minimum": 1}
+            },
+            "required": ["min", "max"],
+            "additionalProperties": false
+        })
+    }
+}
+
 /// Load shape and bounds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
     pub purchase_orders: Positive,
@@ -119,7 +158,7 @@ fn default_copies() -> CountRange {
 }
 
 /// The simulated supplier's behaviour.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupplierBehaviour {
     #[serde(default)]
@@ -147,6 +186,15 @@ impl Default for SupplierBehaviour {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Probability(pub f64);
 
+impl JsonSchema for Probability {
+    fn schema_name() -> Cow<'static, str> {
+        "Probability".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "number", "minimum": 0, "maximum": 1})
+    }
+}
+
 impl<'de> Deserialize<'de> for Probability {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
@@ -164,7 +212,7 @@ fn default_variance() -> u8 {
 }
 
 /// The simulated WMS's behaviour.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WmsBehaviour {
     #[serde(default)]
@@ -195,7 +243,7 @@ impl Default for WmsBehaviour {
 }
 
 /// Latency bounds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sla {
     /// p99 from the core accepting an ASN to the WMS holding its expectation.
@@ -203,7 +251,7 @@ pub struct Sla {
 }
 
 /// A simulated role a fault can be put on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SimRole {
     Erp,
@@ -228,6 +276,27 @@ pub struct TimedFault {
     pub for_s: f64,
     pub role: SimRole,
     pub rule: FaultRule,
+}
+
+impl JsonSchema for TimedFault {
+    fn schema_name() -> Cow<'static, str> {
+        "TimedFault".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        // The fault rule's own schema, with the timeline's fields added.
+        let mut schema = generator.subschema_for::<FaultRule>();
+        let timing = json_schema!({
+            "type": "object",
+            "properties": {
+                "at_s": {"type": "number", "minimum": 0, "description": "from the start of the load"},
+                "for_s": {"type": "number", "exclusiveMinimum": 0},
+                "role": generator.subschema_for::<SimRole>()
+            },
+            "required": ["at_s", "for_s", "role"]
+        });
+        schema = json_schema!({"allOf": [schema, timing]});
+        schema
+    }
 }
 
 impl<'de> Deserialize<'de> for TimedFault {
@@ -258,7 +327,7 @@ impl<'de> Deserialize<'de> for TimedFault {
 }
 
 /// A parsed scenario.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
@@ -377,6 +446,20 @@ pub fn read_text(file: &Path, what: &str) -> Result<String, ScenarioError> {
 pub fn read_toml<T: serde::de::DeserializeOwned>(file: &Path, what: &str) -> Result<T, ScenarioError> {
     let text = read_text(file, what)?;
     toml::from_str(&text).map_err(|e| locate(file, &text, &e))
+}
+
+/// The JSON Schema of the scenario format (committed as
+/// `harness/schema/scenario.schema.json`; point an editor's TOML support at
+/// it for completion).
+pub fn scenario_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Scenario)).expect("a schema serializes");
+    if let serde_json::Value::Object(map) = &mut schema {
+        map.insert(
+            "$id".into(),
+            serde_json::Value::String("https://crossdock.dev/schemas/v1/scenario.schema.json".into()),
+        );
+    }
+    schema
 }
 
 impl Scenario {

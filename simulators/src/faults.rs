@@ -31,7 +31,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
 
 /// What an outage does to callers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageMode {
     /// Answer 503 with Retry-After.
@@ -42,7 +42,7 @@ pub enum OutageMode {
 }
 
 /// What follows a committed effect in a commit-then-fail fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AfterCommit {
     /// Answer 504 Gateway Timeout.
@@ -53,7 +53,7 @@ pub enum AfterCommit {
 }
 
 /// How an answer is corrupted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Malformation {
     /// The body is not JSON at all.
@@ -72,7 +72,7 @@ fn default_hang() -> u64 {
 }
 
 /// One kind of misbehaviour.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
     /// Fixed added latency.
@@ -185,7 +185,7 @@ impl Fault {
 }
 
 /// A fault, where it applies, and how often.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultRule {
     /// The request path it applies to; every path when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,7 +220,7 @@ impl FaultRule {
 }
 
 /// A faults file: `[[faults]]` rules.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultsFile {
     #[serde(default)]
