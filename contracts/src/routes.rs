@@ -71,6 +71,10 @@ pub mod core {
     pub const INVOICES: &str = "/v1/invoices";
     /// Operational status (outbox depth), for quiescence.
     pub const OPS_STATUS: &str = "/v1/ops/status";
+    /// Dead letters: deliveries given up on (GET lists them).
+    pub const OPS_DEAD_LETTERS: &str = "/v1/ops/dead-letters";
+    /// Replays dead letters: one, some, all, or a time range (POST).
+    pub const OPS_DEAD_LETTER_REPLAY: &str = "/v1/ops/dead-letters/replay";
 }
 
 /// Paths a supplier serves.

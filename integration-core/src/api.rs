@@ -19,7 +19,7 @@ use contracts::inbound::{AdvanceShipNotice, GoodsReceipt, PoAcknowledgement, Pur
 use contracts::routes::core;
 
 use crate::error::ApiError;
-use crate::store::{Intake, Tx};
+use crate::store::{Intake, Replay, ReplaySelection, Tx};
 use crate::{CoreState, flows, now_us};
 
 fn parse<T: DeserializeOwned>(
@@ -182,6 +182,40 @@ async fn ops_status(State(s): State<Arc<CoreState>>) -> Result<Response, ApiErro
     Ok(axum::Json(status).into_response())
 }
 
+/// `GET /v1/ops/dead-letters`: deliveries given up on, oldest first.
+async fn dead_letters(State(s): State<Arc<CoreState>>) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let letters = tokio::task::spawn_blocking(move || store.dead_letters(1000))
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))??;
+    Ok(axum::Json(letters).into_response())
+}
+
+/// `POST /v1/ops/dead-letters/replay` with `{"ids": [..]}`, `{"all": true}`
+/// or `{"from_us": .., "to_us": ..}`: back into the outbox, same keys.
+async fn replay(
+    State(s): State<Arc<CoreState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| ApiError::MalformedJson(e.body_text()))?;
+    let which: Replay = serde_json::from_slice(&body).map_err(|e| ApiError::InvalidDocument {
+        document: "replay selection",
+        detail: format!("expected {{\"ids\": [..]}}, {{\"all\": true}} or {{\"from_us\", \"to_us\"}}: {e}"),
+    })?;
+    let selection = match which {
+        Replay::Ids { ids } => ReplaySelection::Ids(ids),
+        Replay::AllFlag { all: true } => ReplaySelection::All,
+        Replay::AllFlag { all: false } => ReplaySelection::Ids(Vec::new()),
+        Replay::Range { from_us, to_us } => ReplaySelection::CreatedBetween { from_us, to_us },
+    };
+    let store = s.store.clone();
+    let replayed = tokio::task::spawn_blocking(move || store.replay_dead_letters(&selection, now_us()))
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))??;
+    s.outbox_notify.notify_one();
+    Ok(axum::Json(serde_json::json!({ "replayed": replayed })).into_response())
+}
+
 /// The core's OpenAPI document, the same as `contracts/openapi/core.json`.
 async fn openapi() -> axum::Json<serde_json::Value> {
     axum::Json(contracts::openapi::document(Role::Core))
@@ -216,6 +250,8 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::GOODS_RECEIPTS, post(goods_receipt))
         .route(core::OPS_STATUS, get(ops_status))
         .route("/openapi.json", get(openapi))
+        .route(core::OPS_DEAD_LETTERS, get(dead_letters))
+        .route(core::OPS_DEAD_LETTER_REPLAY, post(replay))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))

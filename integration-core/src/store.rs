@@ -146,6 +146,40 @@ pub struct OpsStatus {
     pub outbox_dead: i64,
 }
 
+/// A delivery the outbox gave up on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub partner: String,
+    pub path: String,
+    pub idempotency_key: String,
+    pub trace_id: String,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at_us: u64,
+}
+
+/// Which dead letters to replay.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Replay {
+    /// `{"ids": [1, 2]}`
+    Ids { ids: Vec<i64> },
+    /// `{"all": true}`
+    AllFlag { all: bool },
+    /// `{"from_us": …, "to_us": …}`: created in that range (Unix µs).
+    Range { from_us: u64, to_us: u64 },
+}
+
+/// Which dead letters to replay, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplaySelection {
+    All,
+    Ids(Vec<i64>),
+    CreatedBetween { from_us: u64, to_us: u64 },
+}
+
 /// Within an intake transaction: what an `apply` function may do.
 pub struct Tx<'a> {
     pub(crate) tx: &'a Transaction<'a>,
@@ -399,6 +433,53 @@ impl Store {
             params![id, status, error],
         )?;
         Ok(())
+    }
+
+    /// Dead letters, oldest first, at most `limit`.
+    pub fn dead_letters(&self, limit: usize) -> rusqlite::Result<Vec<DeadLetter>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, partner, path, idempotency_key, trace_id, attempts, last_status, last_error, created_at_us
+             FROM outbox WHERE state = 'dead' ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok(DeadLetter {
+                id: r.get(0)?,
+                partner: r.get(1)?,
+                path: r.get(2)?,
+                idempotency_key: r.get(3)?,
+                trace_id: r.get(4)?,
+                attempts: r.get(5)?,
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+                created_at_us: r.get::<_, i64>(8)?.max(0) as u64,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Puts dead letters back in the outbox, due now with a fresh attempt
+    /// budget. Each keeps its Idempotency-Key and body, so a replay never
+    /// doubles an effect the partner already applied. Returns how many.
+    pub fn replay_dead_letters(&self, which: &ReplaySelection, now_us: u64) -> rusqlite::Result<usize> {
+        let conn = self.lock();
+        let set =
+            "UPDATE outbox SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at_us = ?1
+                   WHERE state = 'dead'";
+        match which {
+            ReplaySelection::All => conn.execute(set, params![now_us as i64]),
+            ReplaySelection::Ids(ids) => {
+                let mut n = 0;
+                for id in ids {
+                    n += conn.execute(&format!("{set} AND id = ?2"), params![now_us as i64, id])?;
+                }
+                Ok(n)
+            }
+            ReplaySelection::CreatedBetween { from_us, to_us } => conn.execute(
+                &format!("{set} AND created_at_us BETWEEN ?2 AND ?3"),
+                params![now_us as i64, *from_us as i64, *to_us as i64],
+            ),
+        }
     }
 
     pub fn ops_status(&self) -> rusqlite::Result<OpsStatus> {

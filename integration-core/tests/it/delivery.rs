@@ -231,3 +231,81 @@ async fn retries_stop_after_max_attempts() {
     assert_eq!(supplier_stub.calls().len(), 3, "exactly max_attempts attempts");
     t.stop().await;
 }
+
+/// Dead letters are listed and replayed by the ops API: the replay reuses the
+/// delivery's Idempotency-Key and body, goes out once, and a second replay
+/// finds nothing left to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_and_replayed_once_with_the_same_key() {
+    // The supplier refuses the first delivery for good, then accepts.
+    let supplier_stub = Stub::scripted(vec![Reply::status(400)]).await;
+    let t = TestCore::start(partners(CLOSED, CLOSED, &supplier_stub.url)).await;
+    let url = t.url();
+    assert_accepted(
+        &post(
+            &url,
+            core::PURCHASE_ORDERS,
+            "po-r",
+            &purchase_order("PO-R", &[(1, 10)]),
+        )
+        .await,
+    );
+    eventually("a dead letter", || async {
+        status(&t.core).await.outbox_dead == 1
+    })
+    .await;
+
+    let http = client();
+    let listed: serde_json::Value = http
+        .get(format!("{url}{}", core::OPS_DEAD_LETTERS))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let letters = listed.as_array().unwrap();
+    assert_eq!(letters.len(), 1, "{listed}");
+    assert_eq!(letters[0]["idempotency_key"], "po:PO-R:v1");
+    assert_eq!(letters[0]["last_status"], 400);
+    let id = letters[0]["id"].as_i64().unwrap();
+
+    let replay = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let r = http
+                .post(format!("{url}{}", core::OPS_DEAD_LETTER_REPLAY))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    assert_eq!(
+        replay(serde_json::json!({"ids": [id + 1000]})).await,
+        (200, serde_json::json!({"replayed": 0}))
+    );
+    assert_eq!(status(&t.core).await.outbox_dead, 1);
+    assert_eq!(
+        replay(serde_json::json!({"all": true})).await,
+        (200, serde_json::json!({"replayed": 1}))
+    );
+    let s = quiescent(&t.core).await;
+    assert_eq!((s.outbox_dead, s.outbox_delivered), (0, 1), "{s:?}");
+    assert_eq!(
+        replay(serde_json::json!({"all": true})).await.1,
+        serde_json::json!({"replayed": 0})
+    );
+
+    let calls = supplier_stub.calls_to(supplier::PURCHASE_ORDERS);
+    assert_eq!(calls.len(), 2, "the refused attempt and the replay, nothing more");
+    assert_eq!(calls[0].idempotency_key, calls[1].idempotency_key);
+    assert_eq!(calls[0].raw, calls[1].raw);
+
+    let (code, problem) = replay(serde_json::json!({"everything": "please"})).await;
+    assert_eq!(code, 422, "{problem}");
+    assert_eq!(problem["status"], 422);
+    t.stop().await;
+}
