@@ -147,6 +147,10 @@ struct Gathered {
     discrepancies: HashMap<(String, String, u32), Vec<Witness>>,
     /// po_number → the ERP's release witness, when the core accepted it.
     po_released: HashMap<String, Witness>,
+    /// Cause (kind, business key) → the trace id the partner sent it with.
+    causes: HashMap<(&'static str, String), (String, Witness)>,
+    /// Calls the core made, by the cause they stem from, with their trace id.
+    effects: Vec<((&'static str, String), String, Witness)>,
     counts: BTreeMap<String, u64>,
     /// Throughput bucket → exchanges finished in it.
     throughput: BTreeMap<u64, u64>,
@@ -245,7 +249,50 @@ impl Gathered {
         }
     }
 
+    /// Invariant 15's evidence: what a partner sent the core (a cause) and
+    /// what the core then sent a partner (its effects), each with its trace.
+    fn observe_trace(&mut self, ex: &Exchange) {
+        let (Some(trace), Some(body)) = (&ex.trace_id, &ex.request) else {
+            return;
+        };
+        let field = |name: &str| body.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let cause = match (ex.party, ex.direction, ex.endpoint.as_str()) {
+            (Role::Erp, Direction::Outbound, core::PURCHASE_ORDERS) => field("po_number").map(|k| ("po", k)),
+            (Role::Supplier, Direction::Outbound, core::PO_ACKNOWLEDGEMENTS) => {
+                field("ack_id").map(|k| ("ack", k))
+            }
+            (Role::Supplier, Direction::Outbound, core::ASNS) => field("asn_id").map(|k| ("asn", k)),
+            (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) => {
+                field("receipt_id").map(|k| ("receipt", k))
+            }
+            _ => None,
+        };
+        if let Some(key) = cause {
+            // Any attempt counts: a retry reuses the trace, and an answer
+            // lost on the way back does not make the message unsent.
+            self.causes
+                .entry(key)
+                .or_insert_with(|| (trace.clone(), witness(ex)));
+            return;
+        }
+        let effect = match (ex.party, ex.direction, ex.endpoint.as_str()) {
+            (Role::Supplier, Direction::Inbound, routes::supplier::PURCHASE_ORDERS) => {
+                field("po_number").map(|k| ("po", k))
+            }
+            (Role::Erp, Direction::Inbound, erp::PO_ACKNOWLEDGEMENTS) => field("ack_id").map(|k| ("ack", k)),
+            (Role::Wms, Direction::Inbound, wms::INBOUND_EXPECTATIONS) => field("asn_id").map(|k| ("asn", k)),
+            (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS | erp::RECEIPT_DISCREPANCIES) => {
+                field("receipt_id").map(|k| ("receipt", k))
+            }
+            _ => None,
+        };
+        if let Some(key) = effect {
+            self.effects.push((key, trace.clone(), witness(ex)));
+        }
+    }
+
     fn observe(&mut self, ex: &Exchange, run_started_us: u64) {
+        self.observe_trace(ex);
         self.count(&format!("exchanges_{}", ex.party));
         // Only simulated parties record, so each exchange is seen once.
         let bucket = ex.finished_at_us.saturating_sub(run_started_us) / 1000 / THROUGHPUT_BUCKET_MS;
@@ -593,6 +640,34 @@ pub fn check(
         v,
     ));
 
+    // Invariant 15: every call the core makes because of an inbound message
+    // carries that message's trace id.
+    let mut v = Vec::new();
+    let checked = g.effects.len() as u64;
+    for ((kind, key), trace, effect) in std::mem::take(&mut g.effects) {
+        match g.causes.get(&(kind, key.clone())) {
+            Some((cause_trace, _)) if *cause_trace == trace => {}
+            Some((cause_trace, cause)) => v.push(Violation {
+                key: format!("{kind}={key}"),
+                message: format!(
+                    "the core's call carries trace {trace}, the message that caused it trace {cause_trace}"
+                ),
+                witness: vec![cause.clone(), effect],
+            }),
+            None => v.push(Violation {
+                key: format!("{kind}={key}"),
+                message: "the core made a call that no message sent to it explains".into(),
+                witness: vec![effect],
+            }),
+        }
+    }
+    checks.push(Check::new(
+        "trace-continuity",
+        "every call the core makes carries the W3C trace id of the inbound message that caused it (invariant 15)",
+        checked,
+        v,
+    ));
+
     // Invariant 7 (no outage yet): every PO released reaches posted, line by line.
     let mut v = Vec::new();
     let mut checked = 0;
@@ -769,6 +844,64 @@ mod tests {
             .into_iter()
             .find(|c| c.name == "one-discrepancy-per-variance")
             .unwrap()
+    }
+
+    #[test]
+    fn invariant_15_wants_the_cause_s_trace_on_every_call_it_caused() {
+        let judge = |effect_trace: &str, with_cause: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("h.jsonl");
+            let mut lines = Vec::new();
+            if with_cause {
+                let mut send = exchange(
+                    Role::Wms,
+                    Direction::Outbound,
+                    core::GOODS_RECEIPTS,
+                    201,
+                    json!({"receipt_id": "RCV-9"}),
+                );
+                send.trace_id = Some("a".repeat(32));
+                lines.push(send);
+            }
+            let mut posting = exchange(
+                Role::Erp,
+                Direction::Inbound,
+                erp::GOODS_RECEIPT_POSTINGS,
+                201,
+                json!({"receipt_id": "RCV-9", "receipt_line_no": 1}),
+            );
+            posting.trace_id = Some(effect_trace.to_owned());
+            lines.push(posting);
+            let text: String = lines
+                .iter()
+                .map(|e| serde_json::to_string(e).unwrap() + "\n")
+                .collect();
+            std::fs::write(&path, text).unwrap();
+            let expect = Expectations {
+                released: vec![],
+                asn_to_expectation_p99_ms: 1000.0,
+                quiescence: Ok(()),
+                fault_windows_us: vec![],
+                run_started_us: 0,
+            };
+            let findings = check(&[path], &Validator::new(), &expect).unwrap();
+            findings
+                .checks
+                .into_iter()
+                .find(|c| c.name == "trace-continuity")
+                .unwrap()
+        };
+        let same = judge(&"a".repeat(32), true);
+        assert!(same.passed && same.checked == 1, "{same:?}");
+        let other = judge(&"b".repeat(32), true);
+        assert!(!other.passed);
+        assert_eq!(other.violations[0].key, "receipt=RCV-9");
+        assert_eq!(other.violations[0].witness.len(), 2);
+        let orphan = judge(&"a".repeat(32), false);
+        assert!(
+            orphan.violations[0].message.contains("no message sent to it"),
+            "{orphan:?}"
+        );
     }
 
     #[test]
