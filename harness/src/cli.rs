@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::contract_diff::Direction;
 use crate::contracts_cmd::{self, DiffFormat, ValidateFormat};
 use crate::exit;
-use crate::run::{CoreOverrides, RunError, RunOptions, run_scenario};
+use crate::run::{CoreOverrides, Progress, ProgressSink, RunError, RunOptions, run_scenario};
 use crate::scenario::SimRole;
 use crate::simulate::{SimulateOptions, simulate};
 use simulators::faults::Profile;
@@ -182,10 +182,11 @@ pub enum ContractsCommand {
 pub async fn execute(cli: Cli) -> u8 {
     match cli.command {
         Command::Run { scenarios, out, seed } => {
-            let opts = RunOptions {
+            let mut opts = RunOptions {
                 out_dir: out,
                 seed,
                 core: CoreOverrides::default(),
+                progress: None,
             };
             let files = match scenario_files(&scenarios) {
                 Ok(files) => files,
@@ -196,6 +197,7 @@ pub async fn execute(cli: Cli) -> u8 {
             };
             let mut code = exit::OK;
             for file in &files {
+                opts.progress = Some(progress_sink());
                 let this = match run_scenario(file, &opts).await {
                     Ok(outcome) => {
                         println!("{}", reports::render_terminal(&outcome.report));
@@ -381,6 +383,60 @@ pub async fn execute(cli: Cli) -> u8 {
             } => contracts_cmd::run_diff(&old, &new, format, direction),
         },
     }
+}
+
+/// Renders run progress on standard error: a bar on a terminal, otherwise a
+/// plain line at most once a second (and at each change of phase).
+fn progress_sink() -> ProgressSink {
+    use std::io::IsTerminal;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} {msg:40} [{bar:30}] {pos}/{len}")
+        {
+            bar.set_style(style);
+        }
+        return ProgressSink(Arc::new(move |p: &Progress| match p {
+            Progress::Releasing { released, total } => {
+                bar.set_length(*total);
+                bar.set_position(*released);
+                bar.set_message("releasing purchase orders");
+            }
+            Progress::Settling {
+                in_flight,
+                outbox_pending,
+            } => bar.set_message(format!(
+                "settling: {in_flight} in flight, {outbox_pending} in the outbox"
+            )),
+            Progress::Checking => bar.finish_and_clear(),
+        }));
+    }
+    let last: Mutex<Option<(Instant, std::mem::Discriminant<Progress>)>> = Mutex::new(None);
+    ProgressSink(Arc::new(move |p: &Progress| {
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let phase = std::mem::discriminant(p);
+        let due = match *last {
+            None => true,
+            Some((at, previous)) => previous != phase || at.elapsed() >= Duration::from_secs(1),
+        };
+        if !due {
+            return;
+        }
+        *last = Some((Instant::now(), phase));
+        match p {
+            Progress::Releasing { released, total } => {
+                eprintln!("crossdock: released {released}/{total} purchase orders")
+            }
+            Progress::Settling {
+                in_flight,
+                outbox_pending,
+            } => eprintln!("crossdock: settling: {in_flight} in flight, {outbox_pending} in the outbox"),
+            Progress::Checking => eprintln!("crossdock: checking the recorded history"),
+        }
+    }))
 }
 
 /// A future that resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are

@@ -37,6 +37,38 @@ pub struct RunOptions {
     /// Deliberate weaknesses for the reference core, used by tests to prove
     /// that the checks catch what follows. The default is the real core.
     pub core: CoreOverrides,
+    /// Receives progress events while a scenario runs (the binary renders
+    /// them); `None` to run silently.
+    pub progress: Option<ProgressSink>,
+}
+
+/// What a run is doing, as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Releasing purchase orders: `released` of `total` so far.
+    Releasing { released: u64, total: u64 },
+    /// Load done; waiting for the system to go quiet.
+    Settling { in_flight: u64, outbox_pending: u64 },
+    /// Checking the recorded history.
+    Checking,
+}
+
+/// A receiver of [`Progress`] events.
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
+impl RunOptions {
+    fn report(&self, event: Progress) {
+        if let Some(sink) = &self.progress {
+            (sink.0)(&event);
+        }
+    }
 }
 
 /// Ways to weaken the reference core on purpose (tests only).
@@ -306,6 +338,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         let (erp, po_number) = (erp.clone(), po_number.clone());
         releases.spawn(async move { erp.release(&po_number).await });
         sent += 1;
+        opts.report(Progress::Releasing {
+            released: sent,
+            total: released.len() as u64,
+        });
     }
     eprintln!("crossdock: {sent} purchase orders released; waiting for quiescence");
 
@@ -317,6 +353,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         let outbox = core.status().await.map(|s| s.outbox_pending).unwrap_or(i64::MAX);
         let unopened_now = unopened.load(Ordering::SeqCst) as usize;
         let busy = releases.len() + unopened_now + supplier.pending() + wms.pending();
+        opts.report(Progress::Settling {
+            in_flight: busy as u64,
+            outbox_pending: outbox.max(0) as u64,
+        });
         if busy == 0 && outbox == 0 {
             quiet_polls += 1;
             if quiet_polls >= 2 {
@@ -359,6 +399,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         .iter()
         .map(|p| out.join(format!("{p}.jsonl")))
         .collect();
+    opts.report(Progress::Checking);
     let schemas = Validator::new();
     let findings = check::check(
         &histories,

@@ -1,6 +1,6 @@
 use harness::cli::verdict_code;
 use harness::exit;
-use harness::run::{CoreOverrides, RunOptions, run_scenario};
+use harness::run::{CoreOverrides, Progress, ProgressSink, RunOptions, run_scenario};
 
 use crate::{scenario_turn, small_scenario, write_scenario};
 
@@ -12,6 +12,7 @@ fn options(out: &std::path::Path, dedup: bool) -> RunOptions {
             asn_dedup: dedup,
             ..CoreOverrides::default()
         },
+        progress: None,
     }
 }
 
@@ -20,7 +21,26 @@ async fn duplicated_asns_pass_against_the_reference_core() {
     let _turn = scenario_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_scenario(dir.path(), "dup.toml", &small_scenario("dup", (2, 3), true));
-    let outcome = run_scenario(&file, &options(dir.path(), true)).await.unwrap();
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut opts = options(dir.path(), true);
+    let sink = events.clone();
+    opts.progress = Some(ProgressSink(std::sync::Arc::new(move |p: &Progress| {
+        sink.lock().unwrap().push(p.clone());
+    })));
+    let outcome = run_scenario(&file, &opts).await.unwrap();
+    // Progress: every release reported, then settling, then checking, last.
+    let events = events.lock().unwrap().clone();
+    let releases: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::Releasing { released, total } => Some((*released, *total)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(releases.len(), 25);
+    assert_eq!(releases.last(), Some(&(25, 25)));
+    assert!(events.iter().any(|e| matches!(e, Progress::Settling { .. })));
+    assert_eq!(events.last(), Some(&Progress::Checking));
     let report = &outcome.report;
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
     assert!(failed.is_empty(), "{failed:#?}");
