@@ -117,8 +117,14 @@ pub fn for_each_exchange(path: &Path, mut visit: impl FnMut(Exchange)) -> Result
 
 /// (po_number, po_line_no, quantity, over-tolerance %, under-tolerance %).
 type AdvisedLine = (String, u32, u32, u8, u8);
-/// (po_number, po_line_no, received).
-type CountedLine = (String, u32, u32);
+/// A receipt the core took in, as the WMS sent it.
+struct ReceiptSeen {
+    accepted_at_us: u64,
+    witness: Witness,
+    expectation_id: String,
+    /// (receipt line_no, po_number, po_line_no, qty_received).
+    lines: Vec<(u32, String, u32, u32)>,
+}
 
 /// State gathered while streaming, per business key.
 #[derive(Default)]
@@ -133,16 +139,14 @@ struct Gathered {
     asn_accepted: HashMap<(String, String), (u64, Witness)>,
     /// (supplier, asn_id) → expectation effects at the WMS.
     expectations: HashMap<(String, String), Vec<(u64, Witness)>>,
-    /// receipt_id → (accepted at, lines, witness): receipts the core took in.
-    receipts_accepted: HashMap<String, (u64, Vec<u32>, Witness)>,
+    /// receipt_id → the receipt the core took in (its first accepted send).
+    receipts: HashMap<String, ReceiptSeen>,
     /// (receipt_id, line) → posting effects at the ERP.
     postings: HashMap<(String, u32), Vec<(u64, Witness)>>,
     /// (po_number, line) → posted quantity effects count.
     posted_po_lines: HashMap<(String, u32), u64>,
     /// expectation_id → advised (po_number, po_line_no, quantity, over %, under %).
     expectation_lines: HashMap<String, Vec<AdvisedLine>>,
-    /// receipt_id → (expectation_id, counted (po_number, po_line_no, received)).
-    receipt_counts: HashMap<String, (String, Vec<CountedLine>)>,
     /// (receipt_id, po_number, po_line_no) → discrepancy effects at the ERP.
     discrepancies: HashMap<(String, String, u32), Vec<Witness>>,
     /// po_number → the ERP's release witness, when the core accepted it.
@@ -350,22 +354,16 @@ impl Gathered {
             }
             (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) if ex.is_success() => {
                 if let Some(r) = parse::<GoodsReceipt>(&ex.request) {
-                    let lines = r.lines.iter().map(|l| l.line_no).collect();
-                    self.receipt_counts
-                        .entry(r.receipt_id.clone())
-                        .or_insert_with(|| {
-                            let counted = r
-                                .lines
-                                .iter()
-                                .map(|l| (l.po_number.clone(), l.po_line_no, l.qty_received))
-                                .collect();
-                            (r.expectation_id.clone(), counted)
-                        });
-                    self.receipts_accepted.entry(r.receipt_id).or_insert((
-                        ex.finished_at_us,
-                        lines,
-                        witness(ex),
-                    ));
+                    self.receipts.entry(r.receipt_id).or_insert_with(|| ReceiptSeen {
+                        accepted_at_us: ex.finished_at_us,
+                        witness: witness(ex),
+                        expectation_id: r.expectation_id,
+                        lines: r
+                            .lines
+                            .into_iter()
+                            .map(|l| (l.line_no, l.po_number, l.po_line_no, l.qty_received))
+                            .collect(),
+                    });
                 }
             }
             (Role::Erp, Direction::Inbound, erp::RECEIPT_DISCREPANCIES) if ex.is_effect() => {
@@ -513,11 +511,12 @@ pub fn check(
     let mut v = Vec::new();
     let mut receipt_latency = histogram();
     let mut checked = 0;
-    let mut receipt_ids: Vec<_> = g.receipts_accepted.keys().cloned().collect();
+    let mut receipt_ids: Vec<_> = g.receipts.keys().cloned().collect();
     receipt_ids.sort();
     for receipt_id in &receipt_ids {
-        let (accepted_at, lines, receipt_witness) = &g.receipts_accepted[receipt_id];
-        for line in lines {
+        let seen = &g.receipts[receipt_id];
+        let (accepted_at, receipt_witness) = (&seen.accepted_at_us, &seen.witness);
+        for (line, ..) in &seen.lines {
             checked += 1;
             let effects = g
                 .postings
@@ -569,15 +568,13 @@ pub fn check(
     // from what the WMS was told to expect and what it counted.
     let mut v = Vec::new();
     let mut checked = 0;
-    let mut receipt_ids: Vec<_> = g.receipt_counts.keys().cloned().collect();
-    receipt_ids.sort();
     for receipt_id in &receipt_ids {
-        let (expectation_id, counted) = &g.receipt_counts[receipt_id];
-        let Some(advised) = g.expectation_lines.get(expectation_id) else {
+        let seen = &g.receipts[receipt_id];
+        let Some(advised) = g.expectation_lines.get(&seen.expectation_id) else {
             continue;
         };
         let mut per_line: Vec<((String, u32), u64)> = Vec::new();
-        for (po, line, qty) in counted {
+        for (_, po, line, qty) in &seen.lines {
             match per_line.iter_mut().find(|(k, _)| k.0 == *po && k.1 == *line) {
                 Some((_, sum)) => *sum += u64::from(*qty),
                 None => per_line.push(((po.clone(), *line), u64::from(*qty))),
@@ -599,7 +596,7 @@ pub fn check(
                 .remove(&(receipt_id.clone(), po.clone(), line))
                 .unwrap_or_default();
             let key = format!("receipt_id={receipt_id} po_number={po} line={line}");
-            let witness = g.receipts_accepted.get(receipt_id).map(|r| r.2.clone());
+            let witness = Some(seen.witness.clone());
             match (beyond, found.len()) {
                 (true, 1) | (false, 0) => {}
                 (true, 0) => v.push(Violation {
@@ -726,7 +723,7 @@ pub fn check(
 
     let mut counts = g.counts;
     counts.insert("asns_accepted".into(), g.asn_accepted.len() as u64);
-    counts.insert("receipts_accepted".into(), g.receipts_accepted.len() as u64);
+    counts.insert("receipts_accepted".into(), g.receipts.len() as u64);
     counts.insert("pos_released".into(), g.po_released.len() as u64);
     let last = g.throughput.keys().next_back().copied().unwrap_or(0);
     let throughput = (0..=last)

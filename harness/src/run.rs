@@ -297,6 +297,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     // The run may end once quiet and every window has opened; windows still
     // open then are closed with the run.
     let unopened = Arc::new(AtomicU64::new(scenario.faults.len() as u64));
+    // Windows are timed from the load's start, reported from the run's.
+    let load_offset_ms = load_start_us.saturating_sub(started_us) / 1000;
     for f in &scenario.faults {
         let set = match f.role {
             SimRole::Erp => erp.faults().clone(),
@@ -311,8 +313,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             role: f.role.as_str().to_owned(),
             kind: f.rule.fault.name().to_owned(),
             endpoint: f.rule.endpoint.clone(),
-            from_ms: from.as_millis() as u64 + (load_start_us / 1000 - started_us / 1000),
-            to_ms: to.as_millis() as u64 + (load_start_us / 1000 - started_us / 1000),
+            from_ms: load_offset_ms + from.as_millis() as u64,
+            to_ms: load_offset_ms + to.as_millis() as u64,
         });
         let (rule, unopened) = (f.rule.clone(), unopened.clone());
         timeline.spawn(async move {

@@ -261,7 +261,7 @@ impl Profile {
 }
 
 /// What the middleware must do with one request.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Decision {
     /// Added latency before anything else.
     pub delay: Duration,
@@ -284,19 +284,6 @@ pub struct RateLimitInfo {
 /// Counts a request against a concurrency cap until dropped.
 #[derive(Debug)]
 pub struct InFlight(Arc<AtomicU64>);
-
-impl PartialEq for InFlight {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Clone for InFlight {
-    fn clone(&self) -> Self {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        InFlight(self.0.clone())
-    }
-}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
