@@ -16,13 +16,14 @@ use serde::de::DeserializeOwned;
 use contracts::Role;
 use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
 use contracts::inbound::{AdvanceShipNotice, GoodsReceipt, PoAcknowledgement, PurchaseOrder};
+use contracts::outbound::ShipmentConfirmation;
 use contracts::routes::core;
 
 use crate::error::ApiError;
 use crate::store::{Intake, Replay, ReplaySelection, Tx};
 use crate::{CoreState, flows, now_us};
 
-fn parse<T: DeserializeOwned>(
+pub(crate) fn parse<T: DeserializeOwned>(
     document: &'static str,
     body: &Bytes,
 ) -> Result<(T, serde_json::Value), ApiError> {
@@ -174,6 +175,23 @@ async fn goods_receipt(
     .await
 }
 
+async fn shipment_confirmation(
+    State(s): State<Arc<CoreState>>,
+    h: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    take_in(
+        s,
+        h,
+        b,
+        "shipment_confirmation",
+        core::SHIPMENT_CONFIRMATIONS,
+        |c: &ShipmentConfirmation| c.event_id.clone(),
+        crate::outbound::shipment_confirmation,
+    )
+    .await
+}
+
 async fn ops_status(State(s): State<Arc<CoreState>>) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let status = tokio::task::spawn_blocking(move || store.ops_status())
@@ -248,6 +266,8 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::PO_ACKNOWLEDGEMENTS, post(acknowledgement))
         .route(core::ASNS, post(asn))
         .route(core::GOODS_RECEIPTS, post(goods_receipt))
+        .route(core::ORDER_RELEASES, post(crate::outbound::order_release))
+        .route(core::SHIPMENT_CONFIRMATIONS, post(shipment_confirmation))
         .route(core::OPS_STATUS, get(ops_status))
         .route("/openapi.json", get(openapi))
         .route(core::OPS_DEAD_LETTERS, get(dead_letters))

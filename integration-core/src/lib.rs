@@ -9,6 +9,7 @@
 mod api;
 pub mod error;
 pub mod flows;
+pub mod outbound;
 pub mod outbox;
 pub mod store;
 
@@ -48,6 +49,12 @@ pub struct CoreConfig {
     /// deployment; the harness's own tests turn it off to prove that its
     /// checks catch the duplicates that follow.
     pub asn_dedup: bool,
+    /// How long an order release waits for the WMS's decision.
+    pub release_timeout: std::time::Duration,
+    /// Report a release the WMS could not decide as rejected, though the WMS
+    /// may hold it. Never in a real deployment: the harness's tests turn it
+    /// on to prove that invariant 17's check catches the orders that follow.
+    pub release_failure_rejects: bool,
 }
 
 impl CoreConfig {
@@ -58,6 +65,8 @@ impl CoreConfig {
             retry: RetryConfig::default(),
             seed: 0,
             asn_dedup: true,
+            release_timeout: outbound::DEFAULT_RELEASE_TIMEOUT,
+            release_failure_rejects: false,
         }
     }
 }
@@ -82,6 +91,9 @@ pub(crate) struct CoreState {
     pub validator: contracts::validate::Validator,
     pub store: Arc<Store>,
     pub outbox_notify: Arc<Notify>,
+    /// The synchronous order-release client, and releases waiting on it.
+    pub release_http: reqwest::Client,
+    pub releases_in_flight: outbound::InFlight,
 }
 
 /// Microseconds since the Unix epoch.
@@ -153,6 +165,8 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
         validator: contracts::validate::Validator::new(),
         store: store.clone(),
         outbox_notify: notify,
+        release_http: reqwest::Client::new(),
+        releases_in_flight: outbound::InFlight::default(),
     });
     let app = api::router(state);
     let (stop_server, rx) = oneshot::channel::<()>();

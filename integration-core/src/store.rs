@@ -241,6 +241,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::outbound::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -250,6 +251,18 @@ impl Store {
         // A panic while holding the lock leaves SQLite consistent (the
         // transaction rolls back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one immediate transaction, committed when it succeeds.
+    pub(crate) fn transaction<R>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = f(&tx)?;
+        tx.commit()?;
+        Ok(r)
     }
 
     /// Takes in one message atomically. `apply` validates it and makes its

@@ -25,6 +25,8 @@ use crate::idempotency::IdempotencyStore;
 use crate::recorder::Recorder;
 use crate::{InboundRecording, mutate, recorded};
 
+pub mod outbound;
+
 /// What the ERP holds, for the harness and the control API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ErpSummary {
@@ -32,6 +34,8 @@ pub struct ErpSummary {
     pub commitments: usize,
     pub goods_receipt_postings: usize,
     pub receipt_discrepancies: usize,
+    /// Sales orders released, and shipment postings.
+    pub outbound: outbound::OutboundBooks,
 }
 
 /// The ERP's books, as aggregates: memory grows with the business keys
@@ -56,6 +60,7 @@ pub struct ErpSim {
     core: PartnerClient,
     recorder: Recorder,
     faults: Arc<FaultSet>,
+    outbound: outbound::Outbound,
 }
 
 impl ErpSim {
@@ -67,6 +72,7 @@ impl ErpSim {
             core: PartnerClient::new(core_url, recorder.clone(), Role::Erp, Role::Core),
             recorder,
             faults,
+            outbound: outbound::Outbound::default(),
         })
     }
 
@@ -110,6 +116,7 @@ impl ErpSim {
             commitments: books.commitments_taken,
             goods_receipt_postings: books.postings,
             receipt_discrepancies: books.discrepancies,
+            outbound: self.outbound.summary(),
         }
     }
 
@@ -220,6 +227,7 @@ pub fn app(erp: Arc<ErpSim>) -> Router {
         .route(erp::PO_ACKNOWLEDGEMENTS, post(commitment))
         .route(erp::GOODS_RECEIPT_POSTINGS, post(goods_receipt_posting))
         .route(erp::RECEIPT_DISCREPANCIES, post(discrepancy))
+        .route(erp::SHIPMENT_POSTINGS, post(outbound::shipment_posting))
         .route("/_control/state", get(state))
         .route("/_control/purchase-orders", post(hold))
         .route("/_control/purchase-orders/{po_number}/release", post(release))

@@ -26,6 +26,8 @@ use crate::idempotency::IdempotencyStore;
 use crate::recorder::{Recorder, now_us};
 use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded, rfc3339_utc};
 
+pub mod outbound;
+
 /// How the WMS behaves.
 #[derive(Debug, Clone)]
 pub struct WmsConfig {
@@ -87,6 +89,8 @@ pub struct WmsSummary {
     pub inbound_expectations: usize,
     pub receipts_sent: u64,
     pub pending: usize,
+    /// Order releases and shipments.
+    pub outbound: outbound::OutboundSummary,
 }
 
 /// The WMS's state.
@@ -100,6 +104,7 @@ pub struct WmsSim {
     faults: Arc<FaultSet>,
     receipts: AtomicU64,
     pending: PendingWork,
+    outbound: outbound::Outbound,
 }
 
 impl WmsSim {
@@ -113,6 +118,7 @@ impl WmsSim {
             faults,
             receipts: AtomicU64::new(0),
             pending: PendingWork::default(),
+            outbound: outbound::Outbound::default(),
         })
     }
 
@@ -135,6 +141,7 @@ impl WmsSim {
             inbound_expectations: self.expectations.lock().expect("wms lock").len(),
             receipts_sent: self.receipts.load(Ordering::SeqCst),
             pending: self.pending(),
+            outbound: self.outbound.summary(),
         }
     }
 
@@ -227,6 +234,7 @@ pub fn app(wms: Arc<WmsSim>) -> Router {
     let control = crate::control::routes(wms.faults.clone());
     let router = Router::new()
         .route(wms::INBOUND_EXPECTATIONS, post(inbound_expectation))
+        .route(wms::ORDER_RELEASES, post(outbound::order_release))
         .route("/_control/state", get(state))
         .with_state(wms)
         .merge(control);

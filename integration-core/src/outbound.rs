@@ -1,0 +1,608 @@
+//! The outbound flow (order to ship).
+//!
+//! **Order release** is synchronous: the ERP's `OrderRelease` is checked
+//! against its contract (quantities > 0, a valid ship-to, …: a 422 problem
+//! otherwise), forwarded to the WMS within [`CoreConfig::release_timeout`],
+//! and the WMS's decision (accept, or reject e.g. for an unknown item) is
+//! answered to the ERP as `200 OrderReleaseDecision` once it is stored. Only
+//! a decision is ever stored: when the WMS cannot decide (timeout, outage,
+//! 5xx) the core answers **503** (`warehouse-unavailable`) or **504**
+//! (`warehouse-timeout`) problem+json with `Retry-After`, stores nothing,
+//! and the ERP retries with the same Idempotency-Key; the WMS is called with
+//! a key derived from (order_number, version), so a release it applied
+//! before the failure is answered from its own store, never doubled. A
+//! rejected release leaves no WMS order: the WMS decides all or nothing.
+//! Repeats are answered from the store, by Idempotency-Key (same body →
+//! the stored decision with `Idempotent-Replayed: true`, another body → 422)
+//! and by (order_number, version) (same body → the stored decision, another
+//! body → 409); a second request while the first is still waiting on the WMS
+//! → 409 `release-in-flight`.
+//!
+//! **Ship confirmation** goes through the durable intake (Idempotency-Key,
+//! then dedupe by `event_id`): each (shipment, line) is posted to the ERP
+//! exactly once through the outbox, and what a line has shipped may never
+//! exceed what was released (422 `shipped-exceeds-released`, nothing
+//! applied).
+//!
+//! [`CoreConfig::release_timeout`]: crate::CoreConfig::release_timeout
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rusqlite::{OptionalExtension, params};
+use serde::Deserialize;
+
+use contracts::Problem;
+use contracts::Role;
+use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER, TRACEPARENT, TraceParent};
+use contracts::outbound::{
+    Decision, ErpShipmentPosting, LineDecision, OrderRelease, OrderReleaseDecision, ReleaseRejectionCode,
+    ReleaseRejectionReason, ShipmentConfirmation,
+};
+use contracts::routes::{erp, wms};
+
+use crate::error::{ApiError, problem_response};
+use crate::store::{Tx, payload_hash};
+use crate::{CoreState, now_us};
+
+/// The outbound flow's tables (created with the store's own).
+pub(crate) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS order_releases (
+    order_number TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    payload_hash TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    decided_at_us INTEGER NOT NULL,
+    PRIMARY KEY (order_number, version)
+);
+CREATE TABLE IF NOT EXISTS order_release_keys (
+    key TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+-- Lines of accepted releases: what was released, and shipped so far.
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_number TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    line_no INTEGER NOT NULL,
+    sku TEXT NOT NULL,
+    released INTEGER NOT NULL,
+    shipped INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (order_number, version, line_no)
+);
+-- Each (shipment, line) posted once.
+CREATE TABLE IF NOT EXISTS shipment_lines (
+    shipment_id TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    PRIMARY KEY (shipment_id, line_no)
+);
+"#;
+
+/// Seconds the ERP is told to wait before retrying a release the WMS could
+/// not decide.
+pub const RELEASE_RETRY_AFTER_S: u64 = 1;
+
+/// Releases waiting on the WMS, by (order_number, version) and by key.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight(Mutex<HashSet<String>>);
+
+struct InFlightGuard<'a>(&'a InFlight, Vec<String>);
+
+impl InFlight {
+    fn enter(&self, names: Vec<String>) -> Option<InFlightGuard<'_>> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if names.iter().any(|n| set.contains(n)) {
+            return None;
+        }
+        set.extend(names.iter().cloned());
+        Some(InFlightGuard(self, names))
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut set = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
+        for n in &self.1 {
+            set.remove(n);
+        }
+    }
+}
+
+/// What the store already knows of a release.
+enum Known {
+    /// Decided before: the stored answer; `by_key` when the Idempotency-Key
+    /// (not only the business key) was seen.
+    Decided { answer: String, by_key: bool },
+    KeyReused,
+    Conflict,
+    New,
+}
+
+fn known(
+    conn: &rusqlite::Connection,
+    key: &str,
+    hash: &str,
+    order: &OrderRelease,
+) -> Result<Known, ApiError> {
+    let by_key: Option<(String, String, u32)> = conn
+        .query_row(
+            "SELECT request_hash, order_number, version FROM order_release_keys WHERE key = ?1",
+            params![key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let answer_of = |order_number: &str, version: u32| -> Result<Option<(String, String)>, ApiError> {
+        Ok(conn
+            .query_row(
+                "SELECT payload_hash, answer FROM order_releases WHERE order_number = ?1 AND version = ?2",
+                params![order_number, version],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    };
+    if let Some((request_hash, order_number, version)) = by_key {
+        if request_hash != hash {
+            return Ok(Known::KeyReused);
+        }
+        if let Some((_, answer)) = answer_of(&order_number, version)? {
+            return Ok(Known::Decided { answer, by_key: true });
+        }
+    }
+    Ok(match answer_of(&order.order_number, order.version)? {
+        Some((stored, answer)) if stored == hash => Known::Decided {
+            answer,
+            by_key: false,
+        },
+        Some(_) => Known::Conflict,
+        None => Known::New,
+    })
+}
+
+/// A problem answer with `Retry-After`: the ERP may retry, same key.
+fn unavailable(status: u16, slug: &str, title: &str, detail: String, retry_after_s: u64) -> Response {
+    let mut r = problem_response(Problem::new(status, slug, title).with_detail(detail));
+    r.headers_mut().insert(
+        RETRY_AFTER,
+        HeaderValue::from_str(&retry_after_s.to_string()).expect("digits are a valid header"),
+    );
+    r
+}
+
+fn decision_response(answer: String, replayed: bool) -> Response {
+    let mut r = (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        answer,
+    )
+        .into_response();
+    if replayed {
+        r.headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    r
+}
+
+/// Why the WMS gave no decision.
+enum NoDecision {
+    Timeout,
+    Unavailable { status: Option<u16>, retry_after: Option<u64>, detail: String },
+    Refused { status: u16 },
+    Invalid(String),
+}
+
+/// Asks the WMS, within the configured timeout.
+async fn ask_wms(
+    state: &CoreState,
+    order: &OrderRelease,
+    body: &Bytes,
+    trace: &TraceParent,
+) -> Result<OrderReleaseDecision, NoDecision> {
+    let url = format!(
+        "{}{}",
+        state.config.partners.wms.trim_end_matches('/'),
+        wms::ORDER_RELEASES
+    );
+    let sent = state
+        .release_http
+        .post(url)
+        .timeout(state.config.release_timeout)
+        .header(IDEMPOTENCY_KEY, format!("release:{}:v{}", order.order_number, order.version))
+        .header(TRACEPARENT, trace.child(rand::random()).header_value())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.clone())
+        .send()
+        .await;
+    let resp = match sent {
+        Err(e) if e.is_timeout() => return Err(NoDecision::Timeout),
+        Err(e) => {
+            return Err(NoDecision::Unavailable {
+                status: None,
+                retry_after: None,
+                detail: e.to_string(),
+            });
+        }
+        Ok(resp) => resp,
+    };
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) if e.is_timeout() => return Err(NoDecision::Timeout),
+        Err(e) => {
+            return Err(NoDecision::Unavailable {
+                status: Some(status),
+                retry_after,
+                detail: format!("reading the answer to a {status}: {e}"),
+            });
+        }
+    };
+    match status {
+        200..=299 => {}
+        408 | 409 | 429 | 500..=599 => {
+            return Err(NoDecision::Unavailable {
+                status: Some(status),
+                retry_after,
+                detail: format!("the WMS answered {status}"),
+            });
+        }
+        _ => return Err(NoDecision::Refused { status }),
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| NoDecision::Invalid(format!("not JSON: {e}")))?;
+    let findings = state
+        .validator
+        .validate("OrderReleaseDecision", &value)
+        .expect("a catalog type");
+    if let Some(f) = findings.first() {
+        return Err(NoDecision::Invalid(f.to_string()));
+    }
+    let decision = OrderReleaseDecision::deserialize(&value).map_err(|e| NoDecision::Invalid(e.to_string()))?;
+    if decision.order_number != order.order_number || decision.order_version != order.version {
+        return Err(NoDecision::Invalid(format!(
+            "a decision on order {} version {}, asked about {} version {}",
+            decision.order_number, decision.order_version, order.order_number, order.version
+        )));
+    }
+    Ok(decision)
+}
+
+/// The deliberately wrong answer of a weakened core (tests only): a release
+/// the WMS could not decide is reported rejected, though the WMS may hold it.
+fn rejection_on_failure(order: &OrderRelease) -> OrderReleaseDecision {
+    let reason = || ReleaseRejectionReason {
+        code: ReleaseRejectionCode::InsufficientStock,
+        detail: "the warehouse did not answer in time".into(),
+    };
+    OrderReleaseDecision {
+        order_number: order.order_number.clone(),
+        order_version: order.version,
+        decision: Decision::Rejected,
+        warehouse_order_id: None,
+        decided_at: rfc3339_utc(now_us()),
+        reasons: vec![reason()],
+        lines: order
+            .lines
+            .iter()
+            .map(|l| LineDecision {
+                line_no: l.line_no,
+                decision: Decision::Rejected,
+                reasons: vec![reason()],
+            })
+            .collect(),
+    }
+}
+
+/// `POST /v1/order-releases`: the synchronous release (see the module docs).
+pub(crate) async fn order_release(
+    State(s): State<Arc<CoreState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::MissingIdempotencyKey)?
+        .to_owned();
+    let body = body.map_err(|e| {
+        ApiError::refused(
+            e.status().as_u16(),
+            "unreadable-body",
+            "request body could not be read",
+            String::new(),
+            e.body_text(),
+        )
+    })?;
+    let (order, payload) = crate::api::parse::<OrderRelease>("order_release", &body)?;
+    let findings = s
+        .validator
+        .validate("OrderRelease", &payload)
+        .expect("a catalog type");
+    if !findings.is_empty() {
+        return Err(ApiError::ContractViolations {
+            schema: "OrderRelease",
+            findings,
+        });
+    }
+    let trace = headers
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+        .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()));
+    let hash = payload_hash(&payload);
+    let business = format!("{}:v{}", order.order_number, order.version);
+
+    let lookup = {
+        let (store, key, hash, order) = (s.store.clone(), key.clone(), hash.clone(), order.clone());
+        tokio::task::spawn_blocking(move || store.transaction(|tx| known(tx, &key, &hash, &order)))
+            .await
+            .map_err(|e| ApiError::Storage(format!("lookup task failed: {e}")))??
+    };
+    match lookup {
+        Known::KeyReused => return Err(ApiError::IdempotencyKeyReused { key }),
+        Known::Conflict => {
+            return Err(ApiError::Conflict {
+                what: "order release",
+                key: business,
+            });
+        }
+        Known::Decided { answer, by_key: true } => return Ok(decision_response(answer, true)),
+        Known::Decided { answer, by_key: false } => {
+            let (store, key, hash, order) = (s.store.clone(), key.clone(), hash.clone(), order.clone());
+            tokio::task::spawn_blocking(move || {
+                store.transaction(|tx| {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO order_release_keys (key, request_hash, order_number, version)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![key, hash, order.order_number, order.version],
+                    )?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(|e| ApiError::Storage(format!("store task failed: {e}")))??;
+            return Ok(decision_response(answer, false));
+        }
+        Known::New => {}
+    }
+
+    let Some(_guard) = s.releases_in_flight.enter(vec![format!("key:{key}"), format!("order:{business}")])
+    else {
+        return Err(ApiError::refused(
+            409,
+            "release-in-flight",
+            "the same release is still being decided",
+            String::new(),
+            format!("order {business} is waiting on the warehouse's decision; retry later"),
+        ));
+    };
+
+    let decision = match ask_wms(&s, &order, &body, &trace).await {
+        Ok(d) => d,
+        Err(_) if s.config.release_failure_rejects => rejection_on_failure(&order),
+        Err(NoDecision::Timeout) => {
+            return Ok(unavailable(
+                504,
+                "warehouse-timeout",
+                "the warehouse did not decide in time",
+                format!(
+                    "no decision on order {business} within {} ms; nothing was stored, retry with the same Idempotency-Key",
+                    s.config.release_timeout.as_millis()
+                ),
+                RELEASE_RETRY_AFTER_S,
+            ));
+        }
+        Err(NoDecision::Unavailable {
+            status,
+            retry_after,
+            detail,
+        }) => {
+            return Ok(unavailable(
+                503,
+                "warehouse-unavailable",
+                "the warehouse could not decide",
+                format!(
+                    "no decision on order {business} ({detail}{}); nothing was stored, retry with the same Idempotency-Key",
+                    status.map(|s| format!(", status {s}")).unwrap_or_default()
+                ),
+                retry_after.unwrap_or(RELEASE_RETRY_AFTER_S).min(60),
+            ));
+        }
+        Err(NoDecision::Refused { status }) => {
+            return Ok(problem_response(
+                Problem::new(502, "warehouse-refused", "the warehouse refused the release").with_detail(
+                    format!("the WMS answered {status} to order {business}; nothing was stored"),
+                ),
+            ));
+        }
+        Err(NoDecision::Invalid(why)) => {
+            return Ok(problem_response(
+                Problem::new(
+                    502,
+                    "warehouse-answer-invalid",
+                    "the warehouse's answer breaks its contract",
+                )
+                .with_detail(format!("order {business}: {why}; nothing was stored")),
+            ));
+        }
+    };
+
+    let answer = serde_json::to_string(&decision).map_err(|e| ApiError::Storage(e.to_string()))?;
+    {
+        let (store, answer) = (s.store.clone(), answer.clone());
+        let trace_id = trace.trace_id.clone();
+        tokio::task::spawn_blocking(move || {
+            store.transaction(|tx| {
+                let label = match decision.decision {
+                    Decision::Accepted => "accepted",
+                    Decision::Rejected => "rejected",
+                };
+                tx.execute(
+                    "INSERT INTO order_releases (order_number, version, payload_hash, decision, answer, trace_id,
+                                                 decided_at_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        order.order_number,
+                        order.version,
+                        hash,
+                        label,
+                        answer,
+                        trace_id,
+                        now_us() as i64
+                    ],
+                )?;
+                tx.execute(
+                    "INSERT INTO order_release_keys (key, request_hash, order_number, version) VALUES (?1, ?2, ?3, ?4)",
+                    params![key, hash, order.order_number, order.version],
+                )?;
+                if decision.decision == Decision::Accepted {
+                    for l in &order.lines {
+                        tx.execute(
+                            "INSERT INTO order_lines (order_number, version, line_no, sku, released)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![order.order_number, order.version, l.line_no, l.sku, l.quantity],
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| ApiError::Storage(format!("store task failed: {e}")))??;
+    }
+    Ok(decision_response(answer, false))
+}
+
+/// A WMS ship confirmation, inside its intake transaction: every line must
+/// be a line of an accepted release; each (shipment, line) is posted to the
+/// ERP once; shipped may never exceed released (422, nothing applied).
+pub fn shipment_confirmation(tx: &Tx<'_>, sc: &ShipmentConfirmation) -> Result<(), ApiError> {
+    let c = tx.conn();
+    let decision: Option<String> = c
+        .query_row(
+            "SELECT decision FROM order_releases WHERE order_number = ?1 AND version = ?2",
+            params![sc.order_number, sc.order_version],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if decision.as_deref() != Some("accepted") {
+        return Err(ApiError::refused(
+            422,
+            "order-not-released",
+            "ship confirmation for an order never accepted for release",
+            "/order_number".into(),
+            format!(
+                "order {} version {} {}",
+                sc.order_number,
+                sc.order_version,
+                match decision {
+                    Some(_) => "was rejected, so nothing may ship against it",
+                    None => "was never released through the core",
+                }
+            ),
+        ));
+    }
+    for (i, line) in sc.lines.iter().enumerate() {
+        let row: Option<(u32, u32)> = c
+            .query_row(
+                "SELECT released, shipped FROM order_lines WHERE order_number = ?1 AND version = ?2 AND line_no = ?3",
+                params![sc.order_number, sc.order_version, line.line_no],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((released, shipped)) = row else {
+            return Err(ApiError::refused(
+                422,
+                "unknown-order-line",
+                "ship confirmation line refers to no released order line",
+                format!("/lines/{i}/line_no"),
+                format!("order {} has no released line {}", sc.order_number, line.line_no),
+            ));
+        };
+        let posted: Option<u32> = c
+            .query_row(
+                "SELECT quantity FROM shipment_lines WHERE shipment_id = ?1 AND line_no = ?2",
+                params![sc.shipment_id, line.line_no],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if posted.is_some() {
+            // Another event of a shipment already taken in: posted once.
+            continue;
+        }
+        if u64::from(shipped) + u64::from(line.qty_shipped) > u64::from(released) {
+            return Err(ApiError::refused(
+                422,
+                "shipped-exceeds-released",
+                "more shipped than released",
+                format!("/lines/{i}/qty_shipped"),
+                format!(
+                    "order {} line {}: released {released}, shipped before {shipped}, this shipment {}",
+                    sc.order_number, line.line_no, line.qty_shipped
+                ),
+            ));
+        }
+        c.execute(
+            "INSERT INTO shipment_lines (shipment_id, line_no, quantity) VALUES (?1, ?2, ?3)",
+            params![sc.shipment_id, line.line_no, line.qty_shipped],
+        )?;
+        c.execute(
+            "UPDATE order_lines SET shipped = shipped + ?4 WHERE order_number = ?1 AND version = ?2 AND line_no = ?3",
+            params![sc.order_number, sc.order_version, line.line_no, line.qty_shipped],
+        )?;
+        let posting = ErpShipmentPosting {
+            shipment_id: sc.shipment_id.clone(),
+            order_number: sc.order_number.clone(),
+            order_line_no: line.line_no,
+            sku: line.sku.clone(),
+            quantity: line.qty_shipped,
+            uom: line.uom,
+            shipped_at: sc.shipped_at.clone(),
+        };
+        tx.enqueue(
+            Role::Erp,
+            erp::SHIPMENT_POSTINGS,
+            &format!("shp:{}:{}", sc.shipment_id, line.line_no),
+            &posting,
+        )?;
+    }
+    Ok(())
+}
+
+/// RFC 3339 UTC timestamp (second precision) of a Unix time in µs.
+fn rfc3339_utc(us: u64) -> String {
+    let secs = us / 1_000_000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 → civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Default time the core waits for the WMS's release decision.
+pub const DEFAULT_RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
