@@ -20,6 +20,8 @@ use contracts::routes::{self, core, erp, wms};
 use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, Validator};
 use reports::{Check, Latency, Violation, Witness};
 
+pub mod outbound;
+
 /// What the checker needs besides the history.
 #[derive(Debug, Clone)]
 pub struct Expectations {
@@ -269,6 +271,10 @@ impl Gathered {
             (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) => {
                 field("receipt_id").map(|k| ("receipt", k))
             }
+            (Role::Erp, Direction::Outbound, core::ORDER_RELEASES) => field("order_number").map(|k| ("order", k)),
+            (Role::Wms, Direction::Outbound, core::SHIPMENT_CONFIRMATIONS) => {
+                field("shipment_id").map(|k| ("shipment", k))
+            }
             _ => None,
         };
         if let Some(key) = cause {
@@ -288,6 +294,8 @@ impl Gathered {
             (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS | erp::RECEIPT_DISCREPANCIES) => {
                 field("receipt_id").map(|k| ("receipt", k))
             }
+            (Role::Wms, Direction::Inbound, wms::ORDER_RELEASES) => field("order_number").map(|k| ("order", k)),
+            (Role::Erp, Direction::Inbound, erp::SHIPMENT_POSTINGS) => field("shipment_id").map(|k| ("shipment", k)),
             _ => None,
         };
         if let Some(key) = effect {

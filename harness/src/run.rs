@@ -25,6 +25,8 @@ use simulators::wms::{WmsConfig, WmsSim};
 use simulators::{rfc3339_utc, serve};
 
 use crate::check::{self, Expectations, HistoryError};
+
+pub mod outbound;
 use crate::scenario::{Scenario, ScenarioError, SimRole};
 
 /// How to run scenarios (built by the binary from its arguments).
@@ -78,6 +80,8 @@ pub struct CoreOverrides {
     pub asn_dedup: bool,
     /// Delivery attempts before dead-lettering, instead of the configured.
     pub max_attempts: Option<u32>,
+    /// Report an order release the WMS could not decide as rejected.
+    pub release_failure_rejects: bool,
 }
 
 impl Default for CoreOverrides {
@@ -85,6 +89,7 @@ impl Default for CoreOverrides {
         Self {
             asn_dedup: true,
             max_attempts: None,
+            release_failure_rejects: false,
         }
     }
 }
@@ -125,8 +130,11 @@ fn supplier_gln() -> Gln {
 pub fn generate_orders(scenario: &Scenario, seed: u64) -> Vec<PurchaseOrder> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f0e_d3e5);
     let ship_to = Gln::parse(&with_check_digit("506000000009")).expect("valid GLN");
-    let range = scenario.load.lines_per_po;
-    (1..=scenario.load.purchase_orders.0)
+    let Some(load) = &scenario.load else {
+        return Vec::new();
+    };
+    let range = load.lines_per_po;
+    (1..=load.purchase_orders.0)
         .map(|n| {
             let lines = rng.random_range(range.min..=range.max);
             PurchaseOrder {
@@ -198,7 +206,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let started_us = now_us();
     let started_at = rfc3339_utc(started_us);
     let t0 = Instant::now();
-    let deadline = t0 + Duration::from_secs(u64::from(scenario.load.time_bound_s.0));
+    let time_bound_s = scenario.time_bound_s().unwrap_or(30);
+    let deadline = t0 + Duration::from_secs(u64::from(time_bound_s));
 
     let recorder = |name: &str| {
         Recorder::create(&out.join(format!("{name}.jsonl"))).map_err(|e| RunError::Output {
@@ -253,6 +262,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     if let Some(n) = opts.core.max_attempts {
         core_config.retry.policy.max_attempts = n;
     }
+    core_config.release_failure_rejects = opts.core.release_failure_rejects;
+    if let Some(o) = &scenario.outbound {
+        core_config.release_timeout = Duration::from_millis(u64::from(o.release_timeout_ms.0));
+    }
     let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
         what: "the reference core",
         message: e.to_string(),
@@ -284,7 +297,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         .map(|po| (po.po_number.clone(), po.lines.iter().map(|l| l.line_no).collect()))
         .collect();
     erp.load(orders);
-    let interval = Duration::from_secs_f64(1.0 / scenario.load.arrival_rate_per_s.0);
+    let rate = scenario.load.as_ref().map_or(1.0, |l| l.arrival_rate_per_s.0);
+    let interval = Duration::from_secs_f64(1.0 / rate);
     let missed = Arc::new(AtomicU64::new(0));
     let mut releases = JoinSet::new();
     let load_start = tokio::time::Instant::now();
@@ -327,6 +341,16 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             set.remove(id);
         });
     }
+    // The outbound flow's releases run beside the POs, on their own schedule.
+    let outbound_driver = scenario.outbound.as_ref().map(|o| {
+        let orders = outbound::prepare(&erp, &wms, o, seed);
+        outbound::drive(
+            erp.clone(),
+            orders,
+            o.arrival_rate_per_s.0,
+            tokio::time::Instant::from_std(deadline),
+        )
+    });
     let mut sent = 0u64;
     for (i, (po_number, _)) in released.iter().enumerate() {
         if Instant::now() >= deadline {
@@ -354,7 +378,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         while releases.try_join_next().is_some() {}
         let outbox = core.status().await.map(|s| s.outbox_pending).unwrap_or(i64::MAX);
         let unopened_now = unopened.load(Ordering::SeqCst) as usize;
-        let busy = releases.len() + unopened_now + supplier.pending() + wms.pending();
+        let outbound_busy = outbound_driver.as_ref().is_some_and(|d| !d.is_finished());
+        let busy = releases.len() + unopened_now + supplier.pending() + wms.pending() + usize::from(outbound_busy);
         opts.report(Progress::Settling {
             in_flight: busy as u64,
             outbox_pending: outbox.max(0) as u64,
@@ -370,17 +395,30 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         if Instant::now() >= deadline {
             break Err(format!(
                 "not quiet after {} s: {} release(s), {} supplier and {} WMS send(s) in flight, \
-                 {outbox} outbox row(s) pending, {unopened_now} fault window(s) not yet opened",
-                scenario.load.time_bound_s.0,
+                 {outbox} outbox row(s) pending, {unopened_now} fault window(s) not yet opened{}",
+                time_bound_s,
                 releases.len(),
                 supplier.pending(),
-                wms.pending()
+                wms.pending(),
+                if outbound_busy {
+                    ", sales-order releases still running"
+                } else {
+                    ""
+                }
             ));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     releases.abort_all();
     timeline.abort_all();
+    let outbound_released = match outbound_driver {
+        Some(d) if d.is_finished() => Some(d.await.unwrap_or_default()),
+        Some(d) => {
+            d.abort();
+            Some(outbound::Released::default())
+        }
+        None => None,
+    };
     let ended_ms = t0.elapsed().as_millis() as u64;
     for w in &mut fault_windows {
         w.to_ms = w.to_ms.min(ended_ms);
@@ -417,7 +455,23 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
                 .collect(),
         },
     )?;
+    let mut findings = findings;
+    if scenario.outbound.is_some() {
+        let o = check::outbound::check(&histories, &check::outbound::OutboundExpectations {
+            fault_windows_us: fault_windows
+                .iter()
+                .map(|w| (started_us + w.from_ms * 1000, started_us + w.to_ms * 1000))
+                .collect(),
+        })?;
+        findings.checks.extend(o.checks);
+        findings.latencies.extend(o.latencies);
+        findings.counts.extend(o.counts);
+    }
     let mut counts = findings.counts;
+    if let Some(r) = outbound_released {
+        counts.insert("sales_orders".into(), r.sent);
+        counts.insert("sales_orders_missed_schedule".into(), r.missed_schedule);
+    }
     counts.insert("purchase_orders".into(), sent);
     counts.insert("missed_schedule".into(), missed.load(Ordering::Relaxed));
     if let Some(s) = core_status {

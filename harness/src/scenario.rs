@@ -25,8 +25,18 @@
 //! damaged_probability = 0.05      # … or partly damaged (quality stock)
 //! variance_pct = 20
 //!
-//! [sla]
-//! asn_to_expectation_p99_ms = 500   # judged outside fault windows
+//! [sla]                           # optional
+//! asn_to_expectation_p99_ms = 500   # judged outside fault windows (default 500)
+//!
+//! [outbound]                      # the outbound flow; absent = not run
+//! orders = 100                    # sales orders the ERP releases
+//! lines_per_order = { min = 1, max = 4 }
+//! arrival_rate_per_s = 50.0       # open model: releases per second
+//! unknown_item_probability = 0.05 # a line's item missing from the WMS item master
+//! ship_delay_ms = 20              # accepted release → ship confirmation
+//! short_ship_probability = 0.1    # a line ships half its quantity
+//! release_timeout_ms = 2000       # the core's wait for the WMS's decision
+//! time_bound_s = 30               # required when there is no [load]
 //!
 //! [[faults]]                      # the fault timeline; any number
 //! at_s = 1.0                      # from the start of the load
@@ -250,6 +260,46 @@ pub struct Sla {
     pub asn_to_expectation_p99_ms: PositiveF64,
 }
 
+impl Default for Sla {
+    fn default() -> Self {
+        Self {
+            asn_to_expectation_p99_ms: PositiveF64(500.0),
+        }
+    }
+}
+
+fn default_release_timeout_ms() -> Positive {
+    Positive(2000)
+}
+
+/// The outbound flow (order to ship): the ERP's sales-order releases and the
+/// WMS's outbound behaviour. Absent: the flow is not run.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundLoad {
+    /// How many sales orders the ERP releases.
+    pub orders: Positive,
+    pub lines_per_order: CountRange,
+    /// Open model: releases per second.
+    pub arrival_rate_per_s: PositiveF64,
+    /// Chance that a line's item is missing from the WMS's item master
+    /// (its release is then rejected).
+    #[serde(default)]
+    pub unknown_item_probability: Probability,
+    /// Time from an accepted release to its ship confirmation.
+    #[serde(default)]
+    pub ship_delay_ms: u64,
+    /// Chance that a line ships short (half its quantity).
+    #[serde(default)]
+    pub short_ship_probability: Probability,
+    /// How long the core waits for the WMS's release decision.
+    #[serde(default = "default_release_timeout_ms")]
+    pub release_timeout_ms: Positive,
+    /// Bound of the whole run; required when there is no `[load]`.
+    #[serde(default)]
+    pub time_bound_s: Option<Positive>,
+}
+
 /// A simulated role a fault can be put on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -335,12 +385,17 @@ pub struct Scenario {
     pub description: String,
     #[serde(default)]
     pub seed: Option<u64>,
-    pub load: Load,
+    /// The inbound flow's load; absent: no purchase orders are released.
+    #[serde(default)]
+    pub load: Option<Load>,
     #[serde(default)]
     pub supplier: SupplierBehaviour,
     #[serde(default)]
     pub wms: WmsBehaviour,
+    #[serde(default)]
     pub sla: Sla,
+    #[serde(default)]
+    pub outbound: Option<OutboundLoad>,
     #[serde(default)]
     pub faults: Vec<TimedFault>,
 }
@@ -485,7 +540,32 @@ impl Scenario {
                 ),
             });
         }
+        if scenario.time_bound_s().is_none() {
+            let (field, message) = match &scenario.outbound {
+                None => ("load", "expected a [load] or an [outbound] section, found neither"),
+                Some(_) => (
+                    "outbound.time_bound_s",
+                    "expected time_bound_s in [outbound] when there is no [load]",
+                ),
+            };
+            let offset = text.find("[outbound]").unwrap_or(0);
+            let (line, column) = line_col(text, offset);
+            return Err(ScenarioError {
+                file: file.to_owned(),
+                line,
+                column,
+                field: Some(field.into()),
+                message: message.into(),
+            });
+        }
         Ok(scenario)
+    }
+
+    /// The bound of the whole run: the longest of the flows' bounds.
+    pub fn time_bound_s(&self) -> Option<u32> {
+        let inbound = self.load.as_ref().map(|l| l.time_bound_s.0);
+        let outbound = self.outbound.as_ref().and_then(|o| o.time_bound_s).map(|t| t.0);
+        inbound.max(outbound)
     }
 
     /// Reads and parses a scenario file.
@@ -516,8 +596,10 @@ asn_to_expectation_p99_ms = 100
     #[test]
     fn a_minimal_scenario_parses_with_defaults() {
         let s = Scenario::parse(Path::new("s.toml"), GOOD).unwrap();
-        assert_eq!(s.load.purchase_orders, Positive(3));
-        assert_eq!(s.load.arrival_rate_per_s, PositiveF64(50.0));
+        let load = s.load.as_ref().unwrap();
+        assert_eq!(load.purchase_orders, Positive(3));
+        assert_eq!(load.arrival_rate_per_s, PositiveF64(50.0));
+        assert!(s.outbound.is_none());
         assert_eq!(s.supplier.asn_copies, CountRange { min: 1, max: 1 });
         assert_eq!(s.wms.receipt_delay_ms, 0);
     }
@@ -572,6 +654,25 @@ asn_to_expectation_p99_ms = 100
         assert!(e.message.contains("for_s > 0"), "{e}");
         let e = err(&text.replace("kind = \"outage\"", "kind = \"meteor\""));
         assert!(e.message.contains("meteor"), "{e}");
+    }
+
+    #[test]
+    fn an_outbound_only_scenario_parses_and_needs_a_time_bound() {
+        let text = "name = \"o\"\n[outbound]\norders = 5\nlines_per_order = { min = 1, max = 2 }\narrival_rate_per_s = 10\nunknown_item_probability = 0.1\ntime_bound_s = 9\n";
+        let s = Scenario::parse(Path::new("s.toml"), text).unwrap();
+        assert!(s.load.is_none());
+        let o = s.outbound.as_ref().unwrap();
+        assert_eq!((o.orders, o.unknown_item_probability), (Positive(5), Probability(0.1)));
+        assert_eq!(o.release_timeout_ms, Positive(2000));
+        assert_eq!(s.time_bound_s(), Some(9));
+        assert_eq!(s.sla.asn_to_expectation_p99_ms, PositiveF64(500.0));
+
+        let e = err(&text.replace("time_bound_s = 9\n", ""));
+        assert_eq!((e.line, e.field.as_deref()), (2, Some("outbound.time_bound_s")));
+        let e = err("name = \"n\"\n");
+        assert!(e.message.contains("[load] or an [outbound]"), "{e}");
+        let e = err(&text.replace("= 0.1", "= 1.5"));
+        assert_eq!(e.field.as_deref(), Some("outbound.unknown_item_probability"));
     }
 
     #[test]

@@ -22,7 +22,10 @@
 //! then dedupe by `event_id`): each (shipment, line) is posted to the ERP
 //! exactly once through the outbox, and what a line has shipped may never
 //! exceed what was released (422 `shipped-exceeds-released`, nothing
-//! applied).
+//! applied). A confirmation for an order the core has no decision on yet
+//! (it can overtake a decision whose answer was lost) is answered 409
+//! `order-release-pending`, so the WMS retries; one for a rejected order is
+//! refused (422 `order-not-released`).
 //!
 //! [`CoreConfig::release_timeout`]: crate::CoreConfig::release_timeout
 
@@ -499,22 +502,35 @@ pub fn shipment_confirmation(tx: &Tx<'_>, sc: &ShipmentConfirmation) -> Result<(
             |r| r.get(0),
         )
         .optional()?;
-    if decision.as_deref() != Some("accepted") {
-        return Err(ApiError::refused(
-            422,
-            "order-not-released",
-            "ship confirmation for an order never accepted for release",
-            "/order_number".into(),
-            format!(
-                "order {} version {} {}",
-                sc.order_number,
-                sc.order_version,
-                match decision {
-                    Some(_) => "was rejected, so nothing may ship against it",
-                    None => "was never released through the core",
-                }
-            ),
-        ));
+    match decision.as_deref() {
+        Some("accepted") => {}
+        // A confirmation may overtake the decision it follows: the WMS took
+        // the order, but its answer was lost and the ERP has not yet retried
+        // the release. Not known yet is not refused for good: 409, retry.
+        None => {
+            return Err(ApiError::refused(
+                409,
+                "order-release-pending",
+                "ship confirmation for an order the core has no decision on yet",
+                "/order_number".into(),
+                format!(
+                    "order {} version {} has no stored release decision (yet); retry later",
+                    sc.order_number, sc.order_version
+                ),
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::refused(
+                422,
+                "order-not-released",
+                "ship confirmation for an order that was rejected",
+                "/order_number".into(),
+                format!(
+                    "order {} version {} was rejected, so nothing may ship against it",
+                    sc.order_number, sc.order_version
+                ),
+            ));
+        }
     }
     for (i, line) in sc.lines.iter().enumerate() {
         let row: Option<(u32, u32)> = c

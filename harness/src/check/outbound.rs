@@ -1,0 +1,409 @@
+//! The outbound flow's checks (invariant 17 and nothing lost), judged from
+//! the recorded exchanges alone, per business key:
+//!
+//! - `release-decision-matches-wms`: a release the core answered rejected
+//!   leaves zero WMS orders (no accepted decision at the WMS, nothing
+//!   shipped against it); one answered accepted is an order the WMS
+//!   accepted; the WMS holds no order the ERP never released.
+//! - `shipped-within-released`: per (order, line), what the ERP was posted
+//!   as shipped never exceeds what the core accepted for release.
+//! - `one-shipment-posting-per-line`: exactly one ERP shipment posting per
+//!   (shipment, line) the core took in, under one Idempotency-Key.
+//! - `outbound-nothing-lost`: every release the ERP sent got a decision, and
+//!   every accepted release the WMS shipped was taken in by the core and
+//!   reached an ERP posting, line by line.
+//!
+//! Contract validity, Idempotency-Keys and trace continuity of the outbound
+//! exchanges are judged by the general checks in [`super::check`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use contracts::outbound::{Decision, ErpShipmentPosting, OrderRelease, OrderReleaseDecision, ShipmentConfirmation};
+use contracts::routes::{core, erp, wms};
+use contracts::{Direction, Exchange, Role};
+use reports::{Check, Latency, Violation, Witness};
+
+use super::{HistoryError, for_each_exchange, histogram, latency, parse, witness};
+
+/// What the outbound checks need besides the history.
+#[derive(Debug, Clone, Default)]
+pub struct OutboundExpectations {
+    /// Fault windows (Unix µs): latency samples overlapping one are left out.
+    pub fault_windows_us: Vec<(u64, u64)>,
+}
+
+/// The outbound checks' verdicts and measurements.
+#[derive(Debug, Clone)]
+pub struct OutboundFindings {
+    pub checks: Vec<Check>,
+    pub latencies: Vec<Latency>,
+    pub counts: BTreeMap<String, u64>,
+}
+
+type OrderKey = (String, u32);
+
+/// A release the ERP sent, and the first decision it got.
+struct ReleaseSeen {
+    first_sent_us: u64,
+    witness: Witness,
+    /// (line_no, quantity released).
+    lines: Vec<(u32, u32)>,
+    decision: Option<(Decision, u64, Witness)>,
+    /// A later answer that contradicts the first decision.
+    contradicted: Option<Witness>,
+}
+
+/// A ship confirmation the core took in.
+struct ShipmentSeen {
+    order: OrderKey,
+    accepted_at_us: u64,
+    witness: Witness,
+    lines: Vec<u32>,
+}
+
+#[derive(Default)]
+struct Gathered {
+    releases: BTreeMap<OrderKey, ReleaseSeen>,
+    /// Orders the WMS answered accepted (first witness).
+    wms_accepted: HashMap<OrderKey, Witness>,
+    /// Orders the WMS shipped against: any confirmation it sent.
+    wms_shipped: HashMap<OrderKey, Witness>,
+    /// shipment_id → the confirmation the core took in (first 2xx).
+    shipments: BTreeMap<String, ShipmentSeen>,
+    /// (shipment_id, line) → ERP posting effects (time, witness).
+    postings: BTreeMap<(String, u32), Vec<(u64, Witness)>>,
+    /// (shipment_id, line) → the distinct Idempotency-Keys the core posted it under.
+    posting_keys: HashMap<(String, u32), BTreeSet<String>>,
+    /// (order_number, line) → quantity posted as shipped, and the witnesses.
+    shipped: BTreeMap<(String, u32), (u64, Vec<Witness>)>,
+    counts: BTreeMap<String, u64>,
+}
+
+impl Gathered {
+    fn count(&mut self, name: &str) {
+        *self.counts.entry(name.to_owned()).or_default() += 1;
+    }
+
+    fn observe(&mut self, ex: &Exchange) {
+        match (ex.party, ex.direction, ex.endpoint.as_str()) {
+            (Role::Erp, Direction::Outbound, core::ORDER_RELEASES) => {
+                let Some(order) = parse::<OrderRelease>(&ex.request) else {
+                    return;
+                };
+                self.count("release_attempts");
+                let seen = self
+                    .releases
+                    .entry((order.order_number.clone(), order.version))
+                    .or_insert_with(|| ReleaseSeen {
+                        first_sent_us: ex.started_at_us,
+                        witness: witness(ex),
+                        lines: order.lines.iter().map(|l| (l.line_no, l.quantity)).collect(),
+                        decision: None,
+                        contradicted: None,
+                    });
+                seen.first_sent_us = seen.first_sent_us.min(ex.started_at_us);
+                let decided = ex
+                    .is_success()
+                    .then(|| parse::<OrderReleaseDecision>(&ex.response))
+                    .flatten();
+                if let Some(d) = decided {
+                    match &seen.decision {
+                        None => seen.decision = Some((d.decision, ex.finished_at_us, witness(ex))),
+                        Some((first, ..)) if *first != d.decision => {
+                            seen.contradicted.get_or_insert_with(|| witness(ex));
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            (Role::Wms, Direction::Inbound, wms::ORDER_RELEASES) => {
+                let decided = ex
+                    .is_success()
+                    .then(|| parse::<OrderReleaseDecision>(&ex.response))
+                    .flatten();
+                if let Some(d) = decided.filter(|d| d.decision == Decision::Accepted) {
+                    self.wms_accepted
+                        .entry((d.order_number, d.order_version))
+                        .or_insert_with(|| witness(ex));
+                }
+            }
+            (Role::Wms, Direction::Outbound, core::SHIPMENT_CONFIRMATIONS) => {
+                let Some(sc) = parse::<ShipmentConfirmation>(&ex.request) else {
+                    return;
+                };
+                let order = (sc.order_number.clone(), sc.order_version);
+                self.wms_shipped.entry(order.clone()).or_insert_with(|| witness(ex));
+                if ex.is_success() && !self.shipments.contains_key(&sc.shipment_id) {
+                    self.count("shipments_accepted");
+                    self.shipments.insert(
+                        sc.shipment_id.clone(),
+                        ShipmentSeen {
+                            order,
+                            accepted_at_us: ex.finished_at_us,
+                            witness: witness(ex),
+                            lines: sc.lines.iter().map(|l| l.line_no).collect(),
+                        },
+                    );
+                }
+            }
+            (Role::Erp, Direction::Inbound, erp::SHIPMENT_POSTINGS) => {
+                let Some(p) = parse::<ErpShipmentPosting>(&ex.request) else {
+                    return;
+                };
+                let line = (p.shipment_id.clone(), p.order_line_no);
+                if let Some(key) = &ex.idempotency_key {
+                    self.posting_keys
+                        .entry(line.clone())
+                        .or_default()
+                        .insert(key.clone());
+                }
+                if ex.is_effect() {
+                    self.count("shipment_postings");
+                    self.postings
+                        .entry(line)
+                        .or_default()
+                        .push((ex.finished_at_us, witness(ex)));
+                    let shipped = self.shipped.entry((p.order_number, p.order_line_no)).or_default();
+                    shipped.0 += u64::from(p.quantity);
+                    shipped.1.push(witness(ex));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn outside(windows: &[(u64, u64)], from_us: u64, to_us: u64) -> bool {
+    windows.iter().all(|(a, b)| to_us < *a || from_us > *b)
+}
+
+/// Judges the outbound flow from the history files.
+pub fn check(histories: &[PathBuf], expect: &OutboundExpectations) -> Result<OutboundFindings, HistoryError> {
+    let mut g = Gathered::default();
+    for path in histories {
+        for_each_exchange(path, |ex| g.observe(&ex))?;
+    }
+    Ok(judge(g, expect))
+}
+
+fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
+    let mut checks = Vec::new();
+    let mut decision_latency = histogram();
+    let posted: std::collections::HashSet<(String, u32)> = g.postings.keys().cloned().collect();
+    let order_name = |k: &OrderKey| format!("order_number={} version={}", k.0, k.1);
+
+    // Invariant 17: the decision the ERP got is the WMS's.
+    let mut v = Vec::new();
+    let mut checked = 0;
+    for (key, seen) in &g.releases {
+        let Some((decision, decided_at, decided)) = &seen.decision else {
+            continue;
+        };
+        checked += 1;
+        if outside(&expect.fault_windows_us, seen.first_sent_us, *decided_at) {
+            let _ = decision_latency.record(decided_at.saturating_sub(seen.first_sent_us).max(1));
+        }
+        if let Some(other) = &seen.contradicted {
+            v.push(Violation {
+                key: order_name(key),
+                message: "the core answered the same release both accepted and rejected".into(),
+                witness: vec![decided.clone(), other.clone()],
+            });
+        }
+        let wms_order = g.wms_accepted.get(key).or_else(|| g.wms_shipped.get(key));
+        match (decision, wms_order) {
+            (Decision::Rejected, Some(held)) => v.push(Violation {
+                key: order_name(key),
+                message: "the core answered rejected, yet the WMS holds (or shipped) the order (unexpected WMS order)"
+                    .into(),
+                witness: vec![decided.clone(), held.clone()],
+            }),
+            (Decision::Accepted, None) => v.push(Violation {
+                key: order_name(key),
+                message: "the core answered accepted, but the WMS never accepted the order (lost)".into(),
+                witness: vec![decided.clone()],
+            }),
+            _ => {}
+        }
+    }
+    let mut orphans: Vec<_> = g
+        .wms_accepted
+        .iter()
+        .filter(|(k, _)| !g.releases.contains_key(*k))
+        .collect();
+    orphans.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, held) in orphans {
+        checked += 1;
+        v.push(Violation {
+            key: order_name(key),
+            message: "the WMS accepted an order the ERP never released (unexpected)".into(),
+            witness: vec![held.clone()],
+        });
+    }
+    checks.push(Check::new(
+        "release-decision-matches-wms",
+        "a release answered rejected leaves zero WMS orders; one answered accepted is a WMS order (invariant 17)",
+        checked,
+        v,
+    ));
+
+    // Invariant 17: shipped ≤ released, per order line.
+    let released: HashMap<(String, u32), u64> = g
+        .releases
+        .iter()
+        .filter(|(_, s)| matches!(s.decision, Some((Decision::Accepted, ..))))
+        .flat_map(|((order, _), s)| {
+            s.lines
+                .iter()
+                .map(move |(line, qty)| ((order.clone(), *line), u64::from(*qty)))
+        })
+        .collect();
+    let mut v = Vec::new();
+    for ((order, line), (shipped, witnesses)) in &g.shipped {
+        match released.get(&(order.clone(), *line)) {
+            Some(r) if shipped <= r => {}
+            Some(r) => v.push(Violation {
+                key: format!("order_number={order} line={line}"),
+                message: format!("{shipped} posted as shipped, only {r} released"),
+                witness: witnesses.clone(),
+            }),
+            None => v.push(Violation {
+                key: format!("order_number={order} line={line}"),
+                message: format!("{shipped} posted as shipped for a line never accepted for release"),
+                witness: witnesses.clone(),
+            }),
+        }
+    }
+    checks.push(Check::new(
+        "shipped-within-released",
+        "per order line, the quantity posted to the ERP as shipped never exceeds the quantity released (invariant 17)",
+        g.shipped.len() as u64,
+        v,
+    ));
+
+    // Invariant 17: the ERP line moves to shipped exactly once, per shipment.
+    let mut v = Vec::new();
+    let mut checked = 0;
+    let mut posting_latency = histogram();
+    for (shipment_id, seen) in &g.shipments {
+        for line in &seen.lines {
+            checked += 1;
+            let slot = (shipment_id.clone(), *line);
+            let effects = g.postings.remove(&slot).unwrap_or_default();
+            let keys = g.posting_keys.get(&slot).map_or(0, BTreeSet::len);
+            let key = format!("shipment_id={shipment_id} line={line}");
+            let mut wit = vec![seen.witness.clone()];
+            wit.extend(effects.iter().map(|e| e.1.clone()));
+            match effects.len() {
+                1 if keys <= 1 => {
+                    if outside(&expect.fault_windows_us, seen.accepted_at_us, effects[0].0) {
+                        let _ = posting_latency.record(effects[0].0.saturating_sub(seen.accepted_at_us).max(1));
+                    }
+                }
+                0 => v.push(Violation {
+                    key,
+                    message: "ship confirmation taken in by the core, but never posted to the ERP (lost)".into(),
+                    witness: wit,
+                }),
+                1 => v.push(Violation {
+                    key,
+                    message: format!("one posting, but the core posted the line under {keys} Idempotency-Keys (duplicated)"),
+                    witness: wit,
+                }),
+                n => v.push(Violation {
+                    key,
+                    message: format!("{n} ERP shipment postings for one shipment line (duplicated)"),
+                    witness: wit,
+                }),
+            }
+        }
+    }
+    for ((shipment_id, line), effects) in std::mem::take(&mut g.postings) {
+        checked += 1;
+        v.push(Violation {
+            key: format!("shipment_id={shipment_id} line={line}"),
+            message: format!(
+                "{} ERP shipment posting(s) for a shipment the core never took in (unexpected)",
+                effects.len()
+            ),
+            witness: effects.into_iter().map(|e| e.1).collect(),
+        });
+    }
+    checks.push(Check::new(
+        "one-shipment-posting-per-line",
+        "exactly one ERP shipment posting per (shipment, line), under one Idempotency-Key (invariant 17)",
+        checked,
+        v,
+    ));
+
+    // Nothing lost: decided, and what the WMS shipped reaches the ERP.
+    let mut v = Vec::new();
+    let mut checked = 0;
+    let mut taken_in: HashMap<&OrderKey, Vec<(&String, &ShipmentSeen)>> = HashMap::new();
+    for (id, s) in &g.shipments {
+        taken_in.entry(&s.order).or_default().push((id, s));
+    }
+    for (key, seen) in &g.releases {
+        checked += 1;
+        match &seen.decision {
+            None => v.push(Violation {
+                key: order_name(key),
+                message: "released by the ERP, but never answered with a decision (lost)".into(),
+                witness: vec![seen.witness.clone()],
+            }),
+            Some((Decision::Accepted, _, decided)) => {
+                let Some(shipped) = g.wms_shipped.get(key) else {
+                    continue;
+                };
+                let Some(shipments) = taken_in.get(key) else {
+                    v.push(Violation {
+                        key: order_name(key),
+                        message: "shipped by the WMS, but the core never took the ship confirmation in (lost)"
+                            .into(),
+                        witness: vec![decided.clone(), shipped.clone()],
+                    });
+                    continue;
+                };
+                for (line, _) in &seen.lines {
+                    let reached = shipments
+                        .iter()
+                        .any(|(id, s)| s.lines.contains(line) && posted.contains(&((*id).clone(), *line)));
+                    if !reached {
+                        v.push(Violation {
+                            key: format!("{} line={line}", order_name(key)),
+                            message: "shipped by the WMS, never posted as shipped at the ERP (lost)".into(),
+                            witness: vec![decided.clone(), shipped.clone()],
+                        });
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    checks.push(Check::new(
+        "outbound-nothing-lost",
+        "every release gets a decision; every accepted release the WMS shipped reaches an ERP shipment posting per line",
+        checked,
+        v,
+    ));
+
+    let mut counts = g.counts;
+    let decided = |d: Decision| {
+        g.releases
+            .values()
+            .filter(|s| matches!(&s.decision, Some((x, ..)) if *x == d))
+            .count() as u64
+    };
+    counts.insert("releases_sent".into(), g.releases.len() as u64);
+    counts.insert("releases_accepted".into(), decided(Decision::Accepted));
+    counts.insert("releases_rejected".into(), decided(Decision::Rejected));
+    OutboundFindings {
+        checks,
+        latencies: vec![
+            latency("release-to-decision", &decision_latency, None),
+            latency("ship-confirmation-to-posting", &posting_latency, None),
+        ],
+        counts,
+    }
+}
