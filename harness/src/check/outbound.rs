@@ -407,3 +407,245 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
         counts,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn ex(
+        party: Role,
+        direction: Direction,
+        endpoint: &str,
+        status: u16,
+        request: Value,
+        response: Option<Value>,
+    ) -> Exchange {
+        Exchange {
+            seq: 0,
+            party,
+            peer: Role::Core,
+            direction,
+            method: "POST".into(),
+            endpoint: endpoint.into(),
+            status: Some(status),
+            error: None,
+            started_at_us: 1,
+            finished_at_us: 2,
+            idempotency_key: Some(format!("k-{endpoint}-{request}")),
+            trace_id: None,
+            replayed: false,
+            fault: None,
+            handler_status: None,
+            request: Some(request),
+            response,
+        }
+    }
+
+    fn release(order: &str, qty: u32) -> Value {
+        json!({"order_number": order, "version": 1, "warehouse_gln": "5060000000092",
+               "ship_to": {"name": "C", "address_line": "1 St", "city": "H", "postal_code": "1", "country_code": "DE"},
+               "release_date": "2026-11-20", "requested_ship_date": "2026-11-23",
+               "lines": [{"line_no": 1, "sku": "SKU-1", "gtin": "4006381333931", "quantity": qty, "uom": "EA"}]})
+    }
+
+    fn decision(order: &str, accepted: bool) -> Value {
+        if accepted {
+            json!({"order_number": order, "order_version": 1, "decision": "accepted", "warehouse_order_id": "WO-1",
+                   "decided_at": "2026-11-20T10:00:00Z", "lines": [{"line_no": 1, "decision": "accepted"}]})
+        } else {
+            json!({"order_number": order, "order_version": 1, "decision": "rejected",
+                   "decided_at": "2026-11-20T10:00:00Z",
+                   "lines": [{"line_no": 1, "decision": "rejected",
+                              "reasons": [{"code": "unknown_item", "detail": "no such item"}]}]})
+        }
+    }
+
+    fn confirmation(order: &str, shipment: &str, shipped: u32) -> Value {
+        json!({"shipment_id": shipment, "event_id": format!("E-{shipment}"), "order_number": order,
+               "order_version": 1, "warehouse_order_id": "WO-1", "warehouse_gln": "5060000000092",
+               "shipped_at": "2026-11-21T10:00:00Z", "carrier_scac": "DHLX",
+               "lines": [{"line_no": 1, "sku": "SKU-1", "gtin": "4006381333931", "qty_ordered": 10,
+                          "qty_shipped": shipped, "uom": "EA"}]})
+    }
+
+    fn posting(order: &str, shipment: &str, qty: u32) -> Value {
+        json!({"shipment_id": shipment, "order_number": order, "order_line_no": 1, "sku": "SKU-1",
+               "quantity": qty, "uom": "EA", "shipped_at": "2026-11-21T10:00:00Z"})
+    }
+
+    /// The ERP releases `order` (10 units) and gets `accepted`; the WMS
+    /// decides `wms_accepts`.
+    fn released(order: &str, accepted: bool, wms_accepts: bool) -> Vec<Exchange> {
+        vec![
+            ex(
+                Role::Erp,
+                Direction::Outbound,
+                core::ORDER_RELEASES,
+                200,
+                release(order, 10),
+                Some(decision(order, accepted)),
+            ),
+            ex(
+                Role::Wms,
+                Direction::Inbound,
+                wms::ORDER_RELEASES,
+                200,
+                release(order, 10),
+                Some(decision(order, wms_accepts)),
+            ),
+        ]
+    }
+
+    fn shipped(order: &str, shipment: &str, qty: u32, postings: usize) -> Vec<Exchange> {
+        let mut out = vec![ex(
+            Role::Wms,
+            Direction::Outbound,
+            core::SHIPMENT_CONFIRMATIONS,
+            201,
+            confirmation(order, shipment, qty),
+            None,
+        )];
+        for n in 0..postings {
+            let mut p = ex(
+                Role::Erp,
+                Direction::Inbound,
+                erp::SHIPMENT_POSTINGS,
+                201,
+                posting(order, shipment, qty),
+                None,
+            );
+            p.idempotency_key = Some(format!("shp:{shipment}:1:{n}"));
+            out.push(p);
+        }
+        out
+    }
+
+    fn judged(history: Vec<Exchange>) -> Vec<Check> {
+        let mut g = Gathered::default();
+        for e in &history {
+            g.observe(e);
+        }
+        judge(g, &OutboundExpectations::default()).checks
+    }
+
+    fn check_named<'a>(checks: &'a [Check], name: &str) -> &'a Check {
+        checks.iter().find(|c| c.name == name).unwrap()
+    }
+
+    #[test]
+    fn a_correct_history_passes_every_check() {
+        let mut h = released("SO-1", true, true);
+        h.extend(shipped("SO-1", "SHP-1", 10, 1));
+        h.extend(released("SO-2", false, false));
+        let checks = judged(h);
+        for c in &checks {
+            assert!(c.passed && c.checked > 0, "{c:#?}");
+        }
+    }
+
+    #[test]
+    fn a_rejected_release_the_wms_holds_violates_invariant_17() {
+        // The ERP was told rejected; the WMS accepted and shipped it.
+        let mut h = released("SO-1", false, true);
+        h.extend(shipped("SO-1", "SHP-1", 10, 0));
+        let checks = judged(h);
+        let c = check_named(&checks, "release-decision-matches-wms");
+        assert!(!c.passed);
+        assert_eq!(c.violations[0].key, "order_number=SO-1 version=1");
+        assert!(c.violations[0].message.contains("unexpected WMS order"));
+        assert_eq!(c.violations[0].witness.len(), 2);
+
+        // Shipped without the WMS's decision on record is evidence too.
+        let mut h = released("SO-1", false, false);
+        h.retain(|e| e.party == Role::Erp);
+        h.extend(shipped("SO-1", "SHP-1", 10, 0));
+        assert!(!check_named(&judged(h), "release-decision-matches-wms").passed);
+
+        // Accepted at the ERP, never at the WMS: lost.
+        let c = judged(released("SO-3", true, false));
+        let c = check_named(&c, "release-decision-matches-wms");
+        assert!(c.violations[0].message.contains("lost"), "{c:#?}");
+    }
+
+    #[test]
+    fn shipping_more_than_released_is_caught() {
+        let mut h = released("SO-1", true, true);
+        h.extend(shipped("SO-1", "SHP-1", 6, 1));
+        h.extend(shipped("SO-1", "SHP-2", 6, 1));
+        let checks = judged(h);
+        let c = check_named(&checks, "shipped-within-released");
+        assert!(!c.passed);
+        assert!(c.violations[0].message.contains("12 posted as shipped, only 10 released"), "{c:#?}");
+        assert_eq!(c.violations[0].witness.len(), 2);
+        assert!(check_named(&checks, "one-shipment-posting-per-line").passed);
+
+        // Posted for an order the ERP saw rejected.
+        let mut h = released("SO-2", false, false);
+        h.extend(shipped("SO-2", "SHP-3", 1, 1));
+        let checks = judged(h);
+        let c = check_named(&checks, "shipped-within-released");
+        assert!(c.violations[0].message.contains("never accepted"), "{c:#?}");
+    }
+
+    #[test]
+    fn one_posting_per_shipment_line_lost_doubled_or_rekeyed_is_caught() {
+        let run = |postings: usize| {
+            let mut h = released("SO-1", true, true);
+            h.extend(shipped("SO-1", "SHP-1", 10, postings));
+            judged(h)
+        };
+        let doubled = run(2);
+        let c = check_named(&doubled, "one-shipment-posting-per-line");
+        assert!(c.violations[0].message.contains("2 ERP shipment postings"), "{c:#?}");
+        assert_eq!(c.violations[0].witness.len(), 3);
+        assert_eq!(c.violations[0].key, "shipment_id=SHP-1 line=1");
+
+        let lost = run(0);
+        let c = check_named(&lost, "one-shipment-posting-per-line");
+        assert!(c.violations[0].message.contains("lost"), "{c:#?}");
+        assert!(!check_named(&lost, "outbound-nothing-lost").passed);
+
+        // One effect, but a second attempt under another key (the ERP refused it).
+        let mut h = released("SO-1", true, true);
+        h.extend(shipped("SO-1", "SHP-1", 10, 1));
+        let mut refused = ex(
+            Role::Erp,
+            Direction::Inbound,
+            erp::SHIPMENT_POSTINGS,
+            422,
+            posting("SO-1", "SHP-1", 10),
+            None,
+        );
+        refused.idempotency_key = Some("another-key".into());
+        h.push(refused);
+        let checks = judged(h);
+        let c = check_named(&checks, "one-shipment-posting-per-line");
+        assert!(c.violations[0].message.contains("2 Idempotency-Keys"), "{c:#?}");
+
+        // A posting for a shipment the core never took in.
+        let mut h = released("SO-1", true, true);
+        h.extend(shipped("SO-1", "SHP-1", 10, 1).into_iter().skip(1));
+        let checks = judged(h);
+        let c = check_named(&checks, "one-shipment-posting-per-line");
+        assert!(c.violations[0].message.contains("never took in"), "{c:#?}");
+    }
+
+    #[test]
+    fn undecided_releases_and_refused_shipments_are_lost() {
+        let mut h = released("SO-1", true, true);
+        h[0].status = Some(503);
+        h[0].response = None;
+        let checks = judged(h);
+        let c = check_named(&checks, "outbound-nothing-lost");
+        assert!(c.violations[0].message.contains("never answered with a decision"), "{c:#?}");
+
+        let mut h = released("SO-2", true, true);
+        let mut refused = shipped("SO-2", "SHP-1", 10, 0);
+        refused[0].status = Some(422);
+        h.extend(refused);
+        let checks = judged(h);
+        let c = check_named(&checks, "outbound-nothing-lost");
+        assert!(c.violations[0].message.contains("never took the ship confirmation in"), "{c:#?}");
+    }
+}
