@@ -9,6 +9,7 @@ mod delivery;
 mod durability;
 mod idempotency;
 mod intake;
+mod outbound;
 mod receipts;
 mod regressions;
 mod support;
