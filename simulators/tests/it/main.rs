@@ -4,3 +4,4 @@
 mod erp;
 mod faults;
 mod flow;
+mod outbound;
