@@ -271,7 +271,9 @@ impl Gathered {
             (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) => {
                 field("receipt_id").map(|k| ("receipt", k))
             }
-            (Role::Erp, Direction::Outbound, core::ORDER_RELEASES) => field("order_number").map(|k| ("order", k)),
+            (Role::Erp, Direction::Outbound, core::ORDER_RELEASES) => {
+                field("order_number").map(|k| ("order", k))
+            }
             (Role::Wms, Direction::Outbound, core::SHIPMENT_CONFIRMATIONS) => {
                 field("shipment_id").map(|k| ("shipment", k))
             }
@@ -294,8 +296,12 @@ impl Gathered {
             (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS | erp::RECEIPT_DISCREPANCIES) => {
                 field("receipt_id").map(|k| ("receipt", k))
             }
-            (Role::Wms, Direction::Inbound, wms::ORDER_RELEASES) => field("order_number").map(|k| ("order", k)),
-            (Role::Erp, Direction::Inbound, erp::SHIPMENT_POSTINGS) => field("shipment_id").map(|k| ("shipment", k)),
+            (Role::Wms, Direction::Inbound, wms::ORDER_RELEASES) => {
+                field("order_number").map(|k| ("order", k))
+            }
+            (Role::Erp, Direction::Inbound, erp::SHIPMENT_POSTINGS) => {
+                field("shipment_id").map(|k| ("shipment", k))
+            }
             _ => None,
         };
         if let Some(key) = effect {

@@ -379,7 +379,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         let outbox = core.status().await.map(|s| s.outbox_pending).unwrap_or(i64::MAX);
         let unopened_now = unopened.load(Ordering::SeqCst) as usize;
         let outbound_busy = outbound_driver.as_ref().is_some_and(|d| !d.is_finished());
-        let busy = releases.len() + unopened_now + supplier.pending() + wms.pending() + usize::from(outbound_busy);
+        let busy =
+            releases.len() + unopened_now + supplier.pending() + wms.pending() + usize::from(outbound_busy);
         opts.report(Progress::Settling {
             in_flight: busy as u64,
             outbox_pending: outbox.max(0) as u64,
@@ -457,12 +458,15 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     )?;
     let mut findings = findings;
     if scenario.outbound.is_some() {
-        let o = check::outbound::check(&histories, &check::outbound::OutboundExpectations {
-            fault_windows_us: fault_windows
-                .iter()
-                .map(|w| (started_us + w.from_ms * 1000, started_us + w.to_ms * 1000))
-                .collect(),
-        })?;
+        let o = check::outbound::check(
+            &histories,
+            &check::outbound::OutboundExpectations {
+                fault_windows_us: fault_windows
+                    .iter()
+                    .map(|w| (started_us + w.from_ms * 1000, started_us + w.to_ms * 1000))
+                    .collect(),
+            },
+        )?;
         findings.checks.extend(o.checks);
         findings.latencies.extend(o.latencies);
         findings.counts.extend(o.counts);

@@ -542,7 +542,10 @@ impl Scenario {
         }
         if scenario.time_bound_s().is_none() {
             let (field, message) = match &scenario.outbound {
-                None => ("load", "expected a [load] or an [outbound] section, found neither"),
+                None => (
+                    "load",
+                    "expected a [load] or an [outbound] section, found neither",
+                ),
                 Some(_) => (
                     "outbound.time_bound_s",
                     "expected time_bound_s in [outbound] when there is no [load]",
@@ -662,7 +665,10 @@ asn_to_expectation_p99_ms = 100
         let s = Scenario::parse(Path::new("s.toml"), text).unwrap();
         assert!(s.load.is_none());
         let o = s.outbound.as_ref().unwrap();
-        assert_eq!((o.orders, o.unknown_item_probability), (Positive(5), Probability(0.1)));
+        assert_eq!(
+            (o.orders, o.unknown_item_probability),
+            (Positive(5), Probability(0.1))
+        );
         assert_eq!(o.release_timeout_ms, Positive(2000));
         assert_eq!(s.time_bound_s(), Some(9));
         assert_eq!(s.sla.asn_to_expectation_p99_ms, PositiveF64(500.0));

@@ -125,7 +125,10 @@ impl Drop for InFlightGuard<'_> {
 enum Known {
     /// Decided before: the stored answer; `by_key` when the Idempotency-Key
     /// (not only the business key) was seen.
-    Decided { answer: String, by_key: bool },
+    Decided {
+        answer: String,
+        by_key: bool,
+    },
     KeyReused,
     Conflict,
     New,
@@ -198,8 +201,14 @@ fn decision_response(answer: String, replayed: bool) -> Response {
 /// Why the WMS gave no decision.
 enum NoDecision {
     Timeout,
-    Unavailable { status: Option<u16>, retry_after: Option<u64>, detail: String },
-    Refused { status: u16 },
+    Unavailable {
+        status: Option<u16>,
+        retry_after: Option<u64>,
+        detail: String,
+    },
+    Refused {
+        status: u16,
+    },
     Invalid(String),
 }
 
@@ -219,7 +228,10 @@ async fn ask_wms(
         .release_http
         .post(url)
         .timeout(state.config.release_timeout)
-        .header(IDEMPOTENCY_KEY, format!("release:{}:v{}", order.order_number, order.version))
+        .header(
+            IDEMPOTENCY_KEY,
+            format!("release:{}:v{}", order.order_number, order.version),
+        )
         .header(TRACEPARENT, trace.child(rand::random()).header_value())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body.clone())
@@ -273,7 +285,8 @@ async fn ask_wms(
     if let Some(f) = findings.first() {
         return Err(NoDecision::Invalid(f.to_string()));
     }
-    let decision = OrderReleaseDecision::deserialize(&value).map_err(|e| NoDecision::Invalid(e.to_string()))?;
+    let decision =
+        OrderReleaseDecision::deserialize(&value).map_err(|e| NoDecision::Invalid(e.to_string()))?;
     if decision.order_number != order.order_number || decision.order_version != order.version {
         return Err(NoDecision::Invalid(format!(
             "a decision on order {} version {}, asked about {} version {}",
@@ -364,7 +377,10 @@ pub(crate) async fn order_release(
             });
         }
         Known::Decided { answer, by_key: true } => return Ok(decision_response(answer, true)),
-        Known::Decided { answer, by_key: false } => {
+        Known::Decided {
+            answer,
+            by_key: false,
+        } => {
             let (store, key, hash, order) = (s.store.clone(), key.clone(), hash.clone(), order.clone());
             tokio::task::spawn_blocking(move || {
                 store.transaction(|tx| {
@@ -383,7 +399,9 @@ pub(crate) async fn order_release(
         Known::New => {}
     }
 
-    let Some(_guard) = s.releases_in_flight.enter(vec![format!("key:{key}"), format!("order:{business}")])
+    let Some(_guard) = s
+        .releases_in_flight
+        .enter(vec![format!("key:{key}"), format!("order:{business}")])
     else {
         return Err(ApiError::refused(
             409,

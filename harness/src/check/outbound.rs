@@ -19,7 +19,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use contracts::outbound::{Decision, ErpShipmentPosting, OrderRelease, OrderReleaseDecision, ShipmentConfirmation};
+use contracts::outbound::{
+    Decision, ErpShipmentPosting, OrderRelease, OrderReleaseDecision, ShipmentConfirmation,
+};
 use contracts::routes::{core, erp, wms};
 use contracts::{Direction, Exchange, Role};
 use reports::{Check, Latency, Violation, Witness};
@@ -133,7 +135,9 @@ impl Gathered {
                     return;
                 };
                 let order = (sc.order_number.clone(), sc.order_version);
-                self.wms_shipped.entry(order.clone()).or_insert_with(|| witness(ex));
+                self.wms_shipped
+                    .entry(order.clone())
+                    .or_insert_with(|| witness(ex));
                 if ex.is_success() && !self.shipments.contains_key(&sc.shipment_id) {
                     self.count("shipments_accepted");
                     self.shipments.insert(
@@ -298,17 +302,21 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             match effects.len() {
                 1 if keys <= 1 => {
                     if outside(&expect.fault_windows_us, seen.accepted_at_us, effects[0].0) {
-                        let _ = posting_latency.record(effects[0].0.saturating_sub(seen.accepted_at_us).max(1));
+                        let _ =
+                            posting_latency.record(effects[0].0.saturating_sub(seen.accepted_at_us).max(1));
                     }
                 }
                 0 => v.push(Violation {
                     key,
-                    message: "ship confirmation taken in by the core, but never posted to the ERP (lost)".into(),
+                    message: "ship confirmation taken in by the core, but never posted to the ERP (lost)"
+                        .into(),
                     witness: wit,
                 }),
                 1 => v.push(Violation {
                     key,
-                    message: format!("one posting, but the core posted the line under {keys} Idempotency-Keys (duplicated)"),
+                    message: format!(
+                        "one posting, but the core posted the line under {keys} Idempotency-Keys (duplicated)"
+                    ),
                     witness: wit,
                 }),
                 n => v.push(Violation {
@@ -359,8 +367,9 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
                 let Some(shipments) = taken_in.get(key) else {
                     v.push(Violation {
                         key: order_name(key),
-                        message: "shipped by the WMS, but the core never took the ship confirmation in (lost)"
-                            .into(),
+                        message:
+                            "shipped by the WMS, but the core never took the ship confirmation in (lost)"
+                                .into(),
                         witness: vec![decided.clone(), shipped.clone()],
                     });
                     continue;
@@ -576,7 +585,12 @@ mod tests {
         let checks = judged(h);
         let c = check_named(&checks, "shipped-within-released");
         assert!(!c.passed);
-        assert!(c.violations[0].message.contains("12 posted as shipped, only 10 released"), "{c:#?}");
+        assert!(
+            c.violations[0]
+                .message
+                .contains("12 posted as shipped, only 10 released"),
+            "{c:#?}"
+        );
         assert_eq!(c.violations[0].witness.len(), 2);
         assert!(check_named(&checks, "one-shipment-posting-per-line").passed);
 
@@ -597,7 +611,10 @@ mod tests {
         };
         let doubled = run(2);
         let c = check_named(&doubled, "one-shipment-posting-per-line");
-        assert!(c.violations[0].message.contains("2 ERP shipment postings"), "{c:#?}");
+        assert!(
+            c.violations[0].message.contains("2 ERP shipment postings"),
+            "{c:#?}"
+        );
         assert_eq!(c.violations[0].witness.len(), 3);
         assert_eq!(c.violations[0].key, "shipment_id=SHP-1 line=1");
 
@@ -638,7 +655,10 @@ mod tests {
         h[0].response = None;
         let checks = judged(h);
         let c = check_named(&checks, "outbound-nothing-lost");
-        assert!(c.violations[0].message.contains("never answered with a decision"), "{c:#?}");
+        assert!(
+            c.violations[0].message.contains("never answered with a decision"),
+            "{c:#?}"
+        );
 
         let mut h = released("SO-2", true, true);
         let mut refused = shipped("SO-2", "SHP-1", 10, 0);
@@ -646,6 +666,11 @@ mod tests {
         h.extend(refused);
         let checks = judged(h);
         let c = check_named(&checks, "outbound-nothing-lost");
-        assert!(c.violations[0].message.contains("never took the ship confirmation in"), "{c:#?}");
+        assert!(
+            c.violations[0]
+                .message
+                .contains("never took the ship confirmation in"),
+            "{c:#?}"
+        );
     }
 }

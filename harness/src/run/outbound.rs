@@ -104,7 +104,12 @@ pub struct Released {
 /// whatever happened to earlier ones; none is started after `deadline`. The
 /// task ends when every release it started has its final answer (the ERP's
 /// retries are bounded).
-pub fn drive(erp: Arc<ErpSim>, orders: Vec<String>, rate_per_s: f64, deadline: Instant) -> JoinHandle<Released> {
+pub fn drive(
+    erp: Arc<ErpSim>,
+    orders: Vec<String>,
+    rate_per_s: f64,
+    deadline: Instant,
+) -> JoinHandle<Released> {
     tokio::spawn(async move {
         let interval = Duration::from_secs_f64(1.0 / rate_per_s);
         let start = Instant::now();
@@ -156,7 +161,11 @@ mod tests {
         let unknown = lines.iter().filter(|l| !known.contains(&l.sku)).count();
         let share = unknown as f64 / lines.len() as f64;
         assert!((0.06..0.14).contains(&share), "{share}");
-        assert!(lines.iter().all(|l| known.contains(&l.sku) != l.sku.starts_with("NOSUCH-")));
+        assert!(
+            lines
+                .iter()
+                .all(|l| known.contains(&l.sku) != l.sku.starts_with("NOSUCH-"))
+        );
         let v = contracts::Validator::new();
         for o in &a {
             let doc = serde_json::to_value(o).unwrap();

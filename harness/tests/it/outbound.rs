@@ -62,7 +62,10 @@ async fn lost_release_answers_are_survived_and_a_core_that_rejects_on_failure_is
         30,
         "{counts:?}"
     );
-    assert_eq!(counts["shipments_accepted"], counts["releases_accepted"], "{counts:?}");
+    assert_eq!(
+        counts["shipments_accepted"], counts["releases_accepted"],
+        "{counts:?}"
+    );
     // The fault really fired: the ERP had to retry releases.
     assert!(counts["release_attempts"] > 35, "{counts:?}");
     for name in [

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use contracts::http::{IDEMPOTENCY_KEY, RETRY_AFTER, TRACEPARENT};
 use contracts::routes::{core, erp, wms};
 
-use crate::support::{CLOSED, Stub, TestCore, eventually, partners, post, send_raw, client, Send};
+use crate::support::{CLOSED, Send, Stub, TestCore, client, eventually, partners, post, send_raw};
 
 /// How the WMS stub behaves.
 #[derive(Debug, Default)]
@@ -115,8 +115,16 @@ async fn a_release_is_decided_by_the_wms_stored_and_answered_idempotently() {
     let send = |key: &'static str, body: Value| {
         let (http, url) = (client(), url.clone());
         async move {
-            send_raw(&http, &url, Send { key: Some(key), traceparent: Some(TRACE) }, serde_json::to_vec(&body).unwrap())
-                .await
+            send_raw(
+                &http,
+                &url,
+                Send {
+                    key: Some(key),
+                    traceparent: Some(TRACE),
+                },
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await
         }
     };
 
@@ -128,7 +136,13 @@ async fn a_release_is_decided_by_the_wms_stored_and_answered_idempotently() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].0.as_deref(), Some("release:SO-1:v1"));
     // The WMS call continues the ERP's trace.
-    assert!(calls[0].1.as_deref().unwrap().contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert!(
+        calls[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
 
     // Same key, same body: the stored decision, replayed; the WMS is not asked again.
     let again = send("k1", body.clone()).await;
@@ -141,12 +155,18 @@ async fn a_release_is_decided_by_the_wms_stored_and_answered_idempotently() {
     assert_eq!(w.calls().len(), 1);
     // Same key, another body: 422. Same (order, version), another body: 409.
     let changed = release("SO-1", &[("SKU-1", 11)]);
-    send("k1", changed.clone()).await.assert_problem(422, "idempotency-key-reused");
-    send("k3", changed).await.assert_problem(409, "business-key-conflict");
+    send("k1", changed.clone())
+        .await
+        .assert_problem(422, "idempotency-key-reused");
+    send("k3", changed)
+        .await
+        .assert_problem(409, "business-key-conflict");
     assert_eq!(w.calls().len(), 1);
 
     // An invalid release (quantity 0) never reaches the WMS.
-    send("k4", release("SO-2", &[("SKU-1", 0)])).await.assert_problem(422, "contract-violation");
+    send("k4", release("SO-2", &[("SKU-1", 0)]))
+        .await
+        .assert_problem(422, "contract-violation");
     assert_eq!(w.calls().len(), 1);
     core.stop().await;
 }
@@ -156,7 +176,13 @@ async fn a_rejected_release_is_relayed_and_nothing_ships_against_it() {
     let w = Wms::start(WmsScript::default()).await;
     let erp_stub = Stub::start().await;
     let core = TestCore::start(partners(&erp_stub.url, &w.url, CLOSED)).await;
-    let r = post(&core.url(), core::ORDER_RELEASES, "k1", &release("SO-9", &[("SKU-1", 3), ("NOSUCH-2", 1)])).await;
+    let r = post(
+        &core.url(),
+        core::ORDER_RELEASES,
+        "k1",
+        &release("SO-9", &[("SKU-1", 3), ("NOSUCH-2", 1)]),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["decision"], "rejected");
     assert!(r.body.get("warehouse_order_id").is_none());
@@ -214,7 +240,10 @@ async fn a_wms_timeout_or_outage_stores_nothing_and_the_retry_gets_the_decision(
     let down = post(&core.url(), core::ORDER_RELEASES, "k1", &body).await;
     down.assert_problem(503, "warehouse-unavailable");
     assert_eq!(down.headers.get(RETRY_AFTER).unwrap(), "7");
-    assert_eq!(post(&core.url(), core::ORDER_RELEASES, "k1", &body).await.status, 200);
+    assert_eq!(
+        post(&core.url(), core::ORDER_RELEASES, "k1", &body).await.status,
+        200
+    );
     core.stop().await;
 
     // No WMS at all.
@@ -230,7 +259,13 @@ async fn a_ship_confirmation_posts_each_line_once_and_never_more_than_released()
     let w = Wms::start(WmsScript::default()).await;
     let erp_stub = Stub::start().await;
     let core = TestCore::start(partners(&erp_stub.url, &w.url, CLOSED)).await;
-    let r = post(&core.url(), core::ORDER_RELEASES, "k1", &release("SO-1", &[("SKU-1", 10), ("SKU-2", 4)])).await;
+    let r = post(
+        &core.url(),
+        core::ORDER_RELEASES,
+        "k1",
+        &release("SO-1", &[("SKU-1", 10), ("SKU-2", 4)]),
+    )
+    .await;
     assert_eq!(r.body["decision"], "accepted");
 
     // Line 1 ships short (6 of 10), line 2 in full.
@@ -238,7 +273,10 @@ async fn a_ship_confirmation_posts_each_line_once_and_never_more_than_released()
     let a = post(&core.url(), core::SHIPMENT_CONFIRMATIONS, "s1", &sc).await;
     assert_eq!((a.status, a.outcome()), (201, "accepted"), "{}", a.body);
     let postings = erp_stub.wait_for(erp::SHIPMENT_POSTINGS, 2).await;
-    let mut keys: Vec<_> = postings.iter().map(|c| c.idempotency_key.clone().unwrap()).collect();
+    let mut keys: Vec<_> = postings
+        .iter()
+        .map(|c| c.idempotency_key.clone().unwrap())
+        .collect();
     keys.sort();
     assert_eq!(keys, ["shp:SHP-1:1", "shp:SHP-1:2"]);
     assert_eq!(postings[0].body["order_number"], "SO-1");
@@ -256,7 +294,12 @@ async fn a_ship_confirmation_posts_each_line_once_and_never_more_than_released()
     assert!(format!("{p:?}").contains("/lines/0/qty_shipped"), "{p:?}");
     // 4 more is within what was released.
     let rest = confirmation("SO-1", "SHP-3", "E-3", &[4, 0]);
-    assert_eq!(post(&core.url(), core::SHIPMENT_CONFIRMATIONS, "s3", &rest).await.status, 201);
+    assert_eq!(
+        post(&core.url(), core::SHIPMENT_CONFIRMATIONS, "s3", &rest)
+            .await
+            .status,
+        201
+    );
     erp_stub.wait_for(erp::SHIPMENT_POSTINGS, 4).await;
     eventually("the outbox to drain", || async {
         crate::support::status(&core.core).await.outbox_pending == 0
@@ -264,6 +307,10 @@ async fn a_ship_confirmation_posts_each_line_once_and_never_more_than_released()
     .await;
     let postings = erp_stub.calls_to(erp::SHIPMENT_POSTINGS);
     assert_eq!(postings.len(), 4, "{postings:?}");
-    assert!(postings.iter().all(|c| !c.idempotency_key.as_deref().unwrap().contains("SHP-2")));
+    assert!(
+        postings
+            .iter()
+            .all(|c| !c.idempotency_key.as_deref().unwrap().contains("SHP-2"))
+    );
     core.stop().await;
 }

@@ -133,7 +133,11 @@ impl ErpSim {
 }
 
 /// `POST /v1/shipment-postings`.
-pub(super) async fn shipment_posting(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn shipment_posting(
+    State(erp): State<Arc<ErpSim>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let posting = match parse_body::<ErpShipmentPosting>(&body) {
         Ok((p, _)) => p,
         Err(problem) => return problem,
@@ -173,4 +177,3 @@ pub(super) async fn shipment_posting(State(erp): State<Arc<ErpSim>>, headers: He
         })
         .into_response()
 }
-

@@ -5,8 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -231,7 +231,11 @@ impl WmsSim {
 
 /// `POST /v1/order-releases`: decided at once (200 with the decision);
 /// idempotent on Idempotency-Key and on (order_number, version).
-pub(super) async fn order_release(State(wms): State<Arc<WmsSim>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn order_release(
+    State(wms): State<Arc<WmsSim>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let trace = incoming_trace(&headers);
     let order = match parse_body::<OrderRelease>(&body) {
         Ok((order, _)) => order,

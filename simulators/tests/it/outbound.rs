@@ -27,20 +27,30 @@ type Calls = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
 /// `decision`, everything else 201.
 async fn core_stub(decision: Value) -> (String, Calls) {
     let calls: Calls = Arc::default();
-    let app = Router::new()
-        .fallback(
-            |State((calls, decision)): State<(Calls, Value)>, uri: Uri, headers: HeaderMap, body: Bytes| async move {
-                let key = headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str().unwrap().to_owned());
-                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                calls.lock().unwrap().push((uri.path().to_owned(), key, body));
-                if uri.path() == core::ORDER_RELEASES {
-                    axum::Json(decision).into_response()
-                } else {
-                    (axum::http::StatusCode::CREATED, axum::Json(json!({"message_id": "MSG-1"}))).into_response()
-                }
-            },
-        )
-        .with_state((calls.clone(), decision));
+    let app =
+        Router::new()
+            .fallback(
+                |State((calls, decision)): State<(Calls, Value)>,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    let key = headers
+                        .get(IDEMPOTENCY_KEY)
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    calls.lock().unwrap().push((uri.path().to_owned(), key, body));
+                    if uri.path() == core::ORDER_RELEASES {
+                        axum::Json(decision).into_response()
+                    } else {
+                        (
+                            axum::http::StatusCode::CREATED,
+                            axum::Json(json!({"message_id": "MSG-1"})),
+                        )
+                            .into_response()
+                    }
+                },
+            )
+            .with_state((calls.clone(), decision));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -95,7 +105,13 @@ async fn the_wms_decides_at_once_and_ships_accepted_orders_at_least_once() {
     let send = |key: &'static str, body: Value| {
         let (http, url) = (http.clone(), url.clone());
         async move {
-            let r = http.post(url).header(IDEMPOTENCY_KEY, key).json(&body).send().await.unwrap();
+            let r = http
+                .post(url)
+                .header(IDEMPOTENCY_KEY, key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             let replayed = r.headers().get(IDEMPOTENT_REPLAYED).is_some();
             (r.status().as_u16(), replayed, r.json::<Value>().await.unwrap())
         }
@@ -141,7 +157,10 @@ async fn the_wms_decides_at_once_and_ships_accepted_orders_at_least_once() {
     assert_eq!(sc["lines"][0]["qty_shipped"], 4);
     assert!(v.validate("ShipmentConfirmation", sc).unwrap().is_empty(), "{sc}");
     let state = sim.summary().outbound;
-    assert_eq!((state.orders_accepted, state.orders_rejected, state.shipments_sent), (1, 1, 1));
+    assert_eq!(
+        (state.orders_accepted, state.orders_rejected, state.shipments_sent),
+        (1, 1, 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +179,10 @@ async fn the_erp_books_releases_and_posts_each_shipment_line_once() {
     let attempt = sim.release_sales_order("SO-1").await.unwrap();
     assert_eq!(attempt.status, Some(200));
     assert!(sim.release_sales_order("SO-404").await.is_none());
-    assert_eq!(calls.lock().unwrap()[0].1.as_deref(), Some("order-release:SO-1:v1"));
+    assert_eq!(
+        calls.lock().unwrap()[0].1.as_deref(),
+        Some("order-release:SO-1:v1")
+    );
 
     let server = serve(
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -174,16 +196,35 @@ async fn the_erp_books_releases_and_posts_each_shipment_line_once() {
     let http = reqwest::Client::new();
     let post = |key: &'static str| {
         let (http, url, posting) = (http.clone(), url.clone(), posting.clone());
-        async move { http.post(url).header(IDEMPOTENCY_KEY, key).json(&posting).send().await.unwrap() }
+        async move {
+            http.post(url)
+                .header(IDEMPOTENCY_KEY, key)
+                .json(&posting)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(post("shp:SHP-1:1").await.status(), 201);
     let again = post("shp:SHP-1:1").await;
-    assert_eq!((again.status().as_u16(), again.headers().contains_key(IDEMPOTENT_REPLAYED)), (201, true));
+    assert_eq!(
+        (
+            again.status().as_u16(),
+            again.headers().contains_key(IDEMPOTENT_REPLAYED)
+        ),
+        (201, true)
+    );
     // The same (shipment, line) under another key cannot be posted twice.
     let other = post("another-key").await;
     assert_eq!(other.status(), 422);
     let problem: Value = other.json().await.unwrap();
-    assert!(problem["type"].as_str().unwrap().ends_with("shipment-line-already-posted"), "{problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("shipment-line-already-posted"),
+        "{problem}"
+    );
 
     let state: Value = http
         .get(format!("{}/_control/state", server.url()))
