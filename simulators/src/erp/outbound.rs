@@ -110,7 +110,7 @@ impl ErpSim {
         let attempt = self.core.post(core::ORDER_RELEASES, &body, &key, &trace).await;
         let decision = attempt
             .is_success()
-            .then(|| attempt.body.as_ref())
+            .then_some(attempt.body.as_ref())
             .flatten()
             .and_then(|b| OrderReleaseDecision::deserialize(b).ok());
         if let Some(d) = decision {

@@ -120,7 +120,10 @@ async fn the_wms_decides_at_once_and_ships_accepted_orders_at_least_once() {
     let (status, _, accepted) = send("a", release("SO-1", "SKU-1")).await;
     assert_eq!(status, 200);
     assert_eq!(accepted["decision"], "accepted");
-    assert_eq!((send("a", release("SO-1", "SKU-1")).await.1), true);
+    assert!(
+        send("a", release("SO-1", "SKU-1")).await.1,
+        "a repeat is replayed"
+    );
     // The same order under another key: the same decision, no second order.
     assert_eq!(send("b", release("SO-1", "SKU-1")).await.2, accepted);
 
