@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use outbox::{Backoff, RetryConfig, RetryPolicy};
-pub use store::{OpsStatus, Store};
+pub use outbox::{Backoff, BreakerConfig, PartnerLimits, RetryConfig, RetryPolicy};
+pub use store::{OpsStatus, Store, StoreOptions};
 
 /// Largest request body the core reads.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -48,6 +48,8 @@ pub struct CoreConfig {
     /// deployment; the harness's own tests turn it off to prove that its
     /// checks catch the duplicates that follow.
     pub asn_dedup: bool,
+    /// Group commit of the store.
+    pub store: StoreOptions,
 }
 
 impl CoreConfig {
@@ -58,6 +60,7 @@ impl CoreConfig {
             retry: RetryConfig::default(),
             seed: 0,
             asn_dedup: true,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -131,7 +134,7 @@ impl CoreHandle {
 /// Opens the store and serves the core on `listener`, with its outbox worker.
 pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, StartError> {
     let store = Arc::new(
-        Store::open(&config.database).map_err(|source| StartError::Database {
+        Store::open_with(&config.database, config.store).map_err(|source| StartError::Database {
             path: config.database.clone(),
             source,
         })?,
