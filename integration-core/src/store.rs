@@ -13,7 +13,8 @@
 //! own. Reads use a second connection (WAL lets it read beside the writer).
 
 use std::path::Path;
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -252,7 +253,7 @@ type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
 
 /// The committer thread: batches queued jobs into one transaction each.
-fn committer(mut conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize) {
+fn committer(mut conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, commits: Arc<AtomicU64>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch.max(1) {
@@ -285,7 +286,9 @@ fn committer(mut conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize) 
                         Err(_) => drop(sp),
                     }
                 }
-                tx.commit().map_err(|e| format!("failed to commit: {e}"))
+                let done = tx.commit().map_err(|e| format!("failed to commit: {e}"));
+                commits.fetch_add(1, Ordering::Relaxed);
+                done
             }
             Err(e) => {
                 for job in batch {
@@ -306,6 +309,8 @@ pub struct Store {
     jobs: Mutex<mpsc::Sender<Job>>,
     /// Reads, beside the writer.
     reader: Mutex<Connection>,
+    /// Transactions committed (each one fsync), for tests and metrics.
+    commits: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -335,14 +340,22 @@ impl Store {
         writer.execute_batch(SCHEMA)?;
         let reader = open()?;
         let (jobs, queue) = mpsc::channel();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
         std::thread::Builder::new()
             .name("crossdock-committer".into())
-            .spawn(move || committer(writer, queue, options.max_batch))
+            .spawn(move || committer(writer, queue, options.max_batch, counter))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Self {
             jobs: Mutex::new(jobs),
             reader: Mutex::new(reader),
+            commits,
         })
+    }
+
+    /// Write transactions committed so far (one fsync each).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -7,8 +7,10 @@
 
 mod delivery;
 mod durability;
+mod group_commit;
 mod idempotency;
 mod intake;
+mod partners;
 mod receipts;
 mod regressions;
 mod support;
