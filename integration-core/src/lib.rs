@@ -119,6 +119,12 @@ impl CoreHandle {
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?
     }
 
+    /// Write transactions committed so far (one fsync each): with group
+    /// commit, fewer than the writes.
+    pub fn commits(&self) -> u64 {
+        self.store.commits()
+    }
+
     /// Stops the server (in-flight requests finish) and the outbox worker
     /// (in-flight deliveries finish); what is pending stays in the database.
     pub async fn stop(mut self) {
