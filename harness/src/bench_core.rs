@@ -386,6 +386,10 @@ pub struct LifecycleReport {
     /// Window plus the time it took to drain.
     pub total: Duration,
     pub outbox_dead: i64,
+    /// Outbox rows pending when the window closed: the core's backlog.
+    pub outbox_pending_at_window_end: i64,
+    /// Write transactions (fsyncs) over the whole run.
+    pub commits: u64,
 }
 
 impl LifecycleReport {
@@ -483,6 +487,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     loops.join_all().await;
     let window = start.elapsed();
     let completed_in_window = completed();
+    let outbox_pending_at_window_end = core.status().await.map(|s| s.outbox_pending).unwrap_or(-1);
     let released = next.load(Ordering::Relaxed);
     let drain_until = Instant::now() + opts.drain;
     while completed() < released && Instant::now() < drain_until {
@@ -491,6 +496,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     let total = start.elapsed();
     let done = completed();
     let outbox_dead = core.status().await.map(|s| s.outbox_dead).unwrap_or(-1);
+    let commits = core.commits();
     core.stop().await;
     for server in servers {
         let _ = server.stop().await;
@@ -502,6 +508,8 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
         completed: done,
         total,
         outbox_dead,
+        outbox_pending_at_window_end,
+        commits,
     })
 }
 
@@ -560,6 +568,10 @@ pub async fn run_lifecycle(opts: &LifecycleOptions) -> u8 {
             println!(
                 "sustained  {:.0} completed POs/s over the window (target >= 2000 for 60 s)",
                 r.sustained_per_second()
+            );
+            println!(
+                "backlog    {} outbox rows pending at the end of the window; {} commits in all",
+                r.outbox_pending_at_window_end, r.commits
             );
             println!(
                 "drained    {} of {} POs completed after {:.1} s; {} dead letters",
