@@ -128,7 +128,7 @@ pub enum BenchCommand {
     /// request (both fsync before the 2xx), in one run.
     CoreIntake {
         /// ASNs per run.
-        #[arg(long, default_value_t = 5_000)]
+        #[arg(long, default_value_t = 2_000)]
         asns: u64,
         /// Clients, one request in flight each.
         #[arg(long, default_value_t = 64)]
@@ -136,6 +136,9 @@ pub enum BenchCommand {
         /// Time bound per run, in seconds.
         #[arg(long, default_value_t = 60)]
         max_seconds: u64,
+        /// Alternating rounds; the ratio is between the medians.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
         /// Where the databases go.
         #[arg(long, default_value = "target/crossdock/bench-core")]
         dir: PathBuf,
@@ -410,6 +413,7 @@ pub async fn execute(cli: Cli) -> u8 {
                     asns,
                     concurrency,
                     max_seconds,
+                    rounds,
                     dir,
                 },
         } => {
@@ -417,6 +421,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 asns,
                 concurrency,
                 max_duration: std::time::Duration::from_secs(max_seconds),
+                rounds,
                 dir,
             })
             .await

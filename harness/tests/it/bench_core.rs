@@ -39,7 +39,7 @@ fn core_intake_bench_runs_both_modes_and_prints_the_ratio() {
         ],
         dir.path(),
     );
-    for mode in ["naive", "group"] {
+    for mode in ["naive #1", "group #1", "naive median", "group median"] {
         let line = out
             .lines()
             .find(|l| l.starts_with(mode))
