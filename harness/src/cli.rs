@@ -124,6 +124,44 @@ pub enum BenchCommand {
         #[arg(long, default_value = "target/crossdock/bench-simulator.jsonl")]
         history: PathBuf,
     },
+    /// Durable ASN intake with group commit against one transaction per
+    /// request (both fsync before the 2xx), in one run.
+    CoreIntake {
+        /// ASNs per run.
+        #[arg(long, default_value_t = 2_000)]
+        asns: u64,
+        /// Clients, one request in flight each.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Time bound per run, in seconds.
+        #[arg(long, default_value_t = 60)]
+        max_seconds: u64,
+        /// Alternating rounds; the ratio is between the medians.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Where the databases go.
+        #[arg(long, default_value = "target/crossdock/bench-core")]
+        dir: PathBuf,
+    },
+    /// The full inbound flow (PO → ack → ASN → expectation → receipt →
+    /// posting) with the simulators in this process; completed POs/s.
+    CoreLifecycle {
+        /// Load window in seconds (the target is stated for 60).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Release loops, one release in flight each.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Lines per PO.
+        #[arg(long, default_value_t = 1)]
+        lines: u32,
+        /// Seconds allowed after the window to drain.
+        #[arg(long, default_value_t = 30)]
+        drain_seconds: u64,
+        /// Where the database and histories go.
+        #[arg(long, default_value = "target/crossdock/bench-core")]
+        dir: PathBuf,
+    },
 }
 
 /// A named profile of real-system limits.
@@ -368,6 +406,44 @@ pub async fn execute(cli: Cli) -> u8 {
                     exit::INFRASTRUCTURE
                 }
             }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::CoreIntake {
+                    asns,
+                    concurrency,
+                    max_seconds,
+                    rounds,
+                    dir,
+                },
+        } => {
+            crate::bench_core::run_intake(&crate::bench_core::IntakeOptions {
+                asns,
+                concurrency,
+                max_duration: std::time::Duration::from_secs(max_seconds),
+                rounds,
+                dir,
+            })
+            .await
+        }
+        Command::Bench {
+            command:
+                BenchCommand::CoreLifecycle {
+                    seconds,
+                    concurrency,
+                    lines,
+                    drain_seconds,
+                    dir,
+                },
+        } => {
+            crate::bench_core::run_lifecycle(&crate::bench_core::LifecycleOptions {
+                duration: std::time::Duration::from_secs(seconds),
+                concurrency,
+                lines,
+                drain: std::time::Duration::from_secs(drain_seconds),
+                dir,
+            })
+            .await
         }
         Command::Contracts { command } => match command {
             ContractsCommand::Validate {

@@ -80,6 +80,22 @@ pub struct RetryFile {
     pub cap_ms: Option<crate::scenario::Positive>,
     pub timeout_ms: Option<crate::scenario::Positive>,
     pub concurrency: Option<crate::scenario::Positive>,
+    /// Consecutive failures that open a partner's circuit breaker.
+    pub breaker_failures: Option<crate::scenario::Positive>,
+    /// How long an open breaker waits before its half-open probe.
+    pub breaker_cool_down_ms: Option<crate::scenario::Positive>,
+    /// In-flight deliveries per partner, overriding `concurrency`.
+    #[serde(default)]
+    pub partner_concurrency: PartnerConcurrencyFile,
+}
+
+/// `[retry.partner_concurrency]`: in-flight limits for single partners.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConcurrencyFile {
+    pub erp: Option<crate::scenario::Positive>,
+    pub wms: Option<crate::scenario::Positive>,
+    pub supplier: Option<crate::scenario::Positive>,
 }
 
 /// The core's configuration file.
@@ -172,6 +188,16 @@ pub fn core_config(file: &CoreFile) -> Result<CoreConfig, CoreCmdError> {
     if let Some(n) = r.concurrency {
         config.retry.concurrency = n.0 as usize;
     }
+    if let Some(n) = r.breaker_failures {
+        config.retry.breaker.failure_threshold = n.0;
+    }
+    if let Some(n) = r.breaker_cool_down_ms {
+        config.retry.breaker.cool_down = Duration::from_millis(u64::from(n.0));
+    }
+    let p = &r.partner_concurrency;
+    config.retry.limits.erp = p.erp.map(|n| n.0 as usize);
+    config.retry.limits.wms = p.wms.map(|n| n.0 as usize);
+    config.retry.limits.supplier = p.supplier.map(|n| n.0 as usize);
     if config.retry.backoff.base > config.retry.backoff.cap {
         return Err(CoreCmdError::BadInput(format!(
             "retry: expected base_ms <= cap_ms, found {} > {}",
@@ -232,6 +258,27 @@ mod tests {
         assert_eq!(c.partners.erp, "http://127.0.0.1:7001");
         assert_eq!(c.retry.policy.max_attempts, 3);
         assert_eq!(c.retry.backoff.cap, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn breaker_and_partner_limits_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.toml");
+        std::fs::write(
+            &path,
+            "[retry]\nconcurrency = 8\nbreaker_failures = 3\nbreaker_cool_down_ms = 2500\n\
+             [retry.partner_concurrency]\nerp = 15\n",
+        )
+        .unwrap();
+        let c = core_config(&load_config(Some(&path)).unwrap()).unwrap();
+        assert_eq!(c.retry.breaker.failure_threshold, 3);
+        assert_eq!(c.retry.breaker.cool_down, Duration::from_millis(2500));
+        assert_eq!(c.retry.limit(contracts::Role::Erp), 15);
+        assert_eq!(c.retry.limit(contracts::Role::Wms), 8);
+
+        std::fs::write(&path, "[retry.partner_concurrency]\ncrm = 2\n").unwrap();
+        let e = load_config(Some(&path)).unwrap_err();
+        assert!(e.to_string().contains("core.toml:2:"), "{e}");
     }
 
     #[test]

@@ -92,10 +92,12 @@ where
         trace_id,
         dedupe: kind != "asn" || state.config.asn_dedup,
     };
-    let store = state.store.clone();
-    let answer = tokio::task::spawn_blocking(move || store.intake(&intake, now_us(), |tx| apply(tx, &doc)))
-        .await
-        .map_err(|e| ApiError::Storage(format!("intake task failed: {e}")))??;
+    // Group commit: answered only after the batch holding this intake is
+    // committed (fsync), without holding a thread meanwhile.
+    let answer = state
+        .store
+        .intake_async(intake, now_us(), move |tx| apply(tx, &doc))
+        .await?;
     state.outbox_notify.notify_one();
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, axum::Json(answer.ack)).into_response();

@@ -22,8 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use outbox::{Backoff, RetryConfig, RetryPolicy};
-pub use store::{OpsStatus, Store};
+pub use outbox::{Backoff, BreakerConfig, PartnerLimits, RetryConfig, RetryPolicy};
+pub use store::{OpsStatus, Store, StoreOptions};
 
 /// Largest request body the core reads.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -55,6 +55,8 @@ pub struct CoreConfig {
     /// may hold it. Never in a real deployment: the harness's tests turn it
     /// on to prove that invariant 17's check catches the orders that follow.
     pub release_failure_rejects: bool,
+    /// Group commit of the store.
+    pub store: StoreOptions,
 }
 
 impl CoreConfig {
@@ -67,6 +69,7 @@ impl CoreConfig {
             asn_dedup: true,
             release_timeout: outbound::DEFAULT_RELEASE_TIMEOUT,
             release_failure_rejects: false,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -128,6 +131,12 @@ impl CoreHandle {
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?
     }
 
+    /// Write transactions committed so far (one fsync each): with group
+    /// commit, fewer than the writes.
+    pub fn commits(&self) -> u64 {
+        self.store.commits()
+    }
+
     /// Stops the server (in-flight requests finish) and the outbox worker
     /// (in-flight deliveries finish); what is pending stays in the database.
     pub async fn stop(mut self) {
@@ -143,7 +152,7 @@ impl CoreHandle {
 /// Opens the store and serves the core on `listener`, with its outbox worker.
 pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, StartError> {
     let store = Arc::new(
-        Store::open(&config.database).map_err(|source| StartError::Database {
+        Store::open_with(&config.database, config.store).map_err(|source| StartError::Database {
             path: config.database.clone(),
             source,
         })?,

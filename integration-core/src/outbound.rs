@@ -364,7 +364,7 @@ pub(crate) async fn order_release(
 
     let lookup = {
         let (store, key, hash, order) = (s.store.clone(), key.clone(), hash.clone(), order.clone());
-        tokio::task::spawn_blocking(move || store.transaction(|tx| known(tx, &key, &hash, &order)))
+        tokio::task::spawn_blocking(move || store.transaction(move |tx| known(tx, &key, &hash, &order)))
             .await
             .map_err(|e| ApiError::Storage(format!("lookup task failed: {e}")))??
     };
@@ -383,7 +383,7 @@ pub(crate) async fn order_release(
         } => {
             let (store, key, hash, order) = (s.store.clone(), key.clone(), hash.clone(), order.clone());
             tokio::task::spawn_blocking(move || {
-                store.transaction(|tx| {
+                store.transaction(move |tx| {
                     tx.execute(
                         "INSERT OR IGNORE INTO order_release_keys (key, request_hash, order_number, version)
                          VALUES (?1, ?2, ?3, ?4)",
@@ -467,7 +467,7 @@ pub(crate) async fn order_release(
         let (store, answer) = (s.store.clone(), answer.clone());
         let trace_id = trace.trace_id.clone();
         tokio::task::spawn_blocking(move || {
-            store.transaction(|tx| {
+            store.transaction(move |tx| {
                 let label = match decision.decision {
                     Decision::Accepted => "accepted",
                     Decision::Rejected => "rejected",

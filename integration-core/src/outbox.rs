@@ -1,9 +1,13 @@
-//! Outbox delivery: a worker takes due rows, POSTs them with their
-//! Idempotency-Key and a child `traceparent`, and records the outcome.
+//! Outbox delivery: one dispatcher per partner takes due rows, sends each
+//! through the partner's tower stack ([`layers`]: concurrency limit,
+//! Retry-After gate, circuit breaker, timeout, one HTTP attempt with its
+//! Idempotency-Key and a child `traceparent`), and records the outcome.
 //!
 //! The decision (whether an outcome is retried, [`RetryPolicy`]) is separate
 //! from the mechanism (when, [`Backoff`], with an injected RNG for jitter),
 //! as tower's retry module separates them.
+
+mod layers;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -11,10 +15,17 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tower::ServiceExt;
 
 use contracts::Role;
-use contracts::http::{IDEMPOTENCY_KEY, RETRY_AFTER, TRACEPARENT, TraceParent};
+use contracts::http::RETRY_AFTER;
+
+pub use layers::{
+    Admission, Breaker, BreakerConfig, CircuitBreaker, CircuitBreakerLayer, DeliveryService, Gate,
+    HttpAttempt, RetryAfter, RetryAfterLayer, Sent, Timeout, TimeoutLayer, stack,
+};
 
 use crate::store::{Delivery, Store};
 use crate::{Partners, now_us};
@@ -100,15 +111,52 @@ impl Backoff {
     }
 }
 
-/// The retry schedule, from configuration.
+/// In-flight delivery limits per partner; `None` uses
+/// [`RetryConfig::concurrency`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartnerLimits {
+    pub erp: Option<usize>,
+    pub wms: Option<usize>,
+    pub supplier: Option<usize>,
+}
+
+impl PartnerLimits {
+    /// Limits like a NetSuite account's default concurrency governance
+    /// (15 requests at once for the ERP); the others unchanged.
+    pub fn netsuite_like() -> Self {
+        Self {
+            erp: Some(15),
+            ..Self::default()
+        }
+    }
+}
+
+/// The retry schedule and the delivery stack's settings, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryConfig {
     pub policy: RetryPolicy,
     pub backoff: Backoff,
     /// Per-attempt timeout.
     pub timeout: Duration,
-    /// Deliveries in flight at once.
+    /// Deliveries in flight at once per partner, unless `limits` says
+    /// otherwise for that partner.
     pub concurrency: usize,
+    pub limits: PartnerLimits,
+    /// Each partner's circuit breaker.
+    pub breaker: BreakerConfig,
+}
+
+impl RetryConfig {
+    /// In-flight limit for `partner`.
+    pub fn limit(&self, partner: Role) -> usize {
+        let own = match partner {
+            Role::Erp => self.limits.erp,
+            Role::Wms => self.limits.wms,
+            Role::Supplier => self.limits.supplier,
+            Role::Core | Role::Harness => None,
+        };
+        own.unwrap_or(self.concurrency).max(1)
+    }
 }
 
 impl Default for RetryConfig {
@@ -121,6 +169,8 @@ impl Default for RetryConfig {
             },
             timeout: Duration::from_secs(5),
             concurrency: 32,
+            limits: PartnerLimits::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -135,14 +185,40 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// Wall-clock microseconds of a (tokio) instant.
+fn wall_us(at: Instant) -> u64 {
+    now_us().saturating_add(at.saturating_duration_since(Instant::now()).as_micros() as u64)
+}
+
+/// One partner's delivery lane: its stack and the state the dispatcher
+/// consults before reading rows (the same state the layers act on).
+struct Lane {
+    partner: Role,
+    service: DeliveryService,
+    limit: usize,
+    gate: Gate,
+    breaker: Breaker,
+    wake: Notify,
+    inflight: Mutex<HashSet<i64>>,
+}
+
+impl Lane {
+    fn in_flight_ids(&self) -> Vec<i64> {
+        self.inflight
+            .lock()
+            .expect("inflight lock")
+            .iter()
+            .copied()
+            .collect()
+    }
+}
+
 pub(crate) struct Worker {
-    pub store: Arc<Store>,
-    pub partners: Partners,
-    pub retry: RetryConfig,
-    pub rng: Mutex<StdRng>,
-    pub notify: Arc<Notify>,
-    pub http: reqwest::Client,
-    pub inflight: Mutex<HashSet<i64>>,
+    store: Arc<Store>,
+    retry: RetryConfig,
+    rng: Mutex<StdRng>,
+    notify: Arc<Notify>,
+    lanes: Vec<Arc<Lane>>,
 }
 
 impl Worker {
@@ -153,75 +229,72 @@ impl Worker {
         seed: u64,
         notify: Arc<Notify>,
     ) -> Self {
+        // The per-attempt timeout is the stack's Timeout layer; the client
+        // only bounds connecting.
+        let http = reqwest::Client::builder()
+            .connect_timeout(retry.timeout)
+            .build()
+            .expect("a plain HTTP client builds");
+        let lanes = [
+            (Role::Erp, &partners.erp),
+            (Role::Wms, &partners.wms),
+            (Role::Supplier, &partners.supplier),
+        ]
+        .into_iter()
+        .map(|(partner, base)| {
+            let gate = Gate::default();
+            let breaker = Breaker::new(retry.breaker);
+            let limit = retry.limit(partner);
+            Arc::new(Lane {
+                partner,
+                service: layers::stack(
+                    HttpAttempt::new(http.clone(), base),
+                    limit,
+                    retry.timeout,
+                    gate.clone(),
+                    breaker.clone(),
+                ),
+                limit,
+                gate,
+                breaker,
+                wake: Notify::new(),
+                inflight: Mutex::default(),
+            })
+        })
+        .collect();
         Self {
             store,
-            partners,
             retry,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             notify,
-            http: reqwest::Client::builder()
-                .timeout(retry.timeout)
-                .build()
-                .expect("a plain HTTP client builds"),
-            inflight: Mutex::default(),
+            lanes,
         }
     }
 
-    fn url(&self, partner: Role, path: &str) -> Option<String> {
-        let base = match partner {
-            Role::Erp => &self.partners.erp,
-            Role::Wms => &self.partners.wms,
-            Role::Supplier => &self.partners.supplier,
-            Role::Core | Role::Harness => return None,
-        };
-        Some(format!("{}{path}", base.trim_end_matches('/')))
-    }
-
-    async fn attempt(&self, d: &Delivery) -> AttemptOutcome {
-        let Some(url) = self.url(d.partner, &d.path) else {
-            return AttemptOutcome::Network(format!("no address for partner {}", d.partner));
-        };
-        let trace = TraceParent {
-            trace_id: d.trace_id.clone(),
-            parent_id: String::new(),
-            sampled: true,
-        }
-        .child(rand::random());
-        let sent = self
-            .http
-            .post(url)
-            .header(IDEMPOTENCY_KEY, &d.idempotency_key)
-            .header(TRACEPARENT, trace.header_value())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(d.body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let retry_after = retry_after(resp.headers());
-                // Drain the body so the connection can be reused.
-                let _ = resp.bytes().await;
-                AttemptOutcome::Status { status, retry_after }
+    async fn deliver(&self, lane: &Lane, d: Delivery) {
+        let (id, attempts) = (d.id, d.attempts);
+        let partner = lane.partner;
+        let Ok(sent) = lane.service.clone().oneshot(d).await;
+        let outcome = match sent {
+            Sent::Attempted(outcome) => outcome,
+            Sent::Deferred { until, why } => {
+                tracing::debug!(id, %partner, why, "delivery deferred, nothing sent");
+                if let Err(e) = self.store.defer(id, why.to_owned(), wall_us(until)).await {
+                    tracing::error!(id, error = %e, "failed to defer a delivery");
+                }
+                return;
             }
-            Err(e) => AttemptOutcome::Network(e.to_string()),
-        }
-    }
-
-    async fn deliver(&self, d: Delivery) {
-        let outcome = self.attempt(&d).await;
-        let attempts_made = d.attempts + 1;
+        };
+        let attempts_made = attempts + 1;
         let status = match &outcome {
             AttemptOutcome::Status { status, .. } => Some(*status),
             AttemptOutcome::Network(_) => None,
         };
-        let store = self.store.clone();
         let result = match self.retry.policy.decide(&outcome, attempts_made) {
             Decision::Delivered => {
-                tokio::task::spawn_blocking(move || {
-                    store.mark_delivered(d.id, status.unwrap_or(200), now_us())
-                })
-                .await
+                self.store
+                    .mark_delivered(id, status.unwrap_or(200), now_us())
+                    .await
             }
             Decision::Retry { not_before } => {
                 let delay = {
@@ -229,83 +302,109 @@ impl Worker {
                     self.retry.backoff.delay(attempts_made, not_before, &mut *rng)
                 };
                 let why = format!("{outcome:?}");
-                tracing::debug!(id = d.id, partner = %d.partner, ?delay, %why, "delivery will be retried");
+                tracing::debug!(id, %partner, ?delay, %why, "delivery will be retried");
                 let at = now_us().saturating_add(delay.as_micros() as u64);
-                tokio::task::spawn_blocking(move || store.mark_retry(d.id, status, &why, at)).await
+                self.store.mark_retry(id, status, why, at).await
             }
             Decision::DeadLetter(why) => {
-                tracing::warn!(id = d.id, partner = %d.partner, %why, "delivery dead-lettered");
-                tokio::task::spawn_blocking(move || store.mark_dead(d.id, status, &why)).await
+                tracing::warn!(id, %partner, %why, "delivery dead-lettered");
+                self.store.mark_dead(id, status, why).await
             }
         };
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(id = d.id, error = %e, "failed to record a delivery outcome"),
-            Err(e) => tracing::error!(id = d.id, error = %e, "delivery bookkeeping panicked"),
+        if let Err(e) = result {
+            tracing::error!(id, error = %e, "failed to record a delivery outcome");
         }
     }
 
-    /// Ids of the deliveries in flight now.
-    fn in_flight_ids(&self) -> Vec<i64> {
-        self.inflight
-            .lock()
-            .expect("inflight lock")
-            .iter()
-            .copied()
-            .collect()
+    /// Runs until `shutdown` turns true; in-flight deliveries are awaited.
+    /// One dispatcher per partner, so a partner that is down, slow or
+    /// rate-limited never holds up another.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let mut lanes = tokio::task::JoinSet::new();
+        for lane in &self.lanes {
+            lanes.spawn(self.clone().run_lane(lane.clone(), shutdown.clone()));
+        }
+        // Fan the core's "new work" signal out to every lane.
+        let mut stop = shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = self.notify.notified() => {
+                    for lane in &self.lanes {
+                        lane.wake.notify_one();
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+        lanes.join_all().await;
     }
 
-    /// Runs until `shutdown` turns true; in-flight deliveries are awaited.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let permits = Arc::new(Semaphore::new(self.retry.concurrency));
+    async fn run_lane(self: Arc<Self>, lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
+        let partner = lane.partner.as_str();
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let free = permits.available_permits();
-            let skip = self.in_flight_ids();
-            let due = if free == 0 {
-                Ok(Vec::new())
+            let in_flight = lane.in_flight_ids();
+            // What the gate and the breaker allow now: rows are read only
+            // when something may be sent.
+            let mut blocked_until = lane.gate.not_before();
+            let mut room = lane.limit.saturating_sub(in_flight.len());
+            match lane.breaker.admission() {
+                Admission::Open => {}
+                Admission::Probe => room = room.min(1),
+                Admission::BlockedUntil(t) => blocked_until = blocked_until.max(Some(t)),
+                Admission::ProbeInFlight => room = 0,
+            }
+            let due = if room == 0 || blocked_until.is_some() {
+                Vec::new()
             } else {
                 let store = self.store.clone();
-                tokio::task::spawn_blocking(move || store.due_deliveries(now_us(), free, &skip))
+                let skip = in_flight.clone();
+                tokio::task::spawn_blocking(move || store.due_deliveries_for(partner, now_us(), room, &skip))
                     .await
                     .unwrap_or_else(|e| Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+                    .unwrap_or_else(|e| {
+                        tracing::error!(partner, error = %e, "failed to read the outbox");
+                        Vec::new()
+                    })
             };
-            let due = due.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "failed to read the outbox");
-                Vec::new()
-            });
             for d in due {
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    break;
-                };
-                self.inflight.lock().expect("inflight lock").insert(d.id);
-                let worker = self.clone();
+                lane.inflight.lock().expect("inflight lock").insert(d.id);
+                let (worker, lane) = (self.clone(), lane.clone());
                 tasks.spawn(async move {
                     let id = d.id;
-                    worker.deliver(d).await;
-                    worker.inflight.lock().expect("inflight lock").remove(&id);
-                    drop(permit);
-                    worker.notify.notify_one();
+                    worker.deliver(&lane, d).await;
+                    lane.inflight.lock().expect("inflight lock").remove(&id);
+                    lane.wake.notify_one();
                 });
             }
-            // Sleep until new work, a finished delivery, the next due time, or shutdown.
-            let store = self.store.clone();
-            let in_flight = self.in_flight_ids();
-            let next_due = tokio::task::spawn_blocking(move || store.next_due_us(&in_flight))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .flatten();
-            let wait = next_due
-                .map(|t| Duration::from_micros(t.saturating_sub(now_us())))
-                .unwrap_or(Duration::from_millis(500))
-                .clamp(Duration::from_millis(1), Duration::from_millis(500));
+            // Sleep until new work, a finished delivery, the next due time
+            // (or the end of a Retry-After / open breaker), or shutdown.
+            let wait = match blocked_until {
+                Some(t) => t.saturating_duration_since(Instant::now()),
+                None if lane.limit <= lane.inflight.lock().expect("inflight lock").len() => {
+                    Duration::from_millis(500)
+                }
+                None => {
+                    let store = self.store.clone();
+                    let in_flight = lane.in_flight_ids();
+                    let next_due =
+                        tokio::task::spawn_blocking(move || store.next_due_us_for(partner, &in_flight))
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                            .flatten();
+                    next_due
+                        .map(|t| Duration::from_micros(t.saturating_sub(now_us())))
+                        .unwrap_or(Duration::from_millis(500))
+                }
+            }
+            .clamp(Duration::from_millis(1), Duration::from_millis(500));
             tokio::select! {
-                _ = self.notify.notified() => {}
+                _ = lane.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
             }

@@ -1,6 +1,7 @@
 //! harness integration tests (one binary): whole runs, in-process and
 //! through the `crossdock` binary.
 
+mod bench_core;
 mod binary;
 mod contract_diff;
 mod contracts_cmd;

@@ -7,9 +7,11 @@
 
 mod delivery;
 mod durability;
+mod group_commit;
 mod idempotency;
 mod intake;
 mod outbound;
+mod partners;
 mod receipts;
 mod regressions;
 mod support;

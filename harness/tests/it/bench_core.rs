@@ -1,0 +1,78 @@
+//! The core benchmarks run in a minimal configuration and print their
+//! figures (the figures themselves go in docs/PERFORMANCE.md, not here).
+
+use std::process::Command;
+
+use crate::scenario_turn_blocking;
+
+fn bench(args: &[&str], dir: &std::path::Path) -> String {
+    let result = Command::new(env!("CARGO_BIN_EXE_crossdock"))
+        .arg("bench")
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+#[test]
+fn core_intake_bench_runs_both_modes_and_prints_the_ratio() {
+    let _turn = scenario_turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(
+        &[
+            "core-intake",
+            "--asns",
+            "20",
+            "--concurrency",
+            "4",
+            "--max-seconds",
+            "20",
+        ],
+        dir.path(),
+    );
+    for mode in ["naive #1", "group #1", "naive median", "group median"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(mode))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains("20 ASNs") && line.contains("0 errors"), "{line}");
+    }
+    assert!(out.contains("ratio "), "{out}");
+    assert!(dir.path().join("grouped.sqlite").exists());
+}
+
+#[test]
+fn core_lifecycle_bench_drains_every_released_po() {
+    let _turn = scenario_turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(
+        &[
+            "core-lifecycle",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "2",
+            "--drain-seconds",
+            "20",
+        ],
+        dir.path(),
+    );
+    let drained = out
+        .lines()
+        .find(|l| l.starts_with("drained"))
+        .unwrap_or_else(|| panic!("{out}"));
+    // "drained    N of N POs completed after …; 0 dead letters"
+    let words: Vec<&str> = drained.split_whitespace().collect();
+    assert_eq!(words[1], words[3], "{drained}");
+    assert_ne!(words[1], "0", "{drained}");
+    assert!(drained.ends_with("0 dead letters"), "{drained}");
+}
