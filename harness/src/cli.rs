@@ -139,6 +139,10 @@ pub enum Command {
         /// Bound on p99 latency from the intended send time, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         p99_ms: u64,
+        /// Certify only this operation's path (repeatable; partner roles);
+        /// the certificate then says its scope is partial.
+        #[arg(long = "operation", value_name = "PATH")]
+        operations: Vec<String>,
     },
     /// Contract governance: validate documents, compare contract versions.
     Contracts {
@@ -446,6 +450,7 @@ pub async fn execute(cli: Cli) -> u8 {
             rate,
             latency_requests,
             p99_ms,
+            operations,
         } => {
             let role = contracts::Role::from(role);
             let out = out.unwrap_or_else(|| crate::certify::default_out_dir(role));
@@ -457,6 +462,7 @@ pub async fn execute(cli: Cli) -> u8 {
             opts.rate_per_s = rate;
             opts.latency_requests = latency_requests;
             opts.p99_bound = std::time::Duration::from_millis(p99_ms);
+            opts.operations = operations;
             match crate::certify::certify(opts).await {
                 Ok(c) => {
                     print!("{}", crate::certify::render_terminal(&c));

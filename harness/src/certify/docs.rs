@@ -130,23 +130,35 @@ impl DocGen {
     }
 }
 
-/// Documents that break the contract in ways every implementation must
-/// refuse: not JSON, an empty object, and `valid` without its first
-/// member. Each comes with a name for the report.
-pub fn invalid_variants(valid: &Value) -> Vec<(&'static str, Vec<u8>)> {
+/// Documents that break `type_name`'s contract in ways every
+/// implementation must refuse: not JSON, an empty object, and `valid`
+/// without its first member whose absence the contract refuses. Each comes
+/// with a name for the report.
+pub fn invalid_variants(
+    validator: &contracts::Validator,
+    type_name: &str,
+    valid: &Value,
+) -> Vec<(&'static str, Vec<u8>)> {
     let mut out = vec![
         ("not JSON", b"{\"unterminated\": ".to_vec()),
         ("empty object", b"{}".to_vec()),
     ];
-    if let Value::Object(map) = valid
-        && let Some(first) = map.keys().next().cloned()
-    {
-        let mut without = map.clone();
-        without.remove(&first);
-        out.push((
-            "first required member removed",
-            serde_json::to_vec(&Value::Object(without)).expect("JSON serializes"),
-        ));
+    if let Value::Object(map) = valid {
+        let without = map.keys().find_map(|k| {
+            let mut without = map.clone();
+            without.remove(k);
+            let without = Value::Object(without);
+            let refused = validator
+                .validate(type_name, &without)
+                .is_ok_and(|findings| !findings.is_empty());
+            refused.then_some(without)
+        });
+        if let Some(without) = without {
+            out.push((
+                "a required member removed",
+                serde_json::to_vec(&without).expect("JSON serializes"),
+            ));
+        }
     }
     out
 }
@@ -187,10 +199,14 @@ mod tests {
     fn invalid_variants_break_the_schema() {
         let validator = contracts::Validator::new();
         let g = DocGen::new(1);
-        let po = g.document("PurchaseOrder", 1).unwrap();
-        for (name, bytes) in invalid_variants(&po) {
-            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                assert!(!validator.validate("PurchaseOrder", &v).unwrap().is_empty(), "{name}");
+        for op in contracts::routes::OPERATIONS {
+            let doc = g.document(op.request, 1).unwrap();
+            let variants = invalid_variants(&validator, op.request, &doc);
+            assert_eq!(variants.len(), 3, "{}", op.request);
+            for (name, bytes) in variants {
+                if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                    assert!(!validator.validate(op.request, &v).unwrap().is_empty(), "{name}");
+                }
             }
         }
     }

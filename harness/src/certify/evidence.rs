@@ -85,7 +85,7 @@ pub fn render_html(c: &Certificate) -> String {
 <tr><th>seed</th><td><code>{seed}</code></td></tr>
 <tr><th>date</th><td>{date} ({duration} ms)</td></tr>
 <tr><th>requests</th><td>{sent} sent, sha256 <code>{rsha}</code></td></tr>
-<tr><th>operations</th><td>{ops}</td></tr>
+<tr><th>operations</th><td>{ops}{partial}</td></tr>
 </table>
 <h2>Checks</h2>
 <table id="checks"><tr><th>check</th><th>result</th><th>detail</th></tr>
@@ -106,6 +106,11 @@ pub fn render_html(c: &Certificate) -> String {
             .map(|o| format!("<code>{}</code>", esc(o)))
             .collect::<Vec<_>>()
             .join(", "),
+        partial = if c.scope_complete {
+            ""
+        } else {
+            " <strong>(partial scope: not every operation of the contract)</strong>"
+        },
     );
     for check in &c.checks {
         let status = check.status.as_str();
@@ -163,8 +168,13 @@ pub fn render_terminal(c: &Certificate) -> String {
     }
     let _ = writeln!(
         out,
-        "{} {} at {} (contract {} sha256 {}, seed {})",
-        if c.certified { "CERTIFIED:" } else { "NOT CERTIFIED:" },
+        "{}{} {} at {} (contract {} sha256 {}, seed {})",
+        if c.certified { "CERTIFIED" } else { "NOT CERTIFIED" },
+        if c.scope_complete {
+            ":".to_owned()
+        } else {
+            format!(" (partial scope: {}):", c.operations.join(", "))
+        },
         c.role,
         c.target,
         c.contract.version,

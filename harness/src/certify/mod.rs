@@ -68,6 +68,9 @@ pub struct CertifyOptions {
     pub p99_bound: Duration,
     /// Timeout of one request.
     pub request_timeout: Duration,
+    /// Paths of the operations to certify (partner roles); all of the
+    /// role's when empty. A certificate with fewer says so.
+    pub operations: Vec<String>,
 }
 
 impl CertifyOptions {
@@ -85,6 +88,7 @@ impl CertifyOptions {
             latency_requests: 40,
             p99_bound: Duration::from_millis(1000),
             request_timeout: Duration::from_secs(10),
+            operations: Vec::new(),
         }
     }
 }
@@ -199,6 +203,9 @@ pub struct Certificate {
     pub certified: bool,
     /// The role's operations the suite exercised, `METHOD path`.
     pub operations: Vec<String>,
+    /// Whether those are all the operations of the role's contract
+    /// (`--operation` narrows the scope while a partner is still building).
+    pub scope_complete: bool,
     /// SHA-256 over the sorted requests the harness sent (method, path,
     /// Idempotency-Key, body): equal for two runs with the same seed
     /// against targets that answer alike.
@@ -278,6 +285,7 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
             opts.rate_per_s
         )));
     }
+    let scope = resolve_scope(opts.role, &opts.operations)?;
     let started_us = now_us();
     std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("create {}", opts.out_dir.display())))?;
     let exchanges = opts.out_dir.join("exchanges.jsonl");
@@ -328,6 +336,7 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
         rate_per_s: opts.rate_per_s,
         latency_requests: opts.latency_requests,
         p99_bound: opts.p99_bound,
+        scope: scope.clone(),
     };
     let outcome = ctx.run().await;
 
@@ -350,6 +359,7 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
         duration_ms: now_us().saturating_sub(started_us) / 1000,
         certified,
         operations: outcome.operations,
+        scope_complete: scope.is_empty(),
         requests_sha256: outcome.requests_sha256,
         requests_sent: outcome.requests_sent,
         latency: outcome.latency,
@@ -358,6 +368,43 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
     };
     write_evidence(&certificate, &opts.out_dir)?;
     Ok(certificate)
+}
+
+/// The operations `--operation` names, each one of the role's.
+fn resolve_scope(role: Role, paths: &[String]) -> Result<Vec<&'static contracts::routes::Operation>, CertifyError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    if role == Role::Core {
+        return Err(CertifyError::BadInput(
+            "--operation applies to partner roles; the core's suite runs its inbound flow".into(),
+        ));
+    }
+    let mut scope = Vec::new();
+    for path in paths {
+        let op = contracts::routes::OPERATIONS
+            .iter()
+            .find(|o| o.role == role && o.path == path.as_str())
+            .ok_or_else(|| {
+                let known: Vec<&str> = contracts::routes::OPERATIONS
+                    .iter()
+                    .filter(|o| o.role == role)
+                    .map(|o| o.path)
+                    .collect();
+                CertifyError::BadInput(format!(
+                    "--operation {path}: not an operation of the {role} contract; expected one of {}",
+                    known.join(", ")
+                ))
+            })?;
+        if !scope.contains(&op) {
+            scope.push(op);
+        }
+    }
+    let all = contracts::routes::OPERATIONS.iter().filter(|o| o.role == role).count();
+    if scope.len() == all {
+        scope.clear();
+    }
+    Ok(scope)
 }
 
 /// Writes certificate.json, junit.xml and report.html into `dir`.

@@ -108,6 +108,8 @@ pub struct Suite {
     pub rate_per_s: f64,
     pub latency_requests: u32,
     pub p99_bound: Duration,
+    /// The operations to certify; all of the role's when empty.
+    pub scope: Vec<&'static Operation>,
 }
 
 /// The first accepted request of one operation, which later checks repeat.
@@ -281,7 +283,11 @@ impl Suite {
     pub async fn run(&self) -> SuiteOutcome {
         let mut checks = Checks::new();
         let counter = AtomicU32::new(1);
-        let ops: Vec<&'static Operation> = OPERATIONS.iter().filter(|o| o.role == self.role).collect();
+        let ops: Vec<&'static Operation> = if self.scope.is_empty() {
+            OPERATIONS.iter().filter(|o| o.role == self.role).collect()
+        } else {
+            self.scope.clone()
+        };
 
         // Conformance.
         let firsts = if self.role == Role::Core {
@@ -414,7 +420,8 @@ impl Suite {
             },
         );
         let body = serde_json::to_vec(&doc).expect("JSON serializes");
-        let key = self.docs.key("first", case);
+        // Keys are unique per operation: a core may keep one key space.
+        let key = self.docs.key(&format!("{}-first", op.request), case);
         let answer = self
             .client
             .send(&post(op, body.clone(), Some(key.clone()), Auth::Configured))
@@ -764,7 +771,7 @@ impl Suite {
         let Some(valid) = self.docs.document(op.request, case) else {
             return;
         };
-        for (i, (name, bytes)) in invalid_variants(&valid).into_iter().enumerate() {
+        for (i, (name, bytes)) in invalid_variants(&self.validator, op.request, &valid).into_iter().enumerate() {
             let key = self.docs.key(&format!("invalid{i}"), case);
             let a = self.client.send(&post(op, bytes, Some(key), Auth::Configured)).await;
             let verdict = self.problem_with(

@@ -2,6 +2,7 @@
 //! through the `crossdock` binary.
 
 mod binary;
+mod certify;
 mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;
