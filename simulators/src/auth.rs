@@ -37,7 +37,8 @@ async fn check(State(token): State<std::sync::Arc<str>>, req: Request, next: Nex
     } else {
         "an Authorization: Bearer header is required"
     };
-    let mut r = problem_response(Problem::new(401, "unauthorized", "authentication required").with_detail(detail));
+    let mut r =
+        problem_response(Problem::new(401, "unauthorized", "authentication required").with_detail(detail));
     r.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     r

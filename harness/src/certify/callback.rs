@@ -124,7 +124,13 @@ fn answer_body(ctx: &Ctx, response: &str, request: &Value) -> Value {
     doc
 }
 
-async fn receive(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: HeaderMap, bytes: Bytes) -> Response {
+async fn receive(
+    State(ctx): State<Ctx>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
     let started_at_us = now_us();
     let path = uri.path().to_owned();
     let operation = OPERATIONS
@@ -166,7 +172,12 @@ async fn receive(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: Head
                 let doc = answer_body(&ctx, op.response, body.as_ref().unwrap_or(&Value::Null));
                 (status, axum::Json(doc)).into_response()
             } else {
-                problem(422, "invalid-document", "request breaks the contract", problems.join("; "))
+                problem(
+                    422,
+                    "invalid-document",
+                    "request breaks the contract",
+                    problems.join("; "),
+                )
             }
         }
     };

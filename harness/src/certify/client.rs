@@ -147,7 +147,10 @@ impl TargetClient {
     /// Sends `req`; after a 429 waits and repeats it (same key, same body).
     pub async fn send(&self, req: &Request<'_>) -> Answer {
         use sha2::Digest;
-        let body_hash = format!("{:x}", sha2::Sha256::digest(req.body.as_deref().unwrap_or_default()));
+        let body_hash = format!(
+            "{:x}",
+            sha2::Sha256::digest(req.body.as_deref().unwrap_or_default())
+        );
         self.sent.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
             "{} {} {} {:?} {body_hash}",
             req.method,

@@ -13,8 +13,12 @@ use serde_json::Value;
 pub fn example(type_name: &str) -> Option<&'static str> {
     Some(match type_name {
         "PurchaseOrder" => include_str!("../../../contracts/examples/PurchaseOrder/valid-typical.json"),
-        "PoAcknowledgement" => include_str!("../../../contracts/examples/PoAcknowledgement/valid-typical.json"),
-        "AdvanceShipNotice" => include_str!("../../../contracts/examples/AdvanceShipNotice/valid-typical.json"),
+        "PoAcknowledgement" => {
+            include_str!("../../../contracts/examples/PoAcknowledgement/valid-typical.json")
+        }
+        "AdvanceShipNotice" => {
+            include_str!("../../../contracts/examples/AdvanceShipNotice/valid-typical.json")
+        }
         "GoodsReceipt" => include_str!("../../../contracts/examples/GoodsReceipt/valid-typical.json"),
         "InboundExpectation" => {
             include_str!("../../../contracts/examples/InboundExpectation/valid-typical.json")
@@ -173,7 +177,9 @@ mod tests {
         let g = DocGen::new(42);
         for op in contracts::routes::OPERATIONS {
             for name in [op.request, op.response] {
-                let a = g.document(name, 1).unwrap_or_else(|| panic!("no example for {name}"));
+                let a = g
+                    .document(name, 1)
+                    .unwrap_or_else(|| panic!("no example for {name}"));
                 let findings = validator.validate(name, &a).unwrap();
                 assert!(findings.is_empty(), "{name}: {findings:?}");
                 assert_eq!(Some(&a), g.document(name, 1).as_ref());
@@ -181,7 +187,10 @@ mod tests {
             let (one, two) = (g.document(op.request, 1), g.document(op.request, 2));
             assert_ne!(one, two, "{}", op.request);
         }
-        assert_ne!(DocGen::new(43).document("PurchaseOrder", 1), g.document("PurchaseOrder", 1));
+        assert_ne!(
+            DocGen::new(43).document("PurchaseOrder", 1),
+            g.document("PurchaseOrder", 1)
+        );
     }
 
     #[test]
@@ -190,7 +199,10 @@ mod tests {
         let po = g.document("PurchaseOrder", 3).unwrap();
         let asn = g.document("AdvanceShipNotice", 3).unwrap();
         assert_eq!(po["po_number"], asn["lines"][0]["po_number"]);
-        assert_eq!(asn["handling_units"][1]["parent_sscc"], asn["handling_units"][0]["sscc"]);
+        assert_eq!(
+            asn["handling_units"][1]["parent_sscc"],
+            asn["handling_units"][0]["sscc"]
+        );
         assert_eq!(asn["lines"][0]["sscc"], asn["handling_units"][1]["sscc"]);
         assert_ne!(asn["handling_units"][0]["sscc"], "006141410000000012");
     }

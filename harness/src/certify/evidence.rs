@@ -122,7 +122,11 @@ pub fn render_html(c: &Certificate) -> String {
             detail = esc(&check.detail),
         );
         if !check.cases.is_empty() {
-            let _ = write!(out, "<details><summary>{} case(s)</summary><ul>", check.cases.len());
+            let _ = write!(
+                out,
+                "<details><summary>{} case(s)</summary><ul>",
+                check.cases.len()
+            );
             for case in &check.cases {
                 let _ = write!(
                     out,
@@ -139,9 +143,9 @@ pub fn render_html(c: &Certificate) -> String {
     }
     out.push_str("</table>\n");
     if let Some(l) = &c.latency {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<h2>Latency</h2><p>{} requests at {} /s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (bound p99 &lt;= {:.0} ms), measured from the intended send time.</p>\n",
+            "<h2>Latency</h2><p>{} requests at {} /s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (bound p99 &lt;= {:.0} ms), measured from the intended send time.</p>",
             l.requests, l.rate_per_s, l.p50_ms, l.p99_ms, l.max_ms, l.bound_ms
         );
     }

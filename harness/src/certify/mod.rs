@@ -239,9 +239,18 @@ fn committed_openapi(role: Role) -> (&'static str, &'static [u8]) {
             "contracts/openapi/supplier.json",
             include_bytes!("../../../contracts/openapi/supplier.json"),
         ),
-        Role::Wms => ("contracts/openapi/wms.json", include_bytes!("../../../contracts/openapi/wms.json")),
-        Role::Erp => ("contracts/openapi/erp.json", include_bytes!("../../../contracts/openapi/erp.json")),
-        _ => ("contracts/openapi/core.json", include_bytes!("../../../contracts/openapi/core.json")),
+        Role::Wms => (
+            "contracts/openapi/wms.json",
+            include_bytes!("../../../contracts/openapi/wms.json"),
+        ),
+        Role::Erp => (
+            "contracts/openapi/erp.json",
+            include_bytes!("../../../contracts/openapi/erp.json"),
+        ),
+        _ => (
+            "contracts/openapi/core.json",
+            include_bytes!("../../../contracts/openapi/core.json"),
+        ),
     }
 }
 
@@ -341,7 +350,10 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
     let outcome = ctx.run().await;
 
     if let Some(server) = callback_server {
-        server.stop().await.map_err(io("stop the callback listener".into()))?;
+        server
+            .stop()
+            .await
+            .map_err(io("stop the callback listener".into()))?;
     }
     recorder
         .flush()
@@ -371,7 +383,10 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
 }
 
 /// The operations `--operation` names, each one of the role's.
-fn resolve_scope(role: Role, paths: &[String]) -> Result<Vec<&'static contracts::routes::Operation>, CertifyError> {
+fn resolve_scope(
+    role: Role,
+    paths: &[String],
+) -> Result<Vec<&'static contracts::routes::Operation>, CertifyError> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
@@ -400,7 +415,10 @@ fn resolve_scope(role: Role, paths: &[String]) -> Result<Vec<&'static contracts:
             scope.push(op);
         }
     }
-    let all = contracts::routes::OPERATIONS.iter().filter(|o| o.role == role).count();
+    let all = contracts::routes::OPERATIONS
+        .iter()
+        .filter(|o| o.role == role)
+        .count();
     if scope.len() == all {
         scope.clear();
     }

@@ -112,6 +112,9 @@ pub struct Suite {
     pub scope: Vec<&'static Operation>,
 }
 
+/// Recognises one expected callback.
+type Matcher = Box<dyn Fn(&Callback) -> bool + Send + Sync>;
+
 /// The first accepted request of one operation, which later checks repeat.
 #[derive(Debug, Clone)]
 struct First {
@@ -266,7 +269,9 @@ impl Suite {
         };
         let findings = self.validator.validate("Problem", body).unwrap_or_default();
         if let Some(f) = findings.first() {
-            return Err(format!("status {status}, but the problem document is invalid: {f}"));
+            return Err(format!(
+                "status {status}, but the problem document is invalid: {f}"
+            ));
         }
         if body["status"].as_u64() != Some(u64::from(status)) {
             return Err(format!(
@@ -310,7 +315,12 @@ impl Suite {
         }
         if firsts.is_empty() {
             let reason = "no operation accepted a valid request, so there was nothing to repeat";
-            for c in [&mut checks.replay, &mut checks.key_reuse, &mut checks.concurrent, &mut checks.missing_key] {
+            for c in [
+                &mut checks.replay,
+                &mut checks.key_reuse,
+                &mut checks.concurrent,
+                &mut checks.missing_key,
+            ] {
                 c.skip(reason);
             }
         }
@@ -352,7 +362,9 @@ impl Suite {
                         let op = call.operation.map_or("?", |o| o.request);
                         checks.callbacks_valid.case(subject, true, format!("valid {op}"));
                     } else {
-                        checks.callbacks_valid.case(subject, false, call.problems.join("; "));
+                        checks
+                            .callbacks_valid
+                            .case(subject, false, call.problems.join("; "));
                     }
                 }
                 if checks.callbacks_valid.cases.is_empty() {
@@ -373,7 +385,9 @@ impl Suite {
             let subject = format!("{} {}", t.method, t.path);
             match t.retry_after.as_deref().map(str::trim) {
                 Some(v) if v.parse::<u64>().is_ok() || looks_like_http_date(v) => {
-                    checks.rate_limit.case(subject, true, format!("429 with Retry-After: {v}"))
+                    checks
+                        .rate_limit
+                        .case(subject, true, format!("429 with Retry-After: {v}"))
                 }
                 Some(v) => checks.rate_limit.case(
                     subject,
@@ -408,7 +422,13 @@ impl Suite {
         self.conform_doc(checks, op, case, doc).await
     }
 
-    async fn conform_doc(&self, checks: &mut Checks, op: &'static Operation, case: u32, doc: Value) -> Option<First> {
+    async fn conform_doc(
+        &self,
+        checks: &mut Checks,
+        op: &'static Operation,
+        case: u32,
+        doc: Value,
+    ) -> Option<First> {
         let s = subject(op);
         let findings = self.validator.validate(op.request, &doc).unwrap_or_default();
         checks.request_valid.case(
@@ -479,7 +499,7 @@ impl Suite {
         let Some(received) = &self.received else {
             return;
         };
-        let mut expected: Vec<(String, Box<dyn Fn(&Callback) -> bool + Send + Sync>)> = Vec::new();
+        let mut expected: Vec<(String, Matcher)> = Vec::new();
         for first in firsts {
             let doc: Value = serde_json::from_slice(&first.body).unwrap_or_default();
             match first.op.request {
@@ -511,7 +531,9 @@ impl Suite {
                         format!("goods receipt for {exp}"),
                         Box::new(move |c: &Callback| {
                             c.path == routes::core::GOODS_RECEIPTS
-                                && c.body.as_ref().is_some_and(|b| b["expectation_id"] == exp.as_str())
+                                && c.body
+                                    .as_ref()
+                                    .is_some_and(|b| b["expectation_id"] == exp.as_str())
                         }),
                     ));
                 }
@@ -526,12 +548,12 @@ impl Suite {
         }
         received
             .wait_for(self.callback_wait, |calls| {
-                expected.iter().all(|(_, f)| calls.iter().any(|c| f(c)))
+                expected.iter().all(|(_, f)| calls.iter().any(f))
             })
             .await;
         let calls = received.all();
         for (what, f) in &expected {
-            let found = calls.iter().any(|c| f(c));
+            let found = calls.iter().any(f);
             checks.callbacks_received.case(
                 what.clone(),
                 found,
@@ -576,8 +598,10 @@ impl Suite {
         let Some(received) = &self.received else {
             return firsts;
         };
-        let wait = |name: String, f: Box<dyn Fn(&Callback) -> bool + Send + Sync>| async move {
-            received.wait_for(self.callback_wait, |calls| calls.iter().any(&f)).await;
+        let wait = |name: String, f: Matcher| async move {
+            received
+                .wait_for(self.callback_wait, |calls| calls.iter().any(&f))
+                .await;
             let found = received.all().into_iter().find(|c| f(c));
             (name, found)
         };
@@ -699,7 +723,12 @@ impl Suite {
         // The same request again.
         let again = self
             .client
-            .send(&post(op, first.body.clone(), Some(first.key.clone()), Auth::Configured))
+            .send(&post(
+                op,
+                first.body.clone(),
+                Some(first.key.clone()),
+                Auth::Configured,
+            ))
             .await;
         let same = again.status == first.answer.status && again.body == first.answer.body;
         checks.replay.case(
@@ -727,7 +756,9 @@ impl Suite {
                 .send(&post(op, body, Some(first.key.clone()), Auth::Configured))
                 .await;
             let verdict = self.problem_with(&a, |s| s == 422, "422");
-            checks.key_reuse.case(&s, verdict.is_ok(), verdict.unwrap_or_else(|e| e));
+            checks
+                .key_reuse
+                .case(&s, verdict.is_ok(), verdict.unwrap_or_else(|e| e));
         }
 
         // Copies of one new request at once.
@@ -760,7 +791,9 @@ impl Suite {
                 let body = serde_json::to_vec(&doc).expect("JSON serializes");
                 let a = self.client.send(&post(op, body, None, Auth::Configured)).await;
                 let verdict = self.problem_with(&a, |s| s == 400, "400");
-                checks.missing_key.case(&s, verdict.is_ok(), verdict.unwrap_or_else(|e| e));
+                checks
+                    .missing_key
+                    .case(&s, verdict.is_ok(), verdict.unwrap_or_else(|e| e));
             }
         }
     }
@@ -771,9 +804,15 @@ impl Suite {
         let Some(valid) = self.docs.document(op.request, case) else {
             return;
         };
-        for (i, (name, bytes)) in invalid_variants(&self.validator, op.request, &valid).into_iter().enumerate() {
+        for (i, (name, bytes)) in invalid_variants(&self.validator, op.request, &valid)
+            .into_iter()
+            .enumerate()
+        {
             let key = self.docs.key(&format!("invalid{i}"), case);
-            let a = self.client.send(&post(op, bytes, Some(key), Auth::Configured)).await;
+            let a = self
+                .client
+                .send(&post(op, bytes, Some(key), Auth::Configured))
+                .await;
             let verdict = self.problem_with(
                 &a,
                 |s| (400..500).contains(&s) && s != 401 && s != 403,
@@ -798,9 +837,11 @@ impl Suite {
             })
             .await;
         let verdict = self.problem_with(&a, |s| s == 404, "404");
-        checks
-            .unknown_id
-            .case(format!("GET {path}"), verdict.is_ok(), verdict.unwrap_or_else(|e| e));
+        checks.unknown_id.case(
+            format!("GET {path}"),
+            verdict.is_ok(),
+            verdict.unwrap_or_else(|e| e),
+        );
 
         if self.client.has_token() {
             for (auth, what) in [(Auth::Missing, "no token"), (Auth::Wrong, "a wrong token")] {
@@ -832,7 +873,9 @@ impl Suite {
             return None;
         }
         if self.latency_requests == 0 {
-            checks.latency.skip("the latency phase was turned off (0 requests)");
+            checks
+                .latency
+                .skip("the latency phase was turned off (0 requests)");
             return None;
         }
         let interval = Duration::from_secs_f64(1.0 / self.rate_per_s);
@@ -880,7 +923,12 @@ impl Suite {
         let subject = format!(
             "{n} requests at {} /s over {}",
             self.rate_per_s,
-            ops.iter().map(|o| subject(o)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+            ops.iter()
+                .map(|o| subject(o))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         checks.latency.case(
             &subject,
@@ -896,7 +944,11 @@ impl Suite {
             if errors.is_empty() {
                 format!("all {n} answered with a documented success status")
             } else {
-                format!("{} of {n} not answered with success; first: {}", errors.len(), errors[0])
+                format!(
+                    "{} of {n} not answered with success; first: {}",
+                    errors.len(),
+                    errors[0]
+                )
             },
         );
         Some(summary)

@@ -105,7 +105,10 @@ async fn the_simulated_supplier_is_certified_and_its_callbacks_checked() {
     assert_eq!(status_of(&c, "rate-limit.retry-after-on-429"), Status::Skipped);
     let received = c.check("callbacks.received").unwrap();
     assert!(
-        received.cases.iter().any(|k| k.subject.starts_with("advance ship notice")),
+        received
+            .cases
+            .iter()
+            .any(|k| k.subject.starts_with("advance ship notice")),
         "{received:?}"
     );
     assert_evidence(&c, &out, "supplier");
@@ -158,9 +161,16 @@ fn assert_evidence(c: &Certificate, out: &Path, role: &str) {
     assert!(!html.contains("<script") && !html.contains("<link") && !html.contains(" src="));
 
     let exchanges = std::fs::read_to_string(out.join("exchanges.jsonl")).unwrap();
-    let records: Vec<contracts::Exchange> =
-        exchanges.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(records.len() as u64 >= c.requests_sent, "{} < {}", records.len(), c.requests_sent);
+    let records: Vec<contracts::Exchange> = exchanges
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records.len() as u64 >= c.requests_sent,
+        "{} < {}",
+        records.len(),
+        c.requests_sent
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,8 +254,16 @@ async fn the_reference_core_is_certified_playing_its_partners() {
     assert_certified(&c);
     let received = c.check("callbacks.received").unwrap();
     assert_eq!(received.status, Status::Pass, "{received:?}");
-    for step in ["delivered to the supplier", "delivered to the ERP", "delivered to the WMS", "posted to the ERP"] {
-        assert!(received.cases.iter().any(|k| k.subject.contains(step)), "{step}: {received:?}");
+    for step in [
+        "delivered to the supplier",
+        "delivered to the ERP",
+        "delivered to the WMS",
+        "posted to the ERP",
+    ] {
+        assert!(
+            received.cases.iter().any(|k| k.subject.contains(step)),
+            "{step}: {received:?}"
+        );
     }
     assert_evidence(&c, &dir.path().join("out"), "core");
 }
@@ -329,12 +347,14 @@ async fn partner_handler(
 }
 
 fn partner(flaw: Flaw) -> Router {
-    Router::new().fallback(partner_handler).with_state(Arc::new(Partner {
-        flaw,
-        validator: Validator::new(),
-        counter: AtomicU64::new(1),
-        stored: Mutex::default(),
-    }))
+    Router::new()
+        .fallback(partner_handler)
+        .with_state(Arc::new(Partner {
+            flaw,
+            validator: Validator::new(),
+            counter: AtomicU64::new(1),
+            stored: Mutex::default(),
+        }))
 }
 
 /// Certifies a hand-built ERP with `flaw`; returns the certificate.
@@ -418,7 +438,10 @@ async fn an_unreachable_target_is_an_error_not_a_verdict() {
     let mut bad = options(Role::Erp, "http://127.0.0.1:9", dir.path());
     bad.operations = vec!["/v1/asns".into()];
     let e = certify(bad).await.unwrap_err();
-    assert!(e.to_string().contains("not an operation of the erp contract"), "{e}");
+    assert!(
+        e.to_string().contains("not an operation of the erp contract"),
+        "{e}"
+    );
     assert_eq!(e.exit_code(), 2);
 }
 
