@@ -278,6 +278,10 @@ enum Flaw {
     SchemaInvalidBodies,
     /// 500 for a document it cannot take.
     ServerErrorOnBadInput,
+    /// One 429 (its fifth request), with or without Retry-After.
+    RateLimitedOnce {
+        retry_after: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -285,6 +289,7 @@ struct Partner {
     flaw: Flaw,
     validator: Validator,
     counter: AtomicU64,
+    requests: AtomicU64,
     stored: Mutex<HashMap<String, (Bytes, u16, Value)>>,
 }
 
@@ -314,6 +319,16 @@ async fn partner_handler(
     else {
         return problem(404, "not-found");
     };
+    if let Flaw::RateLimitedOnce { retry_after } = p.flaw
+        && p.requests.fetch_add(1, Ordering::SeqCst) == 4
+    {
+        let mut r = problem(429, "too-many-requests");
+        if retry_after {
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+        }
+        return r;
+    }
     let valid = serde_json::from_slice::<Value>(&body)
         .ok()
         .is_some_and(|d| p.validator.validate(op.request, &d).unwrap().is_empty());
@@ -353,6 +368,7 @@ fn partner(flaw: Flaw) -> Router {
             flaw,
             validator: Validator::new(),
             counter: AtomicU64::new(1),
+            requests: AtomicU64::new(0),
             stored: Mutex::default(),
         }))
 }
@@ -405,6 +421,70 @@ async fn broken_partners_fail_with_the_checks_that_name_their_flaw() {
     // A partner that checks no token fails the auth check when one is given.
     let c = certify_partner(Flaw::None, 1, Some("expected")).await;
     assert_eq!(failed(&c), ["errors.missing-auth-401"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_must_carry_retry_after_and_is_waited_out() {
+    let _turn = crate::scenario_turn().await;
+    let c = certify_partner(Flaw::RateLimitedOnce { retry_after: true }, 1, None).await;
+    assert_certified(&c);
+    let check = c.check("rate-limit.retry-after-on-429").unwrap();
+    assert_eq!(check.status, Status::Pass, "{check:?}");
+    assert_eq!(check.cases.len(), 1);
+
+    let c = certify_partner(Flaw::RateLimitedOnce { retry_after: false }, 1, None).await;
+    assert_eq!(failed(&c), ["rate-limit.retry-after-on-429"]);
+    assert!(
+        c.check("rate-limit.retry-after-on-429")
+            .unwrap()
+            .detail
+            .contains("without Retry-After")
+    );
+}
+
+#[test]
+fn a_simulator_started_with_a_token_refuses_requests_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("erp.jsonl");
+    let (child, url) = crate::spawn_server(&[
+        "simulate".as_ref(),
+        "--role".as_ref(),
+        "erp".as_ref(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--token".as_ref(),
+        "s3cret".as_ref(),
+        "--history".as_ref(),
+        history.as_os_str(),
+    ]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (without, wrong, with) = runtime.block_on(async {
+        let c = reqwest::Client::new();
+        let ack = contracts::routes::erp::PO_ACKNOWLEDGEMENTS;
+        let body = harness::certify::docs::DocGen::new(1)
+            .document("PoAcknowledgement", 1)
+            .unwrap();
+        let send = |token: Option<&'static str>| {
+            let mut r = c
+                .post(format!("{url}{ack}"))
+                .header("idempotency-key", "k1")
+                .json(&body);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send()
+        };
+        let without = send(None).await.unwrap();
+        let content_type = without.headers()["content-type"].to_str().unwrap().to_owned();
+        (
+            (without.status().as_u16(), content_type),
+            send(Some("other")).await.unwrap().status().as_u16(),
+            send(Some("s3cret")).await.unwrap().status().as_u16(),
+        )
+    });
+    assert_eq!(crate::interrupt(child), Some(0));
+    assert_eq!(without, (401, "application/problem+json".to_owned()));
+    assert_eq!((wrong, with), (401, 201));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
