@@ -62,6 +62,10 @@ pub enum Command {
         /// History file (JSON Lines).
         #[arg(long, default_value = "target/crossdock/simulate.jsonl")]
         history: PathBuf,
+        /// Require `Authorization: Bearer TOKEN` on every request; a missing
+        /// or wrong token is answered 401 problem+json.
+        #[arg(long)]
+        token: Option<String>,
     },
     /// Run the reference integration core standalone until Ctrl-C.
     ///
@@ -95,6 +99,50 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Certify a partner's running endpoint against its role's contract and
+    /// write the evidence (certificate.json, junit.xml, report.html, the
+    /// recorded exchanges). See docs/CERTIFY.md.
+    ///
+    /// Exit 0 certified, 1 not certified (a check failed), 2 target
+    /// unreachable or bad input, 3 the harness could not listen or write.
+    Certify {
+        /// The role the target plays.
+        #[arg(long, value_enum)]
+        role: CertifyRole,
+        /// Base URL of the target, e.g. http://127.0.0.1:9000.
+        #[arg(long)]
+        target: String,
+        /// Bearer token for every request; also runs errors.missing-auth-401.
+        #[arg(long)]
+        token: Option<String>,
+        /// Evidence directory [default: target/crossdock/certify/<role>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed of every generated document and key; the same seed repeats
+        /// the same requests.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the harness answers the target's callbacks (supplier, WMS,
+        /// core); point the target's core (or partner) URLs here.
+        #[arg(long, default_value = "127.0.0.1:7400")]
+        callback_listen: std::net::SocketAddr,
+        /// How long to wait for the callbacks a request causes, in seconds.
+        #[arg(long, default_value_t = 10)]
+        callback_wait_s: u64,
+        /// Arrival rate of the latency phase, requests per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Requests of the latency phase (0 skips it).
+        #[arg(long, default_value_t = 40)]
+        latency_requests: u32,
+        /// Bound on p99 latency from the intended send time, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        p99_ms: u64,
+        /// Certify only this operation's path (repeatable; partner roles);
+        /// the certificate then says its scope is partial.
+        #[arg(long = "operation", value_name = "PATH")]
+        operations: Vec<String>,
     },
     /// Contract governance: validate documents, compare contract versions.
     Contracts {
@@ -162,6 +210,26 @@ pub enum BenchCommand {
         #[arg(long, default_value = "target/crossdock/bench-core")]
         dir: PathBuf,
     },
+}
+
+/// A role `crossdock certify` can certify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CertifyRole {
+    Supplier,
+    Wms,
+    Erp,
+    Core,
+}
+
+impl From<CertifyRole> for contracts::Role {
+    fn from(r: CertifyRole) -> Self {
+        match r {
+            CertifyRole::Supplier => contracts::Role::Supplier,
+            CertifyRole::Wms => contracts::Role::Wms,
+            CertifyRole::Erp => contracts::Role::Erp,
+            CertifyRole::Core => contracts::Role::Core,
+        }
+    }
 }
 
 /// A named profile of real-system limits.
@@ -259,6 +327,7 @@ pub async fn execute(cli: Cli) -> u8 {
             profile,
             seed,
             history,
+            token,
         } => {
             let opts = SimulateOptions {
                 role,
@@ -268,6 +337,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 profile: profile.map(Profile::from),
                 seed,
                 history: history.clone(),
+                token,
             };
             let started = |url: &str| {
                 println!("{url}");
@@ -444,6 +514,46 @@ pub async fn execute(cli: Cli) -> u8 {
                 dir,
             })
             .await
+        }
+        Command::Certify {
+            role,
+            target,
+            token,
+            out,
+            seed,
+            callback_listen,
+            callback_wait_s,
+            rate,
+            latency_requests,
+            p99_ms,
+            operations,
+        } => {
+            let role = contracts::Role::from(role);
+            let out = out.unwrap_or_else(|| crate::certify::default_out_dir(role));
+            let mut opts = crate::certify::CertifyOptions::new(role, target, out.clone());
+            opts.token = token;
+            opts.seed = seed;
+            opts.callback = crate::certify::CallbackListen::Addr(callback_listen);
+            opts.callback_wait = std::time::Duration::from_secs(callback_wait_s);
+            opts.rate_per_s = rate;
+            opts.latency_requests = latency_requests;
+            opts.p99_bound = std::time::Duration::from_millis(p99_ms);
+            opts.operations = operations;
+            match crate::certify::certify(opts).await {
+                Ok(c) => {
+                    print!("{}", crate::certify::render_terminal(&c));
+                    println!("evidence: {}", out.display());
+                    if c.certified {
+                        exit::OK
+                    } else {
+                        exit::CHECKS_FAILED
+                    }
+                }
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    e.exit_code()
+                }
+            }
         }
         Command::Contracts { command } => match command {
             ContractsCommand::Validate {

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bench_core;
+pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod contract_diff;

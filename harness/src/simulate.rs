@@ -29,6 +29,8 @@ pub struct SimulateOptions {
     pub seed: u64,
     /// JSON Lines history of every exchange.
     pub history: PathBuf,
+    /// Require `Authorization: Bearer <token>` on every request (401 otherwise).
+    pub token: Option<String>,
 }
 
 /// Why a simulator did not run.
@@ -127,6 +129,7 @@ pub async fn simulate(
             faults.clone(),
         )),
     };
+    let app = simulators::auth::require_bearer(app, opts.token.as_deref());
     let server: Server = serve(listener, app, faults).map_err(|source| SimulateError::Io {
         what: "start the server".into(),
         source,

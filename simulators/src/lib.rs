@@ -5,6 +5,7 @@
 //! Every simulator is built as `fn app(state) -> Router` so tests can drive
 //! it without a socket, and started on a real listener by [`serve`].
 
+pub mod auth;
 pub mod client;
 pub mod control;
 pub mod erp;

@@ -271,7 +271,26 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
     }
 }
 
-/// Wraps a simulator's router with fault injection and recording.
+/// Wraps a simulator's router with fault injection and recording. A path
+/// the party does not serve is answered 404, a method it does not serve
+/// 405, both problem+json like every other refusal.
 pub fn recorded(router: Router, recording: InboundRecording) -> Router {
-    router.layer(axum::middleware::from_fn_with_state(recording, record_inbound))
+    router
+        .fallback(not_served)
+        .method_not_allowed_fallback(method_not_served)
+        .layer(axum::middleware::from_fn_with_state(recording, record_inbound))
+}
+
+async fn not_served(uri: axum::http::Uri) -> Response {
+    problem_response(
+        Problem::new(404, "not-found", "no such resource")
+            .with_detail(format!("the simulated party serves nothing at {}", uri.path())),
+    )
+}
+
+async fn method_not_served(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    problem_response(
+        Problem::new(405, "method-not-allowed", "method not allowed")
+            .with_detail(format!("{} does not serve {method}", uri.path())),
+    )
 }

@@ -3,6 +3,7 @@
 
 mod bench_core;
 mod binary;
+mod certify;
 mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;

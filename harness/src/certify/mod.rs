@@ -1,0 +1,444 @@
+//! `crossdock certify`: a partner proves, against its own running
+//! endpoint, that it meets its role's contract, and gets evidence to hand
+//! over.
+//!
+//! The suite derives from the contract: the role's operations
+//! ([`contracts::routes::OPERATIONS`]), their schemas and the domain rules
+//! ([`contracts::Validator`]) for what is sent and what is answered, and
+//! request documents generated from the contract's examples and the seed
+//! ([`docs::DocGen`]). Every check is named (`conformance.status-documented`,
+//! `idempotency.replay-same-result`, …) and ends pass, fail or skipped, with
+//! a detail and its cases. A role that calls back is answered by the
+//! harness itself ([`callback`]) on `--callback-listen`.
+//!
+//! Evidence goes to the output directory: `certificate.json`
+//! ([`Certificate`]), `junit.xml`, `report.html` and `exchanges.jsonl`
+//! (every request the harness sent or received, [`contracts::Exchange`]).
+
+pub mod callback;
+pub mod client;
+pub mod docs;
+mod evidence;
+mod suite;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use contracts::Role;
+use simulators::recorder::{Recorder, now_us};
+
+pub use evidence::{junit, render_html, render_terminal};
+
+/// Format tag of `certificate.json`.
+pub const CERTIFICATE_FORMAT: &str = "crossdock.certificate.v1";
+
+/// Where the harness listens for the target's callbacks.
+#[derive(Debug)]
+pub enum CallbackListen {
+    Addr(SocketAddr),
+    /// Already bound (tests bind 127.0.0.1:0 first, to tell the target).
+    Listener(std::net::TcpListener),
+}
+
+/// One certification run.
+#[derive(Debug)]
+pub struct CertifyOptions {
+    /// Supplier, WMS, ERP or core.
+    pub role: Role,
+    /// Base URL of the partner's endpoint.
+    pub target: String,
+    /// Bearer token sent on every request; enables `errors.missing-auth-401`.
+    pub token: Option<String>,
+    pub out_dir: PathBuf,
+    /// Seed of every generated document and key.
+    pub seed: u64,
+    /// Where the harness answers the target's callbacks (roles that call back).
+    pub callback: CallbackListen,
+    /// How long to wait for the callbacks a request causes.
+    pub callback_wait: Duration,
+    /// Open-model arrival rate of the latency phase, per second.
+    pub rate_per_s: f64,
+    /// Requests of the latency phase.
+    pub latency_requests: u32,
+    /// The bound on p99 latency, from the intended send time.
+    pub p99_bound: Duration,
+    /// Timeout of one request.
+    pub request_timeout: Duration,
+    /// Paths of the operations to certify (partner roles); all of the
+    /// role's when empty. A certificate with fewer says so.
+    pub operations: Vec<String>,
+}
+
+impl CertifyOptions {
+    /// The defaults of the command line for `role` at `target`.
+    pub fn new(role: Role, target: impl Into<String>, out_dir: PathBuf) -> Self {
+        Self {
+            role,
+            target: target.into(),
+            token: None,
+            out_dir,
+            seed: 1,
+            callback: CallbackListen::Addr(SocketAddr::from(([127, 0, 0, 1], DEFAULT_CALLBACK_PORT))),
+            callback_wait: Duration::from_secs(10),
+            rate_per_s: 20.0,
+            latency_requests: 40,
+            p99_bound: Duration::from_millis(1000),
+            request_timeout: Duration::from_secs(10),
+            operations: Vec::new(),
+        }
+    }
+}
+
+/// Default port of the callback listener.
+pub const DEFAULT_CALLBACK_PORT: u16 = 7400;
+
+/// The roles that can be certified.
+pub const CERTIFIABLE: [Role; 4] = [Role::Supplier, Role::Wms, Role::Erp, Role::Core];
+
+/// Why a certification produced no verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum CertifyError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("target {target} is unreachable: {message}")]
+    Unreachable { target: String, message: String },
+    #[error("failed to {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CertifyError {
+    /// The documented exit code: 2 unreachable or bad input, 3 the harness's own failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CertifyError::BadInput(_) | CertifyError::Unreachable { .. } => crate::exit::BAD_INPUT,
+            CertifyError::Io { .. } => crate::exit::INFRASTRUCTURE,
+        }
+    }
+}
+
+/// The end of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Not run or nothing to observe; the detail says why. Does not fail
+    /// a certification.
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// One observation of a check: what was tried and what came back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    /// E.g. `POST /v1/purchase-orders`.
+    pub subject: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// One named check and its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub description: String,
+    pub status: Status,
+    /// Why it failed or was skipped, or what it covered.
+    pub detail: String,
+    pub cases: Vec<Case>,
+}
+
+/// The contract a certificate refers to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractRef {
+    /// `info.version` of the role's OpenAPI document.
+    pub version: String,
+    /// The committed document, e.g. `contracts/openapi/supplier.json`.
+    pub openapi: String,
+    /// SHA-256 of that document's bytes, hex.
+    pub sha256: String,
+}
+
+/// p99 latency of the open-model phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub requests: u64,
+    pub rate_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub bound_ms: f64,
+}
+
+/// `certificate.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Certificate {
+    /// [`CERTIFICATE_FORMAT`].
+    pub format: String,
+    pub role: Role,
+    pub contract: ContractRef,
+    pub target: String,
+    pub seed: u64,
+    /// RFC 3339 UTC start of the run.
+    pub date: String,
+    pub duration_ms: u64,
+    /// No check failed.
+    pub certified: bool,
+    /// The role's operations the suite exercised, `METHOD path`.
+    pub operations: Vec<String>,
+    /// Whether those are all the operations of the role's contract
+    /// (`--operation` narrows the scope while a partner is still building).
+    pub scope_complete: bool,
+    /// SHA-256 over the sorted requests the harness sent (method, path,
+    /// Idempotency-Key, body): equal for two runs with the same seed
+    /// against targets that answer alike.
+    pub requests_sha256: String,
+    pub requests_sent: u64,
+    pub latency: Option<LatencySummary>,
+    pub checks: Vec<CheckResult>,
+    /// The recorded exchanges, relative to the certificate.
+    pub exchanges: String,
+}
+
+impl Certificate {
+    pub fn check(&self, name: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// Names of the failed checks.
+    pub fn failed(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+}
+
+/// The committed OpenAPI document of `role` and its path.
+fn committed_openapi(role: Role) -> (&'static str, &'static [u8]) {
+    match role {
+        Role::Supplier => (
+            "contracts/openapi/supplier.json",
+            include_bytes!("../../../contracts/openapi/supplier.json"),
+        ),
+        Role::Wms => (
+            "contracts/openapi/wms.json",
+            include_bytes!("../../../contracts/openapi/wms.json"),
+        ),
+        Role::Erp => (
+            "contracts/openapi/erp.json",
+            include_bytes!("../../../contracts/openapi/erp.json"),
+        ),
+        _ => (
+            "contracts/openapi/core.json",
+            include_bytes!("../../../contracts/openapi/core.json"),
+        ),
+    }
+}
+
+/// The contract reference of `role`.
+pub fn contract_ref(role: Role) -> ContractRef {
+    use sha2::Digest;
+    let (path, bytes) = committed_openapi(role);
+    let version = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|d| d["info"]["version"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    ContractRef {
+        version,
+        openapi: path.to_owned(),
+        sha256: format!("{:x}", sha2::Sha256::digest(bytes)),
+    }
+}
+
+fn io(what: String) -> impl FnOnce(std::io::Error) -> CertifyError {
+    move |source| CertifyError::Io { what, source }
+}
+
+/// Runs the role's suite against the target and writes the evidence.
+pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> {
+    if !CERTIFIABLE.contains(&opts.role) {
+        return Err(CertifyError::BadInput(format!(
+            "--role {}: expected supplier, wms, erp or core",
+            opts.role
+        )));
+    }
+    let url = opts.target.trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "http://".len() {
+        return Err(CertifyError::BadInput(format!(
+            "--target {:?}: expected an http:// or https:// base URL",
+            opts.target
+        )));
+    }
+    if opts.rate_per_s <= 0.0 || !opts.rate_per_s.is_finite() {
+        return Err(CertifyError::BadInput(format!(
+            "--rate {}: expected a positive number of requests per second",
+            opts.rate_per_s
+        )));
+    }
+    let scope = resolve_scope(opts.role, &opts.operations)?;
+    let started_us = now_us();
+    std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("create {}", opts.out_dir.display())))?;
+    let exchanges = opts.out_dir.join("exchanges.jsonl");
+    let recorder = Recorder::create(&exchanges).map_err(io(format!("create {}", exchanges.display())))?;
+    let client = client::TargetClient::new(
+        url,
+        opts.token.clone(),
+        recorder.clone(),
+        opts.role,
+        opts.request_timeout,
+    );
+    if let Err(message) = client.reachable().await {
+        return Err(CertifyError::Unreachable {
+            target: url.to_owned(),
+            message,
+        });
+    }
+    let docs = docs::DocGen::new(opts.seed);
+
+    // The receiving side, for roles that call back.
+    let calls_back = opts.role != Role::Erp;
+    let mut callback_server = None;
+    let received = Arc::new(callback::Received::default());
+    if calls_back {
+        let listener = match opts.callback {
+            CallbackListen::Listener(l) => l,
+            CallbackListen::Addr(addr) => {
+                std::net::TcpListener::bind(addr).map_err(io(format!("listen for callbacks on {addr}")))?
+            }
+        };
+        listener
+            .set_nonblocking(true)
+            .map_err(io("use the callback listener".into()))?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(io("use the callback listener".into()))?;
+        let app = callback::app(opts.role, received.clone(), recorder.clone(), docs);
+        callback_server =
+            Some(simulators::serve_plain(listener, app).map_err(io("serve the callback listener".into()))?);
+    }
+
+    let ctx = suite::Suite {
+        role: opts.role,
+        client: client.clone(),
+        docs,
+        validator: Arc::new(contracts::Validator::new()),
+        received: calls_back.then(|| received.clone()),
+        callback_wait: opts.callback_wait,
+        rate_per_s: opts.rate_per_s,
+        latency_requests: opts.latency_requests,
+        p99_bound: opts.p99_bound,
+        scope: scope.clone(),
+    };
+    let outcome = ctx.run().await;
+
+    if let Some(server) = callback_server {
+        server
+            .stop()
+            .await
+            .map_err(io("stop the callback listener".into()))?;
+    }
+    recorder
+        .flush()
+        .await
+        .map_err(io(format!("write {}", exchanges.display())))?;
+
+    let certified = outcome.checks.iter().all(|c| c.status != Status::Fail);
+    let certificate = Certificate {
+        format: CERTIFICATE_FORMAT.into(),
+        role: opts.role,
+        contract: contract_ref(opts.role),
+        target: url.to_owned(),
+        seed: opts.seed,
+        date: simulators::rfc3339_utc(started_us),
+        duration_ms: now_us().saturating_sub(started_us) / 1000,
+        certified,
+        operations: outcome.operations,
+        scope_complete: scope.is_empty(),
+        requests_sha256: outcome.requests_sha256,
+        requests_sent: outcome.requests_sent,
+        latency: outcome.latency,
+        checks: outcome.checks,
+        exchanges: "exchanges.jsonl".into(),
+    };
+    write_evidence(&certificate, &opts.out_dir)?;
+    Ok(certificate)
+}
+
+/// The operations `--operation` names, each one of the role's.
+fn resolve_scope(
+    role: Role,
+    paths: &[String],
+) -> Result<Vec<&'static contracts::routes::Operation>, CertifyError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    if role == Role::Core {
+        return Err(CertifyError::BadInput(
+            "--operation applies to partner roles; the core's suite runs its inbound flow".into(),
+        ));
+    }
+    let mut scope = Vec::new();
+    for path in paths {
+        let op = contracts::routes::OPERATIONS
+            .iter()
+            .find(|o| o.role == role && o.path == path.as_str())
+            .ok_or_else(|| {
+                let known: Vec<&str> = contracts::routes::OPERATIONS
+                    .iter()
+                    .filter(|o| o.role == role)
+                    .map(|o| o.path)
+                    .collect();
+                CertifyError::BadInput(format!(
+                    "--operation {path}: not an operation of the {role} contract; expected one of {}",
+                    known.join(", ")
+                ))
+            })?;
+        if !scope.contains(&op) {
+            scope.push(op);
+        }
+    }
+    let all = contracts::routes::OPERATIONS
+        .iter()
+        .filter(|o| o.role == role)
+        .count();
+    if scope.len() == all {
+        scope.clear();
+    }
+    Ok(scope)
+}
+
+/// Writes certificate.json, junit.xml and report.html into `dir`.
+pub fn write_evidence(certificate: &Certificate, dir: &Path) -> Result<(), CertifyError> {
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))
+    };
+    let json = serde_json::to_string_pretty(certificate).expect("a certificate serializes");
+    write("certificate.json", json + "\n")?;
+    write("junit.xml", junit(certificate))?;
+    write("report.html", render_html(certificate))?;
+    Ok(())
+}
+
+/// The default output directory of `role`.
+pub fn default_out_dir(role: Role) -> PathBuf {
+    PathBuf::from("target/crossdock/certify").join(role.as_str())
+}

@@ -1,0 +1,546 @@
+//! `crossdock certify`: the simulators and the reference core are
+//! certified; deliberately broken partners are not, and the failed checks
+//! name their flaw; an unreachable target is exit 2.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use contracts::routes::OPERATIONS;
+use contracts::{Problem, Role, Validator};
+use harness::certify::{CallbackListen, Certificate, CertifyError, CertifyOptions, Status, certify};
+use simulators::faults::FaultSet;
+use simulators::recorder::Recorder;
+
+/// Options for a fast run: a short latency phase, a bounded callback wait.
+fn options(role: Role, target: &str, out: &Path) -> CertifyOptions {
+    let mut o = CertifyOptions::new(role, target, out.to_owned());
+    o.rate_per_s = 50.0;
+    o.latency_requests = 10;
+    o.callback_wait = Duration::from_secs(8);
+    o.p99_bound = Duration::from_secs(2);
+    o.callback = CallbackListen::Listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    o
+}
+
+/// A callback listener bound now, so the target can be told its URL first.
+fn callback_listener() -> (std::net::TcpListener, String) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+fn status_of(c: &Certificate, name: &str) -> Status {
+    c.check(name).unwrap_or_else(|| panic!("no check {name}")).status
+}
+
+fn assert_certified(c: &Certificate) {
+    let failed: Vec<String> = c
+        .checks
+        .iter()
+        .filter(|k| k.status == Status::Fail)
+        .map(|k| format!("{}: {}", k.name, k.detail))
+        .collect();
+    assert!(c.certified && failed.is_empty(), "not certified: {failed:#?}");
+}
+
+async fn serve(app: Router) -> simulators::Server {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    simulators::serve_plain(l, app).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_supplier_is_certified_and_its_callbacks_checked() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, callback_url) = callback_listener();
+    let recorder = Recorder::create(&dir.path().join("supplier.jsonl")).unwrap();
+    let supplier = simulators::supplier::SupplierSim::new(
+        simulators::supplier::SupplierConfig {
+            core_url: callback_url,
+            seed: 3,
+            ack_delay: Duration::from_millis(20),
+            asn_delay: Duration::from_millis(20),
+            asn_copies: (1, 1),
+            concurrent_copies: false,
+        },
+        recorder,
+        FaultSet::new(3),
+    );
+    let app = simulators::auth::require_bearer(simulators::supplier::app(supplier), Some("s3cret"));
+    let server = serve(app).await;
+    let out = dir.path().join("out");
+    let mut opts = options(Role::Supplier, &server.url(), &out);
+    opts.callback = CallbackListen::Listener(listener);
+    opts.token = Some("s3cret".into());
+    let c = certify(opts).await.unwrap();
+    server.stop().await.unwrap();
+
+    assert_certified(&c);
+    for name in [
+        "conformance.status-documented",
+        "conformance.response-valid",
+        "idempotency.replay-same-result",
+        "idempotency.key-reuse-different-body-422",
+        "idempotency.concurrent-duplicate",
+        "errors.invalid-document-4xx-problem",
+        "errors.unknown-id-404",
+        "errors.missing-auth-401",
+        "callbacks.received",
+        "callbacks.valid",
+        "latency.p99",
+    ] {
+        assert_eq!(status_of(&c, name), Status::Pass, "{name}");
+    }
+    // Nothing was rate limited, and the certificate does not pretend otherwise.
+    assert_eq!(status_of(&c, "rate-limit.retry-after-on-429"), Status::Skipped);
+    let received = c.check("callbacks.received").unwrap();
+    assert!(
+        received
+            .cases
+            .iter()
+            .any(|k| k.subject.starts_with("advance ship notice")),
+        "{received:?}"
+    );
+    assert_evidence(&c, &out, "supplier");
+}
+
+/// The evidence files exist and hold what the certificate says.
+fn assert_evidence(c: &Certificate, out: &Path, role: &str) {
+    use sha2::Digest;
+    let cert: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("certificate.json")).unwrap()).unwrap();
+    assert_eq!(cert["format"], "crossdock.certificate.v1");
+    assert_eq!(cert["role"], role);
+    assert_eq!(cert["certified"], c.certified);
+    let committed = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../contracts/openapi/{role}.json")),
+    )
+    .unwrap();
+    assert_eq!(
+        cert["contract"]["sha256"],
+        format!("{:x}", sha2::Sha256::digest(&committed))
+    );
+    assert_eq!(cert["checks"].as_array().unwrap().len(), c.checks.len());
+    for check in cert["checks"].as_array().unwrap() {
+        assert!(
+            ["pass", "fail", "skipped"].contains(&check["status"].as_str().unwrap()),
+            "{check}"
+        );
+        assert!(!check["detail"].as_str().unwrap().is_empty(), "{check}");
+    }
+
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&junit).unwrap();
+    let suite = &parsed.test_suites[0];
+    assert_eq!(suite.test_cases.len(), c.checks.len());
+    assert_eq!(
+        suite.failures,
+        c.checks.iter().filter(|k| k.status == Status::Fail).count()
+    );
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&html);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("report.html is not well-formed: {e}"),
+        }
+    }
+    // Self-contained: no scripts, styles or images from elsewhere.
+    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains(" src="));
+
+    let exchanges = std::fs::read_to_string(out.join("exchanges.jsonl")).unwrap();
+    let records: Vec<contracts::Exchange> = exchanges
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records.len() as u64 >= c.requests_sent,
+        "{} < {}",
+        records.len(),
+        c.requests_sent
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_wms_is_certified_with_its_receipts() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, callback_url) = callback_listener();
+    let wms = simulators::wms::WmsSim::new(
+        simulators::wms::WmsConfig {
+            core_url: callback_url,
+            receipt_delay: Duration::from_millis(20),
+            receiving: Default::default(),
+            seed: 5,
+        },
+        Recorder::create(&dir.path().join("wms.jsonl")).unwrap(),
+        FaultSet::new(5),
+    );
+    let server = serve(simulators::wms::app(wms)).await;
+    let mut opts = options(Role::Wms, &server.url(), &dir.path().join("out"));
+    opts.callback = CallbackListen::Listener(listener);
+    // Order releases are being built in the simulated WMS.
+    opts.operations = vec![contracts::routes::wms::INBOUND_EXPECTATIONS.into()];
+    let c = certify(opts).await.unwrap();
+    server.stop().await.unwrap();
+    assert_certified(&c);
+    assert_eq!(status_of(&c, "callbacks.received"), Status::Pass);
+    // No token was given: the auth check says so rather than passing.
+    let auth = c.check("errors.missing-auth-401").unwrap();
+    assert_eq!(auth.status, Status::Skipped);
+    assert!(auth.detail.contains("--token"), "{}", auth.detail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_erp_is_certified_with_a_bearer_token() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let erp = simulators::erp::ErpSim::new(
+        "http://127.0.0.1:9",
+        Recorder::create(&dir.path().join("erp.jsonl")).unwrap(),
+        FaultSet::new(1),
+    );
+    let app = simulators::auth::require_bearer(simulators::erp::app(erp), Some("t0ken"));
+    let server = serve(app).await;
+    let mut opts = options(Role::Erp, &server.url(), &dir.path().join("out"));
+    opts.token = Some("t0ken".into());
+    opts.operations = ERP_SIMULATED.iter().map(|p| p.to_string()).collect();
+    let c = certify(opts).await.unwrap();
+    server.stop().await.unwrap();
+    assert_certified(&c);
+    assert_eq!(status_of(&c, "errors.missing-auth-401"), Status::Pass);
+    assert_eq!(status_of(&c, "callbacks.received"), Status::Skipped);
+    assert!(!c.scope_complete);
+    assert_eq!(c.operations.len(), ERP_SIMULATED.len());
+}
+
+/// The ERP operations the simulated ERP serves today (the outbound,
+/// inventory and invoicing ones are being built).
+const ERP_SIMULATED: &[&str] = &[
+    contracts::routes::erp::PO_ACKNOWLEDGEMENTS,
+    contracts::routes::erp::GOODS_RECEIPT_POSTINGS,
+    contracts::routes::erp::RECEIPT_DISCREPANCIES,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_core_is_certified_playing_its_partners() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, callback_url) = callback_listener();
+    let partners = integration_core::Partners {
+        erp: callback_url.clone(),
+        wms: callback_url.clone(),
+        supplier: callback_url,
+    };
+    let config = integration_core::CoreConfig::new(dir.path().join("core.sqlite"), partners);
+    let core_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let core = integration_core::start(config, core_l).unwrap();
+    let mut opts = options(Role::Core, &core.url(), &dir.path().join("out"));
+    opts.callback = CallbackListen::Listener(listener);
+    let c = certify(opts).await.unwrap();
+    core.stop().await;
+    assert_certified(&c);
+    let received = c.check("callbacks.received").unwrap();
+    assert_eq!(received.status, Status::Pass, "{received:?}");
+    for step in [
+        "delivered to the supplier",
+        "delivered to the ERP",
+        "delivered to the WMS",
+        "posted to the ERP",
+    ] {
+        assert!(
+            received.cases.iter().any(|k| k.subject.contains(step)),
+            "{step}: {received:?}"
+        );
+    }
+    assert_evidence(&c, &dir.path().join("out"), "core");
+}
+
+/// How a hand-built partner (playing the ERP) is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flaw {
+    None,
+    /// Every request is a new effect, whatever its Idempotency-Key.
+    NotIdempotent,
+    /// Success answers that break the response schema.
+    SchemaInvalidBodies,
+    /// 500 for a document it cannot take.
+    ServerErrorOnBadInput,
+    /// One 429 (its fifth request), with or without Retry-After.
+    RateLimitedOnce {
+        retry_after: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Partner {
+    flaw: Flaw,
+    validator: Validator,
+    counter: AtomicU64,
+    requests: AtomicU64,
+    stored: Mutex<HashMap<String, (Bytes, u16, Value)>>,
+}
+
+fn problem(status: u16, slug: &str) -> Response {
+    let mut r = (
+        StatusCode::from_u16(status).unwrap(),
+        axum::Json(Problem::new(status, slug, slug).with_detail(format!("refused: {slug}"))),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+async fn partner_handler(
+    State(p): State<Arc<Partner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(op) = OPERATIONS
+        .iter()
+        .find(|o| o.role == Role::Erp && o.method == method.as_str() && o.path == uri.path())
+    else {
+        return problem(404, "not-found");
+    };
+    if let Flaw::RateLimitedOnce { retry_after } = p.flaw
+        && p.requests.fetch_add(1, Ordering::SeqCst) == 4
+    {
+        let mut r = problem(429, "too-many-requests");
+        if retry_after {
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+        }
+        return r;
+    }
+    let valid = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .is_some_and(|d| p.validator.validate(op.request, &d).unwrap().is_empty());
+    if !valid {
+        return match p.flaw {
+            Flaw::ServerErrorOnBadInput => problem(500, "internal-error"),
+            _ => problem(422, "invalid-document"),
+        };
+    }
+    let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) else {
+        return problem(400, "idempotency-key-missing");
+    };
+    let status = op.success[0];
+    let mut stored = p.stored.lock().unwrap();
+    if p.flaw != Flaw::NotIdempotent
+        && let Some((first, status, answer)) = stored.get(key)
+    {
+        return if *first == body {
+            (StatusCode::from_u16(*status).unwrap(), axum::Json(answer.clone())).into_response()
+        } else {
+            problem(422, "idempotency-key-reused")
+        };
+    }
+    let n = p.counter.fetch_add(1, Ordering::SeqCst);
+    let answer = match p.flaw {
+        Flaw::SchemaInvalidBodies => json!({ "unexpected": [n] }),
+        _ => json!({ "reference": format!("REF-{n}") }),
+    };
+    stored.insert(key.to_owned(), (body, status, answer.clone()));
+    (StatusCode::from_u16(status).unwrap(), axum::Json(answer)).into_response()
+}
+
+fn partner(flaw: Flaw) -> Router {
+    Router::new()
+        .fallback(partner_handler)
+        .with_state(Arc::new(Partner {
+            flaw,
+            validator: Validator::new(),
+            counter: AtomicU64::new(1),
+            requests: AtomicU64::new(0),
+            stored: Mutex::default(),
+        }))
+}
+
+/// Certifies a hand-built ERP with `flaw`; returns the certificate.
+async fn certify_partner(flaw: Flaw, seed: u64, token: Option<&str>) -> Certificate {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(partner(flaw)).await;
+    let mut opts = options(Role::Erp, &server.url(), &dir.path().join("out"));
+    opts.seed = seed;
+    opts.token = token.map(str::to_owned);
+    let c = certify(opts).await.unwrap();
+    server.stop().await.unwrap();
+    c
+}
+
+fn failed(c: &Certificate) -> Vec<&str> {
+    let mut f = c.failed();
+    f.sort();
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_partners_fail_with_the_checks_that_name_their_flaw() {
+    let _turn = crate::scenario_turn().await;
+    // The same partner without a flaw passes: each failure below is its flaw's.
+    assert_certified(&certify_partner(Flaw::None, 1, None).await);
+
+    let c = certify_partner(Flaw::NotIdempotent, 1, None).await;
+    assert!(!c.certified);
+    assert_eq!(
+        failed(&c),
+        [
+            "idempotency.concurrent-duplicate",
+            "idempotency.key-reuse-different-body-422",
+            "idempotency.replay-same-result",
+        ]
+    );
+
+    let c = certify_partner(Flaw::SchemaInvalidBodies, 1, None).await;
+    assert_eq!(failed(&c), ["conformance.response-valid"]);
+    let detail = &c.check("conformance.response-valid").unwrap().detail;
+    assert!(detail.contains("PartnerAck"), "{detail}");
+
+    let c = certify_partner(Flaw::ServerErrorOnBadInput, 1, None).await;
+    assert_eq!(failed(&c), ["errors.invalid-document-4xx-problem"]);
+    let detail = &c.check("errors.invalid-document-4xx-problem").unwrap().detail;
+    assert!(detail.contains("got status 500"), "{detail}");
+
+    // A partner that checks no token fails the auth check when one is given.
+    let c = certify_partner(Flaw::None, 1, Some("expected")).await;
+    assert_eq!(failed(&c), ["errors.missing-auth-401"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_must_carry_retry_after_and_is_waited_out() {
+    let _turn = crate::scenario_turn().await;
+    let c = certify_partner(Flaw::RateLimitedOnce { retry_after: true }, 1, None).await;
+    assert_certified(&c);
+    let check = c.check("rate-limit.retry-after-on-429").unwrap();
+    assert_eq!(check.status, Status::Pass, "{check:?}");
+    assert_eq!(check.cases.len(), 1);
+
+    let c = certify_partner(Flaw::RateLimitedOnce { retry_after: false }, 1, None).await;
+    assert_eq!(failed(&c), ["rate-limit.retry-after-on-429"]);
+    assert!(
+        c.check("rate-limit.retry-after-on-429")
+            .unwrap()
+            .detail
+            .contains("without Retry-After")
+    );
+}
+
+#[test]
+fn a_simulator_started_with_a_token_refuses_requests_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("erp.jsonl");
+    let (child, url) = crate::spawn_server(&[
+        "simulate".as_ref(),
+        "--role".as_ref(),
+        "erp".as_ref(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--token".as_ref(),
+        "s3cret".as_ref(),
+        "--history".as_ref(),
+        history.as_os_str(),
+    ]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (without, wrong, with) = runtime.block_on(async {
+        let c = reqwest::Client::new();
+        let ack = contracts::routes::erp::PO_ACKNOWLEDGEMENTS;
+        let body = harness::certify::docs::DocGen::new(1)
+            .document("PoAcknowledgement", 1)
+            .unwrap();
+        let send = |token: Option<&'static str>| {
+            let mut r = c
+                .post(format!("{url}{ack}"))
+                .header("idempotency-key", "k1")
+                .json(&body);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send()
+        };
+        let without = send(None).await.unwrap();
+        let content_type = without.headers()["content-type"].to_str().unwrap().to_owned();
+        (
+            (without.status().as_u16(), content_type),
+            send(Some("other")).await.unwrap().status().as_u16(),
+            send(Some("s3cret")).await.unwrap().status().as_u16(),
+        )
+    });
+    assert_eq!(crate::interrupt(child), Some(0));
+    assert_eq!(without, (401, "application/problem+json".to_owned()));
+    assert_eq!((wrong, with), (401, 201));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_seed_repeats_the_same_requests() {
+    let _turn = crate::scenario_turn().await;
+    let keys = |c: &Certificate| c.requests_sha256.clone();
+    let (a, b, other) = (
+        certify_partner(Flaw::None, 9, None).await,
+        certify_partner(Flaw::None, 9, None).await,
+        certify_partner(Flaw::None, 10, None).await,
+    );
+    assert_eq!(a.requests_sent, b.requests_sent);
+    assert_eq!(keys(&a), keys(&b));
+    assert_ne!(keys(&a), keys(&other));
+}
+
+#[tokio::test]
+async fn an_unreachable_target_is_an_error_not_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let opts = options(Role::Erp, &format!("http://127.0.0.1:{port}"), dir.path());
+    let e = certify(opts).await.unwrap_err();
+    assert!(matches!(e, CertifyError::Unreachable { .. }), "{e}");
+    assert_eq!(e.exit_code(), 2);
+    let bad = options(Role::Erp, "ftp://example", dir.path());
+    assert_eq!(certify(bad).await.unwrap_err().exit_code(), 2);
+    let mut bad = options(Role::Erp, "http://127.0.0.1:9", dir.path());
+    bad.operations = vec!["/v1/asns".into()];
+    let e = certify(bad).await.unwrap_err();
+    assert!(
+        e.to_string().contains("not an operation of the erp contract"),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 2);
+}
+
+#[test]
+fn the_binary_exits_2_for_an_unreachable_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdock"))
+        .args(["certify", "--role", "supplier", "--target"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unreachable"), "{stderr}");
+}
