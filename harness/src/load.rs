@@ -253,6 +253,8 @@ pub struct LoadReport {
     pub latency_us: Histogram<u64>,
     /// From the start to the last answer (or the time bound).
     pub elapsed: Duration,
+    /// The tolerance `missed` was judged with.
+    pub late_after: Duration,
 }
 
 impl LoadReport {
@@ -417,6 +419,7 @@ impl Driver {
             max_in_flight,
             latency_us: tally.hist,
             elapsed: now.saturating_duration_since(start),
+            late_after: self.late_after,
         }
     }
 }
@@ -447,9 +450,18 @@ mod tests {
         let s = Schedule::ramped(
             10.0,
             vec![
-                Ramp { to_per_s: 50.0, over_s: 4.0 },
-                Ramp { to_per_s: 50.0, over_s: 2.0 },
-                Ramp { to_per_s: 0.0, over_s: 2.0 },
+                Ramp {
+                    to_per_s: 50.0,
+                    over_s: 4.0,
+                },
+                Ramp {
+                    to_per_s: 50.0,
+                    over_s: 2.0,
+                },
+                Ramp {
+                    to_per_s: 0.0,
+                    over_s: 2.0,
+                },
             ],
         );
         let offsets: Vec<f64> = s.offsets().map(secs).collect();
@@ -482,7 +494,13 @@ mod tests {
     /// Sends fire at their intended (virtual) times, one task each.
     #[tokio::test(start_paused = true)]
     async fn the_driver_fires_each_send_at_its_intended_time() {
-        let schedule = Schedule::ramped(10.0, vec![Ramp { to_per_s: 30.0, over_s: 2.0 }]);
+        let schedule = Schedule::ramped(
+            10.0,
+            vec![Ramp {
+                to_per_s: 30.0,
+                over_s: 2.0,
+            }],
+        );
         let expected: Vec<Duration> = schedule.offsets().take(40).collect();
         let fired = Arc::new(std::sync::Mutex::new(Vec::new()));
         let start = Instant::now();
@@ -499,7 +517,10 @@ mod tests {
             // Paused time wakes timers on millisecond ticks.
             assert!(f.abs_diff(*e) <= Duration::from_millis(1), "{f:?} vs {e:?}");
         }
-        assert_eq!((report.sent, report.ok, report.missed, report.timed_out), (40, 40, 0, 0));
+        assert_eq!(
+            (report.sent, report.ok, report.missed, report.timed_out),
+            (40, 40, 0, 0)
+        );
     }
 
     /// The target answers in 1 ms, except that from 1 s to 2 s it answers
@@ -533,7 +554,11 @@ mod tests {
         assert_eq!(over(10), 100);
         assert!((report.max_ms() - 1001.0).abs() < 2.0, "{}", report.max_ms());
         // p99 is the 297th of 300: the send due at 1.03 s waited 971 ms.
-        assert!((report.quantile_ms(0.99) - 971.0).abs() < 2.0, "{}", report.quantile_ms(0.99));
+        assert!(
+            (report.quantile_ms(0.99) - 971.0).abs() < 2.0,
+            "{}",
+            report.quantile_ms(0.99)
+        );
         // Outside the stall: 1 ms.
         assert!(report.quantile_ms(0.5) < 2.0, "{}", report.quantile_ms(0.5));
     }
@@ -603,10 +628,20 @@ mod tests {
             ramp: Vec<Ramp>,
         }
         let t: T = toml::from_str("ramp = [{ to_per_s = 50, over_s = 5 }]").unwrap();
-        assert_eq!(t.ramp, vec![Ramp { to_per_s: 50.0, over_s: 5.0 }]);
-        let e = toml::from_str::<T>("ramp = [{ to_per_s = 50, over_s = 0 }]").err().unwrap();
+        assert_eq!(
+            t.ramp,
+            vec![Ramp {
+                to_per_s: 50.0,
+                over_s: 5.0
+            }]
+        );
+        let e = toml::from_str::<T>("ramp = [{ to_per_s = 50, over_s = 0 }]")
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("expected over_s > 0"), "{e}");
-        let e = toml::from_str::<T>("ramp = [{ to_per_s = 5, over_s = 1, x = 1 }]").err().unwrap();
+        let e = toml::from_str::<T>("ramp = [{ to_per_s = 5, over_s = 1, x = 1 }]")
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("unknown field"), "{e}");
     }
 }
