@@ -3,6 +3,7 @@
 //! binary (src/main.rs) only parses arguments and maps results to exit codes.
 
 pub mod bench;
+pub mod bench_load;
 pub mod check;
 pub mod cli;
 pub mod contract_diff;
