@@ -686,7 +686,7 @@ mod tests {
         assert_eq!(rewrite_str("2026-11-27", 5, 200), "2026-11-27");
         assert_eq!(rewrite_str("SKU-27661", 5, 200), "SKU-27661");
         let sscc = rewrite_str("006141410000000012", 4, 200);
-        assert_eq!(&sscc[..17], "00614141000400001");
+        assert_eq!(&sscc[..17], "00614141004000001");
         assert!(contracts::Sscc::parse(&sscc).is_ok(), "{sscc}");
         let trace = rewrite_str("d8a2c7027e554b22117892c70646f973", 1, 200);
         assert_eq!(trace, "d8a2c7027e554b22117892c70646f972");
