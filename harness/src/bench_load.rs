@@ -119,16 +119,19 @@ pub async fn stalling_server(
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| async move {
-                    let _ = req.into_body().collect().await;
-                    if let Some((from, to)) = stall {
-                        let now = Instant::now();
-                        if now >= from && now < to {
-                            tokio::time::sleep_until(to).await;
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        if let Some((from, to)) = stall {
+                            let now = Instant::now();
+                            if now >= from && now < to {
+                                tokio::time::sleep_until(to).await;
+                            }
                         }
-                    }
-                    Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from_static(b"ok"))))
-                });
+                        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from_static(
+                            b"ok",
+                        ))))
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
@@ -203,7 +206,12 @@ async fn run_wrk(addr: SocketAddr, opts: &DriverBenchOptions) -> Result<f64, Ben
 }
 
 /// Drives `addr` through `connections` at `schedule` for `duration`.
-async fn drive(addr: SocketAddr, connections: usize, schedule: Schedule, duration: Duration) -> Result<LoadReport, BenchError> {
+async fn drive(
+    addr: SocketAddr,
+    connections: usize,
+    schedule: Schedule,
+    duration: Duration,
+) -> Result<LoadReport, BenchError> {
     let conns = Connections::open(addr, connections)
         .await
         .map_err(failed("failed to connect"))?;
@@ -222,11 +230,25 @@ async fn drive(addr: SocketAddr, connections: usize, schedule: Schedule, duratio
 
 /// `crossdock bench driver`.
 pub async fn bench_driver(opts: &DriverBenchOptions) -> Result<DriverBench, BenchError> {
-    let (addr, server) = stalling_server(None).await.map_err(failed("failed to start the server"))?;
+    let (addr, server) = stalling_server(None)
+        .await
+        .map_err(failed("failed to start the server"))?;
     // Warm up the server's path briefly.
-    drive(addr, opts.connections, Schedule::constant(1000.0), Duration::from_millis(300)).await?;
+    drive(
+        addr,
+        opts.connections,
+        Schedule::constant(1000.0),
+        Duration::from_millis(300),
+    )
+    .await?;
     let wrk_per_s = run_wrk(addr, opts).await?;
-    let driver = drive(addr, opts.connections, Schedule::constant(wrk_per_s), opts.duration).await?;
+    let driver = drive(
+        addr,
+        opts.connections,
+        Schedule::constant(wrk_per_s),
+        opts.duration,
+    )
+    .await?;
     server.abort();
     Ok(DriverBench { wrk_per_s, driver })
 }
@@ -363,7 +385,11 @@ pub fn rewrite_str(s: &str, k: u64, pos: u64) -> String {
         return contracts::ids::with_check_digit(&format!("{:017}", body + k * 1_000_000));
     }
     if b.len() == 32 && b.iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
-        return format!("{}{:08x}", &s[..24], (k as u32) ^ u32::from_str_radix(&s[24..], 16).unwrap_or(0));
+        return format!(
+            "{}{:08x}",
+            &s[..24],
+            (k as u32) ^ u32::from_str_radix(&s[24..], 16).unwrap_or(0)
+        );
     }
     let mut out = String::with_capacity(s.len() + 2);
     let mut i = 0;
@@ -372,7 +398,9 @@ pub fn rewrite_str(s: &str, k: u64, pos: u64) -> String {
             let start = i + 1;
             let end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
             let width = end - start;
-            let prefix_start = s[..i].rfind(|c: char| !c.is_ascii_uppercase()).map_or(0, |p| p + 1);
+            let prefix_start = s[..i]
+                .rfind(|c: char| !c.is_ascii_uppercase())
+                .map_or(0, |p| p + 1);
             let prefix = &s[prefix_start..i];
             let offset = match (prefix, width) {
                 ("PO", 7) => Some(k * pos),
@@ -514,7 +542,8 @@ pub async fn bench_checker(opts: &CheckerBenchOptions) -> Result<CheckerBench, B
 
     // The ERP released every PO of every copy.
     let template_released: Vec<(String, Vec<u32>)> = crate::run::generate_orders(
-        &crate::scenario::Scenario::parse(&scenario, TEMPLATE).map_err(|e| BenchError::Failed(e.to_string()))?,
+        &crate::scenario::Scenario::parse(&scenario, TEMPLATE)
+            .map_err(|e| BenchError::Failed(e.to_string()))?,
         outcome.report.seed,
     )
     .into_iter()
@@ -678,7 +707,10 @@ mod tests {
 
     #[test]
     fn copies_get_keys_of_their_own_and_keep_valid_check_digits() {
-        assert_eq!(rewrite_str("po-release:PO-0000001:v1", 3, 200), "po-release:PO-0000601:v1");
+        assert_eq!(
+            rewrite_str("po-release:PO-0000001:v1", 3, 200),
+            "po-release:PO-0000601:v1"
+        );
         assert_eq!(rewrite_str("grp:RCV-00000001:1", 2, 200), "grp:RCV-00200001:1");
         assert_eq!(rewrite_str("EVT-00000001-1", 1, 200), "EVT-00100001-1");
         assert_eq!(rewrite_str("IBE-IBE-0000000020", 1, 200), "IBE-IBE-0000100020");
@@ -690,7 +722,10 @@ mod tests {
         assert!(contracts::Sscc::parse(&sscc).is_ok(), "{sscc}");
         let trace = rewrite_str("d8a2c7027e554b22117892c70646f973", 1, 200);
         assert_eq!(trace, "d8a2c7027e554b22117892c70646f972");
-        assert_eq!(rewrite_str("d8a2c7027e554b22117892c70646f973", 0, 200), "d8a2c7027e554b22117892c70646f973");
+        assert_eq!(
+            rewrite_str("d8a2c7027e554b22117892c70646f973", 0, 200),
+            "d8a2c7027e554b22117892c70646f973"
+        );
     }
 
     #[test]
