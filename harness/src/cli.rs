@@ -210,6 +210,50 @@ pub enum BenchCommand {
         #[arg(long, default_value = "target/crossdock/bench-core")]
         dir: PathBuf,
     },
+    /// The open-model load driver against wrk (closed loop), on the same bare
+    /// hyper server with the same connections: wrk first, then the driver
+    /// scheduled at wrk's rate. Needs wrk (exit 2 when missing).
+    Driver {
+        /// Keep-alive connections, for both.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds each runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// wrk's threads.
+        #[arg(long, default_value_t = 1)]
+        wrk_threads: usize,
+    },
+    /// A target that stalls once: the driver's p99 against the true p99
+    /// computed from the schedule and the stall.
+    Stall {
+        /// Arrival rate.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Seconds of sends.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// When the stall begins, seconds after the start.
+        #[arg(long, default_value_t = 3.0)]
+        stall_at: f64,
+        /// How long it lasts, in seconds.
+        #[arg(long, default_value_t = 1.0)]
+        stall_for: f64,
+        /// Keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
+    /// Realistic histories of N recorded exchanges on disk (a real run,
+    /// replicated with fresh keys), then the history checker over them:
+    /// time and peak RSS.
+    Checker {
+        /// Exchanges to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        exchanges: u64,
+        /// Where the histories go.
+        #[arg(long, default_value = "target/crossdock/bench-checker")]
+        dir: PathBuf,
+    },
 }
 
 /// A role `crossdock certify` can certify.
@@ -555,6 +599,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 }
             }
         }
+        Command::Bench { command } => crate::bench_load::execute(command).await,
         Command::Contracts { command } => match command {
             ContractsCommand::Validate {
                 file,

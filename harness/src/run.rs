@@ -27,6 +27,7 @@ use simulators::{rfc3339_utc, serve};
 use crate::check::{self, Expectations, HistoryError};
 
 pub mod outbound;
+use crate::load::{Driver, LoadReport};
 use crate::scenario::{Scenario, ScenarioError, SimRole};
 
 /// How to run scenarios (built by the binary from its arguments).
@@ -193,6 +194,37 @@ fn output_dir(base: &Path, name: &str) -> Result<PathBuf, RunError> {
     Ok(dir)
 }
 
+/// The name of the PO-release flow in the report (latency row and load).
+pub const RELEASE_FLOW: &str = "po-release";
+
+/// The driver's latency row: intended send time to answer, every send
+/// (fault windows included: it is what the client saw).
+pub fn load_latency(name: &str, load: &LoadReport) -> reports::Latency {
+    reports::Latency {
+        name: name.to_owned(),
+        count: load.latency_us.len(),
+        p50_ms: load.quantile_ms(0.5),
+        p90_ms: load.quantile_ms(0.9),
+        p99_ms: load.quantile_ms(0.99),
+        max_ms: load.max_ms(),
+        sla_p99_ms: None,
+    }
+}
+
+/// The driver's counts for the report.
+pub fn load_summary(name: &str, load: &LoadReport) -> reports::LoadSummary {
+    reports::LoadSummary {
+        name: name.to_owned(),
+        sent: load.sent,
+        ok: load.ok,
+        failed: load.failed,
+        missed_schedule: load.missed,
+        late_after_ms: load.late_after.as_millis() as u64,
+        timed_out: load.timed_out,
+        max_in_flight: load.max_in_flight,
+    }
+}
+
 /// Runs one scenario file to a report (written to disk too).
 pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let scenario = Scenario::load(file)?;
@@ -289,18 +321,12 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         .map_err(start_err("the supplier simulator"))?,
     ];
 
-    // Load: an open model. Release i is due at t0 + i / rate, whether or not
-    // earlier releases have been answered.
     let orders = generate_orders(&scenario, seed);
     let released: Vec<(String, Vec<u32>)> = orders
         .iter()
         .map(|po| (po.po_number.clone(), po.lines.iter().map(|l| l.line_no).collect()))
         .collect();
     erp.load(orders);
-    let rate = scenario.load.as_ref().map_or(1.0, |l| l.arrival_rate_per_s.0);
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let missed = Arc::new(AtomicU64::new(0));
-    let mut releases = JoinSet::new();
     let load_start = tokio::time::Instant::now();
     let load_start_us = now_us();
 
@@ -351,36 +377,43 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             tokio::time::Instant::from_std(deadline),
         )
     });
-    let mut sent = 0u64;
-    for (i, (po_number, _)) in released.iter().enumerate() {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let due = load_start + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(due).await;
-        if tokio::time::Instant::now().saturating_duration_since(due) > Duration::from_millis(10) {
-            missed.fetch_add(1, Ordering::Relaxed);
-        }
-        let (erp, po_number) = (erp.clone(), po_number.clone());
-        releases.spawn(async move { erp.release(&po_number).await });
-        sent += 1;
-        opts.report(Progress::Releasing {
-            released: sent,
-            total: released.len() as u64,
-        });
-    }
+    // Load: an open model (crate::load). Release i is due at its intended
+    // time on the scenario's schedule, whether or not earlier releases have
+    // been answered; its latency runs from that time to the core's answer.
+    let total = released.len() as u64;
+    let load = Driver::new(
+        scenario
+            .load
+            .as_ref()
+            .map_or_else(|| crate::load::Schedule::constant(1.0), |l| l.schedule()),
+    )
+        .max_sends(total)
+        .max_duration(deadline.saturating_duration_since(Instant::now()))
+        .start_at(load_start)
+        .run(|i| {
+            opts.report(Progress::Releasing {
+                released: i + 1,
+                total,
+            });
+            let (erp, po_number) = (erp.clone(), released[i as usize].0.clone());
+            async move { erp.release(&po_number).await.is_some_and(|a| a.is_success()) }
+        })
+        .await;
+    let sent = load.sent;
     eprintln!("crossdock: {sent} purchase orders released; waiting for quiescence");
 
     // Quiescence: nothing in flight anywhere for two polls in a row, bounded
     // by the scenario's time bound.
     let mut quiet_polls = 0;
     let quiescence = loop {
-        while releases.try_join_next().is_some() {}
         let outbox = core.status().await.map(|s| s.outbox_pending).unwrap_or(i64::MAX);
         let unopened_now = unopened.load(Ordering::SeqCst) as usize;
         let outbound_busy = outbound_driver.as_ref().is_some_and(|d| !d.is_finished());
-        let busy =
-            releases.len() + unopened_now + supplier.pending() + wms.pending() + usize::from(outbound_busy);
+        let busy = load.timed_out as usize
+            + unopened_now
+            + supplier.pending()
+            + wms.pending()
+            + usize::from(outbound_busy);
         opts.report(Progress::Settling {
             in_flight: busy as u64,
             outbox_pending: outbox.max(0) as u64,
@@ -398,7 +431,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
                 "not quiet after {} s: {} release(s), {} supplier and {} WMS send(s) in flight, \
                  {outbox} outbox row(s) pending, {unopened_now} fault window(s) not yet opened{}",
                 time_bound_s,
-                releases.len(),
+                load.timed_out,
                 supplier.pending(),
                 wms.pending(),
                 if outbound_busy {
@@ -410,7 +443,6 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
-    releases.abort_all();
     timeline.abort_all();
     let outbound_released = match outbound_driver {
         Some(d) if d.is_finished() => Some(d.await.unwrap_or_default()),
@@ -477,7 +509,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         counts.insert("sales_orders_missed_schedule".into(), r.missed_schedule);
     }
     counts.insert("purchase_orders".into(), sent);
-    counts.insert("missed_schedule".into(), missed.load(Ordering::Relaxed));
+    counts.insert("missed_schedule".into(), load.missed);
     if let Some(s) = core_status {
         counts.insert("core_outbox_dead".into(), s.outbox_dead as u64);
         counts.insert("core_outbox_delivered".into(), s.outbox_delivered as u64);
@@ -492,7 +524,12 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         passed: findings.checks.iter().all(|c| c.passed),
         counts,
         checks: findings.checks,
-        latencies: findings.latencies,
+        latencies: {
+            let mut rows = vec![load_latency(RELEASE_FLOW, &load)];
+            rows.extend(findings.latencies);
+            rows
+        },
+        load: vec![load_summary(RELEASE_FLOW, &load)],
         fault_windows,
         throughput: findings.throughput,
     };

@@ -10,6 +10,11 @@
 //! purchase_orders = 200           # how many POs the ERP releases
 //! lines_per_po = { min = 1, max = 5 }
 //! arrival_rate_per_s = 100.0      # open model: PO releases per second
+//! ramp = [                        # optional stages after the start, in order:
+//!   { to_per_s = 300, over_s = 5 },  # linearly to 300/s over 5 s,
+//!   { to_per_s = 300, over_s = 10 }, # hold 300/s for 10 s,
+//!   { to_per_s = 50, over_s = 5 },   # down to 50/s; the last rate is held
+//! ]
 //! time_bound_s = 30               # the whole run, quiescence included
 //!
 //! [supplier]
@@ -159,8 +164,21 @@ impl JsonSchema for CountRange {
 pub struct Load {
     pub purchase_orders: Positive,
     pub lines_per_po: CountRange,
+    /// Open model: releases per second at the start (constant without `ramp`).
     pub arrival_rate_per_s: PositiveF64,
+    /// Ramp stages after the start, in order: each goes linearly from the
+    /// rate in force to `to_per_s` over `over_s` seconds; the last rate is
+    /// held after them (0 ends the load).
+    #[serde(default)]
+    pub ramp: Vec<crate::load::Ramp>,
     pub time_bound_s: Positive,
+}
+
+impl Load {
+    /// When each release is due.
+    pub fn schedule(&self) -> crate::load::Schedule {
+        crate::load::Schedule::ramped(self.arrival_rate_per_s.0, self.ramp.clone())
+    }
 }
 
 fn default_copies() -> CountRange {
@@ -605,6 +623,26 @@ asn_to_expectation_p99_ms = 100
         assert!(s.outbound.is_none());
         assert_eq!(s.supplier.asn_copies, CountRange { min: 1, max: 1 });
         assert_eq!(s.wms.receipt_delay_ms, 0);
+        // No ramp: a constant rate.
+        assert_eq!(s.load.as_ref().unwrap().schedule(), crate::load::Schedule::constant(50.0));
+    }
+
+    #[test]
+    fn a_ramp_parses_and_a_bad_stage_is_located() {
+        let ramped = GOOD.replace(
+            "arrival_rate_per_s = 50\n",
+            "arrival_rate_per_s = 50\nramp = [{ to_per_s = 200, over_s = 2 }, { to_per_s = 0, over_s = 1.5 }]\n",
+        );
+        let s = Scenario::parse(Path::new("s.toml"), &ramped).unwrap();
+        let schedule = s.load.as_ref().unwrap().schedule();
+        assert_eq!(schedule.ramps.len(), 2);
+        assert!((schedule.rate_at(1.0) - 125.0).abs() < 1e-9);
+        // (50+200)/2*2 + 200/2*1.5 = 400 releases, then the rate is 0.
+        assert_eq!(schedule.offsets().count(), 400);
+
+        let e = err(&ramped.replace("over_s = 1.5", "over_s = -1"));
+        assert_eq!((e.line, e.field.as_deref()), (7, Some("load.ramp")), "{e}");
+        assert!(e.message.contains("expected over_s > 0"), "{e}");
     }
 
     #[test]

@@ -230,6 +230,23 @@ pub fn render_html(report: &Report) -> String {
         );
     }
     out.push_str("</table><p>Samples overlapping a fault window are left out of the percentiles.</p>");
+    if !report.load.is_empty() {
+        out.push_str("<h2>Load</h2><table id=\"load\"><tr><th>flow</th><th>sent</th><th>ok</th><th>failed</th><th>missed schedule</th><th>timed out</th><th>max in flight</th></tr>");
+        for l in &report.load {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&l.name),
+                l.sent,
+                l.ok,
+                l.failed,
+                l.missed_schedule,
+                l.timed_out,
+                l.max_in_flight,
+            );
+        }
+        out.push_str("</table><p>The driver's latency rows run from each send's intended time (open model); a send more than the tolerance late counts as missing its schedule.</p>");
+    }
 
     out.push_str("<h2>Throughput</h2>");
     out.push_str(&throughput_chart(report));

@@ -108,6 +108,28 @@ pub struct Latency {
     pub sla_p99_ms: Option<f64>,
 }
 
+/// What an open-model load driver did for one flow. Its latency row (in
+/// `latencies`, named the same) is measured from each send's intended
+/// time, so a stalled target shows on every send that queued behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct LoadSummary {
+    /// The flow driven, e.g. `po-release`; also its latency row's name.
+    pub name: String,
+    /// Sends fired.
+    pub sent: u64,
+    /// Sends answered as hoped.
+    pub ok: u64,
+    /// Sends answered otherwise (error status or transport error).
+    pub failed: u64,
+    /// Sends fired more than `late_after_ms` after their intended time.
+    pub missed_schedule: u64,
+    pub late_after_ms: u64,
+    /// Sends unanswered at the time bound.
+    pub timed_out: u64,
+    /// The most sends in flight at once.
+    pub max_in_flight: u64,
+}
+
 /// When a fault was active during a run, relative to the run's start.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FaultWindow {
@@ -140,6 +162,8 @@ pub struct Report {
     pub counts: BTreeMap<String, u64>,
     pub checks: Vec<Check>,
     pub latencies: Vec<Latency>,
+    /// The load drivers' own figures, one per driven flow.
+    pub load: Vec<LoadSummary>,
     pub fault_windows: Vec<FaultWindow>,
     /// Exchanges finished per time bucket (all parties).
     pub throughput: Vec<ThroughputPoint>,
@@ -290,6 +314,13 @@ pub fn render_terminal(report: &Report) -> String {
     });
     out.push_str(&Table::new(rows).with(Style::sharp()).to_string());
     out.push('\n');
+    for l in &report.load {
+        out.push_str(&format!(
+            "load {}: {} sent, {} ok, {} failed, {} missed schedule (> {} ms late), {} timed out, \
+             {} in flight at most; latency from intended send time\n",
+            l.name, l.sent, l.ok, l.failed, l.missed_schedule, l.late_after_ms, l.timed_out, l.max_in_flight
+        ));
+    }
     for w in &report.fault_windows {
         out.push_str(&format!(
             "fault {} on {}{} from {} ms to {} ms\n",
@@ -347,6 +378,7 @@ mod tests {
                 max_ms: 3.5,
                 sla_p99_ms: Some(500.0),
             }],
+            load: vec![],
             fault_windows: vec![],
             throughput: vec![],
         }
@@ -375,6 +407,32 @@ mod tests {
         assert!(text.contains("asn-to-expectation"));
         assert!(text.ends_with("FAILED\n"));
         assert!(render_terminal(&sample(true)).ends_with("PASSED\n"));
+    }
+
+    #[test]
+    fn the_load_driver_s_figures_are_shown_in_terminal_and_html() {
+        let mut report = sample(true);
+        report.load = vec![LoadSummary {
+            name: "po-release".into(),
+            sent: 200,
+            ok: 198,
+            failed: 2,
+            missed_schedule: 7,
+            late_after_ms: 10,
+            timed_out: 0,
+            max_in_flight: 31,
+        }];
+        let text = render_terminal(&report);
+        assert!(
+            text.contains("load po-release: 200 sent, 198 ok, 2 failed, 7 missed schedule"),
+            "{text}"
+        );
+        let html = render_html(&report);
+        assert!(html.contains("id=\"load\""), "{html}");
+        assert!(
+            html.contains("<td>po-release</td><td>200</td><td>198</td><td>2</td><td>7</td>"),
+            "{html}"
+        );
     }
 
     #[test]

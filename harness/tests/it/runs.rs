@@ -53,6 +53,16 @@ async fn duplicated_asns_pass_against_the_reference_core() {
         report.counts
     );
     assert_eq!(report.counts["expectations"], 25);
+    // The load driver's own figures: every release sent and answered, its
+    // latency row measured from the intended send times.
+    let load = &report.load[0];
+    assert_eq!(
+        (load.name.as_str(), load.sent, load.ok, load.timed_out),
+        ("po-release", 25, 25, 0)
+    );
+    let row = report.latencies.iter().find(|l| l.name == "po-release").unwrap();
+    assert_eq!(row.count, 25);
+    assert!(row.p50_ms > 0.0 && row.p50_ms <= row.p99_ms, "{row:?}");
     for f in [
         "report.json",
         "junit.xml",
@@ -161,4 +171,32 @@ async fn a_wms_outage_is_survived_and_a_core_that_gives_up_is_caught() {
     let nothing_lost = report.checks.iter().find(|c| c.name == "nothing-lost").unwrap();
     assert!(!nothing_lost.passed);
     assert!(report.counts["core_outbox_dead"] > 0, "{:?}", report.counts);
+}
+
+/// A ramp shapes the releases: 50/s falling to 0 over 1 s is 25 releases,
+/// though the scenario has 60 POs; the checker expects exactly those 25.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ramp_down_to_zero_ends_the_releases() {
+    let _turn = scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = small_scenario("ramp", (1, 1), false)
+        .replace("purchase_orders = 25", "purchase_orders = 60")
+        .replace(
+            "arrival_rate_per_s = 200\n",
+            "arrival_rate_per_s = 50\nramp = [{ to_per_s = 0, over_s = 1 }]\n",
+        );
+    let file = write_scenario(dir.path(), "ramp.toml", &text);
+    let outcome = run_scenario(&file, &options(dir.path(), true)).await.unwrap();
+    let report = &outcome.report;
+    let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(report.counts["purchase_orders"], 25);
+    assert_eq!(report.load[0].sent, 25);
+    assert_eq!(report.counts["expectations"], 25);
+    // The last release is due where 50 t - 25 t² = 24: at 0.8 s.
+    assert!(
+        outcome.report.duration_ms >= 800,
+        "{}",
+        outcome.report.duration_ms
+    );
 }

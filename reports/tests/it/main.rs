@@ -45,6 +45,16 @@ fn a_written_report_validates_against_the_schema() {
             }],
         )],
         latencies: vec![],
+        load: vec![reports::LoadSummary {
+            name: "po-release".into(),
+            sent: 2,
+            ok: 2,
+            failed: 0,
+            missed_schedule: 0,
+            late_after_ms: 10,
+            timed_out: 0,
+            max_in_flight: 1,
+        }],
         fault_windows: vec![],
         throughput: vec![reports::ThroughputPoint {
             at_ms: 0,
