@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use jsonschema::paths::Location;
+use jsonschema::{Keyword, ValidationError};
 use schemars::{JsonSchema, schema_for};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::acks::{IntakeAck, PartnerAck};
 use crate::events::{InventoryAdjustedEvent, ShipmentConfirmedEvent};
@@ -18,6 +20,7 @@ use crate::inbound::{
 };
 use crate::inventory::{InventoryAdjustment, InventorySnapshot, ReconciliationResult};
 use crate::invoicing::{Invoice, MatchResult};
+use crate::pattern::SimplePattern;
 use crate::outbound::{ErpShipmentPosting, OrderRelease, OrderReleaseDecision, ShipmentConfirmation};
 use crate::problem::Problem;
 
@@ -111,6 +114,7 @@ impl SchemaSet {
                 // `format` is asserted (dates, date-times), not only annotated.
                 let v = jsonschema::options()
                     .should_validate_formats(true)
+                    .with_keyword("pattern", pattern_keyword)
                     .build(&schema)
                     .unwrap_or_else(|e| panic!("schema {name} does not compile: {e}"));
                 (name, v)
@@ -138,6 +142,69 @@ impl SchemaSet {
                 message: e.to_string(),
             })
             .collect())
+    }
+}
+
+/// The `pattern` keyword, evaluated by [`SimplePattern`] when the pattern is
+/// in its subset (every pattern of the catalog is) and by jsonschema's regex
+/// engine otherwise. Same verdicts, same message as the built-in keyword
+/// (`"…" does not match "^…$"`); the `pattern_keyword_agrees_with_the_regex_engine`
+/// property test holds it to that.
+struct PatternKeyword {
+    /// The pattern as the schema writes it, for messages.
+    source: String,
+    matcher: PatternMatcher,
+}
+
+enum PatternMatcher {
+    Simple(SimplePattern),
+    Regex(Box<jsonschema::Validator>),
+}
+
+fn pattern_keyword<'a>(
+    _parent: &'a Map<String, Value>,
+    value: &'a Value,
+    _path: Location,
+) -> Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>> {
+    let Some(source) = value.as_str() else {
+        return Err(ValidationError::schema(format!(
+            "pattern must be a string, found {value}"
+        )));
+    };
+    let matcher = match SimplePattern::parse(source) {
+        Some(simple) => PatternMatcher::Simple(simple),
+        None => {
+            let regex = jsonschema::options()
+                .build(&serde_json::json!({ "pattern": source }))
+                .map_err(|e| ValidationError::schema(format!("pattern {source:?}: {e}")))?;
+            PatternMatcher::Regex(Box::new(regex))
+        }
+    };
+    Ok(Box::new(PatternKeyword {
+        source: source.to_owned(),
+        matcher,
+    }))
+}
+
+impl<'i> Keyword<'i> for PatternKeyword {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        if self.is_valid(instance) {
+            return Ok(());
+        }
+        Err(ValidationError::custom(format!(
+            "{instance} does not match \"{}\"",
+            self.source
+        )))
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        let Some(s) = instance.as_str() else {
+            return true; // `pattern` constrains strings only
+        };
+        match &self.matcher {
+            PatternMatcher::Simple(p) => p.is_match(s),
+            PatternMatcher::Regex(v) => v.is_valid(instance),
+        }
     }
 }
 
