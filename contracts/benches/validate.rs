@@ -18,9 +18,9 @@ use contracts::Validator;
 use contracts::ids::with_check_digit;
 use contracts::inbound::{AdvanceShipNotice, AsnLine, AsnPurpose, HandlingUnit, HandlingUnitLevel, Uom};
 use contracts::{Gln, Gtin, Sscc};
+use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use cpu_time::ThreadTime;
 
 const PALLETS: usize = 10;
 const CARTONS_PER_PALLET: usize = 20;

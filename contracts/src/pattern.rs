@@ -36,7 +36,10 @@ pub struct SimplePattern {
 #[derive(Debug, Clone)]
 enum Matcher {
     /// Every byte in `class`; the length's bit set in `lengths`.
-    Lengths { class: u128, lengths: u128 },
+    Lengths {
+        class: u128,
+        lengths: u128,
+    },
     Glushkov(Box<Glushkov>),
 }
 
@@ -178,7 +181,11 @@ enum Ast {
     Class(u128),
     Concat(Vec<Ast>),
     Alt(Vec<Ast>),
-    Repeat { ast: Box<Ast>, min: u32, max: Option<u32> },
+    Repeat {
+        ast: Box<Ast>,
+        min: u32,
+        max: Option<u32>,
+    },
 }
 
 struct Parser<'a> {
@@ -442,25 +449,13 @@ impl Build {
                     Some(max) => {
                         for _ in *min..*max {
                             let n = self.node(ast)?;
-                            acc = self.concat(
-                                acc,
-                                Node {
-                                    nullable: true,
-                                    ..n
-                                },
-                            );
+                            acc = self.concat(acc, Node { nullable: true, ..n });
                         }
                     }
                     None => {
                         let n = self.node(ast)?;
                         self.link(n.last, n.first);
-                        acc = self.concat(
-                            acc,
-                            Node {
-                                nullable: true,
-                                ..n
-                            },
-                        );
+                        acc = self.concat(acc, Node { nullable: true, ..n });
                     }
                 }
                 Some(acc)

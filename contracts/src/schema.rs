@@ -12,7 +12,7 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value};
 
 use crate::acks::{IntakeAck, PartnerAck};
-use crate::events::{InventoryAdjustedEvent, ShipmentConfirmedEvent};
+use crate::events::PUBLISHED;
 use crate::history::Exchange;
 use crate::inbound::{
     AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PoAcknowledgement,
@@ -20,24 +20,32 @@ use crate::inbound::{
 };
 use crate::inventory::{InventoryAdjustment, InventorySnapshot, ReconciliationResult};
 use crate::invoicing::{Invoice, MatchResult};
-use crate::pattern::SimplePattern;
 use crate::outbound::{ErpShipmentPosting, OrderRelease, OrderReleaseDecision, ShipmentConfirmation};
+use crate::pattern::SimplePattern;
 use crate::problem::Problem;
 
 /// Base of every schema's `$id`.
 pub const SCHEMA_BASE: &str = "https://crossdock.dev/schemas/v1/";
 
+/// A catalog entry: the schema of `T`, with its `$id`, titled by its catalog
+/// name (a generic type such as `CloudEvent<T>` is one title per
+/// instantiation, so two never clash in one document).
 fn entry<T: JsonSchema>(name: &'static str) -> (&'static str, Value) {
-    let mut schema = serde_json::to_value(schema_for!(T)).expect("a schema serializes");
+    entry_of(name, schema_for!(T))
+}
+
+fn entry_of(name: &'static str, schema: schemars::Schema) -> (&'static str, Value) {
+    let mut schema = serde_json::to_value(schema).expect("a schema serializes");
     if let Value::Object(map) = &mut schema {
         map.insert("$id".into(), Value::String(format!("{SCHEMA_BASE}{name}.json")));
+        map.insert("title".into(), Value::String(name.to_owned()));
     }
     (name, schema)
 }
 
 /// Every wire type's schema, by type name.
 pub fn catalog() -> Vec<(&'static str, Value)> {
-    vec![
+    let mut catalog = vec![
         entry::<PurchaseOrder>("PurchaseOrder"),
         entry::<PoAcknowledgement>("PoAcknowledgement"),
         entry::<AdvanceShipNotice>("AdvanceShipNotice"),
@@ -54,13 +62,14 @@ pub fn catalog() -> Vec<(&'static str, Value)> {
         entry::<ReconciliationResult>("ReconciliationResult"),
         entry::<Invoice>("Invoice"),
         entry::<MatchResult>("MatchResult"),
-        entry::<ShipmentConfirmedEvent>("ShipmentConfirmedEvent"),
-        entry::<InventoryAdjustedEvent>("InventoryAdjustedEvent"),
         entry::<IntakeAck>("IntakeAck"),
         entry::<PartnerAck>("PartnerAck"),
         entry::<Problem>("Problem"),
         entry::<Exchange>("Exchange"),
-    ]
+    ];
+    // Event envelopes: one per published event (crate::events::PUBLISHED).
+    catalog.extend(PUBLISHED.iter().map(|e| entry_of(e.name, (e.schema)())));
+    catalog
 }
 
 /// One way a document breaks its schema.

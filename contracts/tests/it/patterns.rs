@@ -56,7 +56,10 @@ fn every_catalog_pattern_is_in_the_fast_subset() {
     let patterns = catalog_patterns();
     assert!(patterns.len() >= 8, "{patterns:?}");
     for p in &patterns {
-        assert!(SimplePattern::parse(p).is_some(), "{p} falls back to the regex engine");
+        assert!(
+            SimplePattern::parse(p).is_some(),
+            "{p} falls back to the regex engine"
+        );
     }
 }
 
