@@ -2,10 +2,11 @@
 //! the W3C Trace Context extension (`traceparent`).
 //!
 //! `source` + `id` is an event's identity, and so the consumer's dedupe key.
-//! The catalog holds one schema per published data type:
-//! [`ShipmentConfirmedEvent`] and [`InventoryAdjustedEvent`].
+//! [`PUBLISHED`] lists every event the core publishes; the schema catalog,
+//! the domain validator and the AsyncAPI document (`crate::asyncapi`) are
+//! generated from it, so a new event is one line there.
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, schema_for};
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::InventoryAdjustment;
@@ -64,3 +65,45 @@ pub struct CloudEvent<T> {
 pub type ShipmentConfirmedEvent = CloudEvent<ShipmentConfirmation>;
 /// A WMS inventory adjustment, accepted by the core.
 pub type InventoryAdjustedEvent = CloudEvent<InventoryAdjustment>;
+
+/// One kind of event the core publishes.
+#[derive(Debug, Clone, Copy)]
+pub struct Published {
+    /// Catalog name of the envelope's schema; also the AsyncAPI message name.
+    pub name: &'static str,
+    /// The CloudEvents `type` it is published under (also its channel).
+    pub event_type: &'static str,
+    /// Catalog name of the data type, whose domain rules apply under `/data`.
+    pub data: &'static str,
+    /// When the core publishes it.
+    pub summary: &'static str,
+    /// The envelope's JSON Schema.
+    pub schema: fn() -> Schema,
+}
+
+fn envelope<T: JsonSchema>() -> Schema {
+    schema_for!(T)
+}
+
+/// Every event the core publishes, version 1. Adding one: a line here.
+pub const PUBLISHED: &[Published] = &[
+    Published {
+        name: "ShipmentConfirmedEvent",
+        event_type: SHIPMENT_CONFIRMED,
+        data: "ShipmentConfirmation",
+        summary: "A WMS ship confirmation the core accepted.",
+        schema: envelope::<ShipmentConfirmedEvent>,
+    },
+    Published {
+        name: "InventoryAdjustedEvent",
+        event_type: INVENTORY_ADJUSTED,
+        data: "InventoryAdjustment",
+        summary: "A WMS inventory adjustment the core accepted.",
+        schema: envelope::<InventoryAdjustedEvent>,
+    },
+];
+
+/// The published event whose envelope schema is named `name`.
+pub fn published(name: &str) -> Option<&'static Published> {
+    PUBLISHED.iter().find(|e| e.name == name)
+}

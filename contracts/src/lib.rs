@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod invoicing;
 pub mod openapi;
 pub mod outbound;
+pub mod pattern;
 pub mod problem;
 pub mod routes;
 pub mod schema;

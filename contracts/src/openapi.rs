@@ -69,6 +69,14 @@ fn status_text(op: &Operation, status: u16) -> &'static str {
     }
 }
 
+/// The indefinite article before a type name: "an Invoice", "a PurchaseOrder".
+fn article(name: &str) -> &'static str {
+    match name.bytes().next() {
+        Some(b'A' | b'E' | b'I' | b'O' | b'U') => "an",
+        _ => "a",
+    }
+}
+
 /// `postAdvanceShipNotice` for a POST taking an `AdvanceShipNotice`.
 pub fn operation_id(op: &Operation) -> String {
     let method = op.method.to_ascii_lowercase();
@@ -123,7 +131,7 @@ pub fn document(role: Role) -> Value {
         }
         let operation = json!({
             "operationId": operation_id(op),
-            "summary": format!("Submit a {}", op.request),
+            "summary": format!("Submit {} {}", article(op.request), op.request),
             "parameters": parameters,
             "requestBody": {
                 "required": true,
@@ -198,7 +206,7 @@ pub fn document(role: Role) -> Value {
 }
 
 /// Adds catalog schema `name` and its `$defs` to `schemas`, rewriting refs.
-fn add_schema(schemas: &mut Map<String, Value>, name: &str, schema: &Value) {
+pub(crate) fn add_schema(schemas: &mut Map<String, Value>, name: &str, schema: &Value) {
     let mut schema = schema.clone();
     rewrite_refs(&mut schema);
     let Value::Object(mut map) = schema else {

@@ -42,7 +42,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::events::{INVENTORY_ADJUSTED, SHIPMENT_CONFIRMED};
+use crate::events::published;
 use crate::http::TraceParent;
 use crate::ids::gs1_check_digit;
 use crate::inbound::Uom;
@@ -247,27 +247,36 @@ impl Validator {
                 check_field(*kind, value, ptr, &mut out)
             });
         }
-        match type_name {
-            "PurchaseOrder" => purchase_order(doc, &mut out),
-            "PoAcknowledgement" => po_acknowledgement(doc, &mut out),
-            "AdvanceShipNotice" => advance_ship_notice(doc, &mut out),
-            "InboundExpectation" => inbound_expectation(doc, &mut out),
-            "GoodsReceipt" => goods_receipt(doc, &mut out),
-            "ReceiptDiscrepancy" => receipt_discrepancy(doc, &mut out),
-            "OrderRelease" => order_release(doc, &mut out),
-            "OrderReleaseDecision" => order_release_decision(doc, &mut out),
-            "ShipmentConfirmation" => shipment_confirmation(doc, &mut out),
-            "InventoryAdjustment" => inventory_adjustment(doc, &mut out),
-            "InventorySnapshot" => unique_positions(doc, "positions", &mut out),
-            "ReconciliationResult" => reconciliation_result(doc, &mut out),
-            "Invoice" => invoice(doc, &mut out),
-            "MatchResult" => match_result(doc, &mut out),
-            "ShipmentConfirmedEvent" => cloud_event(doc, SHIPMENT_CONFIRMED, shipment_confirmation, &mut out),
-            "InventoryAdjustedEvent" => cloud_event(doc, INVENTORY_ADJUSTED, inventory_adjustment, &mut out),
-            _ => {}
+        if let Some(event) = published(type_name) {
+            cloud_event(doc, event.event_type, type_rules(event.data), &mut out);
+        } else if let Some(rules) = type_rules(type_name) {
+            rules(doc, &mut out);
         }
         Ok(out.0)
     }
+}
+
+/// The rules of a type beyond its identifier, unit and date fields.
+type Rules = fn(&Value, &mut Findings);
+
+fn type_rules(type_name: &str) -> Option<Rules> {
+    Some(match type_name {
+        "PurchaseOrder" => purchase_order,
+        "PoAcknowledgement" => po_acknowledgement,
+        "AdvanceShipNotice" => advance_ship_notice,
+        "InboundExpectation" => inbound_expectation,
+        "GoodsReceipt" => goods_receipt,
+        "ReceiptDiscrepancy" => receipt_discrepancy,
+        "OrderRelease" => order_release,
+        "OrderReleaseDecision" => order_release_decision,
+        "ShipmentConfirmation" => shipment_confirmation,
+        "InventoryAdjustment" => inventory_adjustment,
+        "InventorySnapshot" => |doc, out| unique_positions(doc, "positions", out),
+        "ReconciliationResult" => reconciliation_result,
+        "Invoice" => invoice,
+        "MatchResult" => match_result,
+        _ => return None,
+    })
 }
 
 #[derive(Default)]
@@ -1082,7 +1091,7 @@ fn match_result(doc: &Value, out: &mut Findings) {
 
 /// A CloudEvents envelope: a valid `traceparent`, the `type` its data is
 /// published under, and the data's own rules under `/data`.
-fn cloud_event(doc: &Value, event_type: &str, data_rules: fn(&Value, &mut Findings), out: &mut Findings) {
+fn cloud_event(doc: &Value, event_type: &str, data_rules: Option<Rules>, out: &mut Findings) {
     if let Some(tp) = str_at(doc, "traceparent") {
         if TraceParent::parse(tp).is_none() {
             out.push(
@@ -1099,7 +1108,7 @@ fn cloud_event(doc: &Value, event_type: &str, data_rules: fn(&Value, &mut Findin
             format!("expected type {event_type}, found {t}"),
         );
     }
-    if let Some(data) = doc.get("data") {
+    if let (Some(data), Some(data_rules)) = (doc.get("data"), data_rules) {
         let mut inner = Findings::default();
         data_rules(data, &mut inner);
         for f in inner.0 {

@@ -2,6 +2,7 @@
 
 mod examples;
 mod openapi;
+mod patterns;
 mod props;
 mod schemas;
 mod validate;

@@ -219,3 +219,22 @@ fn outbound_inventory_and_invoicing_operations_are_routed() {
         assert_eq!(op.response, expected, "{role} {path}");
     }
 }
+
+#[test]
+fn summaries_read_as_english() {
+    let doc = document(contracts::Role::Core);
+    let summary = |path: &str| doc["paths"][path]["post"]["summary"].as_str().unwrap().to_owned();
+    assert_eq!(summary("/v1/invoices"), "Submit an Invoice");
+    assert_eq!(summary("/v1/asns"), "Submit an AdvanceShipNotice");
+    assert_eq!(summary("/v1/order-releases"), "Submit an OrderRelease");
+    assert_eq!(summary("/v1/purchase-orders"), "Submit a PurchaseOrder");
+}
+
+#[test]
+fn every_catalog_schema_is_titled_by_its_own_name() {
+    // Instantiations of one generic type (CloudEvent<T>) must not share a
+    // title: they would clash in one document.
+    for (name, schema) in contracts::schema::catalog() {
+        assert_eq!(schema["title"], name, "{name}");
+    }
+}
