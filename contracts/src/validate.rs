@@ -254,6 +254,7 @@ impl Validator {
             "InboundExpectation" => inbound_expectation(doc, &mut out),
             "GoodsReceipt" => goods_receipt(doc, &mut out),
             "ReceiptDiscrepancy" => receipt_discrepancy(doc, &mut out),
+            "ErpGoodsReceiptPosting" => goods_receipt_posting(doc, &mut out),
             "OrderRelease" => order_release(doc, &mut out),
             "OrderReleaseDecision" => order_release_decision(doc, &mut out),
             "ShipmentConfirmation" => shipment_confirmation(doc, &mut out),
@@ -648,6 +649,19 @@ fn goods_receipt(doc: &Value, out: &mut Findings) {
                 format!("expected qty_damaged at most qty_received {received}, found {damaged}"),
             );
         }
+    }
+}
+
+/// A reversal cancels an earlier event's posting: `reverses_seq` < `seq`.
+fn goods_receipt_posting(doc: &Value, out: &mut Findings) {
+    let num = |k: &str| doc.get(k).and_then(Value::as_u64);
+    let seq = num("seq").unwrap_or(1);
+    if let Some(reverses) = num("reverses_seq").filter(|r| *r >= seq) {
+        out.push(
+            "/reverses_seq".into(),
+            Rule::QuantityConsistent,
+            format!("expected a reversal of an earlier event (reverses_seq < seq = {seq}), found {reverses}"),
+        );
     }
 }
 
