@@ -82,6 +82,8 @@ pub struct CoreOverrides {
     pub max_attempts: Option<u32>,
     /// Report an order release the WMS could not decide as rejected.
     pub release_failure_rejects: bool,
+    /// Ignore stale receipt events (lower seq for the same receipt).
+    pub ignore_stale_receipts: bool,
 }
 
 impl Default for CoreOverrides {
@@ -90,6 +92,7 @@ impl Default for CoreOverrides {
             asn_dedup: true,
             max_attempts: None,
             release_failure_rejects: false,
+            ignore_stale_receipts: true,
         }
     }
 }
@@ -260,6 +263,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     );
     core_config.seed = seed;
     core_config.asn_dedup = opts.core.asn_dedup;
+    core_config.ignore_stale_receipts = opts.core.ignore_stale_receipts;
     if let Some(n) = opts.core.max_attempts {
         core_config.retry.policy.max_attempts = n;
     }

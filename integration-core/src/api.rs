@@ -163,6 +163,10 @@ async fn goods_receipt(
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let apply = match s.config.ignore_stale_receipts {
+        true => flows::goods_receipt,
+        false => flows::goods_receipt_applying_stale,
+    };
     take_in(
         s,
         h,
@@ -170,7 +174,7 @@ async fn goods_receipt(
         "goods_receipt",
         core::GOODS_RECEIPTS,
         |r: &GoodsReceipt| r.event_id.clone(),
-        flows::goods_receipt,
+        apply,
     )
     .await
 }

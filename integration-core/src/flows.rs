@@ -279,6 +279,17 @@ pub fn discrepancy_kind(
 /// receipt) changes nothing. A later event (a correction, e.g. a recount)
 /// supersedes the earlier count: see [`post_receipt`].
 pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
+    receipt_event(tx, receipt, true)
+}
+
+/// [`goods_receipt`] weakened on purpose: a stale event is applied as if it
+/// were a correction. Only the harness's own tests use it, to prove that
+/// the invariant 10 check catches such a core.
+pub fn goods_receipt_applying_stale(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
+    receipt_event(tx, receipt, false)
+}
+
+fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Result<(), ApiError> {
     let last_seq: Option<u64> = tx
         .conn()
         .query_row(
@@ -287,7 +298,7 @@ pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError
             |r| r.get(0),
         )
         .optional()?;
-    if last_seq.is_some_and(|s| receipt.seq <= s) {
+    if ignore_stale && last_seq.is_some_and(|s| receipt.seq <= s) {
         tracing::info!(receipt_id = %receipt.receipt_id, seq = receipt.seq, "stale receipt event ignored");
         return Ok(());
     }

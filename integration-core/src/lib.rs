@@ -55,6 +55,10 @@ pub struct CoreConfig {
     /// may hold it. Never in a real deployment: the harness's tests turn it
     /// on to prove that invariant 17's check catches the orders that follow.
     pub release_failure_rejects: bool,
+    /// Ignore a receipt event whose seq is not above the last applied for
+    /// its receipt (invariant 10). Always on in a real deployment; the
+    /// harness's tests turn it off to prove its checks catch the result.
+    pub ignore_stale_receipts: bool,
 }
 
 impl CoreConfig {
@@ -67,6 +71,7 @@ impl CoreConfig {
             asn_dedup: true,
             release_timeout: outbound::DEFAULT_RELEASE_TIMEOUT,
             release_failure_rejects: false,
+            ignore_stale_receipts: true,
         }
     }
 }

@@ -680,7 +680,10 @@ mod tests {
             .unwrap();
             // Asked in another order, the answers per key are the same.
             let forward: Vec<_> = (0..200).map(|k| set.reorder("/e", &format!("R{k}"))).collect();
-            let backward: Vec<_> = (0..200).rev().map(|k| set.reorder("/e", &format!("R{k}"))).collect();
+            let backward: Vec<_> = (0..200)
+                .rev()
+                .map(|k| set.reorder("/e", &format!("R{k}")))
+                .collect();
             assert!(forward.iter().eq(backward.iter().rev()));
             assert_eq!(set.reorder("/other", "R1"), None);
             assert!(set.decide("/e", "c").fault.is_none(), "not a request fault");

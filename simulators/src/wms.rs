@@ -194,7 +194,11 @@ impl WmsSim {
                 .collect(),
         };
         let mut events = vec![first];
-        if self.config.receiving.corrects(self.config.seed, &exp.expectation_id) {
+        if self
+            .config
+            .receiving
+            .corrects(self.config.seed, &exp.expectation_id)
+        {
             events.push(recount(&events[0], &exp));
         }
         let mut gap = self.config.receipt_delay;

@@ -9,13 +9,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use contracts::{Gln, Gtin, Sscc};
 use contracts::http::IDEMPOTENCY_KEY;
 use contracts::ids::with_check_digit;
 use contracts::inbound::{
     ExpectationLine, GoodsReceipt, HandlingUnit, HandlingUnitLevel, InboundExpectation, Uom,
 };
 use contracts::routes::{core, wms as paths};
+use contracts::{Gln, Gtin, Sscc};
 use simulators::faults::{Fault, FaultRule, FaultSet};
 use simulators::recorder::Recorder;
 use simulators::wms::{self, Receiving, WmsConfig, WmsSim};
@@ -150,7 +150,11 @@ async fn a_reorder_fault_delivers_the_correction_first_and_holds_the_first_count
     let reorder = FaultRule::always(Some(core::GOODS_RECEIPTS), Fault::Reorder { hold_ms: 150 });
     let seen = receipts_for(corrected(), vec![reorder.clone()]).await;
     assert_eq!(seen.len(), 2, "{seen:#?}");
-    assert_eq!((seen[0].2.seq, seen[1].2.seq), (2, 1), "the later event arrives first");
+    assert_eq!(
+        (seen[0].2.seq, seen[1].2.seq),
+        (2, 1),
+        "the later event arrives first"
+    );
     let held = seen[1].0 - seen[0].0;
     assert!(held >= Duration::from_millis(150), "held only {held:?}");
 
