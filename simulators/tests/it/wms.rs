@@ -112,8 +112,7 @@ async fn receipts_for(receiving: Receiving, rules: Vec<FaultRule>) -> Vec<(Insta
     assert_eq!(sim.pending(), 0, "WMS still busy after 5 s");
     server.stop().await.unwrap();
     core_server.stop().await.unwrap();
-    let seen = seen.lock().unwrap().clone();
-    seen
+    seen.lock().unwrap().clone()
 }
 
 fn corrected() -> Receiving {
