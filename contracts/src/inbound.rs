@@ -283,7 +283,12 @@ pub struct ReceiptLine {
     pub lot: Option<String>,
 }
 
-/// A goods-receipt posting to the ERP: one per (receipt, line).
+/// A goods-receipt posting to the ERP: one per (receipt, line, seq).
+///
+/// A receipt corrected by a later event (a recount, higher `seq`) is posted
+/// as a reversal of the quantity posted before (`reverses_seq` set to the
+/// seq it cancels) plus a posting of the corrected count. The ERP's posted
+/// quantity per PO line is the sum of postings minus the sum of reversals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErpGoodsReceiptPosting {
@@ -294,9 +299,22 @@ pub struct ErpGoodsReceiptPosting {
     #[schemars(range(min = 1))]
     pub po_line_no: u32,
     pub sku: String,
-    /// Quantity posted to stock (received minus damaged).
+    /// Quantity posted to stock (received minus damaged); for a reversal,
+    /// the quantity taken back.
     pub quantity: u32,
     pub stock_status: StockStatus,
+    /// The receipt event (its `seq`) this posting stems from.
+    #[serde(default = "first_seq")]
+    #[schemars(range(min = 1))]
+    pub seq: u64,
+    /// Set on a reversal: the seq whose posting this one cancels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub reverses_seq: Option<u64>,
+}
+
+fn first_seq() -> u64 {
+    1
 }
 
 /// Kind of receiving variance.
@@ -327,4 +345,8 @@ pub struct ReceiptDiscrepancy {
     /// The tolerance applied, in percent.
     pub tolerance_pct: u8,
     pub reason_code: String,
+    /// The receipt event (its `seq`) whose count shows the variance.
+    #[serde(default = "first_seq")]
+    #[schemars(range(min = 1))]
+    pub seq: u64,
 }

@@ -267,6 +267,7 @@ fn type_rules(type_name: &str) -> Option<Rules> {
         "InboundExpectation" => inbound_expectation,
         "GoodsReceipt" => goods_receipt,
         "ReceiptDiscrepancy" => receipt_discrepancy,
+        "ErpGoodsReceiptPosting" => goods_receipt_posting,
         "OrderRelease" => order_release,
         "OrderReleaseDecision" => order_release_decision,
         "ShipmentConfirmation" => shipment_confirmation,
@@ -657,6 +658,19 @@ fn goods_receipt(doc: &Value, out: &mut Findings) {
                 format!("expected qty_damaged at most qty_received {received}, found {damaged}"),
             );
         }
+    }
+}
+
+/// A reversal cancels an earlier event's posting: `reverses_seq` < `seq`.
+fn goods_receipt_posting(doc: &Value, out: &mut Findings) {
+    let num = |k: &str| doc.get(k).and_then(Value::as_u64);
+    let seq = num("seq").unwrap_or(1);
+    if let Some(reverses) = num("reverses_seq").filter(|r| *r >= seq) {
+        out.push(
+            "/reverses_seq".into(),
+            Rule::QuantityConsistent,
+            format!("expected a reversal of an earlier event (reverses_seq < seq = {seq}), found {reverses}"),
+        );
     }
 }
 

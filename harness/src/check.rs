@@ -5,6 +5,8 @@
 //! Files are read a line at a time; what is kept is per business key, not
 //! per exchange, so memory does not grow with retries or duplicates.
 
+mod receipts;
+
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::BufRead;
@@ -143,14 +145,18 @@ struct Gathered {
     expectations: HashMap<(String, String), Vec<(u64, Witness)>>,
     /// receipt_id → the receipt the core took in (its first accepted send).
     receipts: HashMap<String, ReceiptSeen>,
+    /// (receipt_id, seq) → each event of a receipt the core took in.
+    receipt_events: HashMap<(String, u64), ReceiptSeen>,
+    /// Corrections, reordering and their ERP effects (invariants 8, 10).
+    corrections: receipts::ReceiptEvents,
     /// (receipt_id, line) → posting effects at the ERP.
     postings: HashMap<(String, u32), Vec<(u64, Witness)>>,
     /// (po_number, line) → posted quantity effects count.
     posted_po_lines: HashMap<(String, u32), u64>,
     /// expectation_id → advised (po_number, po_line_no, quantity, over %, under %).
     expectation_lines: HashMap<String, Vec<AdvisedLine>>,
-    /// (receipt_id, po_number, po_line_no) → discrepancy effects at the ERP.
-    discrepancies: HashMap<(String, String, u32), Vec<Witness>>,
+    /// (receipt_id, po_number, po_line_no, seq) → discrepancy effects at the ERP.
+    discrepancies: HashMap<(String, String, u32, u64), Vec<Witness>>,
     /// po_number → the ERP's release witness, when the core accepted it.
     po_released: HashMap<String, Witness>,
     /// Cause (kind, business key) → the trace id the partner sent it with.
@@ -311,6 +317,7 @@ impl Gathered {
 
     fn observe(&mut self, ex: &Exchange, run_started_us: u64) {
         self.observe_trace(ex);
+        self.corrections.observe(ex);
         self.count(&format!("exchanges_{}", ex.party));
         // Only simulated parties record, so each exchange is seen once.
         let bucket = ex.finished_at_us.saturating_sub(run_started_us) / 1000 / THROUGHPUT_BUCKET_MS;
@@ -368,29 +375,38 @@ impl Gathered {
             }
             (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) if ex.is_success() => {
                 if let Some(r) = parse::<GoodsReceipt>(&ex.request) {
-                    self.receipts.entry(r.receipt_id).or_insert_with(|| ReceiptSeen {
+                    let seen = || ReceiptSeen {
                         accepted_at_us: ex.finished_at_us,
                         witness: witness(ex),
-                        expectation_id: r.expectation_id,
+                        expectation_id: r.expectation_id.clone(),
                         lines: r
                             .lines
-                            .into_iter()
-                            .map(|l| (l.line_no, l.po_number, l.po_line_no, l.qty_received))
+                            .iter()
+                            .map(|l| (l.line_no, l.po_number.clone(), l.po_line_no, l.qty_received))
                             .collect(),
-                    });
+                    };
+                    self.receipt_events
+                        .entry((r.receipt_id.clone(), r.seq))
+                        .or_insert_with(seen);
+                    self.receipts.entry(r.receipt_id.clone()).or_insert_with(seen);
                 }
             }
             (Role::Erp, Direction::Inbound, erp::RECEIPT_DISCREPANCIES) if ex.is_effect() => {
                 if let Some(d) = parse::<ReceiptDiscrepancy>(&ex.request) {
                     self.count("discrepancies");
                     self.discrepancies
-                        .entry((d.receipt_id, d.po_number, d.po_line_no))
+                        .entry((d.receipt_id, d.po_number, d.po_line_no, d.seq))
                         .or_default()
                         .push(witness(ex));
                 }
             }
             (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS) if ex.is_effect() => {
                 if let Some(p) = parse::<ErpGoodsReceiptPosting>(&ex.request) {
+                    if p.reverses_seq.is_some() {
+                        // Counted by `corrections`, against the posting it cancels.
+                        self.count("reversals");
+                        return;
+                    }
                     self.count("postings");
                     *self
                         .posted_po_lines
@@ -521,7 +537,8 @@ pub fn check(
         v,
     ));
 
-    // Invariant 6: exactly one ERP posting per (receipt, line).
+    // Invariant 6: exactly one ERP posting per (receipt, line) stands: a
+    // correction's reversal cancels the posting it names.
     let mut v = Vec::new();
     let mut receipt_latency = histogram();
     let mut checked = 0;
@@ -538,7 +555,8 @@ pub fn check(
                 .unwrap_or_default();
             let mut wit = vec![receipt_witness.clone()];
             wit.extend(effects.iter().map(|e| e.1.clone()));
-            match effects.len() {
+            let reversed = g.corrections.reversals_of(receipt_id, *line);
+            match effects.len().saturating_sub(reversed) {
                 1 => {
                     if expect.outside_faults(*accepted_at, effects[0].0) {
                         let _ = receipt_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
@@ -551,7 +569,7 @@ pub fn check(
                 }),
                 n => v.push(Violation {
                     key: format!("receipt_id={receipt_id} line={line}"),
-                    message: format!("{n} ERP postings for one receipt line (duplicated)"),
+                    message: format!("{n} ERP postings stand for one receipt line (duplicated)"),
                     witness: wit,
                 }),
             }
@@ -578,12 +596,18 @@ pub fn check(
     ));
 
     // Invariant 9: a variance beyond tolerance yields exactly one
-    // discrepancy; within tolerance, none. Judged per PO line of a receipt,
-    // from what the WMS was told to expect and what it counted.
+    // discrepancy; within tolerance, none. Judged per PO line of each
+    // receipt event the core applied (stale ones apply nothing), from what
+    // the WMS was told to expect and what it counted.
     let mut v = Vec::new();
     let mut checked = 0;
-    for receipt_id in &receipt_ids {
-        let seen = &g.receipts[receipt_id];
+    let mut events: Vec<_> = g.receipt_events.keys().cloned().collect();
+    events.sort();
+    for (receipt_id, seq) in &events {
+        if g.corrections.is_stale(receipt_id, *seq) {
+            continue;
+        }
+        let seen = &g.receipt_events[&(receipt_id.clone(), *seq)];
         let Some(advised) = g.expectation_lines.get(&seen.expectation_id) else {
             continue;
         };
@@ -607,9 +631,12 @@ pub fn check(
             };
             let found = g
                 .discrepancies
-                .remove(&(receipt_id.clone(), po.clone(), line))
+                .remove(&(receipt_id.clone(), po.clone(), line, *seq))
                 .unwrap_or_default();
-            let key = format!("receipt_id={receipt_id} po_number={po} line={line}");
+            let key = match seq {
+                1 => format!("receipt_id={receipt_id} po_number={po} line={line}"),
+                _ => format!("receipt_id={receipt_id} seq={seq} po_number={po} line={line}"),
+            };
             let witness = Some(seen.witness.clone());
             match (beyond, found.len()) {
                 (true, 1) | (false, 0) => {}
@@ -633,12 +660,12 @@ pub fn check(
     }
     let mut unexpected: Vec<_> = g.discrepancies.drain().collect();
     unexpected.sort_by(|a, b| a.0.cmp(&b.0));
-    for ((receipt_id, po, line), found) in unexpected {
+    for ((receipt_id, po, line, seq), found) in unexpected {
         checked += 1;
         v.push(Violation {
-            key: format!("receipt_id={receipt_id} po_number={po} line={line}"),
+            key: format!("receipt_id={receipt_id} seq={seq} po_number={po} line={line}"),
             message: format!(
-                "{} discrepancy(ies) for a receipt the core never accepted (unexpected)",
+                "{} discrepancy(ies) for a receipt event the core never accepted or that was stale (unexpected)",
                 found.len()
             ),
             witness: found,
@@ -650,6 +677,9 @@ pub fn check(
         checked,
         v,
     ));
+
+    checks.push(g.corrections.stale_check());
+    checks.push(g.corrections.conservation_check());
 
     // Invariant 15: every call the core makes because of an inbound message
     // carries that message's trace id.

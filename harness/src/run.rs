@@ -83,6 +83,8 @@ pub struct CoreOverrides {
     pub max_attempts: Option<u32>,
     /// Report an order release the WMS could not decide as rejected.
     pub release_failure_rejects: bool,
+    /// Ignore stale receipt events (lower seq for the same receipt).
+    pub ignore_stale_receipts: bool,
 }
 
 impl Default for CoreOverrides {
@@ -91,6 +93,7 @@ impl Default for CoreOverrides {
             asn_dedup: true,
             max_attempts: None,
             release_failure_rejects: false,
+            ignore_stale_receipts: true,
         }
     }
 }
@@ -263,6 +266,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
                 over_probability: scenario.wms.over_probability.0,
                 damaged_probability: scenario.wms.damaged_probability.0,
                 variance_pct: scenario.wms.variance_pct,
+                correction_probability: scenario.wms.correction_probability.0,
             },
             seed: seed ^ 0x5715,
         },
@@ -291,6 +295,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     );
     core_config.seed = seed;
     core_config.asn_dedup = opts.core.asn_dedup;
+    core_config.ignore_stale_receipts = opts.core.ignore_stale_receipts;
     if let Some(n) = opts.core.max_attempts {
         core_config.retry.policy.max_attempts = n;
     }

@@ -29,6 +29,7 @@
 //! over_probability = 0.05         # … or over
 //! damaged_probability = 0.05      # … or partly damaged (quality stock)
 //! variance_pct = 20
+//! correction_probability = 0.2   # a receipt recounted: a second event (seq 2)
 //!
 //! [sla]                           # optional
 //! asn_to_expectation_p99_ms = 500   # judged outside fault windows (default 500)
@@ -256,6 +257,10 @@ pub struct WmsBehaviour {
     pub damaged_probability: Probability,
     #[serde(default = "default_variance")]
     pub variance_pct: u8,
+    /// Chance that a receipt is recounted and corrected by a second event
+    /// (seq 2) for the same receipt.
+    #[serde(default)]
+    pub correction_probability: Probability,
 }
 
 impl Default for WmsBehaviour {
@@ -266,6 +271,7 @@ impl Default for WmsBehaviour {
             over_probability: Probability::default(),
             damaged_probability: Probability::default(),
             variance_pct: default_variance(),
+            correction_probability: Probability::default(),
         }
     }
 }

@@ -165,6 +165,10 @@ async fn goods_receipt(
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let apply = match s.config.ignore_stale_receipts {
+        true => flows::goods_receipt,
+        false => flows::goods_receipt_applying_stale,
+    };
     take_in(
         s,
         h,
@@ -172,7 +176,7 @@ async fn goods_receipt(
         "goods_receipt",
         core::GOODS_RECEIPTS,
         |r: &GoodsReceipt| r.event_id.clone(),
-        flows::goods_receipt,
+        apply,
     )
     .await
 }

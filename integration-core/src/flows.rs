@@ -276,8 +276,20 @@ pub fn discrepancy_kind(
 
 /// A WMS receipt: one ERP posting per line, one discrepancy per variance
 /// beyond tolerance. A stale event (seq not above the last seen for the
-/// receipt) changes nothing.
+/// receipt) changes nothing. A later event (a correction, e.g. a recount)
+/// supersedes the earlier count: see [`post_receipt`].
 pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
+    receipt_event(tx, receipt, true)
+}
+
+/// [`goods_receipt`] weakened on purpose: a stale event is applied as if it
+/// were a correction. Only the harness's own tests use it, to prove that
+/// the invariant 10 check catches such a core.
+pub fn goods_receipt_applying_stale(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
+    receipt_event(tx, receipt, false)
+}
+
+fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Result<(), ApiError> {
     let last_seq: Option<u64> = tx
         .conn()
         .query_row(
@@ -286,7 +298,7 @@ pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError
             |r| r.get(0),
         )
         .optional()?;
-    if last_seq.is_some_and(|s| receipt.seq <= s) {
+    if ignore_stale && last_seq.is_some_and(|s| receipt.seq <= s) {
         tracing::info!(receipt_id = %receipt.receipt_id, seq = receipt.seq, "stale receipt event ignored");
         return Ok(());
     }
@@ -315,30 +327,14 @@ pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError
     let expectation: InboundExpectation =
         serde_json::from_str(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?;
 
-    // Postings of a later event of the same receipt carry the event's seq in
-    // their key: a key is never reused with another body.
+    post_receipt(tx, receipt)?;
+    // A later event's discrepancies carry its seq in their key: a key is
+    // never reused with another body.
     let key_suffix = if receipt.seq > 1 {
         format!(":s{}", receipt.seq)
     } else {
         String::new()
     };
-    for line in &receipt.lines {
-        let posting = ErpGoodsReceiptPosting {
-            receipt_id: receipt.receipt_id.clone(),
-            receipt_line_no: line.line_no,
-            po_number: line.po_number.clone(),
-            po_line_no: line.po_line_no,
-            sku: line.sku.clone(),
-            quantity: line.qty_received.saturating_sub(line.qty_damaged),
-            stock_status: line.stock_status,
-        };
-        tx.enqueue(
-            Role::Erp,
-            erp::GOODS_RECEIPT_POSTINGS,
-            &format!("grp:{}:{}{key_suffix}", receipt.receipt_id, line.line_no),
-            &posting,
-        )?;
-    }
 
     // Variances are judged per PO line: a PO line may be advised, and
     // received, in several cartons.
@@ -381,12 +377,104 @@ pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError
                 variance: i64::from(actual) - i64::from(expected),
                 tolerance_pct,
                 reason_code: format!("{kind:?}").to_uppercase(),
+                seq: receipt.seq,
             };
             tx.enqueue(
                 Role::Erp,
                 erp::RECEIPT_DISCREPANCIES,
                 &format!("dsc:{}:{}{key_suffix}", receipt.receipt_id, receipt_line_no),
                 &d,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Posts an applied receipt event to the ERP, superseding what an earlier
+/// event of the same receipt posted. Per receipt line:
+/// - first event for the line: post its count, key `grp:{receipt}:{line}`
+///   (`…:s{seq}` when the event's seq is above 1);
+/// - a correction with another count: reverse the standing posting (same
+///   body, `reverses_seq` = its seq, key `grp-rev:{receipt}:{line}:s{seq
+///   reversed}`), then post the new count;
+/// - a correction with the same count: nothing;
+/// - a line the correction no longer lists: reversed only.
+///
+/// So each (receipt, line, seq) is posted at most once and reversed at most
+/// once, and per PO line the ERP's posted quantity (postings − reversals)
+/// is what the latest event counted.
+fn post_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
+    let storage = |e: serde_json::Error| ApiError::Storage(e.to_string());
+    let mut standing: Vec<(u32, ErpGoodsReceiptPosting)> = Vec::new();
+    {
+        let mut stmt = tx
+            .conn()
+            .prepare("SELECT line_no, body FROM receipt_postings WHERE receipt_id = ?1 ORDER BY line_no")?;
+        let rows = stmt.query_map(params![receipt.receipt_id], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (line_no, body) = row?;
+            standing.push((line_no, serde_json::from_str(&body).map_err(storage)?));
+        }
+    }
+    let reverse = |old: &ErpGoodsReceiptPosting| -> Result<(), ApiError> {
+        let reversal = ErpGoodsReceiptPosting {
+            seq: receipt.seq,
+            reverses_seq: Some(old.seq),
+            ..old.clone()
+        };
+        tx.enqueue(
+            Role::Erp,
+            erp::GOODS_RECEIPT_POSTINGS,
+            &format!("grp-rev:{}:{}:s{}", old.receipt_id, old.receipt_line_no, old.seq),
+            &reversal,
+        )
+    };
+    for line in &receipt.lines {
+        let posting = ErpGoodsReceiptPosting {
+            receipt_id: receipt.receipt_id.clone(),
+            receipt_line_no: line.line_no,
+            po_number: line.po_number.clone(),
+            po_line_no: line.po_line_no,
+            sku: line.sku.clone(),
+            quantity: line.qty_received.saturating_sub(line.qty_damaged),
+            stock_status: line.stock_status,
+            seq: receipt.seq,
+            reverses_seq: None,
+        };
+        if let Some((_, old)) = standing.iter().find(|(n, _)| *n == line.line_no) {
+            let unchanged = ErpGoodsReceiptPosting {
+                seq: receipt.seq,
+                ..old.clone()
+            } == posting;
+            if unchanged {
+                continue;
+            }
+            reverse(old)?;
+        }
+        let key = match receipt.seq {
+            1 => format!("grp:{}:{}", receipt.receipt_id, line.line_no),
+            seq => format!("grp:{}:{}:s{seq}", receipt.receipt_id, line.line_no),
+        };
+        tx.enqueue(Role::Erp, erp::GOODS_RECEIPT_POSTINGS, &key, &posting)?;
+        tx.conn().execute(
+            "INSERT INTO receipt_postings (receipt_id, line_no, seq, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(receipt_id, line_no) DO UPDATE SET seq = excluded.seq, body = excluded.body",
+            params![
+                receipt.receipt_id,
+                line.line_no,
+                receipt.seq,
+                serde_json::to_string(&posting).map_err(storage)?
+            ],
+        )?;
+    }
+    for (line_no, old) in &standing {
+        if !receipt.lines.iter().any(|l| l.line_no == *line_no) {
+            reverse(old)?;
+            tx.conn().execute(
+                "DELETE FROM receipt_postings WHERE receipt_id = ?1 AND line_no = ?2",
+                params![receipt.receipt_id, line_no],
             )?;
         }
     }

@@ -57,6 +57,10 @@ pub struct CoreConfig {
     pub release_failure_rejects: bool,
     /// Group commit of the store.
     pub store: StoreOptions,
+    /// Ignore a receipt event whose seq is not above the last applied for
+    /// its receipt (invariant 10). Always on in a real deployment; the
+    /// harness's tests turn it off to prove its checks catch the result.
+    pub ignore_stale_receipts: bool,
 }
 
 impl CoreConfig {
@@ -70,6 +74,7 @@ impl CoreConfig {
             release_timeout: outbound::DEFAULT_RELEASE_TIMEOUT,
             release_failure_rejects: false,
             store: StoreOptions::default(),
+            ignore_stale_receipts: true,
         }
     }
 }

@@ -86,6 +86,16 @@ CREATE TABLE IF NOT EXISTS receipts (
     seq INTEGER NOT NULL
 );
 
+-- What stands posted at the ERP per receipt line: the posting of the
+-- latest applied receipt event (a correction reverses it and reposts).
+CREATE TABLE IF NOT EXISTS receipt_postings (
+    receipt_id TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (receipt_id, line_no)
+);
+
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     partner TEXT NOT NULL,

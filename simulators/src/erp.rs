@@ -46,8 +46,8 @@ struct Books {
     /// Latest acknowledgement per PO.
     commitments: HashMap<String, PoAcknowledgement>,
     commitments_taken: usize,
-    /// Posted quantity per (po_number, po_line_no).
-    posted: HashMap<(String, u32), u64>,
+    /// Posted quantity per (po_number, po_line_no): postings − reversals.
+    posted: HashMap<(String, u32), i64>,
     postings: usize,
     discrepancies: usize,
 }
@@ -155,7 +155,12 @@ async fn goods_receipt_posting(State(erp): State<Arc<ErpSim>>, headers: HeaderMa
         |p: ErpGoodsReceiptPosting, _| {
             let n = {
                 let mut books = erp.books.lock().expect("erp lock");
-                *books.posted.entry((p.po_number, p.po_line_no)).or_default() += u64::from(p.quantity);
+                // A reversal takes back what an earlier posting put in stock.
+                let posted = books.posted.entry((p.po_number, p.po_line_no)).or_default();
+                match p.reverses_seq {
+                    None => *posted += i64::from(p.quantity),
+                    Some(_) => *posted -= i64::from(p.quantity),
+                }
                 books.postings += 1;
                 books.postings
             };

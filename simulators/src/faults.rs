@@ -129,6 +129,18 @@ pub enum Fault {
         #[serde(default = "default_copies")]
         copies: u32,
     },
+    /// Events this party emits for one business key (e.g. a receipt) are
+    /// delivered out of order: the earlier event is held back `hold_ms`
+    /// while the later one (a correction) goes first. A key with a single
+    /// event is only held, so it arrives after other keys' events.
+    Reorder {
+        #[serde(default = "default_hold_ms")]
+        hold_ms: u64,
+    },
+}
+
+fn default_hold_ms() -> u64 {
+    50
 }
 
 fn default_copies() -> u32 {
@@ -156,6 +168,7 @@ impl Fault {
             Fault::Malformed { .. } => "malformed",
             Fault::SlowBody { .. } => "slow_body",
             Fault::Duplicate { .. } => "duplicate",
+            Fault::Reorder { .. } => "reorder",
         }
     }
 
@@ -178,6 +191,9 @@ impl Fault {
             Fault::SlowBody { bytes_per_s: 0 } => bad("expected bytes_per_s >= 1, found 0".into()),
             Fault::Duplicate { copies } if *copies < 2 => {
                 bad(format!("expected copies >= 2, found {copies}"))
+            }
+            Fault::Reorder { hold_ms } if *hold_ms > 600_000 => {
+                bad(format!("expected hold_ms <= 600000, found {hold_ms}"))
             }
             _ => Ok(()),
         }
@@ -415,6 +431,27 @@ impl FaultSet {
             .unwrap_or(1)
     }
 
+    /// Whether the events emitted on `endpoint` for business key `key` are
+    /// reordered, and how long the earlier one is held back. Decided from
+    /// (seed, rule, endpoint, key) only, so it does not depend on the order
+    /// in which concurrent emissions ask.
+    pub fn reorder(&self, endpoint: &str, key: &str) -> Option<Duration> {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        let n = h.finish();
+        let rules = self.rules.read().expect("faults lock");
+        rules
+            .iter()
+            .filter(|r| r.rule.endpoint.as_deref().is_none_or(|e| e == endpoint))
+            .filter_map(|r| match r.rule.fault {
+                Fault::Reorder { hold_ms } if unit(self.seed, r.id, endpoint, n, 7) < r.rule.probability => {
+                    Some(Duration::from_millis(hold_ms))
+                }
+                _ => None,
+            })
+            .max()
+    }
+
     /// Decides what happens to one request to `endpoint` from `caller`.
     pub fn decide(&self, endpoint: &str, caller: &str) -> Decision {
         let n = self.next_n(endpoint);
@@ -465,8 +502,8 @@ impl FaultSet {
                     }
                     decision.in_flight.push(guard);
                 }
-                // Emission faults are decided by `copies`.
-                Fault::Duplicate { .. } => {}
+                // Emission faults are decided by `copies` and `reorder`.
+                Fault::Duplicate { .. } | Fault::Reorder { .. } => {}
                 other => {
                     decision.fault.get_or_insert(other.clone());
                 }
@@ -629,6 +666,35 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("4xx or 5xx"), "{e}");
         assert!(set.list().is_empty());
+    }
+
+    #[test]
+    fn reordering_is_decided_per_key_from_the_seed() {
+        let decide = |seed| {
+            let set = FaultSet::new(seed);
+            set.add(FaultRule {
+                endpoint: Some("/e".into()),
+                probability: 0.5,
+                fault: Fault::Reorder { hold_ms: 30 },
+            })
+            .unwrap();
+            // Asked in another order, the answers per key are the same.
+            let forward: Vec<_> = (0..200).map(|k| set.reorder("/e", &format!("R{k}"))).collect();
+            let backward: Vec<_> = (0..200)
+                .rev()
+                .map(|k| set.reorder("/e", &format!("R{k}")))
+                .collect();
+            assert!(forward.iter().eq(backward.iter().rev()));
+            assert_eq!(set.reorder("/other", "R1"), None);
+            assert!(set.decide("/e", "c").fault.is_none(), "not a request fault");
+            forward
+        };
+        let (a, b, c) = (decide(5), decide(5), decide(6));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let held = a.iter().flatten().count();
+        assert!((60..140).contains(&held), "{held} of 200 keys reordered");
+        assert!(a.iter().flatten().all(|d| *d == Duration::from_millis(30)));
     }
 
     #[test]

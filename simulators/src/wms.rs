@@ -51,9 +51,20 @@ pub struct Receiving {
     /// Damaged goods are counted as received and put in quality stock.
     pub damaged_probability: f64,
     pub variance_pct: u8,
+    /// Chance that a receipt is recounted and corrected by a second event
+    /// (seq 2) for the same receipt; decided per expectation.
+    pub correction_probability: f64,
 }
 
 impl Receiving {
+    /// Whether the receipt of `expectation_id` gets a correction.
+    pub fn corrects(&self, seed: u64, expectation_id: &str) -> bool {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(seed, "correction", expectation_id), &mut h);
+        let draw = (std::hash::Hasher::finish(&h) >> 11) as f64 / (1u64 << 53) as f64;
+        draw < self.correction_probability
+    }
+
     /// The line as counted: (received, damaged, stock status).
     pub fn count(
         &self,
@@ -145,11 +156,14 @@ impl WmsSim {
         }
     }
 
-    /// Counts the goods of `exp` as advised and tells the core.
+    /// Counts the goods of `exp` and tells the core; with the correction
+    /// chance, recounts them and sends a correction (seq 2) a receiving
+    /// delay later. A reorder fault sends the correction first and holds
+    /// the first count back.
     async fn receive(self: Arc<Self>, exp: InboundExpectation, trace: TraceParent) {
         tokio::time::sleep(self.config.receipt_delay).await;
         let n = self.receipts.fetch_add(1, Ordering::SeqCst) + 1;
-        let receipt = GoodsReceipt {
+        let first = GoodsReceipt {
             receipt_id: format!("RCV-{n:08}"),
             event_id: format!("EVT-{n:08}-1"),
             seq: 1,
@@ -179,9 +193,35 @@ impl WmsSim {
                 })
                 .collect(),
         };
-        let body = serde_json::to_value(&receipt).expect("a receipt serializes");
-        // At-least-once delivery: a duplicate fault redelivers the same event
-        // as new requests (their own keys), as a webhook retry would.
+        let mut events = vec![first];
+        if self
+            .config
+            .receiving
+            .corrects(self.config.seed, &exp.expectation_id)
+        {
+            events.push(recount(&events[0], &exp));
+        }
+        let mut gap = self.config.receipt_delay;
+        if let Some(hold) = self.faults.reorder(core::GOODS_RECEIPTS, &events[0].receipt_id) {
+            events.reverse();
+            gap = hold;
+            if events.len() == 1 {
+                tokio::time::sleep(hold).await;
+            }
+        }
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(gap).await;
+            }
+            self.emit(event, &trace).await;
+        }
+    }
+
+    /// Sends one receipt event to the core, at least once: a duplicate
+    /// fault redelivers it as new requests (their own keys), as a webhook
+    /// retry would.
+    async fn emit(&self, receipt: &GoodsReceipt, trace: &TraceParent) {
+        let body = serde_json::to_value(receipt).expect("a receipt serializes");
         let copies = self.faults.copies(core::GOODS_RECEIPTS);
         for copy in 1..=copies {
             let key = match copy {
@@ -193,6 +233,37 @@ impl WmsSim {
                 .await;
         }
     }
+}
+
+/// A recount of `first` (seq 2): lines counted off the advice are found to
+/// be as advised after all; when none was off, the first line is found one
+/// short. So a correction always changes the count.
+fn recount(first: &GoodsReceipt, exp: &InboundExpectation) -> GoodsReceipt {
+    let mut second = GoodsReceipt {
+        event_id: format!("{}-2", first.event_id.trim_end_matches("-1")),
+        seq: first.seq + 1,
+        received_at: rfc3339_utc(now_us()),
+        ..first.clone()
+    };
+    let mut changed = false;
+    for line in &mut second.lines {
+        let advised = exp
+            .lines
+            .iter()
+            .find(|l| l.line_no == line.line_no)
+            .map_or(line.qty_received, |l| l.quantity);
+        if line.qty_received != advised || line.qty_damaged != 0 {
+            (line.qty_received, line.qty_damaged) = (advised, 0);
+            line.stock_status = StockStatus::Unrestricted;
+            changed = true;
+        }
+    }
+    if !changed {
+        if let Some(line) = second.lines.first_mut() {
+            line.qty_received = line.qty_received.saturating_sub(1);
+        }
+    }
+    second
 }
 
 async fn inbound_expectation(State(wms): State<Arc<WmsSim>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -252,6 +323,7 @@ mod tests {
             over_probability: 0.1,
             damaged_probability: 0.1,
             variance_pct: 20,
+            correction_probability: 0.0,
         };
         let (mut short, mut over, mut damaged) = (0, 0, 0);
         for line in 1..=2000 {

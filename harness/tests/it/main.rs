@@ -8,6 +8,7 @@ mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;
 mod outbound;
+mod receipts;
 mod runs;
 mod scenario_schema;
 mod simulate;

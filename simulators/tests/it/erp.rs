@@ -16,6 +16,8 @@ fn posting(quantity: u32) -> ErpGoodsReceiptPosting {
         sku: "SKU-1".into(),
         quantity,
         stock_status: StockStatus::Unrestricted,
+        seq: 1,
+        reverses_seq: None,
     }
 }
 

@@ -67,6 +67,8 @@ fn posting() -> ErpGoodsReceiptPosting {
         sku: "SKU-1".into(),
         quantity: 5,
         stock_status: StockStatus::Unrestricted,
+        seq: 1,
+        reverses_seq: None,
     }
 }
 

@@ -5,3 +5,4 @@ mod erp;
 mod faults;
 mod flow;
 mod outbound;
+mod wms;
