@@ -17,6 +17,7 @@ pub mod outbound;
 pub mod problem;
 pub mod routes;
 pub mod schema;
+pub mod time;
 pub mod validate;
 
 pub use acks::{IntakeAck, IntakeOutcome, PartnerAck};

@@ -9,6 +9,7 @@ pub mod contract_diff;
 pub mod contracts_cmd;
 pub mod core_cmd;
 pub mod exit;
+pub mod inventory_invoicing;
 pub mod run;
 pub mod scenario;
 pub mod simulate;

@@ -1,5 +1,8 @@
 //! The inbound flow's business rules, each run inside an intake transaction.
 
+pub mod inventory;
+pub mod invoicing;
+
 use rusqlite::{OptionalExtension, params};
 
 use contracts::Role;
@@ -390,7 +393,8 @@ pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError
             )?;
         }
     }
-    Ok(())
+    // What is received is what held invoices wait for.
+    invoicing::received(tx, receipt)
 }
 
 #[cfg(test)]

@@ -201,11 +201,24 @@ impl Tx<'_> {
         idempotency_key: &str,
         body: &impl Serialize,
     ) -> Result<(), ApiError> {
+        self.enqueue_traced(partner, path, idempotency_key, body, self.trace_id)
+    }
+
+    /// [`Tx::enqueue`] on the trace of another message than the one taken
+    /// in (a held invoice matched when its goods arrive).
+    pub fn enqueue_traced(
+        &self,
+        partner: Role,
+        path: &str,
+        idempotency_key: &str,
+        body: &impl Serialize,
+        trace_id: &str,
+    ) -> Result<(), ApiError> {
         let body = serde_json::to_string(body).map_err(|e| ApiError::Storage(e.to_string()))?;
         self.tx.execute(
             "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![partner.as_str(), path, idempotency_key, body, self.trace_id, self.now_us as i64],
+            params![partner.as_str(), path, idempotency_key, body, trace_id, self.now_us as i64],
         )?;
         Ok(())
     }
@@ -242,6 +255,8 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::outbound::SCHEMA)?;
+        conn.execute_batch(crate::flows::invoicing::SCHEMA)?;
+        conn.execute_batch(crate::flows::inventory::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -364,6 +379,31 @@ impl Store {
             ack,
             replayed: false,
         })
+    }
+
+    /// Runs `apply` in one transaction that is not an intake (an ops
+    /// action such as a reconciliation): committed when it returns `Ok`.
+    pub fn ops_transaction<R>(
+        &self,
+        trace_id: &str,
+        now_us: u64,
+        apply: impl FnOnce(&Tx<'_>) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = apply(&Tx {
+            tx: &tx,
+            message_id: 0,
+            trace_id,
+            now_us,
+        })?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    /// A read outside any transaction.
+    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> rusqlite::Result<R> {
+        f(&self.lock())
     }
 
     /// Up to `limit` pending deliveries due at `now_us`, oldest first,

@@ -5,6 +5,7 @@ mod binary;
 mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;
+mod inventory_invoicing;
 mod outbound;
 mod runs;
 mod scenario_schema;
