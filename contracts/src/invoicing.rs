@@ -132,3 +132,51 @@ pub struct MatchException {
     #[schemars(length(min = 1, max = 35))]
     pub reason_code: String,
 }
+
+/// A price of the contracts' pattern (`^[0-9]{1,12}(\.[0-9]{1,4})?$`) in
+/// ten-thousandths; `None` when it is not one.
+pub fn price_e4(s: &str) -> Option<u128> {
+    let (int, frac) = match s.split_once('.') {
+        Some((_, "")) => return None,
+        Some((int, frac)) => (int, frac),
+        None => (s, ""),
+    };
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || int.len() > 12 || frac.len() > 4 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let mut scaled: u128 = int.parse().ok()?;
+    for b in frac.bytes().chain(std::iter::repeat_n(b'0', 4 - frac.len())) {
+        scaled = scaled * 10 + u128::from(b - b'0');
+    }
+    Some(scaled)
+}
+
+/// Ten-thousandths as a price string with four decimals.
+pub fn format_price_e4(e4: u128) -> String {
+    format!("{}.{:04}", e4 / 10_000, e4 % 10_000)
+}
+
+/// Whether `invoiced` is within `tolerance_pct` of `po`:
+/// |invoiced − po| × 100 ≤ po × tolerance_pct. `None` when a price is malformed.
+pub fn price_within(invoiced: &str, po: &str, tolerance_pct: u8) -> Option<bool> {
+    let (inv, p) = (price_e4(invoiced)?, price_e4(po)?);
+    Some(inv.abs_diff(p) * 100 <= p * u128::from(tolerance_pct))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_parse_format_and_compare_exactly() {
+        assert_eq!(price_e4("41.25"), Some(412_500));
+        assert_eq!(price_e4("7"), Some(70_000));
+        assert_eq!(price_e4("1.23456"), None);
+        assert_eq!(format_price_e4(412_500), "41.2500");
+        assert_eq!(price_within("102", "100", 2), Some(true));
+        assert_eq!(price_within("102.0001", "100", 2), Some(false));
+        assert_eq!(price_within("98", "100", 2), Some(true));
+        assert_eq!(price_within("x", "100", 2), None);
+    }
+}

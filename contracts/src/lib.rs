@@ -18,6 +18,7 @@ pub mod pattern;
 pub mod problem;
 pub mod routes;
 pub mod schema;
+pub mod time;
 pub mod validate;
 
 pub use acks::{IntakeAck, IntakeOutcome, PartnerAck};

@@ -80,7 +80,11 @@ fn article(name: &str) -> &'static str {
 /// `postAdvanceShipNotice` for a POST taking an `AdvanceShipNotice`.
 pub fn operation_id(op: &Operation) -> String {
     let method = op.method.to_ascii_lowercase();
-    format!("{method}{}", op.request)
+    if op.request.is_empty() {
+        format!("{method}{}", op.response)
+    } else {
+        format!("{method}{}", op.request)
+    }
 }
 
 /// The OpenAPI 3.1 document of everything `role` serves.
@@ -102,7 +106,9 @@ pub fn document(role: Role) -> Value {
     };
     bundle("Problem");
     for op in &ops {
-        bundle(op.request);
+        if !op.request.is_empty() {
+            bundle(op.request);
+        }
         bundle(op.response);
         let mut parameters = vec![json!({"$ref": "#/components/parameters/TraceParent"})];
         if op.idempotency_key {
@@ -129,7 +135,7 @@ pub fn document(role: Role) -> Value {
                 json!({"$ref": format!("#/components/responses/{name}")}),
             );
         }
-        let operation = json!({
+        let mut operation = json!({
             "operationId": operation_id(op),
             "summary": format!("Submit {} {}", article(op.request), op.request),
             "parameters": parameters,
@@ -141,6 +147,12 @@ pub fn document(role: Role) -> Value {
             },
             "responses": responses,
         });
+        if op.request.is_empty() {
+            // A read: no body to submit.
+            let o = operation.as_object_mut().expect("an operation is an object");
+            o.remove("requestBody");
+            o.insert("summary".into(), json!(format!("Read the {}", op.response)));
+        }
         let item = paths.entry(op.path).or_insert_with(|| Value::Object(Map::new()));
         item[op.method.to_ascii_lowercase()] = operation;
     }

@@ -45,7 +45,8 @@ pub struct Operation {
     pub role: Role,
     pub method: &'static str,
     pub path: &'static str,
-    /// Schema name (see [`crate::schema`]) of the request body.
+    /// Schema name (see [`crate::schema`]) of the request body; empty for
+    /// an operation that takes none (a GET).
     pub request: &'static str,
     /// Schema name of a 2xx response body.
     pub response: &'static str,
@@ -75,6 +76,11 @@ pub mod core {
     pub const OPS_DEAD_LETTERS: &str = "/v1/ops/dead-letters";
     /// Replays dead letters: one, some, all, or a time range (POST).
     pub const OPS_DEAD_LETTER_REPLAY: &str = "/v1/ops/dead-letters/replay";
+    /// Runs an inventory reconciliation (POST, Idempotency-Key required):
+    /// ERP and WMS snapshots compared, one corrective adjustment per gap.
+    pub const OPS_RECONCILIATIONS: &str = "/v1/ops/reconciliations";
+    /// One stored reconciliation result (GET), by its id.
+    pub const OPS_RECONCILIATION: &str = "/v1/ops/reconciliations/{reconciliation_id}";
 }
 
 /// Paths a supplier serves.
@@ -90,6 +96,8 @@ pub mod erp {
     pub const SHIPMENT_POSTINGS: &str = "/v1/shipment-postings";
     pub const INVENTORY_ADJUSTMENTS: &str = "/v1/inventory-adjustments";
     pub const MATCH_RESULTS: &str = "/v1/match-results";
+    /// On-hand per (sku, location) as the ERP books it, now (GET).
+    pub const INVENTORY_SNAPSHOT: &str = "/v1/inventory-snapshot";
 }
 
 /// Paths a WMS serves.
@@ -97,6 +105,8 @@ pub mod wms {
     pub const INBOUND_EXPECTATIONS: &str = "/v1/inbound-expectations";
     /// Order releases, answered at once with an `OrderReleaseDecision`.
     pub const ORDER_RELEASES: &str = "/v1/order-releases";
+    /// On-hand per (sku, location) as the warehouse counts it, now (GET).
+    pub const INVENTORY_SNAPSHOT: &str = "/v1/inventory-snapshot";
 }
 
 const fn op(role: Role, path: &'static str, request: &'static str, response: &'static str) -> Operation {
@@ -128,6 +138,19 @@ const fn decision_op(
     Operation {
         success: &[200],
         ..op(role, path, request, response)
+    }
+}
+
+/// A read: GET, no request body, no Idempotency-Key, 200 with `response`.
+const fn read_op(role: Role, path: &'static str, response: &'static str) -> Operation {
+    Operation {
+        role,
+        method: "GET",
+        path,
+        request: "",
+        response,
+        idempotency_key: false,
+        success: &[200],
     }
 }
 
@@ -198,6 +221,8 @@ pub const OPERATIONS: &[Operation] = &[
         "PartnerAck",
     ),
     op(Role::Erp, erp::MATCH_RESULTS, "MatchResult", "PartnerAck"),
+    read_op(Role::Erp, erp::INVENTORY_SNAPSHOT, "InventorySnapshot"),
+    read_op(Role::Wms, wms::INVENTORY_SNAPSHOT, "InventorySnapshot"),
     op(
         Role::Wms,
         wms::INBOUND_EXPECTATIONS,

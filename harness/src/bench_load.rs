@@ -566,6 +566,7 @@ pub async fn bench_checker(opts: &CheckerBenchOptions) -> Result<CheckerBench, B
         quiescence: Ok(()),
         fault_windows_us: Vec::new(),
         run_started_us: first_us,
+        price_tolerance_pct: None,
     };
     let (findings, check, peak_rss) = tokio::task::spawn_blocking(move || {
         reset_peak_rss();

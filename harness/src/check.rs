@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
+mod inventory;
+mod invoicing;
+
 use contracts::inbound::{
     AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
     ReceiptDiscrepancy,
@@ -39,6 +42,8 @@ pub struct Expectations {
     /// When the run started (Unix microseconds), the origin of the
     /// throughput series.
     pub run_started_us: u64,
+    /// The 3-way match's price tolerance the scenario configured.
+    pub price_tolerance_pct: Option<u8>,
 }
 
 impl Expectations {
@@ -194,6 +199,8 @@ impl Gathered {
         self.schema_checked += 1;
         let mut problems = Vec::new();
         match &ex.request {
+            // A read (GET) carries no body.
+            None if op.request.is_empty() => {}
             None => problems.push(format!("request: no JSON body, expected {}", op.request)),
             Some(body) => {
                 for v in schemas
@@ -448,6 +455,7 @@ pub fn check(
     expect: &Expectations,
 ) -> Result<Findings, HistoryError> {
     let mut g = Gathered::default();
+    let (mut stock, mut bills) = (inventory::Inventory::default(), invoicing::Invoicing::default());
     for path in histories {
         for_each_exchange(path, |ex| {
             g.check_schema(schemas, &ex);
@@ -455,6 +463,8 @@ pub fn check(
                 g.check_key(&ex);
             }
             g.observe(&ex, expect.run_started_us);
+            stock.observe(&ex);
+            bills.observe(&ex);
         })?;
     }
     let mut checks = Vec::new();
@@ -742,6 +752,9 @@ pub fn check(
         v,
     ));
 
+    checks.push(bills.finish(expect.price_tolerance_pct));
+    checks.extend(stock.finish());
+
     let asn = latency(
         "asn-accepted-to-expectation",
         &asn_latency,
@@ -877,6 +890,7 @@ mod tests {
                 quiescence: Ok(()),
                 fault_windows_us: vec![],
                 run_started_us: 0,
+                price_tolerance_pct: None,
             },
         )
         .unwrap();
@@ -924,6 +938,7 @@ mod tests {
                 quiescence: Ok(()),
                 fault_windows_us: vec![],
                 run_started_us: 0,
+                price_tolerance_pct: None,
             };
             let findings = check(&[path], &Validator::new(), &expect).unwrap();
             findings

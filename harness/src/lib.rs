@@ -13,6 +13,7 @@ pub mod contracts_cmd;
 pub mod core_cmd;
 pub mod exit;
 pub mod load;
+pub mod inventory_invoicing;
 pub mod run;
 pub mod scenario;
 pub mod simulate;

@@ -28,6 +28,7 @@ use crate::check::{self, Expectations, HistoryError};
 
 pub mod outbound;
 use crate::load::{Driver, LoadReport};
+use crate::inventory_invoicing;
 use crate::scenario::{Scenario, ScenarioError, SimRole};
 
 /// How to run scenarios (built by the binary from its arguments).
@@ -85,6 +86,12 @@ pub struct CoreOverrides {
     pub release_failure_rejects: bool,
     /// Ignore stale receipt events (lower seq for the same receipt).
     pub ignore_stale_receipts: bool,
+    /// Recognise redelivered inventory adjustments by source_event_id.
+    pub adjustment_dedup: bool,
+    /// The 3-way match's price tolerance, instead of the scenario's.
+    pub price_tolerance_pct: Option<u8>,
+    /// Refuse a reconciliation while adjustments are in flight.
+    pub reconciliation_guard: bool,
 }
 
 impl Default for CoreOverrides {
@@ -94,6 +101,9 @@ impl Default for CoreOverrides {
             max_attempts: None,
             release_failure_rejects: false,
             ignore_stale_receipts: true,
+            adjustment_dedup: true,
+            price_tolerance_pct: None,
+            reconciliation_guard: true,
         }
     }
 }
@@ -285,6 +295,12 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         recorder("supplier")?,
         faults_of(3),
     );
+    inventory_invoicing::configure_parties(
+        scenario.invoicing.as_ref(),
+        scenario.inventory.as_ref(),
+        &supplier,
+        &wms,
+    );
     let mut core_config = CoreConfig::new(
         out.join("core.sqlite"),
         Partners {
@@ -302,6 +318,12 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     core_config.release_failure_rejects = opts.core.release_failure_rejects;
     if let Some(o) = &scenario.outbound {
         core_config.release_timeout = Duration::from_millis(u64::from(o.release_timeout_ms.0));
+    }
+    inventory_invoicing::configure_core(scenario.invoicing.as_ref(), &mut core_config);
+    core_config.adjustment_dedup = opts.core.adjustment_dedup;
+    core_config.reconciliation_guard = opts.core.reconciliation_guard;
+    if let Some(pct) = opts.core.price_tolerance_pct {
+        core_config.invoicing.price_tolerance_pct = pct;
     }
     let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
         what: "the reference core",
@@ -448,6 +470,13 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
+    // Then the reconciliations `[inventory]` asks for, and quiet again.
+    let quiescence = match quiescence {
+        Ok(()) => inventory_invoicing::reconcile(scenario.inventory.as_ref(), &core, seed, deadline)
+            .await
+            .map(|_| ()),
+        left => left,
+    };
     timeline.abort_all();
     let outbound_released = match outbound_driver {
         Some(d) if d.is_finished() => Some(d.await.unwrap_or_default()),
@@ -486,6 +515,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             released: released.into_iter().take(sent as usize).collect(),
             asn_to_expectation_p99_ms: scenario.sla.asn_to_expectation_p99_ms.0,
             quiescence,
+            price_tolerance_pct: scenario.invoicing.as_ref().map(|i| i.price_tolerance_pct),
             run_started_us: started_us,
             fault_windows_us: fault_windows
                 .iter()

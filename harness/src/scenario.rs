@@ -422,6 +422,12 @@ pub struct Scenario {
     pub outbound: Option<OutboundLoad>,
     #[serde(default)]
     pub faults: Vec<TimedFault>,
+    /// The supplier invoices and the core matches; absent = no invoices.
+    #[serde(default)]
+    pub invoicing: Option<crate::inventory_invoicing::InvoicingSection>,
+    /// The WMS adjusts stock and the run reconciles; absent = neither.
+    #[serde(default)]
+    pub inventory: Option<crate::inventory_invoicing::InventorySection>,
 }
 
 /// Why a scenario could not be loaded.

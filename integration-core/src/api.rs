@@ -6,18 +6,21 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use contracts::Role;
 use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
 use contracts::inbound::{AdvanceShipNotice, GoodsReceipt, PoAcknowledgement, PurchaseOrder};
+use contracts::inventory::{InventoryAdjustment, InventorySnapshot};
+use contracts::invoicing::Invoice;
 use contracts::outbound::ShipmentConfirmation;
-use contracts::routes::core;
+use contracts::routes::{self, core};
 
 use crate::error::ApiError;
 use crate::store::{Intake, Replay, ReplaySelection, Tx};
@@ -44,7 +47,7 @@ async fn take_in<T>(
     kind: &'static str,
     endpoint: &'static str,
     key: impl FnOnce(&T) -> String,
-    apply: fn(&Tx<'_>, &T) -> Result<(), ApiError>,
+    apply: impl FnOnce(&Tx<'_>, &T) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<Response, ApiError>
 where
     T: DeserializeOwned + Send + 'static,
@@ -90,7 +93,11 @@ where
         idempotency_key,
         payload,
         trace_id,
-        dedupe: kind != "asn" || state.config.asn_dedup,
+        dedupe: match kind {
+            "asn" => state.config.asn_dedup,
+            "inventory_adjustment" => state.config.adjustment_dedup,
+            _ => true,
+        },
     };
     // Group commit: answered only after the batch holding this intake is
     // committed (fsync), without holding a thread meanwhile.
@@ -198,6 +205,195 @@ async fn shipment_confirmation(
     .await
 }
 
+async fn invoice(
+    State(s): State<Arc<CoreState>>,
+    h: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let config = s.config.invoicing;
+    take_in(
+        s,
+        h,
+        b,
+        "invoice",
+        core::INVOICES,
+        |i: &Invoice| format!("{}:{}", i.supplier_gln, i.invoice_number),
+        move |tx, i| flows::invoicing::invoice(tx, i, config),
+    )
+    .await
+}
+
+async fn inventory_adjustment(
+    State(s): State<Arc<CoreState>>,
+    h: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let dedup = s.config.adjustment_dedup;
+    take_in(
+        s,
+        h,
+        b,
+        "inventory_adjustment",
+        core::INVENTORY_ADJUSTMENTS,
+        |a: &InventoryAdjustment| a.source_event_id.clone(),
+        move |tx, a| {
+            // Weakened (tests only): a key per message, so a redelivery
+            // becomes a second ERP adjustment.
+            let key = if dedup {
+                format!("adjustment:{}", a.source_event_id)
+            } else {
+                format!("adjustment:MSG-{}", tx.message_id)
+            };
+            flows::inventory::adjustment(tx, a, &key)
+        },
+    )
+    .await
+}
+
+/// A stored JSON answer.
+fn stored_json(status: StatusCode, body: String, replayed: bool) -> Response {
+    let mut r = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if replayed {
+        r.headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    r
+}
+
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Storage(format!("store task failed: {e}")))?
+}
+
+/// Reads one partner's inventory snapshot on `trace`.
+async fn snapshot(
+    s: &CoreState,
+    partner: Role,
+    base: &str,
+    path: &str,
+    trace: &TraceParent,
+) -> Result<InventorySnapshot, ApiError> {
+    let unavailable = |detail: String| {
+        ApiError::refused(
+            502,
+            "snapshot-unavailable",
+            "a partner's inventory snapshot could not be read",
+            String::new(),
+            detail,
+        )
+    };
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let resp = s
+        .http
+        .get(&url)
+        .header(TRACEPARENT, trace.child(rand::random()).header_value())
+        .send()
+        .await
+        .map_err(|e| unavailable(format!("GET {url} ({partner}): {e}")))?;
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| unavailable(format!("GET {url} ({partner}): reading the body: {e}")))?;
+    if !status.is_success() {
+        return Err(unavailable(format!("GET {url} ({partner}) answered {status}")));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| unavailable(format!("GET {url} ({partner}): not JSON: {e}")))?;
+    let findings = s
+        .validator
+        .validate("InventorySnapshot", &value)
+        .expect("InventorySnapshot is a catalog type");
+    if let Some(f) = findings.first() {
+        return Err(unavailable(format!(
+            "GET {url} ({partner}): the snapshot breaks its contract: {f}"
+        )));
+    }
+    InventorySnapshot::deserialize(&value).map_err(|e| unavailable(format!("GET {url} ({partner}): {e}")))
+}
+
+/// `POST /v1/ops/reconciliations` (Idempotency-Key required): compares the
+/// ERP's and the WMS's on-hand and corrects the ERP, one adjustment per gap.
+async fn reconcile(State(s): State<Arc<CoreState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::MissingIdempotencyKey)?
+        .to_owned();
+    let _one_at_a_time = s.reconciling.lock().await;
+    let (store, k) = (s.store.clone(), key.clone());
+    if let Some(body) = blocking(move || Ok(store.read(|c| flows::inventory::by_key(c, &k))?)).await? {
+        return Ok(stored_json(StatusCode::CREATED, body, true));
+    }
+    let store = s.store.clone();
+    let pending = blocking(move || Ok(store.read(flows::inventory::pending_adjustments)?)).await?;
+    if pending > 0 && s.config.reconciliation_guard {
+        return Err(ApiError::refused(
+            409,
+            "adjustments-in-flight",
+            "adjustments to the ERP are still being delivered",
+            String::new(),
+            format!(
+                "{pending} adjustment(s) to the ERP are pending in the outbox; retry once they are delivered"
+            ),
+        ));
+    }
+    let trace = TraceParent::from_random(rand::random(), rand::random());
+    let partners = &s.config.partners;
+    let erp_snap = snapshot(
+        &s,
+        Role::Erp,
+        &partners.erp,
+        routes::erp::INVENTORY_SNAPSHOT,
+        &trace,
+    )
+    .await?;
+    let wms_snap = snapshot(
+        &s,
+        Role::Wms,
+        &partners.wms,
+        routes::wms::INVENTORY_SNAPSHOT,
+        &trace,
+    )
+    .await?;
+    let store = s.store.clone();
+    let result = blocking(move || {
+        store.ops_transaction(&trace.trace_id, now_us(), move |tx| {
+            flows::inventory::reconcile(tx, &key, &erp_snap, &wms_snap)
+        })
+    })
+    .await?;
+    s.outbox_notify.notify_one();
+    Ok((StatusCode::CREATED, axum::Json(result)).into_response())
+}
+
+/// `GET /v1/ops/reconciliations/{reconciliation_id}`: a stored result.
+async fn reconciliation(
+    State(s): State<Arc<CoreState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (store, wanted) = (s.store.clone(), id.clone());
+    match blocking(move || Ok(store.read(|c| flows::inventory::by_id(c, &wanted))?)).await? {
+        Some(body) => Ok(stored_json(StatusCode::OK, body, false)),
+        None => Err(ApiError::refused(
+            404,
+            "unknown-reconciliation",
+            "no such reconciliation",
+            String::new(),
+            format!("the core holds no reconciliation {id}"),
+        )),
+    }
+}
+
 async fn ops_status(State(s): State<Arc<CoreState>>) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let status = tokio::task::spawn_blocking(move || store.ops_status())
@@ -274,6 +470,10 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::GOODS_RECEIPTS, post(goods_receipt))
         .route(core::ORDER_RELEASES, post(crate::outbound::order_release))
         .route(core::SHIPMENT_CONFIRMATIONS, post(shipment_confirmation))
+        .route(core::INVOICES, post(invoice))
+        .route(core::INVENTORY_ADJUSTMENTS, post(inventory_adjustment))
+        .route(core::OPS_RECONCILIATIONS, post(reconcile))
+        .route(core::OPS_RECONCILIATION, get(reconciliation))
         .route(core::OPS_STATUS, get(ops_status))
         .route("/openapi.json", get(openapi))
         .route(core::OPS_DEAD_LETTERS, get(dead_letters))

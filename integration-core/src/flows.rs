@@ -1,5 +1,8 @@
 //! The inbound flow's business rules, each run inside an intake transaction.
 
+pub mod inventory;
+pub mod invoicing;
+
 use rusqlite::{OptionalExtension, params};
 
 use contracts::Role;
@@ -387,7 +390,8 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
             )?;
         }
     }
-    Ok(())
+    // What is received is what held invoices wait for.
+    invoicing::received(tx, receipt)
 }
 
 /// Posts an applied receipt event to the ERP, superseding what an earlier

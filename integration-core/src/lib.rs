@@ -61,6 +61,17 @@ pub struct CoreConfig {
     /// its receipt (invariant 10). Always on in a real deployment; the
     /// harness's tests turn it off to prove its checks catch the result.
     pub ignore_stale_receipts: bool,
+    /// The 3-way match's tolerances.
+    pub invoicing: flows::invoicing::MatchConfig,
+    /// Recognise a redelivered inventory adjustment by its
+    /// `source_event_id`. Always on in a real deployment; the harness's own
+    /// tests turn it off to prove that its checks catch the doubles.
+    pub adjustment_dedup: bool,
+    /// Refuse a reconciliation (409) while adjustments to the ERP are still
+    /// pending. Always on in a real deployment; off, a second run reads the
+    /// ERP's books before the first run's corrections land and corrects
+    /// again (the harness's tests prove its check catches that).
+    pub reconciliation_guard: bool,
 }
 
 impl CoreConfig {
@@ -75,6 +86,9 @@ impl CoreConfig {
             release_failure_rejects: false,
             store: StoreOptions::default(),
             ignore_stale_receipts: true,
+            invoicing: flows::invoicing::MatchConfig::default(),
+            adjustment_dedup: true,
+            reconciliation_guard: true,
         }
     }
 }
@@ -102,6 +116,10 @@ pub(crate) struct CoreState {
     /// The synchronous order-release client, and releases waiting on it.
     pub release_http: reqwest::Client,
     pub releases_in_flight: outbound::InFlight,
+    /// Reconciliation runs one at a time.
+    pub reconciling: tokio::sync::Mutex<()>,
+    /// Reads partners' snapshots (reconciliation).
+    pub http: reqwest::Client,
 }
 
 /// Microseconds since the Unix epoch.
@@ -175,12 +193,17 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
     let worker = tokio::spawn(worker.run(worker_rx));
 
     let state = Arc::new(CoreState {
-        config,
         validator: contracts::validate::Validator::new(),
         store: store.clone(),
         outbox_notify: notify,
         release_http: reqwest::Client::new(),
         releases_in_flight: outbound::InFlight::default(),
+        reconciling: tokio::sync::Mutex::new(()),
+        http: reqwest::Client::builder()
+            .timeout(config.retry.timeout)
+            .build()
+            .expect("a plain HTTP client builds"),
+        config,
     });
     let app = api::router(state);
     let (stop_server, rx) = oneshot::channel::<()>();

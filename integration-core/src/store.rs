@@ -221,11 +221,24 @@ impl Tx<'_> {
         idempotency_key: &str,
         body: &impl Serialize,
     ) -> Result<(), ApiError> {
+        self.enqueue_traced(partner, path, idempotency_key, body, self.trace_id)
+    }
+
+    /// [`Tx::enqueue`] on the trace of another message than the one taken
+    /// in (a held invoice matched when its goods arrive).
+    pub fn enqueue_traced(
+        &self,
+        partner: Role,
+        path: &str,
+        idempotency_key: &str,
+        body: &impl Serialize,
+        trace_id: &str,
+    ) -> Result<(), ApiError> {
         let body = serde_json::to_string(body).map_err(|e| ApiError::Storage(e.to_string()))?;
         self.tx.execute(
             "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![partner.as_str(), path, idempotency_key, body, self.trace_id, self.now_us as i64],
+            params![partner.as_str(), path, idempotency_key, body, trace_id, self.now_us as i64],
         )?;
         Ok(())
     }
@@ -349,6 +362,8 @@ impl Store {
         let writer = open()?;
         writer.execute_batch(SCHEMA)?;
         writer.execute_batch(crate::outbound::SCHEMA)?;
+        writer.execute_batch(crate::flows::invoicing::SCHEMA)?;
+        writer.execute_batch(crate::flows::inventory::SCHEMA)?;
         let reader = open()?;
         let (jobs, queue) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
@@ -456,6 +471,32 @@ impl Store {
         apply: impl FnOnce(&Tx<'_>) -> Result<(), ApiError> + Send + 'static,
     ) -> Result<Answer, ApiError> {
         self.write(move |c| intake_in(c, &intake, now_us, apply)).await
+    }
+
+    /// Runs `apply` in one write transaction that is not an intake (an ops
+    /// action such as a reconciliation), through the group committer:
+    /// answered after its batch commits. Blocking: call from the blocking
+    /// pool.
+    pub fn ops_transaction<R: Send + 'static>(
+        &self,
+        trace_id: &str,
+        now_us: u64,
+        apply: impl FnOnce(&Tx<'_>) -> Result<R, ApiError> + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let trace_id = trace_id.to_owned();
+        self.write_blocking(move |c| {
+            apply(&Tx {
+                tx: c,
+                message_id: 0,
+                trace_id: &trace_id,
+                now_us,
+            })
+        })
+    }
+
+    /// A read on the reader connection, outside any write transaction.
+    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> rusqlite::Result<R> {
+        f(&self.lock())
     }
 
     /// Up to `limit` pending deliveries to `partner` due at `now_us`,

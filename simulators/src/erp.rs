@@ -15,15 +15,18 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 use contracts::http::TraceParent;
-use contracts::inbound::{ErpGoodsReceiptPosting, PoAcknowledgement, PurchaseOrder, ReceiptDiscrepancy};
+use contracts::inbound::{ErpGoodsReceiptPosting, PoAcknowledgement, PurchaseOrder, ReceiptDiscrepancy, Uom};
+use contracts::inventory::{InventoryAdjustment, SnapshotSource};
+use contracts::invoicing::MatchResult;
 use contracts::routes::{core, erp};
 use contracts::{PartnerAck, Role};
 
 use crate::client::{Attempt, PartnerClient};
 use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
-use crate::recorder::Recorder;
-use crate::{InboundRecording, mutate, recorded};
+use crate::inventory::{OnHand, location_for};
+use crate::recorder::{Recorder, now_us};
+use crate::{InboundRecording, mutate, recorded, rfc3339_utc};
 
 pub mod outbound;
 
@@ -36,6 +39,11 @@ pub struct ErpSummary {
     pub receipt_discrepancies: usize,
     /// Sales orders released, and shipment postings.
     pub outbound: outbound::OutboundBooks,
+    pub inventory_adjustments: usize,
+    /// Units on hand over every (sku, location).
+    pub on_hand_units: u64,
+    /// Match results held, one per invoice number.
+    pub match_results: usize,
 }
 
 /// The ERP's books, as aggregates: memory grows with the business keys
@@ -50,6 +58,13 @@ struct Books {
     posted: HashMap<(String, u32), i64>,
     postings: usize,
     discrepancies: usize,
+    /// On-hand per (sku, location): goods-receipt postings and adjustments.
+    on_hand: OnHand,
+    adjustments: usize,
+    snapshots: usize,
+    /// The latest match result per invoice number.
+    match_results: HashMap<String, MatchResult>,
+    match_results_taken: usize,
 }
 
 /// The ERP's state; shared by its server and its release calls.
@@ -117,6 +132,9 @@ impl ErpSim {
             goods_receipt_postings: books.postings,
             receipt_discrepancies: books.discrepancies,
             outbound: self.outbound.summary(),
+            inventory_adjustments: books.adjustments,
+            on_hand_units: books.on_hand.total(),
+            match_results: books.match_results.len(),
         }
     }
 
@@ -156,11 +174,14 @@ async fn goods_receipt_posting(State(erp): State<Arc<ErpSim>>, headers: HeaderMa
             let n = {
                 let mut books = erp.books.lock().expect("erp lock");
                 // A reversal takes back what an earlier posting put in stock.
-                let posted = books.posted.entry((p.po_number, p.po_line_no)).or_default();
-                match p.reverses_seq {
-                    None => *posted += i64::from(p.quantity),
-                    Some(_) => *posted -= i64::from(p.quantity),
-                }
+                // Generated POs are all in eaches; a posting carries no unit.
+                let delta = match p.reverses_seq {
+                    None => i64::from(p.quantity),
+                    Some(_) => -i64::from(p.quantity),
+                };
+                let location = location_for(p.stock_status);
+                books.on_hand.apply(&p.sku, location, Uom::Ea, delta);
+                *books.posted.entry((p.po_number, p.po_line_no)).or_default() += delta;
                 books.postings += 1;
                 books.postings
             };
@@ -184,6 +205,58 @@ async fn discrepancy(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: B
             erp.next_reference("DSC", n)
         },
     )
+}
+
+/// An inventory adjustment (from the WMS through the core, or a
+/// reconciliation's correction): on-hand of (sku, location) changes by delta.
+async fn inventory_adjustment(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    mutate(
+        &erp.idempotency,
+        &headers,
+        &body,
+        StatusCode::CREATED,
+        |a: InventoryAdjustment, _| {
+            let n = {
+                let mut books = erp.books.lock().expect("erp lock");
+                books.on_hand.apply(&a.sku, &a.location, a.uom, a.delta);
+                books.adjustments += 1;
+                books.adjustments
+            };
+            erp.next_reference("ADJ", n)
+        },
+    )
+}
+
+/// A 3-way match result for an invoice; the latest per invoice number is kept.
+async fn match_result(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    mutate(
+        &erp.idempotency,
+        &headers,
+        &body,
+        StatusCode::CREATED,
+        |m: MatchResult, _| {
+            let n = {
+                let mut books = erp.books.lock().expect("erp lock");
+                books.match_results.insert(m.invoice_number.clone(), m);
+                books.match_results_taken += 1;
+                books.match_results_taken
+            };
+            erp.next_reference("MTR", n)
+        },
+    )
+}
+
+/// `GET /v1/inventory-snapshot`: on-hand per (sku, location) as booked now.
+async fn inventory_snapshot(State(erp): State<Arc<ErpSim>>) -> Response {
+    let mut books = erp.books.lock().expect("erp lock");
+    books.snapshots += 1;
+    let id = format!("ERP-SNAP-{:08}", books.snapshots);
+    axum::Json(
+        books
+            .on_hand
+            .snapshot(id, SnapshotSource::Erp, rfc3339_utc(now_us())),
+    )
+    .into_response()
 }
 
 /// `POST /_control/purchase-orders`: hold a PO, ready to release.
@@ -233,6 +306,9 @@ pub fn app(erp: Arc<ErpSim>) -> Router {
         .route(erp::GOODS_RECEIPT_POSTINGS, post(goods_receipt_posting))
         .route(erp::RECEIPT_DISCREPANCIES, post(discrepancy))
         .route(erp::SHIPMENT_POSTINGS, post(outbound::shipment_posting))
+        .route(erp::INVENTORY_ADJUSTMENTS, post(inventory_adjustment))
+        .route(erp::MATCH_RESULTS, post(match_result))
+        .route(erp::INVENTORY_SNAPSHOT, get(inventory_snapshot))
         .route("/_control/state", get(state))
         .route("/_control/purchase-orders", post(hold))
         .route("/_control/purchase-orders/{po_number}/release", post(release))

@@ -11,6 +11,7 @@ pub mod control;
 pub mod erp;
 pub mod faults;
 pub mod idempotency;
+pub mod inventory;
 mod middleware;
 pub mod recorder;
 mod server;

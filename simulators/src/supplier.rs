@@ -25,6 +25,7 @@ use contracts::inbound::{
     AckLine, AckLineStatus, AdvanceShipNotice, AsnLine, AsnPurpose, HandlingUnit, HandlingUnitLevel,
     PoAcknowledgement, PurchaseOrder,
 };
+use contracts::invoicing::{Invoice, InvoiceLine, format_price_e4, price_e4};
 use contracts::routes::{core, supplier};
 use contracts::{PartnerAck, Role, Sscc};
 
@@ -53,6 +54,27 @@ pub struct SupplierConfig {
     pub concurrent_copies: bool,
 }
 
+/// How the supplier invoices: `delay` after shipping, one invoice per PO
+/// covering what it shipped. Each line's price is raised by `variance_pct`
+/// with `price_variance_probability`, and its quantity with
+/// `quantity_variance_probability` (at least one unit). Decided from the
+/// seed, the PO number and the line.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct InvoicingBehaviour {
+    pub enabled: bool,
+    pub delay: Duration,
+    pub price_variance_probability: f64,
+    pub quantity_variance_probability: f64,
+    pub variance_pct: u8,
+}
+
+/// A draw in `0..1` from (seed, what, po, line).
+fn draw(seed: u64, what: &str, po: &str, line: u32) -> f64 {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&(seed, what, po, line), &mut h);
+    (std::hash::Hasher::finish(&h) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// What the supplier holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SupplierSummary {
@@ -60,6 +82,7 @@ pub struct SupplierSummary {
     pub asns_shipped: u64,
     pub asn_sends: u64,
     pub pending: usize,
+    pub invoices_sent: u64,
 }
 
 /// The supplier's state.
@@ -76,6 +99,8 @@ pub struct SupplierSim {
     asns: AtomicU64,
     asn_sends: AtomicU64,
     pending: PendingWork,
+    invoicing: Mutex<InvoicingBehaviour>,
+    invoices: AtomicU64,
 }
 
 impl SupplierSim {
@@ -92,7 +117,61 @@ impl SupplierSim {
             asns: AtomicU64::new(0),
             asn_sends: AtomicU64::new(0),
             pending: PendingWork::default(),
+            invoicing: Mutex::default(),
+            invoices: AtomicU64::new(0),
         })
+    }
+
+    /// Sets how the supplier invoices (default: it does not).
+    pub fn set_invoicing(&self, behaviour: InvoicingBehaviour) {
+        *self.invoicing.lock().expect("supplier lock") = behaviour;
+    }
+
+    /// The invoice for what `asn` shipped against `po`, with the variances
+    /// the behaviour draws.
+    pub fn invoice(&self, po: &PurchaseOrder, asn: &AdvanceShipNotice, b: &InvoicingBehaviour) -> Invoice {
+        let seed = self.config.seed;
+        let mut lines: Vec<InvoiceLine> = Vec::new();
+        for shipped in &asn.lines {
+            if let Some(line) = lines.iter_mut().find(|l| l.po_line_no == shipped.po_line_no) {
+                line.quantity += shipped.quantity;
+                continue;
+            }
+            let Some(po_line) = po.lines.iter().find(|l| l.line_no == shipped.po_line_no) else {
+                continue;
+            };
+            lines.push(InvoiceLine {
+                line_no: lines.len() as u32 + 1,
+                po_line_no: shipped.po_line_no,
+                gtin: shipped.gtin.clone(),
+                quantity: shipped.quantity,
+                uom: shipped.uom,
+                unit_price: po_line.unit_price.clone(),
+            });
+        }
+        let pct = u128::from(b.variance_pct);
+        for line in &mut lines {
+            let (po_no, n) = (&po.po_number, line.po_line_no);
+            if draw(seed, "price", po_no, n) < b.price_variance_probability {
+                if let Some(p) = price_e4(&line.unit_price) {
+                    line.unit_price = format_price_e4(p + (p * pct).div_ceil(100).max(1));
+                }
+            }
+            if draw(seed, "quantity", po_no, n) < b.quantity_variance_probability {
+                let extra = (u128::from(line.quantity) * pct).div_ceil(100).max(1) as u32;
+                line.quantity += extra;
+            }
+        }
+        Invoice {
+            invoice_number: format!("INV-{}-v{}", po.po_number, po.version),
+            supplier_gln: po.supplier_gln.clone(),
+            bill_to_gln: po.ship_to_gln.clone(),
+            po_number: po.po_number.clone(),
+            currency: po.currency.clone(),
+            invoice_date: asn.ship_date.clone(),
+            due_date: asn.estimated_arrival.clone(),
+            lines,
+        }
     }
 
     pub fn recorder(&self) -> &Recorder {
@@ -115,6 +194,7 @@ impl SupplierSim {
             asns_shipped: self.asns.load(Ordering::SeqCst),
             asn_sends: self.asn_sends.load(Ordering::SeqCst),
             pending: self.pending(),
+            invoices_sent: self.invoices.load(Ordering::SeqCst),
         }
     }
 
@@ -228,6 +308,23 @@ impl SupplierSim {
             }
         }
         sends.join_all().await;
+
+        let invoicing = *self.invoicing.lock().expect("supplier lock");
+        if !invoicing.enabled || asn.lines.is_empty() {
+            return;
+        }
+        tokio::time::sleep(invoicing.delay).await;
+        let invoice = self.invoice(&po, &asn, &invoicing);
+        self.invoices.fetch_add(1, Ordering::SeqCst);
+        let body = serde_json::to_value(&invoice).expect("an invoice serializes");
+        self.core
+            .post(
+                core::INVOICES,
+                &body,
+                &format!("invoice:{}", invoice.invoice_number),
+                &trace.child(rand::random()),
+            )
+            .await;
     }
 }
 

@@ -11,18 +11,20 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
 use contracts::http::TraceParent;
 use contracts::inbound::{GoodsReceipt, InboundExpectation, ReceiptLine, StockStatus};
+use contracts::inventory::{AdjustmentReason, InventoryAdjustment, SnapshotSource};
 use contracts::routes::{core, wms};
 use contracts::{PartnerAck, Role};
 
 use crate::client::PartnerClient;
 use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
+use crate::inventory::{OnHand, location_for, warehouse_gln};
 use crate::recorder::{Recorder, now_us};
 use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded, rfc3339_utc};
 
@@ -94,6 +96,28 @@ impl Receiving {
     }
 }
 
+/// How the WMS adjusts its stock after receiving: each receipt is followed,
+/// with `adjustment_probability`, by one adjustment of one of the positions
+/// it filled (cycle count, damage, found, lost; 1..=`max_delta` units),
+/// `adjustment_delay` later. With `forget_probability` the adjustment is made
+/// on the floor but never sent: the ERP drifts from the WMS, which is what a
+/// reconciliation must find. Decided from the seed and the receipt number.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct InventoryBehaviour {
+    pub adjustment_probability: f64,
+    pub forget_probability: f64,
+    pub adjustment_delay: Duration,
+    pub max_delta: u32,
+}
+
+/// A draw in `0..1` from (seed, what, n): the WMS's decisions do not depend
+/// on timing.
+fn draw(seed: u64, what: &str, n: u64) -> f64 {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&(seed, what, n), &mut h);
+    (std::hash::Hasher::finish(&h) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// What the WMS holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WmsSummary {
@@ -102,6 +126,11 @@ pub struct WmsSummary {
     pub pending: usize,
     /// Order releases and shipments.
     pub outbound: outbound::OutboundSummary,
+    /// Units on hand over every (sku, location).
+    pub on_hand_units: u64,
+    pub adjustments_sent: u64,
+    /// Adjustments made but never sent (drift).
+    pub adjustments_forgotten: u64,
 }
 
 /// The WMS's state.
@@ -116,6 +145,12 @@ pub struct WmsSim {
     receipts: AtomicU64,
     pending: PendingWork,
     outbound: outbound::Outbound,
+    /// On-hand per (sku, location): what was received, then adjusted.
+    on_hand: Mutex<OnHand>,
+    inventory: Mutex<InventoryBehaviour>,
+    adjustments: AtomicU64,
+    adjustments_forgotten: AtomicU64,
+    snapshots: AtomicU64,
 }
 
 impl WmsSim {
@@ -130,7 +165,84 @@ impl WmsSim {
             receipts: AtomicU64::new(0),
             pending: PendingWork::default(),
             outbound: outbound::Outbound::default(),
+            on_hand: Mutex::default(),
+            inventory: Mutex::default(),
+            adjustments: AtomicU64::new(0),
+            adjustments_forgotten: AtomicU64::new(0),
+            snapshots: AtomicU64::new(0),
         })
+    }
+
+    /// Sets how the WMS adjusts stock after receiving (default: never).
+    pub fn set_inventory(&self, behaviour: InventoryBehaviour) {
+        *self.inventory.lock().expect("wms lock") = behaviour;
+    }
+
+    /// Maybe adjusts one position of what receipt number `n` put away, and
+    /// maybe "forgets" to tell the core.
+    async fn adjust(&self, n: u64, positions: &[(String, String, contracts::inbound::Uom)]) {
+        let behaviour = *self.inventory.lock().expect("wms lock");
+        let seed = self.config.seed;
+        if positions.is_empty() || draw(seed, "adjust", n) >= behaviour.adjustment_probability {
+            return;
+        }
+        tokio::time::sleep(behaviour.adjustment_delay).await;
+        let (sku, location, uom) = &positions[(draw(seed, "position", n) * positions.len() as f64) as usize];
+        let magnitude = 1 + (draw(seed, "size", n) * f64::from(behaviour.max_delta.max(1))) as i64;
+        let (reason, sign) = match (draw(seed, "reason", n) * 4.0) as u32 {
+            0 => (AdjustmentReason::CycleCount, -1),
+            1 => (AdjustmentReason::Damaged, -1),
+            2 => (AdjustmentReason::Lost, -1),
+            _ => (AdjustmentReason::Found, 1),
+        };
+        let adjustment = {
+            let mut books = self.on_hand.lock().expect("wms lock");
+            let previous_on_hand = books.get(sku, location);
+            let delta = if sign < 0 {
+                -magnitude.min(previous_on_hand as i64)
+            } else {
+                magnitude
+            };
+            if delta == 0 {
+                return;
+            }
+            books.apply(sku, location, *uom, delta);
+            let m = self.adjustments.fetch_add(1, Ordering::SeqCst) + 1;
+            InventoryAdjustment {
+                adjustment_id: format!("ADJ-{m:08}"),
+                source_event_id: format!("INV-EVT-{m:08}"),
+                warehouse_gln: warehouse_gln(),
+                sku: sku.clone(),
+                location: location.clone(),
+                delta,
+                previous_on_hand,
+                uom: *uom,
+                reason,
+                lot: None,
+                occurred_at: rfc3339_utc(now_us()),
+            }
+        };
+        if draw(seed, "forget", n) < behaviour.forget_probability {
+            self.adjustments_forgotten.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        let body = serde_json::to_value(&adjustment).expect("an adjustment serializes");
+        // A new business flow: its own trace.
+        let trace = TraceParent::from_random(rand::random(), rand::random());
+        for copy in 1..=self.faults.copies(core::INVENTORY_ADJUSTMENTS) {
+            let key = match copy {
+                1 => format!("adjustment-event:{}", adjustment.source_event_id),
+                c => format!("adjustment-event:{}:redelivery{c}", adjustment.source_event_id),
+            };
+            self.core
+                .post(
+                    core::INVENTORY_ADJUSTMENTS,
+                    &body,
+                    &key,
+                    &trace.child(rand::random()),
+                )
+                .await;
+        }
     }
 
     pub fn recorder(&self) -> &Recorder {
@@ -153,6 +265,10 @@ impl WmsSim {
             receipts_sent: self.receipts.load(Ordering::SeqCst),
             pending: self.pending(),
             outbound: self.outbound.summary(),
+            on_hand_units: self.on_hand.lock().expect("wms lock").total(),
+            adjustments_sent: self.adjustments.load(Ordering::SeqCst)
+                - self.adjustments_forgotten.load(Ordering::SeqCst),
+            adjustments_forgotten: self.adjustments_forgotten.load(Ordering::SeqCst),
         }
     }
 
@@ -201,6 +317,19 @@ impl WmsSim {
         {
             events.push(recount(&events[0], &exp));
         }
+        // Put away the final count (a correction supersedes the first): what
+        // is not damaged goes to the location of its status.
+        let mut positions = Vec::new();
+        {
+            let last = events.last().expect("at least the first count");
+            let mut books = self.on_hand.lock().expect("wms lock");
+            for (line, advised) in last.lines.iter().zip(&exp.lines) {
+                let location = location_for(line.stock_status);
+                let qty = line.qty_received.saturating_sub(line.qty_damaged);
+                books.add(&line.sku, location, advised.uom, u64::from(qty));
+                positions.push((line.sku.clone(), location.to_owned(), advised.uom));
+            }
+        }
         let mut gap = self.config.receipt_delay;
         if let Some(hold) = self.faults.reorder(core::GOODS_RECEIPTS, &events[0].receipt_id) {
             events.reverse();
@@ -215,6 +344,7 @@ impl WmsSim {
             }
             self.emit(event, &trace).await;
         }
+        self.adjust(n, &positions).await;
     }
 
     /// Sends one receipt event to the core, at least once: a duplicate
@@ -290,6 +420,18 @@ async fn inbound_expectation(State(wms): State<Arc<WmsSim>>, headers: HeaderMap,
     )
 }
 
+/// `GET /v1/inventory-snapshot`: on-hand per (sku, location) as counted now.
+async fn inventory_snapshot(State(wms): State<Arc<WmsSim>>) -> Response {
+    let n = wms.snapshots.fetch_add(1, Ordering::SeqCst) + 1;
+    let books = wms.on_hand.lock().expect("wms lock");
+    axum::Json(books.snapshot(
+        format!("WMS-SNAP-{n:08}"),
+        SnapshotSource::Wms,
+        rfc3339_utc(now_us()),
+    ))
+    .into_response()
+}
+
 async fn state(State(wms): State<Arc<WmsSim>>) -> axum::Json<WmsSummary> {
     axum::Json(wms.summary())
 }
@@ -306,6 +448,7 @@ pub fn app(wms: Arc<WmsSim>) -> Router {
     let router = Router::new()
         .route(wms::INBOUND_EXPECTATIONS, post(inbound_expectation))
         .route(wms::ORDER_RELEASES, post(outbound::order_release))
+        .route(wms::INVENTORY_SNAPSHOT, get(inventory_snapshot))
         .route("/_control/state", get(state))
         .with_state(wms)
         .merge(control);

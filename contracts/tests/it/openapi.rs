@@ -104,10 +104,14 @@ fn every_operation_is_documented_with_headers_security_and_problems() {
                 ids.insert(o["operationId"].as_str().unwrap().to_owned()),
                 "{role}: {op:?}"
             );
-            assert_eq!(
-                o["requestBody"]["content"]["application/json"]["schema"]["$ref"],
-                format!("#/components/schemas/{}", op.request)
-            );
+            if op.request.is_empty() {
+                assert!(o.get("requestBody").is_none(), "{role} {op:?}");
+            } else {
+                assert_eq!(
+                    o["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                    format!("#/components/schemas/{}", op.request)
+                );
+            }
             for status in op.success {
                 assert_eq!(
                     o["responses"][status.to_string()]["content"]["application/json"]["schema"]["$ref"],
@@ -120,8 +124,9 @@ fn every_operation_is_documented_with_headers_security_and_problems() {
                 .iter()
                 .map(|p| p["$ref"].as_str().unwrap())
                 .collect();
-            assert!(
+            assert_eq!(
                 params.contains(&"#/components/parameters/IdempotencyKey"),
+                op.idempotency_key,
                 "{role} {op:?}"
             );
             for (status, name, _) in ERROR_RESPONSES {
@@ -236,5 +241,25 @@ fn every_catalog_schema_is_titled_by_its_own_name() {
     // title: they would clash in one document.
     for (name, schema) in contracts::schema::catalog() {
         assert_eq!(schema["title"], name, "{name}");
+    }
+}
+
+/// The inventory snapshots are reads: GET, no body, no Idempotency-Key.
+#[test]
+fn inventory_snapshots_are_reads_at_erp_and_wms() {
+    use contracts::Role;
+    use contracts::routes::{erp, operation, wms};
+    for (role, path) in [
+        (Role::Erp, erp::INVENTORY_SNAPSHOT),
+        (Role::Wms, wms::INVENTORY_SNAPSHOT),
+    ] {
+        let op = operation(role, "GET", path).unwrap_or_else(|| panic!("{role} serves no GET {path}"));
+        assert_eq!((op.request, op.response), ("", "InventorySnapshot"));
+        assert!(!op.idempotency_key);
+        assert!(operation(role, "POST", path).is_none());
+        let doc = document(role);
+        let o = &doc["paths"][path]["get"];
+        assert_eq!(o["operationId"], "getInventorySnapshot");
+        assert!(o.get("requestBody").is_none());
     }
 }

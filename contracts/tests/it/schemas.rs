@@ -115,7 +115,10 @@ fn a_serialized_asn_is_valid_and_mutations_are_caught_with_their_pointer() {
 fn every_operation_names_schemas_in_the_catalog() {
     let names: Vec<_> = catalog().into_iter().map(|(n, _)| n).collect();
     for op in contracts::routes::OPERATIONS {
-        assert!(names.contains(&op.request), "{op:?}");
+        assert!(
+            names.contains(&op.request) || (op.request.is_empty() && op.method == "GET"),
+            "{op:?}"
+        );
         assert!(names.contains(&op.response), "{op:?}");
     }
 }

@@ -7,6 +7,7 @@ mod certify;
 mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;
+mod inventory_invoicing;
 mod outbound;
 mod receipts;
 mod runs;
