@@ -75,6 +75,10 @@ pub mod core {
     pub const OPS_DEAD_LETTERS: &str = "/v1/ops/dead-letters";
     /// Replays dead letters: one, some, all, or a time range (POST).
     pub const OPS_DEAD_LETTER_REPLAY: &str = "/v1/ops/dead-letters/replay";
+    /// The hops of one business flow, by W3C trace id (GET).
+    pub const OPS_TRACE: &str = "/v1/trace/{trace_id}";
+    /// Prometheus text exposition (GET).
+    pub const METRICS: &str = "/metrics";
 }
 
 /// Paths a supplier serves.

@@ -62,6 +62,10 @@ pub enum Command {
         /// History file (JSON Lines).
         #[arg(long, default_value = "target/crossdock/simulate.jsonl")]
         history: PathBuf,
+        /// Bearer token to send to the peer (e.g. this party's token on
+        /// `crossdock core`).
+        #[arg(long)]
+        peer_token: Option<String>,
     },
     /// Run the reference integration core standalone until Ctrl-C.
     ///
@@ -221,6 +225,7 @@ pub async fn execute(cli: Cli) -> u8 {
             profile,
             seed,
             history,
+            peer_token,
         } => {
             let opts = SimulateOptions {
                 role,
@@ -230,6 +235,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 profile: profile.map(Profile::from),
                 seed,
                 history: history.clone(),
+                peer_token,
             };
             let started = |url: &str| {
                 println!("{url}");
@@ -258,8 +264,16 @@ pub async fn execute(cli: Cli) -> u8 {
             }
         }
         Command::Core { config, listen } => {
-            let file = match crate::core_cmd::load_config(config.as_deref()) {
-                Ok(mut file) => {
+            // File, then CROSSDOCK_* environment, then --listen.
+            let loaded = crate::core_cmd::load_config(config.as_deref()).and_then(|mut file| {
+                let warnings = crate::core_cmd::apply_env(&mut file, std::env::vars())?;
+                Ok((file, warnings))
+            });
+            let file = match loaded {
+                Ok((mut file, warnings)) => {
+                    for w in warnings {
+                        eprintln!("crossdock: warning: {w}");
+                    }
                     if let Some(listen) = listen {
                         file.listen = listen;
                     }

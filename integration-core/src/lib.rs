@@ -7,8 +7,10 @@
 //! [`CoreConfig`] and calls [`start`].
 
 mod api;
+pub mod auth;
 pub mod error;
 pub mod flows;
+mod metrics;
 pub mod outbox;
 pub mod store;
 
@@ -22,6 +24,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use outbox::{Backoff, RetryConfig, RetryPolicy};
+pub use auth::{Caller, Credentials, RateLimit};
 pub use store::{OpsStatus, Store};
 
 /// Largest request body the core reads.
@@ -48,6 +51,12 @@ pub struct CoreConfig {
     /// deployment; the harness's own tests turn it off to prove that its
     /// checks catch the duplicates that follow.
     pub asn_dedup: bool,
+    /// Bearer tokens of the partners and operators. Empty means nobody may
+    /// call (every request but `/openapi.json` gets 401): the core is never
+    /// open by default.
+    pub credentials: Credentials,
+    /// A token bucket per caller; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl CoreConfig {
@@ -58,6 +67,8 @@ impl CoreConfig {
             retry: RetryConfig::default(),
             seed: 0,
             asn_dedup: true,
+            credentials: Credentials::default(),
+            rate_limit: None,
         }
     }
 }
@@ -82,6 +93,8 @@ pub(crate) struct CoreState {
     pub validator: contracts::validate::Validator,
     pub store: Arc<Store>,
     pub outbox_notify: Arc<Notify>,
+    pub limiter: Option<auth::Limiter>,
+    pub metrics: metrics::Metrics,
 }
 
 /// Microseconds since the Unix epoch.
@@ -148,7 +161,12 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
     ));
     let worker = tokio::spawn(worker.run(worker_rx));
 
+    if config.credentials.is_empty() {
+        tracing::warn!("the core has no bearer tokens configured: every request will get 401");
+    }
     let state = Arc::new(CoreState {
+        limiter: config.rate_limit.map(auth::Limiter::new),
+        metrics: metrics::Metrics::default(),
         config,
         validator: contracts::validate::Validator::new(),
         store: store.clone(),

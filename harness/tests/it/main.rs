@@ -5,6 +5,7 @@ mod binary;
 mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;
+mod crash;
 mod runs;
 mod scenario_schema;
 mod simulate;

@@ -9,6 +9,8 @@ mod delivery;
 mod durability;
 mod idempotency;
 mod intake;
+mod observability;
 mod receipts;
 mod regressions;
+mod security;
 mod support;
