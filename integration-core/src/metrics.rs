@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
+use contracts::routes::core;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -66,21 +67,41 @@ impl Metrics {
     }
 }
 
+/// The route template of `path`: one of the core's paths, or `other`.
+fn route_of(path: &str) -> &'static str {
+    const ROUTES: [&str; 14] = [
+        core::PURCHASE_ORDERS,
+        core::PO_ACKNOWLEDGEMENTS,
+        core::ASNS,
+        core::GOODS_RECEIPTS,
+        core::ORDER_RELEASES,
+        core::SHIPMENT_CONFIRMATIONS,
+        core::INVENTORY_ADJUSTMENTS,
+        core::INVOICES,
+        core::OPS_STATUS,
+        core::OPS_DEAD_LETTERS,
+        core::OPS_DEAD_LETTER_REPLAY,
+        core::METRICS,
+        "/openapi.json",
+        core::OPS_TRACE,
+    ];
+    if path.starts_with("/v1/trace/") {
+        return core::OPS_TRACE;
+    }
+    ROUTES.into_iter().find(|r| *r == path).unwrap_or("other")
+}
+
 /// Counts and times every request by its route template (unmatched paths
 /// count as `other`, so a scan cannot grow the label set).
 pub(crate) async fn observe(State(state): State<Arc<CoreState>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("other", |m| m.as_str())
-        .to_owned();
+    let route = route_of(req.uri().path());
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.record(&method, &route, status, seconds);
-    if route != contracts::routes::core::METRICS {
+    if route != core::METRICS {
         tracing::debug!(%method, %route, status, ms = seconds * 1000.0, "request");
     }
     response
