@@ -384,14 +384,14 @@ pub fn core_config(file: &CoreFile) -> Result<(CoreConfig, Option<GeneratedToken
             }
         });
     let mut credentials = Credentials::default();
-    let mut seen: Vec<(&str, String)> = Vec::new();
+    let mut seen: Vec<(String, String)> = Vec::new();
     let mut add = |what: String, token: &str, caller: Caller| {
         if let Some((_, first)) = seen.iter().find(|(t, _)| *t == token) {
             return Err(CoreCmdError::BadInput(format!(
                 "{what}: the same token is already {first}'s; each caller needs its own"
             )));
         }
-        seen.push((token, what.clone()));
+        seen.push((token.to_owned(), what.clone()));
         credentials.insert(token, caller);
         Ok(())
     };

@@ -143,8 +143,8 @@ async fn a_core_killed_with_a_full_outbox_loses_and_doubles_nothing_after_restar
     let asns = released.len() as i64;
     let before_kill = loop {
         let s = ops_status(&http, &core_url).await;
-        if let Some(s) = s.filter(|s| s.outbox_pending >= asns) {
-            break s;
+        if let Some(s) = s.as_ref().filter(|s| s.outbox_pending >= asns) {
+            break s.clone();
         }
         assert!(started.elapsed() < BOUND / 2, "the outbox never filled: {s:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
