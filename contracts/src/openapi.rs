@@ -321,7 +321,9 @@ fn ops_operation(op: &OpsOperation) -> Value {
         Some("DeadLetter") => json!({"application/json": {"schema": {
             "type": "array", "items": {"$ref": "#/components/schemas/DeadLetter"}
         }}}),
-        Some(name) => json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}),
+        Some(name) => {
+            json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}})
+        }
         None => json!({"text/plain; version=0.0.4": {"schema": {"type": "string"}}}),
     };
     let mut responses = Map::new();

@@ -276,11 +276,15 @@ pub fn apply_env(
         let bad = |message: String| CoreCmdError::BadInput(format!("environment variable {name}: {message}"));
         match name.as_str() {
             "CROSSDOCK_LISTEN" => {
-                file.listen = value
-                    .parse()
-                    .map_err(|_| bad(format!("expected an address such as 127.0.0.1:8080, found {value:?}")))?;
+                file.listen = value.parse().map_err(|_| {
+                    bad(format!(
+                        "expected an address such as 127.0.0.1:8080, found {value:?}"
+                    ))
+                })?;
             }
-            "CROSSDOCK_DATABASE" if value.is_empty() => return Err(bad("expected a file path, found nothing".into())),
+            "CROSSDOCK_DATABASE" if value.is_empty() => {
+                return Err(bad("expected a file path, found nothing".into()));
+            }
             "CROSSDOCK_DATABASE" => file.database = PathBuf::from(value),
             "CROSSDOCK_PARTNERS_ERP" => file.partners.erp = value.parse().map_err(bad)?,
             "CROSSDOCK_PARTNERS_WMS" => file.partners.wms = value.parse().map_err(bad)?,
@@ -295,13 +299,24 @@ pub fn apply_env(
             "CROSSDOCK_AUTH_OPS_TOKEN" => file.auth.ops_token = Some(value.parse().map_err(bad)?),
             "CROSSDOCK_AUTH_SUPPLIERS" => {
                 let mut suppliers = Vec::new();
-                for (i, item) in value.split(',').map(str::trim).filter(|i| !i.is_empty()).enumerate() {
+                for (i, item) in value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|i| !i.is_empty())
+                    .enumerate()
+                {
                     let (gln, token) = item
                         .split_once('=')
                         .ok_or_else(|| bad(format!("item {}: expected gln=token", i + 1)))?;
                     suppliers.push(SupplierToken {
-                        gln: gln.trim().parse().map_err(|e| bad(format!("item {}: {e}", i + 1)))?,
-                        token: token.trim().parse().map_err(|e| bad(format!("item {}: {e}", i + 1)))?,
+                        gln: gln
+                            .trim()
+                            .parse()
+                            .map_err(|e| bad(format!("item {}: {e}", i + 1)))?,
+                        token: token
+                            .trim()
+                            .parse()
+                            .map_err(|e| bad(format!("item {}: {e}", i + 1)))?,
                     });
                 }
                 file.auth.suppliers = suppliers;
@@ -313,7 +328,9 @@ pub fn apply_env(
                     other => return Err(bad(format!("expected true or false, found {other:?}"))),
                 });
             }
-            "CROSSDOCK_RATE_LIMIT_PER_SECOND" => file.rate_limit.per_second = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_RATE_LIMIT_PER_SECOND" => {
+                file.rate_limit.per_second = Some(positive(&value).map_err(bad)?)
+            }
             "CROSSDOCK_RATE_LIMIT_BURST" => file.rate_limit.burst = Some(positive(&value).map_err(bad)?),
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (crossdock core reads {})",
@@ -374,15 +391,16 @@ pub fn core_config(file: &CoreFile) -> Result<(CoreConfig, Option<GeneratedToken
         },
     );
     let a = &file.auth;
-    let generated = (a.erp_token.is_none() && a.wms_token.is_none() && a.ops_token.is_none() && a.suppliers.is_empty())
-        .then(|| {
-            let token = || format!("{:032x}", rand::random::<u128>());
-            GeneratedTokens {
-                erp: token(),
-                wms: token(),
-                ops: token(),
-            }
-        });
+    let generated =
+        (a.erp_token.is_none() && a.wms_token.is_none() && a.ops_token.is_none() && a.suppliers.is_empty())
+            .then(|| {
+                let token = || format!("{:032x}", rand::random::<u128>());
+                GeneratedTokens {
+                    erp: token(),
+                    wms: token(),
+                    ops: token(),
+                }
+            });
     let mut credentials = Credentials::default();
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut add = |what: String, token: &str, caller: Caller| {
@@ -541,7 +559,9 @@ mod env_tests {
     use super::*;
 
     fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -559,7 +579,10 @@ mod env_tests {
             vars(&[
                 ("CROSSDOCK_PARTNERS_ERP", "http://127.0.0.1:9002"),
                 ("CROSSDOCK_AUTH_ERP_TOKEN", "erp-token-from-the-env"),
-                ("CROSSDOCK_AUTH_SUPPLIERS", "5060000000016=supplier-token-one-1, 5060000000023=supplier-token-two-2"),
+                (
+                    "CROSSDOCK_AUTH_SUPPLIERS",
+                    "5060000000016=supplier-token-one-1, 5060000000023=supplier-token-two-2",
+                ),
                 ("CROSSDOCK_RATE_LIMIT_BURST", "7"),
                 ("CROSSDOCK_LOG", "debug"),
                 ("HOME", "/root"),
@@ -593,9 +616,17 @@ mod env_tests {
     fn a_bad_variable_is_named_with_what_was_expected() {
         for (var, value, expected) in [
             ("CROSSDOCK_RETRY_MAX_ATTEMPTS", "0", "expected a positive integer"),
-            ("CROSSDOCK_PARTNERS_WMS", "wms.local", "expected an http:// or https:// URL"),
+            (
+                "CROSSDOCK_PARTNERS_WMS",
+                "wms.local",
+                "expected an http:// or https:// URL",
+            ),
             ("CROSSDOCK_AUTH_OPS_TOKEN", "short", "at least 16"),
-            ("CROSSDOCK_AUTH_SUPPLIERS", "5060000000017=supplier-token-one-1", "item 1: expected a GLN"),
+            (
+                "CROSSDOCK_AUTH_SUPPLIERS",
+                "5060000000017=supplier-token-one-1",
+                "item 1: expected a GLN",
+            ),
             ("CROSSDOCK_LISTEN", "here", "expected an address"),
         ] {
             let mut f = CoreFile::default();
@@ -616,6 +647,9 @@ mod env_tests {
         )
         .unwrap();
         let e = core_config(&f).unwrap_err().to_string();
-        assert!(e.contains("auth.wms_token") && e.contains("auth.erp_token"), "{e}");
+        assert!(
+            e.contains("auth.wms_token") && e.contains("auth.erp_token"),
+            "{e}"
+        );
     }
 }

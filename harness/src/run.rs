@@ -271,7 +271,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         (wms.core_client(), wms_token),
         (supplier.core_client(), supplier_token),
     ] {
-        client.set_bearer(token).expect("a new simulator has no token yet");
+        client
+            .set_bearer(token)
+            .expect("a new simulator has no token yet");
     }
     let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
         what: "the reference core",

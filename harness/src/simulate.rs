@@ -107,7 +107,9 @@ pub async fn simulate(
         })?;
     let bearer = |client: &simulators::client::PartnerClient| {
         if let Some(token) = &opts.peer_token {
-            client.set_bearer(token.clone()).expect("a new simulator has no token yet");
+            client
+                .set_bearer(token.clone())
+                .expect("a new simulator has no token yet");
         }
     };
     let app = match opts.role {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,6 +39,8 @@ fn parse<T: DeserializeOwned>(
 }
 
 /// Takes in one document: `key` gives its business key, `apply` its effects.
+// One parameter per aspect of an intake; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 async fn take_in<T>(
     state: Arc<CoreState>,
     caller: Caller,
@@ -339,7 +341,13 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         // Layers run bottom-up on a request: observe (metrics) first, so
         // refused requests are counted too; then authenticate.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::observe,
+        ))
         .with_state(state)
 }

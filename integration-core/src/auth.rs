@@ -33,7 +33,9 @@ pub enum Caller {
     Erp,
     Wms,
     /// A supplier, known by its GLN: it may act only on its own POs.
-    Supplier { gln: String },
+    Supplier {
+        gln: String,
+    },
     /// An operator: the ops endpoints, /metrics and /v1/trace.
     Ops,
 }
@@ -174,10 +176,8 @@ fn unauthorized(detail: &str, token_given: bool) -> Response {
 
 fn forbidden(caller: &Caller, path: &str) -> Response {
     problem_response(
-        Problem::new(403, "forbidden", "the caller may not use this endpoint").with_detail(format!(
-            "{} may not call {path}",
-            caller.key()
-        )),
+        Problem::new(403, "forbidden", "the caller may not use this endpoint")
+            .with_detail(format!("{} may not call {path}", caller.key())),
     )
 }
 
@@ -218,14 +218,21 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// The one place a request's caller is established (see the module docs).
-pub(crate) async fn authenticate(State(state): State<Arc<CoreState>>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(
+    State(state): State<Arc<CoreState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_owned();
     let need = need(&path);
     if need == Need::Public {
         return next.run(req).await;
     }
     let given = req.headers().contains_key(header::AUTHORIZATION);
-    let Some(caller) = bearer(&req).and_then(|t| state.config.credentials.caller(t)).cloned() else {
+    let Some(caller) = bearer(&req)
+        .and_then(|t| state.config.credentials.caller(t))
+        .cloned()
+    else {
         tracing::info!(%path, token_given = given, "request refused: no valid bearer token");
         return unauthorized(
             if given {
@@ -269,9 +276,12 @@ mod tests {
 
     #[test]
     fn credentials_find_callers_by_token_and_never_print_tokens() {
-        let c = Credentials::default()
-            .with("s3cret-erp", Caller::Erp)
-            .with("s3cret-sup", Caller::Supplier { gln: "5060000000016".into() });
+        let c = Credentials::default().with("s3cret-erp", Caller::Erp).with(
+            "s3cret-sup",
+            Caller::Supplier {
+                gln: "5060000000016".into(),
+            },
+        );
         assert_eq!(c.caller("s3cret-erp"), Some(&Caller::Erp));
         assert_eq!(
             c.caller("s3cret-sup").map(Caller::key).as_deref(),

@@ -23,8 +23,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use outbox::{Backoff, RetryConfig, RetryPolicy};
 pub use auth::{Caller, Credentials, RateLimit};
+pub use outbox::{Backoff, RetryConfig, RetryPolicy};
 pub use store::{OpsStatus, Store};
 
 /// Largest request body the core reads.

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use contracts::routes::core;
 use axum::middleware::Next;
 use axum::response::Response;
+use contracts::routes::core;
 
 use crate::CoreState;
 
@@ -100,7 +100,7 @@ pub(crate) async fn observe(State(state): State<Arc<CoreState>>, req: Request, n
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    state.metrics.record(&method, &route, status, seconds);
+    state.metrics.record(&method, route, status, seconds);
     if route != core::METRICS {
         tracing::debug!(%method, %route, status, ms = seconds * 1000.0, "request");
     }
@@ -117,14 +117,20 @@ pub struct OutboxRow {
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The exposition text.
 pub(crate) fn render(metrics: &Metrics, inbox: &[(String, i64)], outbox: &[OutboxRow]) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "# HELP crossdock_outbox_deliveries Outbox deliveries by partner and state (pending = queue depth).");
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_outbox_deliveries Outbox deliveries by partner and state (pending = queue depth)."
+    );
     let _ = writeln!(w, "# TYPE crossdock_outbox_deliveries gauge");
     for state in ["pending", "delivered", "dead"] {
         for partner in ["erp", "wms", "supplier"] {
@@ -133,26 +139,53 @@ pub(crate) fn render(metrics: &Metrics, inbox: &[(String, i64)], outbox: &[Outbo
                 .filter(|r| r.partner == partner && r.state == state)
                 .map(|r| r.deliveries)
                 .sum();
-            let _ = writeln!(w, "crossdock_outbox_deliveries{{partner=\"{partner}\",state=\"{state}\"}} {n}");
+            let _ = writeln!(
+                w,
+                "crossdock_outbox_deliveries{{partner=\"{partner}\",state=\"{state}\"}} {n}"
+            );
         }
     }
-    let _ = writeln!(w, "# HELP crossdock_outbox_attempts_total Delivery attempts made, by partner.");
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_outbox_attempts_total Delivery attempts made, by partner."
+    );
     let _ = writeln!(w, "# TYPE crossdock_outbox_attempts_total counter");
     for partner in ["erp", "wms", "supplier"] {
-        let n: i64 = outbox.iter().filter(|r| r.partner == partner).map(|r| r.attempts).sum();
+        let n: i64 = outbox
+            .iter()
+            .filter(|r| r.partner == partner)
+            .map(|r| r.attempts)
+            .sum();
         let _ = writeln!(w, "crossdock_outbox_attempts_total{{partner=\"{partner}\"}} {n}");
     }
-    let dead: i64 = outbox.iter().filter(|r| r.state == "dead").map(|r| r.deliveries).sum();
-    let _ = writeln!(w, "# HELP crossdock_dead_letters Deliveries given up on, awaiting replay.");
+    let dead: i64 = outbox
+        .iter()
+        .filter(|r| r.state == "dead")
+        .map(|r| r.deliveries)
+        .sum();
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_dead_letters Deliveries given up on, awaiting replay."
+    );
     let _ = writeln!(w, "# TYPE crossdock_dead_letters gauge");
     let _ = writeln!(w, "crossdock_dead_letters {dead}");
-    let _ = writeln!(w, "# HELP crossdock_intake_messages_total Messages taken in, by kind (stored; survives restarts).");
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_intake_messages_total Messages taken in, by kind (stored; survives restarts)."
+    );
     let _ = writeln!(w, "# TYPE crossdock_intake_messages_total counter");
     for (kind, n) in inbox {
-        let _ = writeln!(w, "crossdock_intake_messages_total{{kind=\"{}\"}} {n}", escape(kind));
+        let _ = writeln!(
+            w,
+            "crossdock_intake_messages_total{{kind=\"{}\"}} {n}",
+            escape(kind)
+        );
     }
 
-    let _ = writeln!(w, "# HELP crossdock_http_requests_total Requests answered since start, by route and status.");
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_http_requests_total Requests answered since start, by route and status."
+    );
     let _ = writeln!(w, "# TYPE crossdock_http_requests_total counter");
     for ((method, route, status), n) in metrics.requests.lock().expect("metrics lock").iter() {
         let _ = writeln!(
@@ -161,7 +194,10 @@ pub(crate) fn render(metrics: &Metrics, inbox: &[(String, i64)], outbox: &[Outbo
             escape(route)
         );
     }
-    let _ = writeln!(w, "# HELP crossdock_http_request_duration_seconds Time to answer, by route (intake latency per flow for the business routes).");
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_http_request_duration_seconds Time to answer, by route (intake latency per flow for the business routes)."
+    );
     let _ = writeln!(w, "# TYPE crossdock_http_request_duration_seconds histogram");
     for ((method, route), h) in metrics.latency.lock().expect("metrics lock").iter() {
         let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
@@ -178,8 +214,16 @@ pub(crate) fn render(metrics: &Metrics, inbox: &[(String, i64)], outbox: &[Outbo
             "crossdock_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
             h.count
         );
-        let _ = writeln!(w, "crossdock_http_request_duration_seconds_sum{{{labels}}} {}", h.sum_s);
-        let _ = writeln!(w, "crossdock_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+        let _ = writeln!(
+            w,
+            "crossdock_http_request_duration_seconds_sum{{{labels}}} {}",
+            h.sum_s
+        );
+        let _ = writeln!(
+            w,
+            "crossdock_http_request_duration_seconds_count{{{labels}}} {}",
+            h.count
+        );
     }
     out
 }

@@ -142,6 +142,9 @@ pub struct Delivery {
 pub use contracts::ops::{DeadLetter, OpsStatus};
 use contracts::ops::{DeliveryState, TraceHop};
 
+/// Inbox messages by kind, and outbox rows by partner and state.
+pub type StoreMetrics = (Vec<(String, i64)>, Vec<crate::metrics::OutboxRow>);
+
 /// Which dead letters to replay, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplaySelection {
@@ -500,7 +503,7 @@ impl Store {
 
     /// Inbox messages by kind, and outbox deliveries and attempts by
     /// partner and state, for /metrics.
-    pub fn metrics(&self) -> rusqlite::Result<(Vec<(String, i64)>, Vec<crate::metrics::OutboxRow>)> {
+    pub fn metrics(&self) -> rusqlite::Result<StoreMetrics> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("SELECT kind, COUNT(*) FROM inbox GROUP BY kind ORDER BY kind")?;
         let inbox = stmt

@@ -127,7 +127,12 @@ async fn a_core_killed_with_a_full_outbox_loses_and_doubles_nothing_after_restar
     let _servers = [
         simulators::serve(erp_l, simulators::erp::app(erp.clone()), erp.faults().clone()).unwrap(),
         simulators::serve(wms_l, simulators::wms::app(wms.clone()), wms.faults().clone()).unwrap(),
-        simulators::serve(sup_l, simulators::supplier::app(supplier.clone()), supplier.faults().clone()).unwrap(),
+        simulators::serve(
+            sup_l,
+            simulators::supplier::app(supplier.clone()),
+            supplier.faults().clone(),
+        )
+        .unwrap(),
     ];
 
     let run_started_us = now_us();
@@ -162,7 +167,9 @@ async fn a_core_killed_with_a_full_outbox_loses_and_doubles_nothing_after_restar
     let mut quiet = 0;
     let quiescence = loop {
         while releases.try_join_next().is_some() {}
-        let pending = ops_status(&http, &core_url).await.map_or(i64::MAX, |s| s.outbox_pending);
+        let pending = ops_status(&http, &core_url)
+            .await
+            .map_or(i64::MAX, |s| s.outbox_pending);
         if releases.is_empty() && supplier.pending() == 0 && wms.pending() == 0 && pending == 0 {
             quiet += 1;
             if quiet == 2 {

@@ -41,7 +41,9 @@ async fn a_trace_lists_the_intake_and_its_deliveries_with_attempts() {
     assert_eq!(got.trace_id, trace);
     assert_eq!(got.hops.len(), 2, "{:#?}", got.hops);
     match &got.hops[0] {
-        TraceHop::Intake { kind, business_key, .. } => {
+        TraceHop::Intake {
+            kind, business_key, ..
+        } => {
             assert_eq!(kind, "purchase_order");
             assert_eq!(business_key, "PO-TR:v1");
         }
@@ -72,7 +74,9 @@ async fn a_trace_lists_the_intake_and_its_deliveries_with_attempts() {
     get(&format!("{url}/v1/trace/{}", trace_id(0xdead)))
         .await
         .assert_problem(404, "unknown-trace");
-    get(&format!("{url}/v1/trace/not-hex")).await.assert_problem(400, "bad-trace-id");
+    get(&format!("{url}/v1/trace/not-hex"))
+        .await
+        .assert_problem(400, "bad-trace-id");
     let a = answer(
         client()
             .get(format!("{url}/v1/trace/{trace}"))
@@ -103,7 +107,15 @@ async fn metrics_expose_outbox_depth_attempts_dead_letters_and_intake_latency() 
     let parties = Parties::start().await;
     let t = TestCore::start(partners(&parties.erp.url, &parties.wms.url, &supplier_stub.url)).await;
     let url = t.url();
-    assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-m1", &purchase_order("PO-M1", &[(1, 1)])).await);
+    assert_accepted(
+        &post(
+            &url,
+            core::PURCHASE_ORDERS,
+            "po-m1",
+            &purchase_order("PO-M1", &[(1, 1)]),
+        )
+        .await,
+    );
     // A refused request is counted as well.
     let refused = send_as(
         &client(),
@@ -116,23 +128,50 @@ async fn metrics_expose_outbox_depth_attempts_dead_letters_and_intake_latency() 
     assert_eq!(refused.status, 401);
     quiescent(&t.core).await;
 
-    let resp = client().get(format!("{url}{}", core::METRICS)).send().await.unwrap();
+    let resp = client()
+        .get(format!("{url}{}", core::METRICS))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
     let text = resp.text().await.unwrap();
     let s = |name: &str| sample(&text, name).unwrap_or_else(|| panic!("no sample {name} in\n{text}"));
-    assert_eq!(s("crossdock_outbox_deliveries{partner=\"supplier\",state=\"dead\"}"), 1.0);
-    assert_eq!(s("crossdock_outbox_deliveries{partner=\"supplier\",state=\"pending\"}"), 0.0);
+    assert_eq!(
+        s("crossdock_outbox_deliveries{partner=\"supplier\",state=\"dead\"}"),
+        1.0
+    );
+    assert_eq!(
+        s("crossdock_outbox_deliveries{partner=\"supplier\",state=\"pending\"}"),
+        0.0
+    );
     assert_eq!(s("crossdock_outbox_attempts_total{partner=\"supplier\"}"), 1.0);
     assert_eq!(s("crossdock_dead_letters"), 1.0);
     assert_eq!(s("crossdock_intake_messages_total{kind=\"purchase_order\"}"), 1.0);
     let route = "method=\"POST\",route=\"/v1/purchase-orders\"";
-    assert_eq!(s(&format!("crossdock_http_requests_total{{{route},status=\"201\"}}")), 1.0);
-    assert_eq!(s(&format!("crossdock_http_requests_total{{{route},status=\"401\"}}")), 1.0);
-    assert_eq!(s(&format!("crossdock_http_request_duration_seconds_count{{{route}}}")), 2.0);
     assert_eq!(
-        s(&format!("crossdock_http_request_duration_seconds_bucket{{{route},le=\"+Inf\"}}")),
+        s(&format!(
+            "crossdock_http_requests_total{{{route},status=\"201\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        s(&format!(
+            "crossdock_http_requests_total{{{route},status=\"401\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        s(&format!(
+            "crossdock_http_request_duration_seconds_count{{{route}}}"
+        )),
+        2.0
+    );
+    assert_eq!(
+        s(&format!(
+            "crossdock_http_request_duration_seconds_bucket{{{route},le=\"+Inf\"}}"
+        )),
         2.0
     );
     assert!(text.contains("# TYPE crossdock_http_request_duration_seconds histogram"));

@@ -44,7 +44,11 @@ async fn requests_without_a_known_bearer_token_are_refused_with_401() {
     let doc = anonymous.get(format!("{url}/openapi.json")).send().await.unwrap();
     assert_eq!(doc.status(), 200);
 
-    assert_eq!(status(&t.core).await.inbox_messages, 0, "nothing refused was stored");
+    assert_eq!(
+        status(&t.core).await.inbox_messages,
+        0,
+        "nothing refused was stored"
+    );
     t.stop().await;
 }
 
@@ -64,7 +68,11 @@ async fn a_caller_outside_its_role_is_refused_with_403() {
         (core::PURCHASE_ORDERS, OPS_TOKEN, po_bytes()),
         (core::ASNS, ERP_TOKEN, asn_bytes.clone()),
         (core::ASNS, WMS_TOKEN, asn_bytes),
-        (core::OPS_DEAD_LETTER_REPLAY, ERP_TOKEN, b"{\"all\":true}".to_vec()),
+        (
+            core::OPS_DEAD_LETTER_REPLAY,
+            ERP_TOKEN,
+            b"{\"all\":true}".to_vec(),
+        ),
     ] {
         let a = send_as(&http, &format!("{url}{path}"), Some(token), keyed(), body).await;
         let p = a.assert_problem(403, "forbidden");
@@ -114,26 +122,56 @@ async fn a_supplier_cannot_act_on_another_suppliers_purchase_orders() {
 
     // The other supplier, claiming to be the PO's supplier.
     let ack = acknowledgement("ACK-ISO", &po);
-    let a = send("ack-spoof", core::PO_ACKNOWLEDGEMENTS, OTHER_SUPPLIER_TOKEN, serde_json::to_vec(&ack).unwrap()).await;
+    let a = send(
+        "ack-spoof",
+        core::PO_ACKNOWLEDGEMENTS,
+        OTHER_SUPPLIER_TOKEN,
+        serde_json::to_vec(&ack).unwrap(),
+    )
+    .await;
     let p = a.assert_problem(403, "supplier-mismatch");
     assert_eq!(p.errors[0].pointer, "/supplier_gln");
     let shipped = asn("ASN-ISO", &[("PO-ISO", 1, 100)]);
-    let a = send("asn-spoof", core::ASNS, OTHER_SUPPLIER_TOKEN, serde_json::to_vec(&shipped).unwrap()).await;
+    let a = send(
+        "asn-spoof",
+        core::ASNS,
+        OTHER_SUPPLIER_TOKEN,
+        serde_json::to_vec(&shipped).unwrap(),
+    )
+    .await;
     a.assert_problem(403, "supplier-mismatch");
 
     // The other supplier, as itself, on a PO that is not its own: 404, the
     // same answer as for a PO that does not exist.
     let mut own_ack = ack.clone();
     own_ack.supplier_gln = other_supplier();
-    let a = send("ack-other", core::PO_ACKNOWLEDGEMENTS, OTHER_SUPPLIER_TOKEN, serde_json::to_vec(&own_ack).unwrap()).await;
+    let a = send(
+        "ack-other",
+        core::PO_ACKNOWLEDGEMENTS,
+        OTHER_SUPPLIER_TOKEN,
+        serde_json::to_vec(&own_ack).unwrap(),
+    )
+    .await;
     let foreign = a.assert_problem(404, "unknown-purchase-order");
     let mut own_asn = shipped.clone();
     own_asn.supplier_gln = other_supplier();
-    let a = send("asn-other", core::ASNS, OTHER_SUPPLIER_TOKEN, serde_json::to_vec(&own_asn).unwrap()).await;
+    let a = send(
+        "asn-other",
+        core::ASNS,
+        OTHER_SUPPLIER_TOKEN,
+        serde_json::to_vec(&own_asn).unwrap(),
+    )
+    .await;
     a.assert_problem(404, "unknown-purchase-order");
     let mut missing = own_ack.clone();
     missing.po_number = "PO-NOPE".into();
-    let a = send("ack-missing", core::PO_ACKNOWLEDGEMENTS, OTHER_SUPPLIER_TOKEN, serde_json::to_vec(&missing).unwrap()).await;
+    let a = send(
+        "ack-missing",
+        core::PO_ACKNOWLEDGEMENTS,
+        OTHER_SUPPLIER_TOKEN,
+        serde_json::to_vec(&missing).unwrap(),
+    )
+    .await;
     let unknown = a.assert_problem(404, "unknown-purchase-order");
     assert_eq!(
         foreign.detail.unwrap().replace("PO-ISO", "X"),
@@ -142,16 +180,36 @@ async fn a_supplier_cannot_act_on_another_suppliers_purchase_orders() {
     );
 
     // The PO's own supplier goes through.
-    let a = send("ack-own", core::PO_ACKNOWLEDGEMENTS, SUPPLIER_TOKEN, serde_json::to_vec(&ack).unwrap()).await;
+    let a = send(
+        "ack-own",
+        core::PO_ACKNOWLEDGEMENTS,
+        SUPPLIER_TOKEN,
+        serde_json::to_vec(&ack).unwrap(),
+    )
+    .await;
     assert_accepted(&a);
-    let a = send("asn-own", core::ASNS, SUPPLIER_TOKEN, serde_json::to_vec(&shipped).unwrap()).await;
+    let a = send(
+        "asn-own",
+        core::ASNS,
+        SUPPLIER_TOKEN,
+        serde_json::to_vec(&shipped).unwrap(),
+    )
+    .await;
     assert_accepted(&a);
     let acks = parties.erp.wait_for(erp::PO_ACKNOWLEDGEMENTS, 1).await;
     quiescent(&t.core).await;
     assert_eq!(acks.len(), 1);
-    assert_eq!(parties.erp.calls_to(erp::PO_ACKNOWLEDGEMENTS).len(), 1, "only the own supplier's ack");
+    assert_eq!(
+        parties.erp.calls_to(erp::PO_ACKNOWLEDGEMENTS).len(),
+        1,
+        "only the own supplier's ack"
+    );
     assert_eq!(parties.wms.calls().len(), 1, "only the own supplier's ASN");
-    assert_eq!(status(&t.core).await.inbox_messages, 3, "PO, ack and ASN; nothing refused");
+    assert_eq!(
+        status(&t.core).await.inbox_messages,
+        3,
+        "PO, ack and ASN; nothing refused"
+    );
     t.stop().await;
 }
 
@@ -195,6 +253,10 @@ async fn each_caller_has_its_own_rate_limit() {
         .await
         .unwrap();
     assert_eq!(ops.status(), 200);
-    assert_eq!(status(&t.core).await.inbox_messages, 2, "the refused PO was not stored");
+    assert_eq!(
+        status(&t.core).await.inbox_messages,
+        2,
+        "the refused PO was not stored"
+    );
     t.stop().await;
 }

@@ -406,7 +406,10 @@ pub fn credentials() -> Credentials {
 /// or the supplier the body names; an operator's for anything else.
 pub fn token_for(url: &str, body: &[u8]) -> &'static str {
     use contracts::routes::core;
-    let path = url.splitn(4, '/').nth(3).map_or(String::new(), |p| format!("/{p}"));
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .map_or(String::new(), |p| format!("/{p}"));
     match path.as_str() {
         core::PURCHASE_ORDERS | core::ORDER_RELEASES => ERP_TOKEN,
         core::GOODS_RECEIPTS | core::SHIPMENT_CONFIRMATIONS | core::INVENTORY_ADJUSTMENTS => WMS_TOKEN,
@@ -465,7 +468,11 @@ pub async fn send_as(
     let http = match token {
         Some(_) => http,
         None => {
-            anonymous = reqwest::Client::builder().no_proxy().timeout(DEADLINE).build().unwrap();
+            anonymous = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(DEADLINE)
+                .build()
+                .unwrap();
             &anonymous
         }
     };
