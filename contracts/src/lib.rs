@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod inventory;
 pub mod invoicing;
 pub mod openapi;
+pub mod ops;
 pub mod outbound;
 pub mod pattern;
 pub mod problem;

@@ -157,6 +157,14 @@ pub fn document(role: Role) -> Value {
         item[op.method.to_ascii_lowercase()] = operation;
     }
 
+    if role == Role::Core {
+        for op in &OPS_OPERATIONS {
+            op.request.into_iter().chain(op.response).for_each(&mut bundle);
+            let item = paths.entry(op.path).or_insert_with(|| Value::Object(Map::new()));
+            item[op.method.to_ascii_lowercase()] = ops_operation(op);
+        }
+    }
+
     let mut responses = Map::new();
     for (status, name, description) in ERROR_RESPONSES {
         let mut response = json!({
@@ -259,4 +267,115 @@ fn rewrite_refs(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
         _ => {}
     }
+}
+
+/// One of the core's operations endpoints: called with an operator's bearer
+/// token, never by a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpsOperation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    /// Schema name of the JSON request body, if any.
+    pub request: Option<&'static str>,
+    /// Schema name of the JSON 200 body; `None` for Prometheus text.
+    pub response: Option<&'static str>,
+    /// Error statuses it answers, beyond 401/403/429/503.
+    pub errors: &'static [u16],
+}
+
+/// The core's operations endpoints, in its OpenAPI document beside the
+/// business operations.
+pub const OPS_OPERATIONS: [OpsOperation; 5] = [
+    OpsOperation {
+        method: "GET",
+        path: crate::routes::core::OPS_STATUS,
+        operation_id: "getOpsStatus",
+        summary: "Inbox and outbox depth",
+        request: None,
+        response: Some("OpsStatus"),
+        errors: &[],
+    },
+    OpsOperation {
+        method: "GET",
+        path: crate::routes::core::OPS_DEAD_LETTERS,
+        operation_id: "listDeadLetters",
+        summary: "Deliveries given up on, oldest first (at most 1000)",
+        request: None,
+        response: Some("DeadLetter"),
+        errors: &[],
+    },
+    OpsOperation {
+        method: "POST",
+        path: crate::routes::core::OPS_DEAD_LETTER_REPLAY,
+        operation_id: "replayDeadLetters",
+        summary: "Put dead letters back in the outbox with their Idempotency-Key and body",
+        request: Some("ReplayRequest"),
+        response: Some("ReplayResult"),
+        errors: &[400, 422],
+    },
+    OpsOperation {
+        method: "GET",
+        path: crate::routes::core::OPS_TRACE,
+        operation_id: "getTrace",
+        summary: "The hops of one business flow: intakes and deliveries with status, attempts and times",
+        request: None,
+        response: Some("Trace"),
+        errors: &[404],
+    },
+    OpsOperation {
+        method: "GET",
+        path: crate::routes::core::METRICS,
+        operation_id: "getMetrics",
+        summary: "Prometheus text exposition: outbox depth, attempts, dead letters, intake counts and latency",
+        request: None,
+        response: None,
+        errors: &[],
+    },
+];
+
+fn ops_operation(op: &OpsOperation) -> Value {
+    let body = match op.response {
+        // The dead-letter list is an array of them.
+        Some("DeadLetter") => json!({"application/json": {"schema": {
+            "type": "array", "items": {"$ref": "#/components/schemas/DeadLetter"}
+        }}}),
+        Some(name) => {
+            json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}})
+        }
+        None => json!({"text/plain; version=0.0.4": {"schema": {"type": "string"}}}),
+    };
+    let mut responses = Map::new();
+    responses.insert("200".into(), json!({"description": "Success.", "content": body}));
+    for (status, name, _) in ERROR_RESPONSES {
+        if matches!(status, 401 | 403 | 429 | 503) || op.errors.contains(&status) {
+            responses.insert(
+                status.to_string(),
+                json!({"$ref": format!("#/components/responses/{name}")}),
+            );
+        }
+    }
+    let mut operation = json!({
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": ["ops"],
+        "responses": responses,
+    });
+    if let Some(request) = op.request {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{request}")}}}
+        });
+    }
+    if op.path.contains("{trace_id}") {
+        operation["parameters"] = json!([{
+            "name": "trace_id",
+            "in": "path",
+            "required": true,
+            "description": "W3C trace id: 32 lowercase hex digits.",
+            "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+        }]);
+    }
+    operation
 }

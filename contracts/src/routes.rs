@@ -81,6 +81,10 @@ pub mod core {
     pub const OPS_RECONCILIATIONS: &str = "/v1/ops/reconciliations";
     /// One stored reconciliation result (GET), by its id.
     pub const OPS_RECONCILIATION: &str = "/v1/ops/reconciliations/{reconciliation_id}";
+    /// The hops of one business flow, by W3C trace id (GET).
+    pub const OPS_TRACE: &str = "/v1/trace/{trace_id}";
+    /// Prometheus text exposition (GET).
+    pub const METRICS: &str = "/metrics";
 }
 
 /// Paths a supplier serves.

@@ -66,6 +66,11 @@ pub fn catalog() -> Vec<(&'static str, Value)> {
         entry::<PartnerAck>("PartnerAck"),
         entry::<Problem>("Problem"),
         entry::<Exchange>("Exchange"),
+        entry::<crate::ops::OpsStatus>("OpsStatus"),
+        entry::<crate::ops::DeadLetter>("DeadLetter"),
+        entry::<crate::ops::ReplayRequest>("ReplayRequest"),
+        entry::<crate::ops::ReplayResult>("ReplayResult"),
+        entry::<crate::ops::Trace>("Trace"),
     ];
     // Event envelopes: one per published event (crate::events::PUBLISHED).
     catalog.extend(PUBLISHED.iter().map(|e| entry_of(e.name, (e.schema)())));

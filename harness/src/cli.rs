@@ -66,6 +66,10 @@ pub enum Command {
         /// or wrong token is answered 401 problem+json.
         #[arg(long)]
         token: Option<String>,
+        /// Bearer token to send to the peer (e.g. this party's token on
+        /// `crossdock core`).
+        #[arg(long)]
+        peer_token: Option<String>,
     },
     /// Run the reference integration core standalone until Ctrl-C.
     ///
@@ -372,6 +376,7 @@ pub async fn execute(cli: Cli) -> u8 {
             seed,
             history,
             token,
+            peer_token,
         } => {
             let opts = SimulateOptions {
                 role,
@@ -382,6 +387,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 seed,
                 history: history.clone(),
                 token,
+                peer_token,
             };
             let started = |url: &str| {
                 println!("{url}");
@@ -410,8 +416,16 @@ pub async fn execute(cli: Cli) -> u8 {
             }
         }
         Command::Core { config, listen } => {
-            let file = match crate::core_cmd::load_config(config.as_deref()) {
-                Ok(mut file) => {
+            // File, then CROSSDOCK_* environment, then --listen.
+            let loaded = crate::core_cmd::load_config(config.as_deref()).and_then(|mut file| {
+                let warnings = crate::core_cmd::apply_env(&mut file, std::env::vars())?;
+                Ok((file, warnings))
+            });
+            let file = match loaded {
+                Ok((mut file, warnings)) => {
+                    for w in warnings {
+                        eprintln!("crossdock: warning: {w}");
+                    }
                     if let Some(listen) = listen {
                         file.listen = listen;
                     }

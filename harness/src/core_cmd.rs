@@ -18,7 +18,29 @@
 //! cap_ms = 10000
 //! timeout_ms = 5000
 //! concurrency = 32
+//!
+//! [auth]                           # bearer tokens, at least 16 characters
+//! erp_token = "…"
+//! wms_token = "…"
+//! ops_token = "…"                  # /v1/ops/*, /v1/trace/*, /metrics
+//! [[auth.suppliers]]
+//! gln = "5060000000016"
+//! token = "…"
+//!
+//! [rate_limit]                     # a token bucket per caller
+//! enabled = true
+//! per_second = 1000
+//! burst = 2000
 //! ```
+//!
+//! Every key can also come from the environment, which overrides the file:
+//! see [`ENV_VARS`]. Raw values are parsed first (a bad one is reported
+//! with its file:line:column and field, or its variable), then the whole is
+//! resolved and checked.
+//!
+//! No tokens configured: the core generates the ERP, WMS and ops tokens for
+//! this run and prints them on stderr at start; suppliers have no token
+//! until configured, and a warning says so.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,7 +49,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use integration_core::{CoreConfig, Partners};
+use integration_core::{Caller, CoreConfig, Credentials, Partners, RateLimit};
 
 use crate::scenario::{ScenarioError, read_toml};
 
@@ -39,26 +61,120 @@ fn default_database() -> PathBuf {
     PathBuf::from("target/crossdock/core/core.sqlite")
 }
 
+/// An http:// or https:// URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(pub String);
+
+impl std::str::FromStr for HttpUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len() {
+            Ok(HttpUrl(s.to_owned()))
+        } else {
+            Err(format!("expected an http:// or https:// URL, found {s:?}"))
+        }
+    }
+}
+
+/// A bearer token: at least 16 visible ASCII characters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+impl std::str::FromStr for Token {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.len() >= 16 && s.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Token(s.to_owned()))
+        } else {
+            Err(format!(
+                "expected a token of at least 16 visible ASCII characters, found one of {} characters",
+                s.chars().count()
+            ))
+        }
+    }
+}
+
+/// A GS1 GLN (13 digits, valid check digit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlnText(pub String);
+
+impl std::str::FromStr for GlnText {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        contracts::Gln::parse(s)
+            .map(|g| GlnText(g.as_str().to_owned()))
+            .map_err(|e| format!("expected a GLN: {e}"))
+    }
+}
+
+macro_rules! deserialize_from_str {
+    ($($t:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+deserialize_from_str!(HttpUrl, Token, GlnText);
+
 /// Partner base URLs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnersFile {
     #[serde(default = "default_erp")]
-    pub erp: String,
+    pub erp: HttpUrl,
     #[serde(default = "default_wms")]
-    pub wms: String,
+    pub wms: HttpUrl,
     #[serde(default = "default_supplier")]
-    pub supplier: String,
+    pub supplier: HttpUrl,
 }
 
-fn default_erp() -> String {
-    "http://127.0.0.1:7001".into()
+fn default_erp() -> HttpUrl {
+    HttpUrl("http://127.0.0.1:7001".into())
 }
-fn default_wms() -> String {
-    "http://127.0.0.1:7002".into()
+fn default_wms() -> HttpUrl {
+    HttpUrl("http://127.0.0.1:7002".into())
 }
-fn default_supplier() -> String {
-    "http://127.0.0.1:7003".into()
+fn default_supplier() -> HttpUrl {
+    HttpUrl("http://127.0.0.1:7003".into())
+}
+
+/// One supplier's token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplierToken {
+    pub gln: GlnText,
+    pub token: Token,
+}
+
+/// Bearer tokens.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFile {
+    pub erp_token: Option<Token>,
+    pub wms_token: Option<Token>,
+    pub ops_token: Option<Token>,
+    #[serde(default)]
+    pub suppliers: Vec<SupplierToken>,
+}
+
+/// The core's own per-caller rate limit.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitFile {
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Default 1000.
+    pub per_second: Option<crate::scenario::Positive>,
+    /// Default 2000.
+    pub burst: Option<crate::scenario::Positive>,
 }
 
 impl Default for PartnersFile {
@@ -110,6 +226,10 @@ pub struct CoreFile {
     pub partners: PartnersFile,
     #[serde(default)]
     pub retry: RetryFile,
+    #[serde(default)]
+    pub auth: AuthFile,
+    #[serde(default)]
+    pub rate_limit: RateLimitFile,
 }
 
 impl Default for CoreFile {
@@ -119,8 +239,130 @@ impl Default for CoreFile {
             database: default_database(),
             partners: PartnersFile::default(),
             retry: RetryFile::default(),
+            auth: AuthFile::default(),
+            rate_limit: RateLimitFile::default(),
         }
     }
+}
+
+/// The environment variables `crossdock core` reads, each overriding the
+/// file key beside it. `CROSSDOCK_AUTH_SUPPLIERS` is a comma-separated list
+/// of `gln=token`, replacing the file's `[[auth.suppliers]]`.
+pub const ENV_VARS: [(&str, &str); 17] = [
+    ("CROSSDOCK_LISTEN", "listen"),
+    ("CROSSDOCK_DATABASE", "database"),
+    ("CROSSDOCK_PARTNERS_ERP", "partners.erp"),
+    ("CROSSDOCK_PARTNERS_WMS", "partners.wms"),
+    ("CROSSDOCK_PARTNERS_SUPPLIER", "partners.supplier"),
+    ("CROSSDOCK_RETRY_MAX_ATTEMPTS", "retry.max_attempts"),
+    ("CROSSDOCK_RETRY_BASE_MS", "retry.base_ms"),
+    ("CROSSDOCK_RETRY_CAP_MS", "retry.cap_ms"),
+    ("CROSSDOCK_RETRY_TIMEOUT_MS", "retry.timeout_ms"),
+    ("CROSSDOCK_RETRY_CONCURRENCY", "retry.concurrency"),
+    ("CROSSDOCK_AUTH_ERP_TOKEN", "auth.erp_token"),
+    ("CROSSDOCK_AUTH_WMS_TOKEN", "auth.wms_token"),
+    ("CROSSDOCK_AUTH_OPS_TOKEN", "auth.ops_token"),
+    ("CROSSDOCK_AUTH_SUPPLIERS", "auth.suppliers"),
+    ("CROSSDOCK_RATE_LIMIT_ENABLED", "rate_limit.enabled"),
+    ("CROSSDOCK_RATE_LIMIT_PER_SECOND", "rate_limit.per_second"),
+    ("CROSSDOCK_RATE_LIMIT_BURST", "rate_limit.burst"),
+];
+
+/// Variables with the prefix that other commands read; not a typo.
+const OTHER_VARS: [&str; 1] = ["CROSSDOCK_LOG"];
+
+fn positive(s: &str) -> Result<crate::scenario::Positive, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(crate::scenario::Positive(n)),
+        _ => Err(format!("expected a positive integer, found {s:?}")),
+    }
+}
+
+/// Overrides `file` with the `CROSSDOCK_*` variables among `vars`. Returns
+/// warnings (unknown `CROSSDOCK_*` names, likely typos).
+pub fn apply_env(
+    file: &mut CoreFile,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<String>, CoreCmdError> {
+    let mut warnings = Vec::new();
+    for (name, value) in vars {
+        if !name.starts_with("CROSSDOCK_") || OTHER_VARS.contains(&name.as_str()) {
+            continue;
+        }
+        let bad = |message: String| CoreCmdError::BadInput(format!("environment variable {name}: {message}"));
+        match name.as_str() {
+            "CROSSDOCK_LISTEN" => {
+                file.listen = value.parse().map_err(|_| {
+                    bad(format!(
+                        "expected an address such as 127.0.0.1:8080, found {value:?}"
+                    ))
+                })?;
+            }
+            "CROSSDOCK_DATABASE" if value.is_empty() => {
+                return Err(bad("expected a file path, found nothing".into()));
+            }
+            "CROSSDOCK_DATABASE" => file.database = PathBuf::from(value),
+            "CROSSDOCK_PARTNERS_ERP" => file.partners.erp = value.parse().map_err(bad)?,
+            "CROSSDOCK_PARTNERS_WMS" => file.partners.wms = value.parse().map_err(bad)?,
+            "CROSSDOCK_PARTNERS_SUPPLIER" => file.partners.supplier = value.parse().map_err(bad)?,
+            "CROSSDOCK_RETRY_MAX_ATTEMPTS" => file.retry.max_attempts = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_RETRY_BASE_MS" => file.retry.base_ms = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_RETRY_CAP_MS" => file.retry.cap_ms = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_RETRY_TIMEOUT_MS" => file.retry.timeout_ms = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_RETRY_CONCURRENCY" => file.retry.concurrency = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_AUTH_ERP_TOKEN" => file.auth.erp_token = Some(value.parse().map_err(bad)?),
+            "CROSSDOCK_AUTH_WMS_TOKEN" => file.auth.wms_token = Some(value.parse().map_err(bad)?),
+            "CROSSDOCK_AUTH_OPS_TOKEN" => file.auth.ops_token = Some(value.parse().map_err(bad)?),
+            "CROSSDOCK_AUTH_SUPPLIERS" => {
+                let mut suppliers = Vec::new();
+                for (i, item) in value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|i| !i.is_empty())
+                    .enumerate()
+                {
+                    let (gln, token) = item
+                        .split_once('=')
+                        .ok_or_else(|| bad(format!("item {}: expected gln=token", i + 1)))?;
+                    suppliers.push(SupplierToken {
+                        gln: gln
+                            .trim()
+                            .parse()
+                            .map_err(|e| bad(format!("item {}: {e}", i + 1)))?,
+                        token: token
+                            .trim()
+                            .parse()
+                            .map_err(|e| bad(format!("item {}: {e}", i + 1)))?,
+                    });
+                }
+                file.auth.suppliers = suppliers;
+            }
+            "CROSSDOCK_RATE_LIMIT_ENABLED" => {
+                file.rate_limit.enabled = Some(match value.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    other => return Err(bad(format!("expected true or false, found {other:?}"))),
+                });
+            }
+            "CROSSDOCK_RATE_LIMIT_PER_SECOND" => {
+                file.rate_limit.per_second = Some(positive(&value).map_err(bad)?)
+            }
+            "CROSSDOCK_RATE_LIMIT_BURST" => file.rate_limit.burst = Some(positive(&value).map_err(bad)?),
+            _ => warnings.push(format!(
+                "ignoring unknown environment variable {name} (crossdock core reads {})",
+                ENV_VARS.map(|(v, _)| v).join(", ")
+            )),
+        }
+    }
+    Ok(warnings)
+}
+
+/// Tokens generated for a run that configured none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedTokens {
+    pub erp: String,
+    pub wms: String,
+    pub ops: String,
 }
 
 /// Why the core did not run.
@@ -152,26 +394,72 @@ pub fn load_config(file: Option<&Path>) -> Result<CoreFile, CoreCmdError> {
 }
 
 /// The core's configuration from the file's values.
-pub fn core_config(file: &CoreFile) -> Result<CoreConfig, CoreCmdError> {
-    for (name, url) in [
-        ("erp", &file.partners.erp),
-        ("wms", &file.partners.wms),
-        ("supplier", &file.partners.supplier),
-    ] {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(CoreCmdError::BadInput(format!(
-                "partners.{name}: expected an http:// or https:// URL, found {url:?}"
-            )));
-        }
-    }
+///
+/// With no token configured at all, tokens for the ERP, WMS and operators
+/// are generated and returned so the caller can show them.
+pub fn core_config(file: &CoreFile) -> Result<(CoreConfig, Option<GeneratedTokens>), CoreCmdError> {
     let mut config = CoreConfig::new(
         file.database.clone(),
         Partners {
-            erp: file.partners.erp.clone(),
-            wms: file.partners.wms.clone(),
-            supplier: file.partners.supplier.clone(),
+            erp: file.partners.erp.0.clone(),
+            wms: file.partners.wms.0.clone(),
+            supplier: file.partners.supplier.0.clone(),
         },
     );
+    let a = &file.auth;
+    let generated =
+        (a.erp_token.is_none() && a.wms_token.is_none() && a.ops_token.is_none() && a.suppliers.is_empty())
+            .then(|| {
+                let token = || format!("{:032x}", rand::random::<u128>());
+                GeneratedTokens {
+                    erp: token(),
+                    wms: token(),
+                    ops: token(),
+                }
+            });
+    let mut credentials = Credentials::default();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut add = |what: String, token: &str, caller: Caller| {
+        if let Some((_, first)) = seen.iter().find(|(t, _)| *t == token) {
+            return Err(CoreCmdError::BadInput(format!(
+                "{what}: the same token is already {first}'s; each caller needs its own"
+            )));
+        }
+        seen.push((token.to_owned(), what.clone()));
+        credentials.insert(token, caller);
+        Ok(())
+    };
+    if let Some(g) = &generated {
+        add("auth.erp_token".into(), &g.erp, Caller::Erp)?;
+        add("auth.wms_token".into(), &g.wms, Caller::Wms)?;
+        add("auth.ops_token".into(), &g.ops, Caller::Ops)?;
+    }
+    for (what, token, caller) in [
+        ("auth.erp_token", &a.erp_token, Caller::Erp),
+        ("auth.wms_token", &a.wms_token, Caller::Wms),
+        ("auth.ops_token", &a.ops_token, Caller::Ops),
+    ] {
+        if let Some(t) = token {
+            add(what.into(), &t.0, caller)?;
+        }
+    }
+    for (i, s) in a.suppliers.iter().enumerate() {
+        add(
+            format!("auth.suppliers[{i}] (gln {})", s.gln.0),
+            &s.token.0,
+            Caller::Supplier { gln: s.gln.0.clone() },
+        )?;
+    }
+    config.credentials = credentials;
+    let rl = &file.rate_limit;
+    if rl.enabled.unwrap_or(true) {
+        let per_second = rl.per_second.map_or(1000, |p| p.0);
+        let burst = rl.burst.map_or(per_second.saturating_mul(2), |p| p.0);
+        config.rate_limit = Some(RateLimit {
+            per_second: std::num::NonZeroU32::new(per_second).expect("Positive is at least 1"),
+            burst: std::num::NonZeroU32::new(burst).expect("Positive is at least 1"),
+        });
+    }
     let r = &file.retry;
     if let Some(n) = r.max_attempts {
         config.retry.policy.max_attempts = n.0;
@@ -205,7 +493,7 @@ pub fn core_config(file: &CoreFile) -> Result<CoreConfig, CoreCmdError> {
             config.retry.backoff.cap.as_millis()
         )));
     }
-    Ok(config)
+    Ok((config, generated))
 }
 
 /// Runs the core on `listen` until `shutdown`; `started` gets its URL.
@@ -214,7 +502,15 @@ pub async fn run_core(
     started: impl FnOnce(&str),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), CoreCmdError> {
-    let config = core_config(&file)?;
+    let (config, generated) = core_config(&file)?;
+    if let Some(g) = &generated {
+        eprintln!(
+            "crossdock: no bearer tokens configured; generated for this run:\n  erp: {}\n  wms: {}\n  ops: {}\n  (suppliers have none: configure [[auth.suppliers]] or CROSSDOCK_AUTH_SUPPLIERS)",
+            g.erp, g.wms, g.ops
+        );
+    } else if file.auth.suppliers.is_empty() {
+        eprintln!("crossdock: warning: no supplier tokens configured; suppliers will get 401");
+    }
     if let Some(dir) = config.database.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| CoreCmdError::Start {
             what: format!("create {}", dir.display()),
@@ -246,14 +542,16 @@ mod tests {
         let d = load_config(None).unwrap();
         assert_eq!(d.listen, default_listen());
         assert_eq!(d.database, default_database());
-        let c = core_config(&d).unwrap();
+        let (c, generated) = core_config(&d).unwrap();
         assert_eq!(c.partners.erp, "http://127.0.0.1:7001");
+        assert!(generated.is_some(), "no tokens configured: some are generated");
+        assert!(!c.credentials.is_empty());
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("core.toml");
         std::fs::write(&path, "listen = \"127.0.0.1:0\"\n[partners]\nwms = \"http://127.0.0.1:9000\"\n[retry]\nmax_attempts = 3\ncap_ms = 200\n").unwrap();
         let f = load_config(Some(&path)).unwrap();
-        let c = core_config(&f).unwrap();
+        let (c, _) = core_config(&f).unwrap();
         assert_eq!(c.partners.wms, "http://127.0.0.1:9000");
         assert_eq!(c.partners.erp, "http://127.0.0.1:7001");
         assert_eq!(c.retry.policy.max_attempts, 3);
@@ -270,7 +568,7 @@ mod tests {
              [retry.partner_concurrency]\nerp = 15\n",
         )
         .unwrap();
-        let c = core_config(&load_config(Some(&path)).unwrap()).unwrap();
+        let (c, _) = core_config(&load_config(Some(&path)).unwrap()).unwrap();
         assert_eq!(c.retry.breaker.failure_threshold, 3);
         assert_eq!(c.retry.breaker.cool_down, Duration::from_millis(2500));
         assert_eq!(c.retry.limit(contracts::Role::Erp), 15);
@@ -291,12 +589,114 @@ mod tests {
         assert!(e.to_string().contains("retry.max_attempts"), "{e}");
 
         std::fs::write(&path, "[partners]\nerp = \"ftp://x\"\n").unwrap();
-        let e = core_config(&load_config(Some(&path)).unwrap()).unwrap_err();
-        assert!(e.to_string().contains("partners.erp: expected an http"), "{e}");
+        let e = load_config(Some(&path)).unwrap_err();
+        assert!(e.to_string().contains("core.toml:2:"), "{e}");
+        assert!(e.to_string().contains("partners.erp"), "{e}");
+        assert!(e.to_string().contains("expected an http"), "{e}");
         assert_eq!(e.exit_code(), crate::exit::BAD_INPUT);
 
         std::fs::write(&path, "colour = \"blue\"\n").unwrap();
         let e = load_config(Some(&path)).unwrap_err();
         assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.toml");
+        std::fs::write(
+            &path,
+            "[partners]\nerp = \"http://127.0.0.1:9001\"\n[auth]\nerp_token = \"erp-token-from-the-file\"\n[rate_limit]\nper_second = 5\n",
+        )
+        .unwrap();
+        let mut f = load_config(Some(&path)).unwrap();
+        let warnings = apply_env(
+            &mut f,
+            vars(&[
+                ("CROSSDOCK_PARTNERS_ERP", "http://127.0.0.1:9002"),
+                ("CROSSDOCK_AUTH_ERP_TOKEN", "erp-token-from-the-env"),
+                (
+                    "CROSSDOCK_AUTH_SUPPLIERS",
+                    "5060000000016=supplier-token-one-1, 5060000000023=supplier-token-two-2",
+                ),
+                ("CROSSDOCK_RATE_LIMIT_BURST", "7"),
+                ("CROSSDOCK_LOG", "debug"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (c, generated) = core_config(&f).unwrap();
+        assert!(generated.is_none());
+        assert_eq!(c.partners.erp, "http://127.0.0.1:9002");
+        assert_eq!(c.credentials.caller("erp-token-from-the-env"), Some(&Caller::Erp));
+        assert_eq!(c.credentials.caller("erp-token-from-the-file"), None);
+        assert_eq!(
+            c.credentials.caller("supplier-token-two-2"),
+            Some(&Caller::Supplier {
+                gln: "5060000000023".into()
+            })
+        );
+        let rl = c.rate_limit.unwrap();
+        assert_eq!((rl.per_second.get(), rl.burst.get()), (5, 7));
+
+        let mut f = CoreFile::default();
+        let w = apply_env(&mut f, vars(&[("CROSSDOCK_RETRY_MAX_ATEMPTS", "3")])).unwrap();
+        assert!(w[0].contains("CROSSDOCK_RETRY_MAX_ATEMPTS"), "{w:?}");
+        let mut f = CoreFile::default();
+        apply_env(&mut f, vars(&[("CROSSDOCK_RATE_LIMIT_ENABLED", "false")])).unwrap();
+        assert_eq!(core_config(&f).unwrap().0.rate_limit, None);
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_with_what_was_expected() {
+        for (var, value, expected) in [
+            ("CROSSDOCK_RETRY_MAX_ATTEMPTS", "0", "expected a positive integer"),
+            (
+                "CROSSDOCK_PARTNERS_WMS",
+                "wms.local",
+                "expected an http:// or https:// URL",
+            ),
+            ("CROSSDOCK_AUTH_OPS_TOKEN", "short", "at least 16"),
+            (
+                "CROSSDOCK_AUTH_SUPPLIERS",
+                "5060000000017=supplier-token-one-1",
+                "item 1: expected a GLN",
+            ),
+            ("CROSSDOCK_LISTEN", "here", "expected an address"),
+        ] {
+            let mut f = CoreFile::default();
+            let e = apply_env(&mut f, vars(&[(var, value)])).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(&format!("environment variable {var}: ")), "{text}");
+            assert!(text.contains(expected), "{text}");
+            assert_eq!(e.exit_code(), crate::exit::BAD_INPUT);
+        }
+        // The same token for two callers is refused after resolving.
+        let mut f = CoreFile::default();
+        apply_env(
+            &mut f,
+            vars(&[
+                ("CROSSDOCK_AUTH_ERP_TOKEN", "one-token-for-both"),
+                ("CROSSDOCK_AUTH_WMS_TOKEN", "one-token-for-both"),
+            ]),
+        )
+        .unwrap();
+        let e = core_config(&f).unwrap_err().to_string();
+        assert!(
+            e.contains("auth.wms_token") && e.contains("auth.erp_token"),
+            "{e}"
+        );
     }
 }

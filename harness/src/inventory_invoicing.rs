@@ -131,6 +131,7 @@ pub fn configure_core(invoicing: Option<&InvoicingSection>, config: &mut CoreCon
 pub async fn reconcile(
     inventory: Option<&InventorySection>,
     core: &CoreHandle,
+    ops_token: &str,
     seed: u64,
     deadline: Instant,
 ) -> Result<u32, String> {
@@ -145,7 +146,12 @@ pub async fn reconcile(
     for run in 1..=runs {
         let key = format!("harness-reconciliation:{seed}:{run}");
         loop {
-            let answer = http.post(&url).header(IDEMPOTENCY_KEY, &key).send().await;
+            let answer = http
+                .post(&url)
+                .bearer_auth(ops_token)
+                .header(IDEMPOTENCY_KEY, &key)
+                .send()
+                .await;
             let status = match answer {
                 Ok(r) if r.status().is_success() => break,
                 Ok(r) => r.status().as_u16(),

@@ -325,6 +325,29 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     if let Some(pct) = opts.core.price_tolerance_pct {
         core_config.invoicing.price_tolerance_pct = pct;
     }
+    // The core never runs open: each party gets its own bearer token, new
+    // for every run.
+    let token = || format!("{:032x}", rand::random::<u128>());
+    let (erp_token, wms_token, supplier_token, ops_token) = (token(), token(), token(), token());
+    core_config.credentials = integration_core::Credentials::default()
+        .with(&erp_token, integration_core::Caller::Erp)
+        .with(&wms_token, integration_core::Caller::Wms)
+        .with(&ops_token, integration_core::Caller::Ops)
+        .with(
+            &supplier_token,
+            integration_core::Caller::Supplier {
+                gln: supplier_gln().as_str().to_owned(),
+            },
+        );
+    for (client, token) in [
+        (erp.core_client(), erp_token),
+        (wms.core_client(), wms_token),
+        (supplier.core_client(), supplier_token),
+    ] {
+        client
+            .set_bearer(token)
+            .expect("a new simulator has no token yet");
+    }
     let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
         what: "the reference core",
         message: e.to_string(),
@@ -472,7 +495,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     };
     // Then the reconciliations `[inventory]` asks for, and quiet again.
     let quiescence = match quiescence {
-        Ok(()) => inventory_invoicing::reconcile(scenario.inventory.as_ref(), &core, seed, deadline)
+        Ok(()) => inventory_invoicing::reconcile(scenario.inventory.as_ref(), &core, &ops_token, seed, deadline)
             .await
             .map(|_| ()),
         left => left,

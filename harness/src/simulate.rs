@@ -31,6 +31,9 @@ pub struct SimulateOptions {
     pub history: PathBuf,
     /// Require `Authorization: Bearer <token>` on every request (401 otherwise).
     pub token: Option<String>,
+    /// Bearer token this party sends to the peer (the reference core needs
+    /// one per partner).
+    pub peer_token: Option<String>,
 }
 
 /// Why a simulator did not run.
@@ -104,30 +107,49 @@ pub async fn simulate(
             what: format!("listen on {}", opts.listen),
             source,
         })?;
+    let bearer = |client: &simulators::client::PartnerClient| {
+        if let Some(token) = &opts.peer_token {
+            client
+                .set_bearer(token.clone())
+                .expect("a new simulator has no token yet");
+        }
+    };
     let app = match opts.role {
-        SimRole::Erp => simulators::erp::app(ErpSim::new(&opts.peer_url, recorder.clone(), faults.clone())),
-        SimRole::Wms => simulators::wms::app(WmsSim::new(
-            WmsConfig {
-                core_url: opts.peer_url.clone(),
-                receipt_delay: Duration::from_millis(100),
-                receiving: Default::default(),
-                seed: opts.seed,
-            },
-            recorder.clone(),
-            faults.clone(),
-        )),
-        SimRole::Supplier => simulators::supplier::app(SupplierSim::new(
-            SupplierConfig {
-                core_url: opts.peer_url.clone(),
-                seed: opts.seed,
-                ack_delay: Duration::from_millis(100),
-                asn_delay: Duration::from_millis(200),
-                asn_copies: (1, 1),
-                concurrent_copies: false,
-            },
-            recorder.clone(),
-            faults.clone(),
-        )),
+        SimRole::Erp => {
+            let erp = ErpSim::new(&opts.peer_url, recorder.clone(), faults.clone());
+            bearer(erp.core_client());
+            simulators::erp::app(erp)
+        }
+        SimRole::Wms => {
+            let wms = WmsSim::new(
+                WmsConfig {
+                    core_url: opts.peer_url.clone(),
+                    receipt_delay: Duration::from_millis(100),
+                    receiving: Default::default(),
+                    seed: opts.seed,
+                },
+                recorder.clone(),
+                faults.clone(),
+            );
+            bearer(wms.core_client());
+            simulators::wms::app(wms)
+        }
+        SimRole::Supplier => {
+            let supplier = SupplierSim::new(
+                SupplierConfig {
+                    core_url: opts.peer_url.clone(),
+                    seed: opts.seed,
+                    ack_delay: Duration::from_millis(100),
+                    asn_delay: Duration::from_millis(200),
+                    asn_copies: (1, 1),
+                    concurrent_copies: false,
+                },
+                recorder.clone(),
+                faults.clone(),
+            );
+            bearer(supplier.core_client());
+            simulators::supplier::app(supplier)
+        }
     };
     let app = simulators::auth::require_bearer(app, opts.token.as_deref());
     let server: Server = serve(listener, app, faults).map_err(|source| SimulateError::Io {

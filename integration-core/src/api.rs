@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,7 +23,10 @@ use contracts::outbound::ShipmentConfirmation;
 use contracts::routes::{self, core};
 
 use crate::error::ApiError;
-use crate::store::{Intake, Replay, ReplaySelection, Tx};
+use contracts::ops::{ReplayRequest, ReplayResult, Trace};
+
+use crate::auth::Caller;
+use crate::store::{Intake, ReplaySelection, Tx};
 use crate::{CoreState, flows, now_us};
 
 pub(crate) fn parse<T: DeserializeOwned>(
@@ -40,8 +43,11 @@ pub(crate) fn parse<T: DeserializeOwned>(
 }
 
 /// Takes in one document: `key` gives its business key, `apply` its effects.
+// One parameter per aspect of an intake; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 async fn take_in<T>(
     state: Arc<CoreState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     kind: &'static str,
@@ -68,6 +74,25 @@ where
         )
     })?;
     let (doc, payload) = parse::<T>(kind, &body)?;
+    // A supplier speaks only for itself (invariant 20): the document's
+    // supplier_gln must be the caller's own GLN. That its POs are its own is
+    // checked by the flow, inside the transaction.
+    if let Caller::Supplier { gln } = &caller {
+        let claimed = payload.get("supplier_gln").and_then(serde_json::Value::as_str);
+        if claimed != Some(gln.as_str()) {
+            tracing::warn!(caller = %caller.key(), ?claimed, endpoint, "supplier acting for another supplier refused");
+            return Err(ApiError::refused(
+                403,
+                "supplier-mismatch",
+                "a supplier may only send its own documents",
+                "/supplier_gln".into(),
+                format!(
+                    "the bearer token is supplier {gln}'s; the document names supplier {}",
+                    claimed.unwrap_or("(none)")
+                ),
+            ));
+        }
+    }
     // The contract (schema and domain rules), beyond what the types enforce:
     // a document that breaks it is never stored or forwarded.
     let schema = contracts::routes::operation(Role::Core, "POST", endpoint)
@@ -118,11 +143,13 @@ where
 
 async fn purchase_order(
     State(s): State<Arc<CoreState>>,
+    Extension(c): Extension<Caller>,
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     take_in(
         s,
+        c,
         h,
         b,
         "purchase_order",
@@ -135,11 +162,13 @@ async fn purchase_order(
 
 async fn acknowledgement(
     State(s): State<Arc<CoreState>>,
+    Extension(c): Extension<Caller>,
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     take_in(
         s,
+        c,
         h,
         b,
         "po_acknowledgement",
@@ -152,11 +181,13 @@ async fn acknowledgement(
 
 async fn asn(
     State(s): State<Arc<CoreState>>,
+    Extension(c): Extension<Caller>,
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     take_in(
         s,
+        c,
         h,
         b,
         "asn",
@@ -169,6 +200,7 @@ async fn asn(
 
 async fn goods_receipt(
     State(s): State<Arc<CoreState>>,
+    Extension(c): Extension<Caller>,
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -178,6 +210,7 @@ async fn goods_receipt(
     };
     take_in(
         s,
+        c,
         h,
         b,
         "goods_receipt",
@@ -190,11 +223,13 @@ async fn goods_receipt(
 
 async fn shipment_confirmation(
     State(s): State<Arc<CoreState>>,
+    Extension(c): Extension<Caller>,
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     take_in(
         s,
+        c,
         h,
         b,
         "shipment_confirmation",
@@ -207,12 +242,14 @@ async fn shipment_confirmation(
 
 async fn invoice(
     State(s): State<Arc<CoreState>>,
+    Extension(c): Extension<Caller>,
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let config = s.config.invoicing;
     take_in(
         s,
+        c,
         h,
         b,
         "invoice",
@@ -225,12 +262,14 @@ async fn invoice(
 
 async fn inventory_adjustment(
     State(s): State<Arc<CoreState>>,
+    Extension(c): Extension<Caller>,
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let dedup = s.config.adjustment_dedup;
     take_in(
         s,
+        c,
         h,
         b,
         "inventory_adjustment",
@@ -418,22 +457,71 @@ async fn replay(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| ApiError::MalformedJson(e.body_text()))?;
-    let which: Replay = serde_json::from_slice(&body).map_err(|e| ApiError::InvalidDocument {
+    let which: ReplayRequest = serde_json::from_slice(&body).map_err(|e| ApiError::InvalidDocument {
         document: "replay selection",
         detail: format!("expected {{\"ids\": [..]}}, {{\"all\": true}} or {{\"from_us\", \"to_us\"}}: {e}"),
     })?;
     let selection = match which {
-        Replay::Ids { ids } => ReplaySelection::Ids(ids),
-        Replay::AllFlag { all: true } => ReplaySelection::All,
-        Replay::AllFlag { all: false } => ReplaySelection::Ids(Vec::new()),
-        Replay::Range { from_us, to_us } => ReplaySelection::CreatedBetween { from_us, to_us },
+        ReplayRequest::Ids { ids } => ReplaySelection::Ids(ids),
+        ReplayRequest::All { all: true } => ReplaySelection::All,
+        ReplayRequest::All { all: false } => ReplaySelection::Ids(Vec::new()),
+        ReplayRequest::Range { from_us, to_us } => ReplaySelection::CreatedBetween { from_us, to_us },
     };
     let store = s.store.clone();
     let replayed = tokio::task::spawn_blocking(move || store.replay_dead_letters(&selection, now_us()))
         .await
         .map_err(|e| ApiError::Storage(e.to_string()))??;
     s.outbox_notify.notify_one();
-    Ok(axum::Json(serde_json::json!({ "replayed": replayed })).into_response())
+    tracing::info!(replayed, "dead letters replayed");
+    Ok(axum::Json(ReplayResult {
+        replayed: replayed as u64,
+    })
+    .into_response())
+}
+
+/// `GET /v1/trace/{trace_id}`: the hops of one business flow, from the store.
+async fn trace(State(s): State<Arc<CoreState>>, Path(trace_id): Path<String>) -> Result<Response, ApiError> {
+    if trace_id.len() != 32 || !trace_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(ApiError::refused(
+            400,
+            "bad-trace-id",
+            "not a W3C trace id",
+            String::new(),
+            format!("expected 32 lowercase hex digits, found {trace_id:?}"),
+        ));
+    }
+    let store = s.store.clone();
+    let id = trace_id.clone();
+    let hops = tokio::task::spawn_blocking(move || store.trace(&id))
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))??;
+    if hops.is_empty() {
+        return Err(ApiError::refused(
+            404,
+            "unknown-trace",
+            "no such trace",
+            String::new(),
+            format!("the core holds no message or delivery of trace {trace_id}"),
+        ));
+    }
+    Ok(axum::Json(Trace { trace_id, hops }).into_response())
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(s): State<Arc<CoreState>>) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let (inbox, outbox) = tokio::task::spawn_blocking(move || store.metrics())
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))??;
+    let text = crate::metrics::render(&s.metrics, &inbox, &outbox);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// The core's OpenAPI document, the same as `contracts/openapi/core.json`.
@@ -478,8 +566,20 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route("/openapi.json", get(openapi))
         .route(core::OPS_DEAD_LETTERS, get(dead_letters))
         .route(core::OPS_DEAD_LETTER_REPLAY, post(replay))
+        .route(core::OPS_TRACE, get(trace))
+        .route(core::METRICS, get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        // Layers run bottom-up on a request: observe (metrics) first, so
+        // refused requests are counted too; then authenticate.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::observe,
+        ))
         .with_state(state)
 }

@@ -80,22 +80,16 @@ fn owned_po(tx: &Tx<'_>, po_number: &str, supplier_gln: &str, pointer: String) -
         )
         .optional()?;
     match row {
-        None => Err(ApiError::refused(
-            422,
+        // Another supplier's PO is reported exactly as an unknown one, 404:
+        // a supplier cannot even learn that it exists (invariant 20).
+        Some((version, owner)) if owner == supplier_gln => Ok(version),
+        _ => Err(ApiError::refused(
+            404,
             "unknown-purchase-order",
             "unknown purchase order",
             pointer,
             format!("purchase order {po_number} is not known to the core"),
         )),
-        // Another supplier's PO is reported as unknown: existence is not leaked.
-        Some((_, owner)) if owner != supplier_gln => Err(ApiError::refused(
-            422,
-            "unknown-purchase-order",
-            "unknown purchase order",
-            pointer,
-            format!("purchase order {po_number} is not known to the core"),
-        )),
-        Some((version, _)) => Ok(version),
     }
 }
 

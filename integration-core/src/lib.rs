@@ -7,9 +7,11 @@
 //! [`CoreConfig`] and calls [`start`].
 
 mod api;
+pub mod auth;
 pub mod error;
 pub mod flows;
 pub mod outbound;
+mod metrics;
 pub mod outbox;
 pub mod store;
 
@@ -22,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub use auth::{Caller, Credentials, RateLimit};
 pub use outbox::{Backoff, BreakerConfig, PartnerLimits, RetryConfig, RetryPolicy};
 pub use store::{OpsStatus, Store, StoreOptions};
 
@@ -72,6 +75,12 @@ pub struct CoreConfig {
     /// ERP's books before the first run's corrections land and corrects
     /// again (the harness's tests prove its check catches that).
     pub reconciliation_guard: bool,
+    /// Bearer tokens of the partners and operators. Empty means nobody may
+    /// call (every request but `/openapi.json` gets 401): the core is never
+    /// open by default.
+    pub credentials: Credentials,
+    /// A token bucket per caller; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl CoreConfig {
@@ -89,6 +98,8 @@ impl CoreConfig {
             invoicing: flows::invoicing::MatchConfig::default(),
             adjustment_dedup: true,
             reconciliation_guard: true,
+            credentials: Credentials::default(),
+            rate_limit: None,
         }
     }
 }
@@ -120,6 +131,8 @@ pub(crate) struct CoreState {
     pub reconciling: tokio::sync::Mutex<()>,
     /// Reads partners' snapshots (reconciliation).
     pub http: reqwest::Client,
+    pub limiter: Option<auth::Limiter>,
+    pub metrics: metrics::Metrics,
 }
 
 /// Microseconds since the Unix epoch.
@@ -192,7 +205,12 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
     ));
     let worker = tokio::spawn(worker.run(worker_rx));
 
+    if config.credentials.is_empty() {
+        tracing::warn!("the core has no bearer tokens configured: every request will get 401");
+    }
     let state = Arc::new(CoreState {
+        limiter: config.rate_limit.map(auth::Limiter::new),
+        metrics: metrics::Metrics::default(),
         validator: contracts::validate::Validator::new(),
         store: store.clone(),
         outbox_notify: notify,

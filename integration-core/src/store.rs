@@ -113,6 +113,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at_us);
 CREATE INDEX IF NOT EXISTS outbox_partner_due ON outbox(partner, state, next_attempt_at_us);
+CREATE INDEX IF NOT EXISTS inbox_trace ON inbox(trace_id);
+CREATE INDEX IF NOT EXISTS outbox_trace ON outbox(trace_id);
 "#;
 
 /// SHA-256 of a JSON value's canonical text (serde_json sorts object keys).
@@ -157,40 +159,11 @@ pub struct Delivery {
     pub attempts: u32,
 }
 
-/// Outbox and inbox depth, for operators and for quiescence.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct OpsStatus {
-    pub inbox_messages: i64,
-    pub outbox_pending: i64,
-    pub outbox_delivered: i64,
-    pub outbox_dead: i64,
-}
+pub use contracts::ops::{DeadLetter, OpsStatus};
+use contracts::ops::{DeliveryState, TraceHop};
 
-/// A delivery the outbox gave up on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeadLetter {
-    pub id: i64,
-    pub partner: String,
-    pub path: String,
-    pub idempotency_key: String,
-    pub trace_id: String,
-    pub attempts: u32,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub created_at_us: u64,
-}
-
-/// Which dead letters to replay.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum Replay {
-    /// `{"ids": [1, 2]}`
-    Ids { ids: Vec<i64> },
-    /// `{"all": true}`
-    AllFlag { all: bool },
-    /// `{"from_us": …, "to_us": …}`: created in that range (Unix µs).
-    Range { from_us: u64, to_us: u64 },
-}
+/// Inbox messages by kind, and outbox rows by partner and state.
+pub type StoreMetrics = (Vec<(String, i64)>, Vec<crate::metrics::OutboxRow>);
 
 /// Which dead letters to replay, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -649,6 +622,76 @@ impl Store {
     pub fn replay_dead_letters(&self, which: &ReplaySelection, now_us: u64) -> Result<usize, ApiError> {
         let which = which.clone();
         self.write_blocking(move |conn| Ok(replay_in(conn, &which, now_us)?))
+    }
+
+    /// The hops of one trace: its intakes and the deliveries they queued,
+    /// in time order.
+    pub fn trace(&self, trace_id: &str) -> rusqlite::Result<Vec<TraceHop>> {
+        let conn = self.lock();
+        let mut hops = Vec::new();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, kind, business_key, received_at_us FROM inbox WHERE trace_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![trace_id], |r| {
+            Ok(TraceHop::Intake {
+                message_id: format!("MSG-{:010}", r.get::<_, i64>(0)?),
+                kind: r.get(1)?,
+                business_key: r.get(2)?,
+                at_us: r.get::<_, i64>(3)?.max(0) as u64,
+            })
+        })?;
+        for row in rows {
+            hops.push(row?);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, partner, path, idempotency_key, state, attempts, last_status, last_error, created_at_us,
+                    delivered_at_us
+             FROM outbox WHERE trace_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![trace_id], |r| {
+            Ok(TraceHop::Delivery {
+                id: r.get(0)?,
+                partner: r.get(1)?,
+                path: r.get(2)?,
+                idempotency_key: r.get(3)?,
+                state: DeliveryState::from_store(&r.get::<_, String>(4)?),
+                attempts: r.get(5)?,
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+                at_us: r.get::<_, i64>(8)?.max(0) as u64,
+                delivered_at_us: r.get::<_, Option<i64>>(9)?.map(|t| t.max(0) as u64),
+            })
+        })?;
+        for row in rows {
+            hops.push(row?);
+        }
+        // Stable: an intake and the deliveries it queued share a time.
+        hops.sort_by_key(TraceHop::at_us);
+        Ok(hops)
+    }
+
+    /// Inbox messages by kind, and outbox deliveries and attempts by
+    /// partner and state, for /metrics.
+    pub fn metrics(&self) -> rusqlite::Result<StoreMetrics> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT kind, COUNT(*) FROM inbox GROUP BY kind ORDER BY kind")?;
+        let inbox = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT partner, state, COUNT(*), COALESCE(SUM(attempts), 0) FROM outbox GROUP BY partner, state",
+        )?;
+        let outbox = stmt
+            .query_map([], |r| {
+                Ok(crate::metrics::OutboxRow {
+                    partner: r.get(0)?,
+                    state: r.get(1)?,
+                    deliveries: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((inbox, outbox))
     }
 
     pub fn ops_status(&self) -> rusqlite::Result<OpsStatus> {

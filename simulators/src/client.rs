@@ -70,6 +70,8 @@ pub struct PartnerClient {
     party: Role,
     peer: Role,
     retry: RetrySchedule,
+    /// `Authorization: Bearer` sent with every request, once configured.
+    bearer: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl PartnerClient {
@@ -84,7 +86,15 @@ impl PartnerClient {
             party,
             peer,
             retry: RetrySchedule::default(),
+            bearer: std::sync::Arc::default(),
         }
+    }
+
+    /// Sends `token` as `Authorization: Bearer` from now on. The token is
+    /// set once (the harness does it before any load); a second call is
+    /// refused with the token already in use.
+    pub fn set_bearer(&self, token: impl Into<String>) -> Result<(), String> {
+        self.bearer.set(token.into())
     }
 
     /// One recorded POST.
@@ -96,14 +106,16 @@ impl PartnerClient {
         trace: &TraceParent,
     ) -> Attempt {
         let started_at_us = now_us();
-        let result = self
+        let mut request = self
             .http
             .post(format!("{}{path}", self.base_url))
             .header(IDEMPOTENCY_KEY, idempotency_key)
             .header(TRACEPARENT, trace.header_value())
-            .json(body)
-            .send()
-            .await;
+            .json(body);
+        if let Some(token) = self.bearer.get() {
+            request = request.bearer_auth(token);
+        }
+        let result = request.send().await;
         let (attempt, replayed) = match result {
             Err(e) => (
                 Attempt {

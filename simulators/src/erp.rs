@@ -95,6 +95,11 @@ impl ErpSim {
         &self.recorder
     }
 
+    /// The client this party calls the core with (to give it a bearer token).
+    pub fn core_client(&self) -> &PartnerClient {
+        &self.core
+    }
+
     /// The party's live fault rules.
     pub fn faults(&self) -> &Arc<FaultSet> {
         &self.faults

@@ -178,6 +178,11 @@ impl SupplierSim {
         &self.recorder
     }
 
+    /// The client this party calls the core with (to give it a bearer token).
+    pub fn core_client(&self) -> &PartnerClient {
+        &self.core
+    }
+
     /// The party's live fault rules.
     pub fn faults(&self) -> &Arc<FaultSet> {
         &self.faults

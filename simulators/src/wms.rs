@@ -249,6 +249,11 @@ impl WmsSim {
         &self.recorder
     }
 
+    /// The client this party calls the core with (to give it a bearer token).
+    pub fn core_client(&self) -> &PartnerClient {
+        &self.core
+    }
+
     /// The party's live fault rules.
     pub fn faults(&self) -> &Arc<FaultSet> {
         &self.faults

@@ -5,6 +5,8 @@ use std::process::Command;
 
 use crate::{interrupt, spawn_server, write_scenario};
 
+const ERP_TOKEN: &str = "standalone-erp-token";
+
 fn start(config: &Path) -> (std::process::Child, String) {
     spawn_server(&[
         "core".as_ref(),
@@ -24,7 +26,7 @@ fn the_standalone_core_serves_its_contract_and_keeps_what_it_accepted_across_res
         dir.path(),
         "core.toml",
         &format!(
-            "database = {:?}\n[partners]\nerp = \"http://127.0.0.1:9\"\nwms = \"http://127.0.0.1:9\"\nsupplier = \"http://127.0.0.1:9\"\n",
+            "database = {:?}\n[partners]\nerp = \"http://127.0.0.1:9\"\nwms = \"http://127.0.0.1:9\"\nsupplier = \"http://127.0.0.1:9\"\n[auth]\nerp_token = \"{ERP_TOKEN}\"\n",
             db.display().to_string()
         ),
     );
@@ -60,6 +62,7 @@ fn the_standalone_core_serves_its_contract_and_keeps_what_it_accepted_across_res
         let first = c
             .post(format!("{url}/v1/purchase-orders"))
             .header("idempotency-key", "po-1")
+            .bearer_auth(ERP_TOKEN)
             .json(&po)
             .send()
             .await
@@ -83,6 +86,7 @@ fn the_standalone_core_serves_its_contract_and_keeps_what_it_accepted_across_res
         let r = reqwest::Client::new()
             .post(format!("{url}/v1/purchase-orders"))
             .header("idempotency-key", "po-1-resent")
+            .bearer_auth(ERP_TOKEN)
             .json(&po)
             .send()
             .await
@@ -110,4 +114,61 @@ fn a_bad_core_configuration_exits_2_with_its_location() {
         stderr.contains("core.toml:2:") && stderr.contains("retry.cap_ms"),
         "{stderr}"
     );
+}
+
+/// The environment overrides the file, and a bad variable is named: exit 2.
+#[test]
+fn the_environment_configures_the_core_and_a_bad_variable_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_scenario(dir.path(), "core.toml", "[retry]\nmax_attempts = 3\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_crossdock"))
+        .args(["core", "--config"])
+        .arg(&config)
+        .env("CROSSDOCK_RETRY_MAX_ATTEMPTS", "zero")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("environment variable CROSSDOCK_RETRY_MAX_ATTEMPTS: expected a positive integer"),
+        "{stderr}"
+    );
+
+    // Tokens from the environment: the ERP's works, no other does.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crossdock"))
+        .args(["core", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("CROSSDOCK_DATABASE", dir.path().join("env.sqlite"))
+        .env("CROSSDOCK_AUTH_ERP_TOKEN", "erp-token-from-env")
+        .env("CROSSDOCK_AUTH_OPS_TOKEN", "ops-token-from-env")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut url,
+    )
+    .unwrap();
+    let url = url.trim().to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (with_erp, with_ops, none) = runtime.block_on(async {
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        let status = |token: Option<&'static str>| {
+            let mut r = c.get(format!("{url}/v1/ops/status"));
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            async move { r.send().await.unwrap().status().as_u16() }
+        };
+        (
+            status(Some("erp-token-from-env")).await,
+            status(Some("ops-token-from-env")).await,
+            status(None).await,
+        )
+    });
+    assert_eq!((with_erp, with_ops, none), (403, 200, 401));
+    assert!(dir.path().join("env.sqlite").is_file());
+    assert_eq!(interrupt(child), Some(0));
 }

@@ -10,6 +10,7 @@ mod core_cmd;
 mod inventory_invoicing;
 mod outbound;
 mod receipts;
+mod crash;
 mod runs;
 mod scenario_schema;
 mod simulate;

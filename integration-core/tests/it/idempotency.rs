@@ -152,7 +152,13 @@ async fn wrong_method_and_oversized_body_get_problem_documents() {
     let url = t.url();
     let http = client();
 
-    let resp = http.get(format!("{url}{}", core::ASNS)).send().await.unwrap();
+    // The supplier's own path (another caller would get 403 first).
+    let resp = http
+        .get(format!("{url}{}", core::ASNS))
+        .bearer_auth(SUPPLIER_TOKEN)
+        .send()
+        .await
+        .unwrap();
     let a = answer(resp).await;
     a.assert_problem(405, "method-not-allowed");
     assert_eq!(a.headers.get("allow").and_then(|v| v.to_str().ok()), Some("POST"));

@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::support::*;
 
 /// An ASN that refers to an unknown PO, a line not on the PO, or ships more
-/// than the tolerance allows is refused with a 422 problem naming the line,
+/// than the tolerance allows is refused with a problem naming the line (404
+/// for the PO, 422 for the rest),
 /// stores nothing, and sends nothing to the WMS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asn_breaking_a_business_rule_is_refused_with_a_pointer_to_the_line() {
@@ -27,14 +28,14 @@ async fn asn_breaking_a_business_rule_is_refused_with_a_pointer_to_the_line() {
         &asn("ASN-1", &[("PO-9999", 1, 10)]),
     )
     .await;
-    let p = a.assert_problem(422, "unknown-purchase-order");
+    let p = a.assert_problem(404, "unknown-purchase-order");
     assert_eq!(p.errors[0].pointer, "/lines/0/po_number");
 
     // A known PO, but another supplier's: reported as unknown too.
     let mut foreign = asn("ASN-2", &[("PO-1000", 1, 10)]);
     foreign.supplier_gln = other_supplier();
     let a = post(&url, core::ASNS, "asn-foreign", &foreign).await;
-    let p = a.assert_problem(422, "unknown-purchase-order");
+    let p = a.assert_problem(404, "unknown-purchase-order");
     assert_eq!(p.errors[0].pointer, "/lines/0/po_number");
 
     // A line the PO does not have; the pointer names the second ASN line.
@@ -260,6 +261,6 @@ async fn resent_asn_is_a_duplicate_and_reaches_the_wms_once() {
     let mut other = asn("ASN-SEQ", &[("PO-3000", 1, 40)]);
     other.supplier_gln = other_supplier();
     let a = post(&url, core::ASNS, "other-supplier", &other).await;
-    a.assert_problem(422, "unknown-purchase-order");
+    a.assert_problem(404, "unknown-purchase-order");
     t.stop().await;
 }

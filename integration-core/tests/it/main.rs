@@ -12,6 +12,8 @@ mod idempotency;
 mod intake;
 mod outbound;
 mod partners;
+mod observability;
 mod receipts;
 mod regressions;
+mod security;
 mod support;

@@ -23,7 +23,7 @@ use contracts::inbound::{
 };
 use contracts::problem::PROBLEM_JSON;
 use contracts::{Gln, Gtin, Sscc};
-use integration_core::{CoreConfig, CoreHandle, OpsStatus, Partners};
+use integration_core::{Caller, CoreConfig, CoreHandle, Credentials, OpsStatus, Partners};
 
 /// How long any wait in these tests may take before it fails.
 pub const DEADLINE: Duration = Duration::from_secs(5);
@@ -270,6 +270,7 @@ pub async fn start_core_with(
     tweak: impl FnOnce(&mut CoreConfig),
 ) -> CoreHandle {
     let mut config = CoreConfig::new(db.to_path_buf(), partners);
+    config.credentials = credentials();
     config.retry.backoff.cap = Duration::from_millis(200);
     tweak(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -371,9 +372,71 @@ impl Answer {
     }
 }
 
-/// A client that talks to 127.0.0.1 directly, whatever the proxy settings.
+// ---------------------------------------------------------------- tokens
+
+pub const ERP_TOKEN: &str = "erp-token";
+pub const WMS_TOKEN: &str = "wms-token";
+pub const OPS_TOKEN: &str = "ops-token";
+/// `supplier()`'s token.
+pub const SUPPLIER_TOKEN: &str = "supplier-1-token";
+/// `other_supplier()`'s token.
+pub const OTHER_SUPPLIER_TOKEN: &str = "supplier-2-token";
+
+/// The tokens every test core accepts.
+pub fn credentials() -> Credentials {
+    Credentials::default()
+        .with(ERP_TOKEN, Caller::Erp)
+        .with(WMS_TOKEN, Caller::Wms)
+        .with(OPS_TOKEN, Caller::Ops)
+        .with(
+            SUPPLIER_TOKEN,
+            Caller::Supplier {
+                gln: supplier().as_str().to_owned(),
+            },
+        )
+        .with(
+            OTHER_SUPPLIER_TOKEN,
+            Caller::Supplier {
+                gln: other_supplier().as_str().to_owned(),
+            },
+        )
+}
+
+/// The token of the partner that sends `body` to `url`: the ERP, the WMS,
+/// or the supplier the body names; an operator's for anything else.
+pub fn token_for(url: &str, body: &[u8]) -> &'static str {
+    use contracts::routes::core;
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .map_or(String::new(), |p| format!("/{p}"));
+    match path.as_str() {
+        core::PURCHASE_ORDERS | core::ORDER_RELEASES => ERP_TOKEN,
+        core::GOODS_RECEIPTS | core::SHIPMENT_CONFIRMATIONS | core::INVENTORY_ADJUSTMENTS => WMS_TOKEN,
+        core::PO_ACKNOWLEDGEMENTS | core::ASNS | core::INVOICES => {
+            let named = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v["supplier_gln"].as_str().map(str::to_owned));
+            if named.as_deref() == Some(other_supplier().as_str()) {
+                OTHER_SUPPLIER_TOKEN
+            } else {
+                SUPPLIER_TOKEN
+            }
+        }
+        _ => OPS_TOKEN,
+    }
+}
+
+/// A client that talks to 127.0.0.1 directly, whatever the proxy settings,
+/// with an operator's bearer token unless a request sets its own.
 pub fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {OPS_TOKEN}").parse().unwrap(),
+    );
     reqwest::Client::builder()
+        .default_headers(headers)
         .no_proxy()
         .timeout(DEADLINE)
         .build()
@@ -387,11 +450,40 @@ pub struct Send<'a> {
     pub traceparent: Option<&'a str>,
 }
 
+/// POSTs with the token of the partner that sends such documents ([`token_for`]).
 pub async fn send_raw(http: &reqwest::Client, url: &str, opts: Send<'_>, body: Vec<u8>) -> Answer {
+    let token = token_for(url, &body);
+    send_as(http, url, Some(token), opts, body).await
+}
+
+/// POSTs with bearer token `token` (`None`: no Authorization header at all).
+pub async fn send_as(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    opts: Send<'_>,
+    body: Vec<u8>,
+) -> Answer {
+    let anonymous;
+    let http = match token {
+        Some(_) => http,
+        None => {
+            anonymous = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(DEADLINE)
+                .build()
+                .unwrap();
+            &anonymous
+        }
+    };
     let mut req = http
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body);
+    if let Some(t) = token {
+        // Replaces the client's default operator token.
+        req = req.bearer_auth(t);
+    }
     if let Some(k) = opts.key {
         req = req.header(IDEMPOTENCY_KEY, k);
     }

@@ -1,0 +1,264 @@
+//! Prometheus text exposition (format 0.0.4) of the core: request counts and
+//! latency per endpoint, kept in memory by the [`observe`] middleware, and
+//! outbox depth, attempts and dead letters, read from the store at scrape
+//! time (so they survive a restart).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use contracts::routes::core;
+
+use crate::CoreState;
+
+/// Upper bounds (seconds) of the latency histogram's buckets.
+pub const LATENCY_BUCKETS_S: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Count per bucket (not cumulative); the last slot is +Inf.
+    buckets: [u64; LATENCY_BUCKETS_S.len() + 1],
+    sum_s: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        let i = LATENCY_BUCKETS_S
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(LATENCY_BUCKETS_S.len());
+        self.buckets[i] += 1;
+        self.sum_s += seconds;
+        self.count += 1;
+    }
+}
+
+/// Request metrics, by (method, route template).
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    /// (method, route, status) → count.
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// (method, route) → latency.
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+}
+
+impl Metrics {
+    pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let key = (method.to_owned(), route.to_owned());
+        *self
+            .requests
+            .lock()
+            .expect("metrics lock")
+            .entry((key.0.clone(), key.1.clone(), status))
+            .or_default() += 1;
+        self.latency
+            .lock()
+            .expect("metrics lock")
+            .entry(key)
+            .or_default()
+            .observe(seconds);
+    }
+}
+
+/// The route template of `path`: one of the core's paths, or `other`.
+fn route_of(path: &str) -> &'static str {
+    const ROUTES: [&str; 14] = [
+        core::PURCHASE_ORDERS,
+        core::PO_ACKNOWLEDGEMENTS,
+        core::ASNS,
+        core::GOODS_RECEIPTS,
+        core::ORDER_RELEASES,
+        core::SHIPMENT_CONFIRMATIONS,
+        core::INVENTORY_ADJUSTMENTS,
+        core::INVOICES,
+        core::OPS_STATUS,
+        core::OPS_DEAD_LETTERS,
+        core::OPS_DEAD_LETTER_REPLAY,
+        core::METRICS,
+        "/openapi.json",
+        core::OPS_TRACE,
+    ];
+    if path.starts_with("/v1/trace/") {
+        return core::OPS_TRACE;
+    }
+    ROUTES.into_iter().find(|r| *r == path).unwrap_or("other")
+}
+
+/// Counts and times every request by its route template (unmatched paths
+/// count as `other`, so a scan cannot grow the label set).
+pub(crate) async fn observe(State(state): State<Arc<CoreState>>, req: Request, next: Next) -> Response {
+    let route = route_of(req.uri().path());
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.record(&method, route, status, seconds);
+    if route != core::METRICS {
+        tracing::debug!(%method, %route, status, ms = seconds * 1000.0, "request");
+    }
+    response
+}
+
+/// Outbox numbers from the store, per partner and state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub partner: String,
+    pub state: String,
+    pub deliveries: i64,
+    pub attempts: i64,
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The exposition text.
+pub(crate) fn render(metrics: &Metrics, inbox: &[(String, i64)], outbox: &[OutboxRow]) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_outbox_deliveries Outbox deliveries by partner and state (pending = queue depth)."
+    );
+    let _ = writeln!(w, "# TYPE crossdock_outbox_deliveries gauge");
+    for state in ["pending", "delivered", "dead"] {
+        for partner in ["erp", "wms", "supplier"] {
+            let n: i64 = outbox
+                .iter()
+                .filter(|r| r.partner == partner && r.state == state)
+                .map(|r| r.deliveries)
+                .sum();
+            let _ = writeln!(
+                w,
+                "crossdock_outbox_deliveries{{partner=\"{partner}\",state=\"{state}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_outbox_attempts_total Delivery attempts made, by partner."
+    );
+    let _ = writeln!(w, "# TYPE crossdock_outbox_attempts_total counter");
+    for partner in ["erp", "wms", "supplier"] {
+        let n: i64 = outbox
+            .iter()
+            .filter(|r| r.partner == partner)
+            .map(|r| r.attempts)
+            .sum();
+        let _ = writeln!(w, "crossdock_outbox_attempts_total{{partner=\"{partner}\"}} {n}");
+    }
+    let dead: i64 = outbox
+        .iter()
+        .filter(|r| r.state == "dead")
+        .map(|r| r.deliveries)
+        .sum();
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_dead_letters Deliveries given up on, awaiting replay."
+    );
+    let _ = writeln!(w, "# TYPE crossdock_dead_letters gauge");
+    let _ = writeln!(w, "crossdock_dead_letters {dead}");
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_intake_messages_total Messages taken in, by kind (stored; survives restarts)."
+    );
+    let _ = writeln!(w, "# TYPE crossdock_intake_messages_total counter");
+    for (kind, n) in inbox {
+        let _ = writeln!(
+            w,
+            "crossdock_intake_messages_total{{kind=\"{}\"}} {n}",
+            escape(kind)
+        );
+    }
+
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_http_requests_total Requests answered since start, by route and status."
+    );
+    let _ = writeln!(w, "# TYPE crossdock_http_requests_total counter");
+    for ((method, route, status), n) in metrics.requests.lock().expect("metrics lock").iter() {
+        let _ = writeln!(
+            w,
+            "crossdock_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+            escape(route)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "# HELP crossdock_http_request_duration_seconds Time to answer, by route (intake latency per flow for the business routes)."
+    );
+    let _ = writeln!(w, "# TYPE crossdock_http_request_duration_seconds histogram");
+    for ((method, route), h) in metrics.latency.lock().expect("metrics lock").iter() {
+        let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+        let mut cumulative = 0;
+        for (i, bound) in LATENCY_BUCKETS_S.iter().enumerate() {
+            cumulative += h.buckets[i];
+            let _ = writeln!(
+                w,
+                "crossdock_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            w,
+            "crossdock_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(
+            w,
+            "crossdock_http_request_duration_seconds_sum{{{labels}}} {}",
+            h.sum_s
+        );
+        let _ = writeln!(
+            w,
+            "crossdock_http_request_duration_seconds_count{{{labels}}} {}",
+            h.count
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_end_at_the_count() {
+        let m = Metrics::default();
+        m.record("POST", "/v1/asns", 201, 0.004);
+        m.record("POST", "/v1/asns", 201, 0.020);
+        m.record("POST", "/v1/asns", 422, 9.0);
+        let text = render(&m, &[("asn".into(), 2)], &[]);
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        let b = "crossdock_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/asns\",";
+        assert_eq!(line(&format!("{b}le=\"0.0025\"}}")), "0");
+        assert_eq!(line(&format!("{b}le=\"0.005\"}}")), "1");
+        assert_eq!(line(&format!("{b}le=\"0.025\"}}")), "2");
+        assert_eq!(line(&format!("{b}le=\"5\"}}")), "2");
+        assert_eq!(line(&format!("{b}le=\"+Inf\"}}")), "3");
+        assert_eq!(
+            line("crossdock_http_requests_total{method=\"POST\",route=\"/v1/asns\",status=\"422\"}"),
+            "1"
+        );
+        assert_eq!(line("crossdock_intake_messages_total{kind=\"asn\"}"), "2");
+        assert_eq!(line("crossdock_dead_letters"), "0");
+    }
+}

@@ -1,0 +1,179 @@
+//! `GET /v1/trace/{trace_id}` and `GET /metrics`, as an operator calls them.
+
+use contracts::ops::{DeliveryState, Trace, TraceHop};
+use contracts::routes::{core, supplier};
+
+use crate::support::*;
+
+async fn get(url: &str) -> Answer {
+    answer(client().get(url).send().await.unwrap()).await
+}
+
+/// The trace lists the intake and the delivery it caused, with the
+/// delivery's state, attempts and last status, in time order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_lists_the_intake_and_its_deliveries_with_attempts() {
+    let supplier_stub = Stub::scripted(vec![Reply::status(503)]).await;
+    let parties = Parties::start().await;
+    let t = TestCore::start(partners(&parties.erp.url, &parties.wms.url, &supplier_stub.url)).await;
+    let url = t.url();
+    let trace = trace_id(0x7ace);
+    let po = purchase_order("PO-TR", &[(1, 10)]);
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    assert_accepted(
+        &post_with(
+            &url,
+            core::PURCHASE_ORDERS,
+            Send {
+                key: Some("po-tr"),
+                traceparent: Some(&traceparent),
+            },
+            &po,
+        )
+        .await,
+    );
+    supplier_stub.wait_for(supplier::PURCHASE_ORDERS, 2).await;
+    quiescent(&t.core).await;
+
+    let a = get(&format!("{url}/v1/trace/{trace}")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let got: Trace = serde_json::from_value(a.body.clone()).unwrap();
+    assert_eq!(got.trace_id, trace);
+    assert_eq!(got.hops.len(), 2, "{:#?}", got.hops);
+    match &got.hops[0] {
+        TraceHop::Intake {
+            kind, business_key, ..
+        } => {
+            assert_eq!(kind, "purchase_order");
+            assert_eq!(business_key, "PO-TR:v1");
+        }
+        other => panic!("first hop is the intake, found {other:?}"),
+    }
+    match &got.hops[1] {
+        TraceHop::Delivery {
+            partner,
+            path,
+            state,
+            attempts,
+            last_status,
+            delivered_at_us,
+            at_us,
+            ..
+        } => {
+            assert_eq!(partner, "supplier");
+            assert_eq!(path, supplier::PURCHASE_ORDERS);
+            assert_eq!(*state, DeliveryState::Delivered);
+            assert_eq!(*attempts, 2, "one 503, then delivered");
+            assert_eq!(*last_status, Some(201));
+            assert!(delivered_at_us.unwrap() >= *at_us);
+        }
+        other => panic!("second hop is the delivery, found {other:?}"),
+    }
+
+    // Unknown and malformed ids; and a partner may not read traces.
+    get(&format!("{url}/v1/trace/{}", trace_id(0xdead)))
+        .await
+        .assert_problem(404, "unknown-trace");
+    get(&format!("{url}/v1/trace/not-hex"))
+        .await
+        .assert_problem(400, "bad-trace-id");
+    let a = answer(
+        client()
+            .get(format!("{url}/v1/trace/{trace}"))
+            .bearer_auth(SUPPLIER_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    a.assert_problem(403, "forbidden");
+    t.stop().await;
+}
+
+/// The value of the sample line `name` (with its labels) in `text`.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.parse().unwrap())
+}
+
+/// Prometheus text: outbox depth by partner and state, attempts, dead
+/// letters, intake counts, and requests and latency per route, refused
+/// requests included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_expose_outbox_depth_attempts_dead_letters_and_intake_latency() {
+    // The supplier refuses the PO for good: one dead letter.
+    let supplier_stub = Stub::scripted(vec![Reply::status(400)]).await;
+    let parties = Parties::start().await;
+    let t = TestCore::start(partners(&parties.erp.url, &parties.wms.url, &supplier_stub.url)).await;
+    let url = t.url();
+    assert_accepted(
+        &post(
+            &url,
+            core::PURCHASE_ORDERS,
+            "po-m1",
+            &purchase_order("PO-M1", &[(1, 1)]),
+        )
+        .await,
+    );
+    // A refused request is counted as well.
+    let refused = send_as(
+        &client(),
+        &format!("{url}{}", core::PURCHASE_ORDERS),
+        None,
+        Send::default(),
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    quiescent(&t.core).await;
+
+    let resp = client()
+        .get(format!("{url}{}", core::METRICS))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+    let text = resp.text().await.unwrap();
+    let s = |name: &str| sample(&text, name).unwrap_or_else(|| panic!("no sample {name} in\n{text}"));
+    assert_eq!(
+        s("crossdock_outbox_deliveries{partner=\"supplier\",state=\"dead\"}"),
+        1.0
+    );
+    assert_eq!(
+        s("crossdock_outbox_deliveries{partner=\"supplier\",state=\"pending\"}"),
+        0.0
+    );
+    assert_eq!(s("crossdock_outbox_attempts_total{partner=\"supplier\"}"), 1.0);
+    assert_eq!(s("crossdock_dead_letters"), 1.0);
+    assert_eq!(s("crossdock_intake_messages_total{kind=\"purchase_order\"}"), 1.0);
+    let route = "method=\"POST\",route=\"/v1/purchase-orders\"";
+    assert_eq!(
+        s(&format!(
+            "crossdock_http_requests_total{{{route},status=\"201\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        s(&format!(
+            "crossdock_http_requests_total{{{route},status=\"401\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        s(&format!(
+            "crossdock_http_request_duration_seconds_count{{{route}}}"
+        )),
+        2.0
+    );
+    assert_eq!(
+        s(&format!(
+            "crossdock_http_request_duration_seconds_bucket{{{route},le=\"+Inf\"}}"
+        )),
+        2.0
+    );
+    assert!(text.contains("# TYPE crossdock_http_request_duration_seconds histogram"));
+    t.stop().await;
+}
