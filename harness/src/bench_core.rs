@@ -227,12 +227,30 @@ async fn sink() -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     Ok((addr, join))
 }
 
-/// Sends `bodies(i)` for i in `0..total` to `url{path}` from `concurrency`
+const ERP_TOKEN: &str = "bench-erp-token-000001";
+const WMS_TOKEN: &str = "bench-wms-token-000001";
+const SUPPLIER_TOKEN: &str = "bench-supplier-token-01";
+
+/// The bench's callers: the core never runs open.
+fn credentials() -> integration_core::Credentials {
+    use integration_core::Caller;
+    integration_core::Credentials::default()
+        .with(ERP_TOKEN, Caller::Erp)
+        .with(WMS_TOKEN, Caller::Wms)
+        .with(
+            SUPPLIER_TOKEN,
+            Caller::Supplier {
+                gln: gln(506_000_000_001).as_str().to_owned(),
+            },
+        )
+}
+
+/// Sends `bodies(i)` for i in `0..total` to `target` (with `token`) from `concurrency`
 /// clients; returns latencies (µs) of the 2xx answers and the error count.
 async fn post_all(
     http: &reqwest::Client,
-    url: &str,
-    path: &'static str,
+    target: String,
+    token: &'static str,
     total: u64,
     concurrency: usize,
     max: Duration,
@@ -245,7 +263,7 @@ async fn post_all(
     let mut clients = JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let (http, next, errors, body) = (http.clone(), next.clone(), errors.clone(), body.clone());
-        let target = format!("{url}{path}");
+        let target = target.clone();
         clients.spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
             loop {
@@ -257,6 +275,7 @@ async fn post_all(
                 let sent = Instant::now();
                 let answer = http
                     .post(&target)
+                    .bearer_auth(token)
                     .header(IDEMPOTENCY_KEY, key)
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(bytes)
@@ -304,6 +323,7 @@ async fn intake_run(
         },
     );
     config.store = StoreOptions { max_batch };
+    config.credentials = credentials();
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| setup("bind 127.0.0.1")(e.to_string()))?;
@@ -317,8 +337,8 @@ async fn intake_run(
     // Setup, not timed: the POs the ASNs ship.
     let (_, errors, _) = post_all(
         &http,
-        &url,
-        core::PURCHASE_ORDERS,
+        format!("{url}{}", core::PURCHASE_ORDERS),
+        ERP_TOKEN,
         opts.asns,
         opts.concurrency,
         opts.max_duration,
@@ -337,8 +357,8 @@ async fn intake_run(
     let commits_before = core.commits();
     let (hist, errors, elapsed) = post_all(
         &http,
-        &url,
-        core::ASNS,
+        format!("{url}{}", core::ASNS),
+        SUPPLIER_TOKEN,
         opts.asns,
         opts.concurrency,
         opts.max_duration,
@@ -464,7 +484,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
         recorder(&opts.dir, "supplier")?,
         FaultSet::new(3),
     );
-    let config = CoreConfig::new(
+    let mut config = CoreConfig::new(
         db,
         Partners {
             erp: url(&erp_l),
@@ -472,6 +492,16 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
             supplier: url(&sup_l),
         },
     );
+    config.credentials = credentials();
+    for (client, token) in [
+        (erp.core_client(), ERP_TOKEN),
+        (wms.core_client(), WMS_TOKEN),
+        (supplier.core_client(), SUPPLIER_TOKEN),
+    ] {
+        client
+            .set_bearer(token.to_owned())
+            .expect("a new simulator has no token yet");
+    }
     let core = integration_core::start(config, core_l).map_err(|e| setup("start the core")(e.to_string()))?;
     let serve_err = |what: &str| setup(format!("serve the {what} simulator"));
     let servers = [

@@ -120,6 +120,11 @@ pub enum Command {
         /// Bearer token for every request; also runs errors.missing-auth-401.
         #[arg(long)]
         token: Option<String>,
+        /// Certifying the core: the token of one of its callers, as
+        /// `erp=T`, `wms=T` or `supplier=T` (repeatable); a request goes
+        /// with the token of the role that calls its path.
+        #[arg(long = "token-for", value_parser = parse_token_for)]
+        tokens_for: Vec<(contracts::Role, String)>,
         /// Evidence directory [default: target/crossdock/certify/<role>].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -577,6 +582,7 @@ pub async fn execute(cli: Cli) -> u8 {
             role,
             target,
             token,
+            tokens_for,
             out,
             seed,
             callback_listen,
@@ -590,6 +596,7 @@ pub async fn execute(cli: Cli) -> u8 {
             let out = out.unwrap_or_else(|| crate::certify::default_out_dir(role));
             let mut opts = crate::certify::CertifyOptions::new(role, target, out.clone());
             opts.token = token;
+            opts.tokens_for = tokens_for;
             opts.seed = seed;
             opts.callback = crate::certify::CallbackListen::Addr(callback_listen);
             opts.callback_wait = std::time::Duration::from_secs(callback_wait_s);
@@ -736,4 +743,25 @@ pub fn exit_code(e: &RunError) -> u8 {
         RunError::Scenario(_) => exit::BAD_INPUT,
         _ => exit::INFRASTRUCTURE,
     }
+}
+
+/// `ROLE=TOKEN` of `certify --token-for`.
+fn parse_token_for(s: &str) -> Result<(contracts::Role, String), String> {
+    let (role, token) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ROLE=TOKEN (erp, wms or supplier), found {s:?}"))?;
+    let role = match role {
+        "erp" => contracts::Role::Erp,
+        "wms" => contracts::Role::Wms,
+        "supplier" => contracts::Role::Supplier,
+        other => {
+            return Err(format!(
+                "expected a role of erp, wms or supplier, found {other:?}"
+            ));
+        }
+    };
+    if token.is_empty() {
+        return Err("expected a non-empty token after '='".into());
+    }
+    Ok((role, token.to_owned()))
 }

@@ -4,16 +4,16 @@
 
 pub mod bench;
 pub mod bench_core;
-pub mod certify;
 pub mod bench_load;
+pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod contract_diff;
 pub mod contracts_cmd;
 pub mod core_cmd;
 pub mod exit;
-pub mod load;
 pub mod inventory_invoicing;
+pub mod load;
 pub mod run;
 pub mod scenario;
 pub mod simulate;

@@ -27,8 +27,8 @@ use simulators::{rfc3339_utc, serve};
 use crate::check::{self, Expectations, HistoryError};
 
 pub mod outbound;
-use crate::load::{Driver, LoadReport};
 use crate::inventory_invoicing;
+use crate::load::{Driver, LoadReport};
 use crate::scenario::{Scenario, ScenarioError, SimRole};
 
 /// How to run scenarios (built by the binary from its arguments).
@@ -437,18 +437,18 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             .as_ref()
             .map_or_else(|| crate::load::Schedule::constant(1.0), |l| l.schedule()),
     )
-        .max_sends(total)
-        .max_duration(deadline.saturating_duration_since(Instant::now()))
-        .start_at(load_start)
-        .run(|i| {
-            opts.report(Progress::Releasing {
-                released: i + 1,
-                total,
-            });
-            let (erp, po_number) = (erp.clone(), released[i as usize].0.clone());
-            async move { erp.release(&po_number).await.is_some_and(|a| a.is_success()) }
-        })
-        .await;
+    .max_sends(total)
+    .max_duration(deadline.saturating_duration_since(Instant::now()))
+    .start_at(load_start)
+    .run(|i| {
+        opts.report(Progress::Releasing {
+            released: i + 1,
+            total,
+        });
+        let (erp, po_number) = (erp.clone(), released[i as usize].0.clone());
+        async move { erp.release(&po_number).await.is_some_and(|a| a.is_success()) }
+    })
+    .await;
     let sent = load.sent;
     eprintln!("crossdock: {sent} purchase orders released; waiting for quiescence");
 
@@ -495,9 +495,11 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     };
     // Then the reconciliations `[inventory]` asks for, and quiet again.
     let quiescence = match quiescence {
-        Ok(()) => inventory_invoicing::reconcile(scenario.inventory.as_ref(), &core, &ops_token, seed, deadline)
-            .await
-            .map(|_| ()),
+        Ok(()) => {
+            inventory_invoicing::reconcile(scenario.inventory.as_ref(), &core, &ops_token, seed, deadline)
+                .await
+                .map(|_| ())
+        }
         left => left,
     };
     timeline.abort_all();

@@ -636,7 +636,10 @@ asn_to_expectation_p99_ms = 100
         assert_eq!(s.supplier.asn_copies, CountRange { min: 1, max: 1 });
         assert_eq!(s.wms.receipt_delay_ms, 0);
         // No ramp: a constant rate.
-        assert_eq!(s.load.as_ref().unwrap().schedule(), crate::load::Schedule::constant(50.0));
+        assert_eq!(
+            s.load.as_ref().unwrap().schedule(),
+            crate::load::Schedule::constant(50.0)
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ mod api;
 pub mod auth;
 pub mod error;
 pub mod flows;
-pub mod outbound;
 mod metrics;
+pub mod outbound;
 pub mod outbox;
 pub mod store;
 

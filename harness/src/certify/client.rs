@@ -90,6 +90,8 @@ pub struct TargetClient {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    /// Per calling role, for a core target (see [`caller_of`]).
+    caller_tokens: Vec<(Role, String)>,
     recorder: Recorder,
     peer: Role,
     too_many: Arc<Mutex<Vec<TooMany>>>,
@@ -106,6 +108,7 @@ impl TargetClient {
                 .expect("a plain HTTP client builds"),
             base: base.trim_end_matches('/').to_owned(),
             token,
+            caller_tokens: Vec::new(),
             recorder,
             peer,
             too_many: Arc::default(),
@@ -113,8 +116,23 @@ impl TargetClient {
         }
     }
 
+    /// Tokens per calling role, for a core target.
+    pub fn with_caller_tokens(mut self, tokens: Vec<(Role, String)>) -> Self {
+        self.caller_tokens = tokens;
+        self
+    }
+
     pub fn has_token(&self) -> bool {
-        self.token.is_some()
+        self.token.is_some() || !self.caller_tokens.is_empty()
+    }
+
+    /// The token a request to `path` carries: its caller's, else the
+    /// general one.
+    fn token_for(&self, path: &str) -> Option<&str> {
+        caller_of(path)
+            .and_then(|role| self.caller_tokens.iter().find(|(r, _)| *r == role))
+            .map(|(_, t)| t.as_str())
+            .or(self.token.as_deref())
     }
 
     /// Every 429 seen so far.
@@ -202,7 +220,7 @@ impl TargetClient {
         if let Some(key) = &req.idempotency_key {
             builder = builder.header(IDEMPOTENCY_KEY, key);
         }
-        match (req.auth, &self.token) {
+        match (req.auth, self.token_for(req.path)) {
             (Auth::Configured, Some(t)) => builder = builder.bearer_auth(t),
             (Auth::Wrong, _) => builder = builder.bearer_auth("crossdock-certify-wrong-token"),
             _ => {}
@@ -272,4 +290,27 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Which role calls a core path, or a resource under it (the core binds
+/// each token to one caller).
+pub fn caller_of(path: &str) -> Option<Role> {
+    use contracts::routes::core;
+    const CALLERS: &[(&str, Role)] = &[
+        (core::PURCHASE_ORDERS, Role::Erp),
+        (core::ORDER_RELEASES, Role::Erp),
+        (core::PO_ACKNOWLEDGEMENTS, Role::Supplier),
+        (core::ASNS, Role::Supplier),
+        (core::INVOICES, Role::Supplier),
+        (core::GOODS_RECEIPTS, Role::Wms),
+        (core::SHIPMENT_CONFIRMATIONS, Role::Wms),
+        (core::INVENTORY_ADJUSTMENTS, Role::Wms),
+    ];
+    CALLERS
+        .iter()
+        .find(|(p, _)| {
+            path.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+        .map(|(_, role)| *role)
 }

@@ -175,7 +175,10 @@ mod tests {
     fn documents_are_valid_deterministic_and_distinct_per_case() {
         let validator = contracts::Validator::new();
         let g = DocGen::new(42);
-        for op in contracts::routes::OPERATIONS {
+        for op in contracts::routes::OPERATIONS
+            .iter()
+            .filter(|o| o.method == "POST")
+        {
             for name in [op.request, op.response] {
                 let a = g
                     .document(name, 1)
@@ -211,7 +214,10 @@ mod tests {
     fn invalid_variants_break_the_schema() {
         let validator = contracts::Validator::new();
         let g = DocGen::new(1);
-        for op in contracts::routes::OPERATIONS {
+        for op in contracts::routes::OPERATIONS
+            .iter()
+            .filter(|o| o.method == "POST")
+        {
             let doc = g.document(op.request, 1).unwrap();
             let variants = invalid_variants(&validator, op.request, &doc);
             assert_eq!(variants.len(), 3, "{}", op.request);

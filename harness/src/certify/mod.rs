@@ -53,6 +53,11 @@ pub struct CertifyOptions {
     pub target: String,
     /// Bearer token sent on every request; enables `errors.missing-auth-401`.
     pub token: Option<String>,
+    /// Certifying the core: the token each of its callers uses (the core
+    /// binds a token to one caller: ERP, WMS, or a supplier's GLN). A
+    /// request to a core path goes with the token of the role that calls
+    /// it; `token` is the fallback.
+    pub tokens_for: Vec<(Role, String)>,
     pub out_dir: PathBuf,
     /// Seed of every generated document and key.
     pub seed: u64,
@@ -80,6 +85,7 @@ impl CertifyOptions {
             role,
             target: target.into(),
             token: None,
+            tokens_for: Vec::new(),
             out_dir,
             seed: 1,
             callback: CallbackListen::Addr(SocketAddr::from(([127, 0, 0, 1], DEFAULT_CALLBACK_PORT))),
@@ -305,7 +311,8 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
         recorder.clone(),
         opts.role,
         opts.request_timeout,
-    );
+    )
+    .with_caller_tokens(opts.tokens_for.clone());
     if let Err(message) = client.reachable().await {
         return Err(CertifyError::Unreachable {
             target: url.to_owned(),
@@ -399,11 +406,11 @@ fn resolve_scope(
     for path in paths {
         let op = contracts::routes::OPERATIONS
             .iter()
-            .find(|o| o.role == role && o.path == path.as_str())
+            .find(|o| o.role == role && o.method == "POST" && o.path == path.as_str())
             .ok_or_else(|| {
                 let known: Vec<&str> = contracts::routes::OPERATIONS
                     .iter()
-                    .filter(|o| o.role == role)
+                    .filter(|o| o.role == role && o.method == "POST")
                     .map(|o| o.path)
                     .collect();
                 CertifyError::BadInput(format!(
@@ -417,7 +424,7 @@ fn resolve_scope(
     }
     let all = contracts::routes::OPERATIONS
         .iter()
-        .filter(|o| o.role == role)
+        .filter(|o| o.role == role && o.method == "POST")
         .count();
     if scope.len() == all {
         scope.clear();

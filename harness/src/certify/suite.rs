@@ -289,7 +289,12 @@ impl Suite {
         let mut checks = Checks::new();
         let counter = AtomicU32::new(1);
         let ops: Vec<&'static Operation> = if self.scope.is_empty() {
-            OPERATIONS.iter().filter(|o| o.role == self.role).collect()
+            // Reads (GET snapshots) carry no document to certify: mutating
+            // operations only.
+            OPERATIONS
+                .iter()
+                .filter(|o| o.role == self.role && o.method == "POST")
+                .collect()
         } else {
             self.scope.clone()
         };

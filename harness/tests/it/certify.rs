@@ -244,11 +244,29 @@ async fn the_reference_core_is_certified_playing_its_partners() {
         wms: callback_url.clone(),
         supplier: callback_url,
     };
-    let config = integration_core::CoreConfig::new(dir.path().join("core.sqlite"), partners);
+    let mut config = integration_core::CoreConfig::new(dir.path().join("core.sqlite"), partners);
+    // The core binds each token to one caller; certify sends each request
+    // with the token of the role that calls its path.
+    use integration_core::Caller;
+    let supplier_gln = "5060000000016";
+    config.credentials = integration_core::Credentials::default()
+        .with("certify-erp-token-0001", Caller::Erp)
+        .with("certify-wms-token-0001", Caller::Wms)
+        .with(
+            "certify-supplier-token-01",
+            Caller::Supplier {
+                gln: supplier_gln.into(),
+            },
+        );
     let core_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let core = integration_core::start(config, core_l).unwrap();
     let mut opts = options(Role::Core, &core.url(), &dir.path().join("out"));
     opts.callback = CallbackListen::Listener(listener);
+    opts.tokens_for = vec![
+        (Role::Erp, "certify-erp-token-0001".into()),
+        (Role::Wms, "certify-wms-token-0001".into()),
+        (Role::Supplier, "certify-supplier-token-01".into()),
+    ];
     let c = certify(opts).await.unwrap();
     core.stop().await;
     assert_certified(&c);
