@@ -18,7 +18,7 @@
 //! the time bound (`timed_out`; recorded at the latency they had reached
 //! then, so they pull percentiles up instead of vanishing).
 //!
-//! ```ignore
+//! ```text
 //! let report = Driver::new(schedule).run(|i| async move { target.send(i).await.is_ok() }).await;
 //! ```
 
