@@ -29,6 +29,7 @@
 //!
 //! [`CoreConfig::release_timeout`]: crate::CoreConfig::release_timeout
 
+use contracts::time::rfc3339_utc;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -615,27 +616,6 @@ pub fn shipment_confirmation(tx: &Tx<'_>, sc: &ShipmentConfirmation) -> Result<(
         )?;
     }
     Ok(())
-}
-
-/// RFC 3339 UTC timestamp (second precision) of a Unix time in µs.
-fn rfc3339_utc(us: u64) -> String {
-    let secs = us / 1_000_000;
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Days since 1970-01-01 → civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 /// Default time the core waits for the WMS's release decision.
