@@ -45,11 +45,12 @@ struct Effect {
 /// What the checker gathers about receipt events and their ERP effects.
 #[derive(Default)]
 pub(super) struct ReceiptEvents {
-    events: HashMap<(String, u64), EventSeen>,
+    /// Ordered, so one receipt's events are one range (no full scans).
+    events: BTreeMap<(String, u64), EventSeen>,
     /// (receipt, line, seq posted) → postings.
-    postings: HashMap<(String, u32, u64), Vec<Effect>>,
+    postings: BTreeMap<(String, u32, u64), Vec<Effect>>,
     /// (receipt, line, seq reversed) → reversals.
-    reversals: HashMap<(String, u32, u64), Vec<Effect>>,
+    reversals: BTreeMap<(String, u32, u64), Vec<Effect>>,
     /// (receipt, seq) → discrepancies raised for that event.
     discrepancies: HashMap<(String, u64), Vec<Witness>>,
 }
@@ -129,8 +130,8 @@ impl ReceiptEvents {
     fn superseded_by(&self, receipt_id: &str, seq: u64) -> Option<(u64, &EventSeen)> {
         let this = self.events.get(&(receipt_id.to_owned(), seq))?;
         self.events
-            .iter()
-            .filter(|((r, s), e)| r == receipt_id && *s > seq && e.first_finished_us <= this.first_started_us)
+            .range((receipt_id.to_owned(), seq.saturating_add(1))..=(receipt_id.to_owned(), u64::MAX))
+            .filter(|(_, e)| e.first_finished_us <= this.first_started_us)
             .map(|((_, s), e)| (*s, e))
             .min_by_key(|(s, _)| *s)
     }
@@ -154,10 +155,11 @@ impl ReceiptEvents {
             let this = &self.events[&(receipt_id.clone(), *seq)];
             let mut traces: Vec<Witness> = Vec::new();
             let mut what = Vec::new();
+            let receipt = (receipt_id.clone(), 0, 0)..=(receipt_id.clone(), u32::MAX, u64::MAX);
             let postings: Vec<&Effect> = self
                 .postings
-                .iter()
-                .filter(|((r, _, s), _)| r == receipt_id && s == seq)
+                .range(receipt.clone())
+                .filter(|((_, _, s), _)| s == seq)
                 .flat_map(|(_, e)| e)
                 .collect();
             if !postings.is_empty() {
@@ -166,8 +168,7 @@ impl ReceiptEvents {
             }
             let reversals: Vec<&Effect> = self
                 .reversals
-                .iter()
-                .filter(|((r, _, _), _)| r == receipt_id)
+                .range(receipt)
                 .flat_map(|(_, e)| e)
                 .filter(|e| e.seq == *seq)
                 .collect();
