@@ -119,8 +119,7 @@ impl ReceiptEvents {
     /// Reversals of (receipt, line), whatever seq they cancel.
     pub(super) fn reversals_of(&self, receipt_id: &str, line: u32) -> usize {
         self.reversals
-            .iter()
-            .filter(|((r, l, _), _)| r == receipt_id && *l == line)
+            .range((receipt_id.to_owned(), line, 0)..=(receipt_id.to_owned(), line, u64::MAX))
             .map(|(_, v)| v.len())
             .sum()
     }
