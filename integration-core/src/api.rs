@@ -42,6 +42,30 @@ pub(crate) fn parse<T: DeserializeOwned>(
     Ok((doc, value))
 }
 
+/// The two things every mutating request must have before anything else is
+/// looked at: a non-empty Idempotency-Key (400 without) and a readable body.
+pub(crate) fn key_and_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(String, Bytes), ApiError> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::MissingIdempotencyKey)?
+        .to_owned();
+    let body = body.map_err(|e| {
+        ApiError::refused(
+            e.status().as_u16(),
+            "unreadable-body",
+            "request body could not be read",
+            String::new(),
+            e.body_text(),
+        )
+    })?;
+    Ok((key, body))
+}
+
 /// Takes in one document: `key` gives its business key, `apply` its effects.
 // One parameter per aspect of an intake; a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
@@ -58,21 +82,7 @@ async fn take_in<T>(
 where
     T: DeserializeOwned + Send + 'static,
 {
-    let idempotency_key = headers
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .ok_or(ApiError::MissingIdempotencyKey)?
-        .to_owned();
-    let body = body.map_err(|e| {
-        ApiError::refused(
-            e.status().as_u16(),
-            "unreadable-body",
-            "request body could not be read",
-            String::new(),
-            e.body_text(),
-        )
-    })?;
+    let (idempotency_key, body) = key_and_body(&headers, body)?;
     let (doc, payload) = parse::<T>(kind, &body)?;
     // A supplier speaks only for itself (invariant 20): the document's
     // supplier_gln must be the caller's own GLN. That its POs are its own is

@@ -329,21 +329,7 @@ pub(crate) async fn order_release(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .ok_or(ApiError::MissingIdempotencyKey)?
-        .to_owned();
-    let body = body.map_err(|e| {
-        ApiError::refused(
-            e.status().as_u16(),
-            "unreadable-body",
-            "request body could not be read",
-            String::new(),
-            e.body_text(),
-        )
-    })?;
+    let (key, body) = crate::api::key_and_body(&headers, body)?;
     let (order, payload) = crate::api::parse::<OrderRelease>("order_release", &body)?;
     let findings = s
         .validator
