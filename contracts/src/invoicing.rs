@@ -179,4 +179,15 @@ mod tests {
         assert_eq!(price_within("98", "100", 2), Some(true));
         assert_eq!(price_within("x", "100", 2), None);
     }
+
+    #[test]
+    fn price_e4_reads_the_price_pattern_only() {
+        assert_eq!(price_e4("41"), Some(410_000));
+        assert_eq!(price_e4("41.25"), Some(412_500));
+        assert_eq!(price_e4("0.0001"), Some(1));
+        assert_eq!(price_e4("999999999999.9999"), Some(9_999_999_999_999_999));
+        for bad in ["", ".5", "5.", "41,25", "1.23456", "1234567890123", "-1", "1e3"] {
+            assert_eq!(price_e4(bad), None, "{bad}");
+        }
+    }
 }

@@ -46,7 +46,7 @@ use crate::events::published;
 use crate::http::TraceParent;
 use crate::ids::gs1_check_digit;
 use crate::inbound::Uom;
-use crate::invoicing::LineMatchOutcome;
+use crate::invoicing::{LineMatchOutcome, price_e4};
 use crate::schema::{SchemaSet, UnknownSchema, catalog};
 
 /// The rule a finding breaks.
@@ -930,7 +930,7 @@ impl<'a> PriceCheck<'a> {
         let invoiced = str_at(line, "invoiced_unit_price")?;
         let po = str_at(line, "po_unit_price")?;
         let tolerance_pct = line.get("price_tolerance_pct").and_then(Value::as_u64)?;
-        let (inv, p) = (decimal_e4(invoiced)?, decimal_e4(po)?);
+        let (inv, p) = (price_e4(invoiced)?, price_e4(po)?);
         let within = inv.abs_diff(p) * 100 <= p * u128::from(tolerance_pct);
         Some(Self {
             invoiced,
@@ -939,25 +939,6 @@ impl<'a> PriceCheck<'a> {
             within,
         })
     }
-}
-
-/// A decimal of the contracts' price pattern (`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
-/// in ten-thousandths.
-fn decimal_e4(s: &str) -> Option<u128> {
-    let (int, frac) = match s.split_once('.') {
-        Some((_, "")) => return None,
-        Some((int, frac)) => (int, frac),
-        None => (s, ""),
-    };
-    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || int.len() > 12 || frac.len() > 4 || !digits(int) || !digits(frac) {
-        return None;
-    }
-    let mut scaled: u128 = int.parse().ok()?;
-    for b in frac.bytes().chain(std::iter::repeat_n(b'0', 4 - frac.len())) {
-        scaled = scaled * 10 + u128::from(b - b'0');
-    }
-    Some(scaled)
 }
 
 /// A known line outcome other than `matched` (an unknown one is the schema's finding).
@@ -1298,17 +1279,6 @@ mod tests {
         }
         assert_eq!(Uom::parse("ea"), None);
         assert_eq!(Uom::parse("KG"), None);
-    }
-
-    #[test]
-    fn decimal_e4_reads_the_price_pattern_only() {
-        assert_eq!(decimal_e4("41"), Some(410_000));
-        assert_eq!(decimal_e4("41.25"), Some(412_500));
-        assert_eq!(decimal_e4("0.0001"), Some(1));
-        assert_eq!(decimal_e4("999999999999.9999"), Some(9_999_999_999_999_999));
-        for bad in ["", ".5", "5.", "41,25", "1.23456", "1234567890123", "-1", "1e3"] {
-            assert_eq!(decimal_e4(bad), None, "{bad}");
-        }
     }
 
     #[test]
