@@ -7,12 +7,14 @@
 
 mod receipts;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
+use sha2::{Digest, Sha256};
 
 mod inventory;
 mod invoicing;
@@ -78,12 +80,52 @@ pub struct HistoryError {
 
 fn witness(ex: &Exchange) -> Witness {
     Witness {
-        party: ex.party.to_string(),
+        party: Cow::Borrowed(ex.party.as_str()),
         seq: ex.seq,
-        endpoint: format!("{} {}", ex.method, ex.endpoint),
+        endpoint: method_endpoint(&ex.method, &ex.endpoint),
         status: ex.status,
-        idempotency_key: ex.idempotency_key.clone(),
+        idempotency_key: ex.idempotency_key.as_deref().map(Box::from),
     }
+}
+
+/// "METHOD /path" of an exchange: borrowed from a table of every contracted
+/// operation (built once), so the witnesses a long history keeps do not each
+/// carry a copy; owned only for an operation outside the contract.
+fn method_endpoint(method: &str, endpoint: &str) -> Cow<'static, str> {
+    static TABLE: std::sync::OnceLock<HashMap<(&'static str, &'static str), &'static str>> =
+        std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        routes::OPERATIONS
+            .iter()
+            .map(|op| {
+                let text: &'static str = Box::leak(format!("{} {}", op.method, op.path).into_boxed_str());
+                ((op.method, op.path), text)
+            })
+            .collect()
+    });
+    match table.get(&(method, endpoint)) {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(format!("{method} {endpoint}")),
+    }
+}
+
+/// An empty per-key list with room for one item: most business keys see
+/// exactly one effect, and a `Vec`'s first push would reserve four.
+pub(crate) fn one_slot<T>() -> Vec<T> {
+    Vec::with_capacity(1)
+}
+
+/// A 128-bit fingerprint of a business key's parts, to key the checker's
+/// per-key maps without holding the key's text (collisions are negligible:
+/// about n²/2¹²⁹ for n keys).
+fn fingerprint(parts: &[&str]) -> u128 {
+    let mut digest = Sha256::new();
+    for p in parts {
+        digest.update((p.len() as u64).to_le_bytes());
+        digest.update(p.as_bytes());
+    }
+    let out = digest.finalize();
+    u128::from_le_bytes(out[..16].try_into().expect("a SHA-256 digest has 32 bytes"))
 }
 
 fn hash_json(v: &Option<serde_json::Value>) -> u64 {
@@ -135,21 +177,86 @@ struct ReceiptSeen {
     lines: Vec<(u32, String, u32, u32)>,
 }
 
+/// A W3C trace id as recorded: 32 hex digits held as a number (the checker
+/// keeps one per message), anything else as its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TraceId {
+    Hex(u128),
+    Other(Box<str>),
+}
+
+impl TraceId {
+    fn new(text: &str) -> Self {
+        match u128::from_str_radix(text, 16) {
+            Ok(n) if text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+                Self::Hex(n)
+            }
+            _ => Self::Other(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for TraceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Hex(n) => write!(f, "{n:032x}"),
+            Self::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// A call the core made, held until its cause is read: ((cause kind,
+/// business key), its trace, its witness).
+type PendingEffect = ((&'static str, Box<str>), TraceId, Witness);
+
+/// Invariant 15 for one effect: its trace must be its cause's.
+fn trace_violation(
+    kind: &str,
+    key: &str,
+    trace: &TraceId,
+    cause: Option<&(TraceId, Witness)>,
+    effect: Witness,
+) -> Option<Violation> {
+    match cause {
+        Some((cause_trace, _)) if cause_trace == trace => None,
+        Some((cause_trace, cause)) => Some(Violation {
+            key: format!("{kind}={key}"),
+            message: format!(
+                "the core's call carries trace {trace}, the message that caused it trace {cause_trace}"
+            ),
+            witness: vec![cause.clone(), effect],
+        }),
+        None => Some(Violation {
+            key: format!("{kind}={key}"),
+            message: "the core made a call that no message sent to it explains".into(),
+            witness: vec![effect],
+        }),
+    }
+}
+
+/// The first use of an Idempotency-Key at a receiver.
+struct FirstUse {
+    body_hash: u64,
+    seq: u64,
+    status: Option<u16>,
+}
+
 /// State gathered while streaming, per business key.
 #[derive(Default)]
 struct Gathered {
     schema_checked: u64,
     schema_violations: Vec<Violation>,
-    /// (receiver, endpoint, key) → (body hash, first witness).
-    keys: HashMap<(Role, String, String), (u64, Witness)>,
+    /// Fingerprint of (receiver, endpoint, key) → its first use.
+    keys: HashMap<u128, FirstUse>,
     keys_checked: u64,
     key_violations: Vec<Violation>,
     /// (supplier, asn_id) → when the core first accepted it, and the witness.
     asn_accepted: HashMap<(String, String), (u64, Witness)>,
     /// (supplier, asn_id) → expectation effects at the WMS.
     expectations: HashMap<(String, String), Vec<(u64, Witness)>>,
-    /// receipt_id → the receipt the core took in (its first accepted send).
-    receipts: HashMap<String, ReceiptSeen>,
+    /// receipt_id → seq of its first accepted event (the receipt the core
+    /// took in is `receipt_events[(receipt_id, seq)]`).
+    receipts: HashMap<String, u64>,
     /// (receipt_id, seq) → each event of a receipt the core took in.
     receipt_events: HashMap<(String, u64), ReceiptSeen>,
     /// Corrections, reordering and their ERP effects (invariants 8, 10).
@@ -165,9 +272,14 @@ struct Gathered {
     /// po_number → the ERP's release witness, when the core accepted it.
     po_released: HashMap<String, Witness>,
     /// Cause (kind, business key) → the trace id the partner sent it with.
-    causes: HashMap<(&'static str, String), (String, Witness)>,
-    /// Calls the core made, by the cause they stem from, with their trace id.
-    effects: Vec<((&'static str, String), String, Witness)>,
+    /// (Keyed by the fingerprint of (kind, business key).)
+    causes: HashMap<u128, (TraceId, Witness)>,
+    /// Effects judged by invariant 15 while streaming, and what they broke.
+    trace_checked: u64,
+    trace_violations: Vec<Violation>,
+    /// Calls the core made whose cause was not seen yet, by that cause,
+    /// with their trace id.
+    effects: Vec<PendingEffect>,
     counts: BTreeMap<String, u64>,
     /// Throughput bucket → exchanges finished in it.
     throughput: BTreeMap<u64, u64>,
@@ -254,17 +366,33 @@ impl Gathered {
             return;
         };
         let hash = hash_json(&ex.request);
-        let slot = (ex.party, ex.endpoint.clone(), key.clone());
+        let slot = fingerprint(&[ex.party.as_str(), &ex.endpoint, key]);
         match self.keys.get(&slot) {
             None => {
-                self.keys.insert(slot, (hash, witness(ex)));
+                self.keys.insert(
+                    slot,
+                    FirstUse {
+                        body_hash: hash,
+                        seq: ex.seq,
+                        status: ex.status,
+                    },
+                );
             }
-            Some((first, _)) if *first == hash => {}
-            Some((_, first_witness)) => self.key_violations.push(Violation {
-                key: format!("idempotency_key={key}"),
-                message: format!("key reused at {} {} with a different body", ex.party, ex.endpoint),
-                witness: vec![first_witness.clone(), witness(ex)],
-            }),
+            Some(first) if first.body_hash == hash => {}
+            Some(first) => {
+                // Same party, endpoint and key as this exchange: only its
+                // seq and status differ.
+                let first_witness = Witness {
+                    seq: first.seq,
+                    status: first.status,
+                    ..witness(ex)
+                };
+                self.key_violations.push(Violation {
+                    key: format!("idempotency_key={key}"),
+                    message: format!("key reused at {} {} with a different body", ex.party, ex.endpoint),
+                    witness: vec![first_witness, witness(ex)],
+                })
+            }
         }
     }
 
@@ -296,8 +424,8 @@ impl Gathered {
             // Any attempt counts: a retry reuses the trace, and an answer
             // lost on the way back does not make the message unsent.
             self.causes
-                .entry(key)
-                .or_insert_with(|| (trace.clone(), witness(ex)));
+                .entry(fingerprint(&[key.0, &key.1]))
+                .or_insert_with(|| (TraceId::new(trace), witness(ex)));
             return;
         }
         let effect = match (ex.party, ex.direction, ex.endpoint.as_str()) {
@@ -317,8 +445,25 @@ impl Gathered {
             }
             _ => None,
         };
-        if let Some(key) = effect {
-            self.effects.push((key, trace.clone(), witness(ex)));
+        if let Some((kind, key)) = effect {
+            // Judged now when the cause is already known (the first attempt's
+            // trace is final); held until the end otherwise.
+            let trace = TraceId::new(trace);
+            match self.causes.get(&fingerprint(&[kind, &key])) {
+                Some(cause) => {
+                    self.trace_checked += 1;
+                    self.trace_violations.extend(trace_violation(
+                        kind,
+                        &key,
+                        &trace,
+                        Some(cause),
+                        witness(ex),
+                    ));
+                }
+                None => self
+                    .effects
+                    .push(((kind, key.into_boxed_str()), trace, witness(ex))),
+            }
         }
     }
 
@@ -376,7 +521,7 @@ impl Gathered {
                     );
                     self.expectations
                         .entry((exp.supplier_gln.to_string(), exp.asn_id))
-                        .or_default()
+                        .or_insert_with(one_slot)
                         .push((ex.finished_at_us, witness(ex)));
                 }
             }
@@ -395,7 +540,8 @@ impl Gathered {
                     self.receipt_events
                         .entry((r.receipt_id.clone(), r.seq))
                         .or_insert_with(seen);
-                    self.receipts.entry(r.receipt_id.clone()).or_insert_with(seen);
+                    // The receipt's first event: its entry above holds it.
+                    self.receipts.entry(r.receipt_id).or_insert(r.seq);
                 }
             }
             (Role::Erp, Direction::Inbound, erp::RECEIPT_DISCREPANCIES) if ex.is_effect() => {
@@ -403,7 +549,7 @@ impl Gathered {
                     self.count("discrepancies");
                     self.discrepancies
                         .entry((d.receipt_id, d.po_number, d.po_line_no, d.seq))
-                        .or_default()
+                        .or_insert_with(one_slot)
                         .push(witness(ex));
                 }
             }
@@ -421,7 +567,7 @@ impl Gathered {
                         .or_default() += 1;
                     self.postings
                         .entry((p.receipt_id, p.receipt_line_no))
-                        .or_default()
+                        .or_insert_with(one_slot)
                         .push((ex.finished_at_us, witness(ex)));
                 }
             }
@@ -555,7 +701,7 @@ pub fn check(
     let mut receipt_ids: Vec<_> = g.receipts.keys().cloned().collect();
     receipt_ids.sort();
     for receipt_id in &receipt_ids {
-        let seen = &g.receipts[receipt_id];
+        let seen = &g.receipt_events[&(receipt_id.clone(), g.receipts[receipt_id])];
         let (accepted_at, receipt_witness) = (&seen.accepted_at_us, &seen.witness);
         for (line, ..) in &seen.lines {
             checked += 1;
@@ -693,24 +839,11 @@ pub fn check(
 
     // Invariant 15: every call the core makes because of an inbound message
     // carries that message's trace id.
-    let mut v = Vec::new();
-    let checked = g.effects.len() as u64;
+    let mut v = std::mem::take(&mut g.trace_violations);
+    let checked = g.trace_checked + g.effects.len() as u64;
     for ((kind, key), trace, effect) in std::mem::take(&mut g.effects) {
-        match g.causes.get(&(kind, key.clone())) {
-            Some((cause_trace, _)) if *cause_trace == trace => {}
-            Some((cause_trace, cause)) => v.push(Violation {
-                key: format!("{kind}={key}"),
-                message: format!(
-                    "the core's call carries trace {trace}, the message that caused it trace {cause_trace}"
-                ),
-                witness: vec![cause.clone(), effect],
-            }),
-            None => v.push(Violation {
-                key: format!("{kind}={key}"),
-                message: "the core made a call that no message sent to it explains".into(),
-                witness: vec![effect],
-            }),
-        }
+        let cause = g.causes.get(&fingerprint(&[kind, &key]));
+        v.extend(trace_violation(kind, &key, &trace, cause, effect));
     }
     checks.push(Check::new(
         "trace-continuity",
@@ -903,7 +1036,9 @@ mod tests {
 
     #[test]
     fn invariant_15_wants_the_cause_s_trace_on_every_call_it_caused() {
-        let judge = |effect_trace: &str, with_cause: bool| {
+        // The cause read before its effect is judged while streaming; read
+        // after it, at the end: both must give the same verdict.
+        let judge = |effect_trace: &str, with_cause: bool, cause_first: bool| {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("h.jsonl");
             let mut lines = Vec::new();
@@ -927,6 +1062,9 @@ mod tests {
             );
             posting.trace_id = Some(effect_trace.to_owned());
             lines.push(posting);
+            if !cause_first {
+                lines.reverse();
+            }
             let text: String = lines
                 .iter()
                 .map(|e| serde_json::to_string(e).unwrap() + "\n")
@@ -947,17 +1085,70 @@ mod tests {
                 .find(|c| c.name == "trace-continuity")
                 .unwrap()
         };
-        let same = judge(&"a".repeat(32), true);
-        assert!(same.passed && same.checked == 1, "{same:?}");
-        let other = judge(&"b".repeat(32), true);
-        assert!(!other.passed);
-        assert_eq!(other.violations[0].key, "receipt=RCV-9");
-        assert_eq!(other.violations[0].witness.len(), 2);
-        let orphan = judge(&"a".repeat(32), false);
-        assert!(
-            orphan.violations[0].message.contains("no message sent to it"),
-            "{orphan:?}"
+        for cause_first in [true, false] {
+            let same = judge(&"a".repeat(32), true, cause_first);
+            assert!(same.passed && same.checked == 1, "{same:?}");
+            let other = judge(&"b".repeat(32), true, cause_first);
+            assert!(!other.passed);
+            assert_eq!(other.violations[0].key, "receipt=RCV-9");
+            assert_eq!(other.violations[0].witness.len(), 2);
+            assert!(
+                other.violations[0].message.contains(&"b".repeat(32))
+                    && other.violations[0].message.contains(&"a".repeat(32)),
+                "both traces named: {other:?}"
+            );
+            let orphan = judge(&"a".repeat(32), false, cause_first);
+            assert!(
+                orphan.violations[0].message.contains("no message sent to it"),
+                "{orphan:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_reused_with_another_body_names_both_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let mut lines = Vec::new();
+        for (seq, qty) in [(1, 5), (2, 5), (3, 6)] {
+            let mut ex = exchange(
+                Role::Erp,
+                Direction::Inbound,
+                erp::GOODS_RECEIPT_POSTINGS,
+                201,
+                json!({"receipt_id": "RCV-9", "quantity": qty}),
+            );
+            ex.seq = seq;
+            ex.idempotency_key = Some("posting:RCV-9:1".into());
+            lines.push(serde_json::to_string(&ex).unwrap() + "\n");
+        }
+        std::fs::write(&path, lines.concat()).unwrap();
+        let expect = Expectations {
+            released: vec![],
+            asn_to_expectation_p99_ms: 1000.0,
+            quiescence: Ok(()),
+            fault_windows_us: vec![],
+            run_started_us: 0,
+            price_tolerance_pct: None,
+        };
+        let findings = check(&[path], &Validator::new(), &expect).unwrap();
+        let keys = findings
+            .checks
+            .iter()
+            .find(|c| c.name == "idempotency-keys")
+            .unwrap();
+        assert_eq!(
+            keys.violations.len(),
+            1,
+            "the repeat with the same body is fine: {keys:?}"
         );
+        let v = &keys.violations[0];
+        assert_eq!(v.key, "idempotency_key=posting:RCV-9:1");
+        let seqs: Vec<u64> = v.witness.iter().map(|w| w.seq).collect();
+        assert_eq!(seqs, [1, 3], "the first use and the reuse");
+        assert!(v.witness.iter().all(|w| w.party == "erp"
+            && w.endpoint == format!("POST {}", erp::GOODS_RECEIPT_POSTINGS)
+            && w.idempotency_key.as_deref() == Some("posting:RCV-9:1")));
     }
 
     #[test]

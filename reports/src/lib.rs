@@ -22,6 +22,7 @@ mod html;
 
 pub use html::render_html;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -48,16 +49,19 @@ pub const REPORT_FORMAT: &str = "crossdock.report.v1";
 /// Violations kept per check; the total is always reported.
 pub const MAX_VIOLATIONS_KEPT: usize = 50;
 
+// The checker holds one of these per business key over a long history, so it
+// is kept small: the party and the endpoint are usually borrowed from static
+// tables (one allocation per witness, for the key, at most).
 /// One recorded exchange a violation points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Witness {
-    pub party: String,
+    pub party: Cow<'static, str>,
     pub seq: u64,
-    pub endpoint: String,
+    pub endpoint: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<Box<str>>,
 }
 
 /// One broken invariant, for one business key.

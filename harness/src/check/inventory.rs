@@ -17,7 +17,7 @@ use contracts::routes::{core, erp, wms};
 use contracts::{Direction, Exchange, Role};
 use reports::{Check, Violation, Witness};
 
-use super::{parse, witness};
+use super::{one_slot, parse, witness};
 
 /// A snapshot read: when it started, what it showed.
 struct Read {
@@ -68,7 +68,7 @@ impl Inventory {
                 if a.reason == AdjustmentReason::Correction {
                     self.corrections
                         .entry(ex.trace_id.clone().unwrap_or_default())
-                        .or_default()
+                        .or_insert_with(one_slot)
                         .push(Correction {
                             adjustment: a,
                             finished_us: ex.finished_at_us,
@@ -77,7 +77,7 @@ impl Inventory {
                 } else {
                     self.forwarded
                         .entry(a.source_event_id.clone())
-                        .or_default()
+                        .or_insert_with(one_slot)
                         .push((a, witness(ex)));
                 }
             }

@@ -16,7 +16,7 @@ use contracts::routes::{core, erp};
 use contracts::{Direction, Exchange, Role};
 use reports::{Check, Violation, Witness};
 
-use super::{parse, witness};
+use super::{one_slot, parse, witness};
 
 /// (supplier GLN, invoice number).
 type InvoiceKey = (String, String);
@@ -93,7 +93,10 @@ impl Invoicing {
             (Role::Erp, Direction::Inbound, erp::MATCH_RESULTS) if ex.is_effect() => {
                 if let Some(m) = parse::<MatchResult>(&ex.request) {
                     let key = (m.supplier_gln.to_string(), m.invoice_number.clone());
-                    self.results.entry(key).or_default().push((m, witness(ex)));
+                    self.results
+                        .entry(key)
+                        .or_insert_with(one_slot)
+                        .push((m, witness(ex)));
                 }
             }
             _ => {}

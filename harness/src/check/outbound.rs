@@ -26,7 +26,7 @@ use contracts::routes::{core, erp, wms};
 use contracts::{Direction, Exchange, Role};
 use reports::{Check, Latency, Violation, Witness};
 
-use super::{HistoryError, for_each_exchange, histogram, latency, parse, witness};
+use super::{HistoryError, for_each_exchange, histogram, latency, one_slot, parse, witness};
 
 /// What the outbound checks need besides the history.
 #[derive(Debug, Clone, Default)]
@@ -166,7 +166,7 @@ impl Gathered {
                     self.count("shipment_postings");
                     self.postings
                         .entry(line)
-                        .or_default()
+                        .or_insert_with(one_slot)
                         .push((ex.finished_at_us, witness(ex)));
                     let shipped = self.shipped.entry((p.order_number, p.order_line_no)).or_default();
                     shipped.0 += u64::from(p.quantity);
@@ -350,7 +350,7 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
     let mut checked = 0;
     let mut taken_in: HashMap<&OrderKey, Vec<(&String, &ShipmentSeen)>> = HashMap::new();
     for (id, s) in &g.shipments {
-        taken_in.entry(&s.order).or_default().push((id, s));
+        taken_in.entry(&s.order).or_insert_with(one_slot).push((id, s));
     }
     for (key, seen) in &g.releases {
         checked += 1;

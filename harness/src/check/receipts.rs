@@ -21,7 +21,7 @@ use contracts::routes::{core, erp};
 use contracts::{Direction, Exchange, Role};
 use reports::{Check, Violation, Witness};
 
-use super::{parse, witness};
+use super::{one_slot, parse, witness};
 
 /// One receipt event (receipt, seq) as the core accepted it.
 struct EventSeen {
@@ -101,14 +101,14 @@ impl ReceiptEvents {
                     None => (&mut self.postings, p.seq),
                 };
                 map.entry((p.receipt_id, p.receipt_line_no, seq))
-                    .or_default()
+                    .or_insert_with(one_slot)
                     .push(effect);
             }
             (Role::Erp, Direction::Inbound, erp::RECEIPT_DISCREPANCIES) if ex.is_effect() => {
                 if let Some(d) = parse::<ReceiptDiscrepancy>(&ex.request) {
                     self.discrepancies
                         .entry((d.receipt_id, d.seq))
-                        .or_default()
+                        .or_insert_with(one_slot)
                         .push(witness(ex));
                 }
             }
@@ -214,19 +214,20 @@ impl ReceiptEvents {
             }
         }
         // (po line) → (received, posted, reversed, witnesses).
+        // Borrowed from the gathered state: only a violation copies them.
         #[derive(Default)]
-        struct Line {
+        struct Line<'a> {
             received: u64,
             posted: u64,
             reversed: u64,
-            witness: Vec<Witness>,
+            witness: Vec<&'a Witness>,
         }
-        let mut lines: BTreeMap<(String, u32), Line> = BTreeMap::new();
+        let mut lines: BTreeMap<(&str, u32), Line> = BTreeMap::new();
         for (_, seen) in latest.values() {
-            for (po_line, q) in &seen.stock {
-                let line = lines.entry(po_line.clone()).or_default();
+            for ((po, po_line), q) in &seen.stock {
+                let line = lines.entry((po.as_str(), *po_line)).or_default();
                 line.received += q;
-                line.witness.push(seen.witness.clone());
+                line.witness.push(&seen.witness);
             }
         }
         for (kind, map) in [("posted", &self.postings), ("reversed", &self.reversals)] {
@@ -246,12 +247,12 @@ impl ReceiptEvents {
                     });
                 }
                 for e in effects {
-                    let line = lines.entry(e.po_line.clone()).or_default();
+                    let line = lines.entry((e.po_line.0.as_str(), e.po_line.1)).or_default();
                     match kind {
                         "posted" => line.posted += e.quantity,
                         _ => line.reversed += e.quantity,
                     }
-                    line.witness.push(e.witness.clone());
+                    line.witness.push(&e.witness);
                 }
             }
         }
@@ -265,7 +266,7 @@ impl ReceiptEvents {
                         "ERP posted {} − reversed {} = {net}, but the latest receipt events counted {} into stock",
                         line.posted, line.reversed, line.received
                     ),
-                    witness: line.witness,
+                    witness: line.witness.into_iter().cloned().collect(),
                 });
             }
         }
