@@ -612,6 +612,39 @@ mod tests {
     }
 
     #[test]
+    fn events_come_from_the_file_or_the_environment_and_are_checked() {
+        let (c, _) = core_config(&CoreFile::default()).unwrap();
+        assert_eq!(c.events, None, "off by default");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.toml");
+        std::fs::write(
+            &path,
+            "[events]\nurl = \"nats://127.0.0.1:4222\"\nsubject_prefix = \"x.y\"\n",
+        )
+        .unwrap();
+        let mut f = load_config(Some(&path)).unwrap();
+        let vars = [("CROSSDOCK_EVENTS_STREAM".to_owned(), "S1".to_owned())];
+        assert!(apply_env(&mut f, vars).unwrap().is_empty());
+        let (c, _) = core_config(&f).unwrap();
+        let e = c.events.unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.stream.as_str(), e.subject_prefix.as_str()),
+            ("nats://127.0.0.1:4222", "S1", "x.y")
+        );
+        assert_eq!(e.source, "/crossdock/core");
+
+        f.events.url = Some("http://127.0.0.1:4222".into());
+        let err = core_config(&f).unwrap_err().to_string();
+        assert!(
+            err.contains("events") && err.contains("nats://host:port"),
+            "{err}"
+        );
+        f.events.url = None;
+        let err = core_config(&f).unwrap_err().to_string();
+        assert!(err.contains("without url"), "{err}");
+    }
+
+    #[test]
     fn breaker_and_partner_limits_come_from_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("core.toml");
