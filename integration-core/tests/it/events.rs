@@ -70,15 +70,27 @@ impl TestStream {
 
 impl Drop for TestStream {
     fn drop(&mut self) {
-        let (js, name) = (self.js.clone(), self.config.stream.clone());
-        // Drop cannot await; a thread with its own runtime deletes it.
+        let name = self.config.stream.clone();
+        // Drop cannot await, and the test's runtime (which drives the
+        // test's own connection) is blocked here: a thread with its own
+        // runtime and connection deletes the stream.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            if let Ok(rt) = rt {
-                let _ = rt.block_on(async {
-                    tokio::time::timeout(Duration::from_secs(5), js.delete_stream(&name)).await
-                });
-            }
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                let delete = async {
+                    let client = async_nats::connect(NATS).await.ok()?;
+                    jetstream::new(client).delete_stream(&name).await.ok()
+                };
+                let deleted = tokio::time::timeout(Duration::from_secs(5), delete)
+                    .await
+                    .ok()
+                    .flatten();
+                if deleted.is_none() {
+                    eprintln!("warning: failed to delete the test stream {name}");
+                }
+            });
         })
         .join();
     }
