@@ -500,6 +500,7 @@ pub async fn bench_checker(opts: &CheckerBenchOptions) -> Result<CheckerBench, B
             seed: None,
             core: Default::default(),
             progress: None,
+            events: None,
         },
     )
     .await

@@ -27,6 +27,7 @@ use contracts::routes::{self, core, erp, wms};
 use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, Validator};
 use reports::{Check, Latency, Violation, Witness};
 
+pub mod events;
 pub mod outbound;
 
 /// What the checker needs besides the history.

@@ -33,6 +33,13 @@ pub enum Command {
         /// Seed for every random decision (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
+        /// The in-process core publishes CloudEvents to this NATS server
+        /// (JetStream on), and the run checks them (events-* checks).
+        #[arg(long, value_name = "nats://HOST:PORT")]
+        events: Option<String>,
+        /// The JetStream stream of --events (created if absent).
+        #[arg(long, value_name = "NAME", requires = "events", default_value = integration_core::events::DEFAULT_STREAM)]
+        events_stream: String,
     },
     /// Run one simulated party standalone, on a loopback address, until Ctrl-C.
     ///
@@ -85,6 +92,13 @@ pub enum Command {
         /// Listen address, overriding the file's.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Publish CloudEvents to this NATS server (JetStream on),
+        /// overriding the file's [events] url.
+        #[arg(long, value_name = "nats://HOST:PORT")]
+        events: Option<String>,
+        /// The JetStream stream, overriding the file's [events] stream.
+        #[arg(long, value_name = "NAME")]
+        events_stream: Option<String>,
     },
     /// Two runs side by side: B regresses against A when a check newly fails
     /// or a latency percentile grew beyond the tolerance.
@@ -340,12 +354,29 @@ pub enum ContractsCommand {
 /// Executes a parsed command line; returns the process exit code.
 pub async fn execute(cli: Cli) -> u8 {
     match cli.command {
-        Command::Run { scenarios, out, seed } => {
+        Command::Run {
+            scenarios,
+            out,
+            seed,
+            events,
+            events_stream,
+        } => {
+            let events = match events
+                .map(|url| crate::run::events::RunEvents::new(&url, &events_stream))
+                .transpose()
+            {
+                Ok(events) => events,
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    return exit::BAD_INPUT;
+                }
+            };
             let mut opts = RunOptions {
                 out_dir: out,
                 seed,
                 core: CoreOverrides::default(),
                 progress: None,
+                events,
             };
             let files = match scenario_files(&scenarios) {
                 Ok(files) => files,
@@ -420,7 +451,12 @@ pub async fn execute(cli: Cli) -> u8 {
                 }
             }
         }
-        Command::Core { config, listen } => {
+        Command::Core {
+            config,
+            listen,
+            events,
+            events_stream,
+        } => {
             // File, then CROSSDOCK_* environment, then --listen.
             let loaded = crate::core_cmd::load_config(config.as_deref()).and_then(|mut file| {
                 let warnings = crate::core_cmd::apply_env(&mut file, std::env::vars())?;
@@ -433,6 +469,12 @@ pub async fn execute(cli: Cli) -> u8 {
                     }
                     if let Some(listen) = listen {
                         file.listen = listen;
+                    }
+                    if events.is_some() {
+                        file.events.url = events;
+                    }
+                    if events_stream.is_some() {
+                        file.events.stream = events_stream;
                     }
                     file
                 }

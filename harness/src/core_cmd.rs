@@ -31,6 +31,12 @@
 //! enabled = true
 //! per_second = 1000
 //! burst = 2000
+//!
+//! [events]                         # CloudEvents to NATS JetStream; off without url
+//! url = "nats://127.0.0.1:4222"
+//! stream = "CROSSDOCK_EVENTS"      # created if absent
+//! subject_prefix = "crossdock.events"
+//! source = "/crossdock/core"
 //! ```
 //!
 //! Every key can also come from the environment, which overrides the file:
@@ -214,6 +220,45 @@ pub struct PartnerConcurrencyFile {
     pub supplier: Option<crate::scenario::Positive>,
 }
 
+/// `[events]`: publishing CloudEvents to NATS JetStream. Without `url`,
+/// the core publishes nothing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsFile {
+    pub url: Option<String>,
+    pub stream: Option<String>,
+    pub subject_prefix: Option<String>,
+    pub source: Option<String>,
+}
+
+impl EventsFile {
+    /// The core's events configuration, checked; `None` without a URL.
+    pub fn resolve(&self) -> Result<Option<integration_core::EventsConfig>, CoreCmdError> {
+        let Some(url) = &self.url else {
+            if self.stream.is_some() || self.subject_prefix.is_some() || self.source.is_some() {
+                return Err(CoreCmdError::BadInput(
+                    "events: stream, subject_prefix or source given without url (--events nats://…)".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let mut config = integration_core::EventsConfig::new(url);
+        if let Some(v) = &self.stream {
+            config.stream.clone_from(v);
+        }
+        if let Some(v) = &self.subject_prefix {
+            config.subject_prefix.clone_from(v);
+        }
+        if let Some(v) = &self.source {
+            config.source.clone_from(v);
+        }
+        config
+            .validate()
+            .map_err(|e| CoreCmdError::BadInput(format!("events: {e}")))?;
+        Ok(Some(config))
+    }
+}
+
 /// The core's configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,6 +275,8 @@ pub struct CoreFile {
     pub auth: AuthFile,
     #[serde(default)]
     pub rate_limit: RateLimitFile,
+    #[serde(default)]
+    pub events: EventsFile,
 }
 
 impl Default for CoreFile {
@@ -241,6 +288,7 @@ impl Default for CoreFile {
             retry: RetryFile::default(),
             auth: AuthFile::default(),
             rate_limit: RateLimitFile::default(),
+            events: EventsFile::default(),
         }
     }
 }
@@ -248,7 +296,7 @@ impl Default for CoreFile {
 /// The environment variables `crossdock core` reads, each overriding the
 /// file key beside it. `CROSSDOCK_AUTH_SUPPLIERS` is a comma-separated list
 /// of `gln=token`, replacing the file's `[[auth.suppliers]]`.
-pub const ENV_VARS: [(&str, &str); 17] = [
+pub const ENV_VARS: [(&str, &str); 19] = [
     ("CROSSDOCK_LISTEN", "listen"),
     ("CROSSDOCK_DATABASE", "database"),
     ("CROSSDOCK_PARTNERS_ERP", "partners.erp"),
@@ -266,6 +314,8 @@ pub const ENV_VARS: [(&str, &str); 17] = [
     ("CROSSDOCK_RATE_LIMIT_ENABLED", "rate_limit.enabled"),
     ("CROSSDOCK_RATE_LIMIT_PER_SECOND", "rate_limit.per_second"),
     ("CROSSDOCK_RATE_LIMIT_BURST", "rate_limit.burst"),
+    ("CROSSDOCK_EVENTS_URL", "events.url"),
+    ("CROSSDOCK_EVENTS_STREAM", "events.stream"),
 ];
 
 /// Variables with the prefix that other commands read; not a typo.
@@ -348,6 +398,8 @@ pub fn apply_env(
                 file.rate_limit.per_second = Some(positive(&value).map_err(bad)?)
             }
             "CROSSDOCK_RATE_LIMIT_BURST" => file.rate_limit.burst = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_EVENTS_URL" => file.events.url = Some(value),
+            "CROSSDOCK_EVENTS_STREAM" => file.events.stream = Some(value),
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (crossdock core reads {})",
                 ENV_VARS.map(|(v, _)| v).join(", ")
@@ -482,6 +534,7 @@ pub fn core_config(file: &CoreFile) -> Result<(CoreConfig, Option<GeneratedToken
     if let Some(n) = r.breaker_cool_down_ms {
         config.retry.breaker.cool_down = Duration::from_millis(u64::from(n.0));
     }
+    config.events = file.events.resolve()?;
     let p = &r.partner_concurrency;
     config.retry.limits.erp = p.erp.map(|n| n.0 as usize);
     config.retry.limits.wms = p.wms.map(|n| n.0 as usize);
@@ -556,6 +609,39 @@ mod tests {
         assert_eq!(c.partners.erp, "http://127.0.0.1:7001");
         assert_eq!(c.retry.policy.max_attempts, 3);
         assert_eq!(c.retry.backoff.cap, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn events_come_from_the_file_or_the_environment_and_are_checked() {
+        let (c, _) = core_config(&CoreFile::default()).unwrap();
+        assert_eq!(c.events, None, "off by default");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.toml");
+        std::fs::write(
+            &path,
+            "[events]\nurl = \"nats://127.0.0.1:4222\"\nsubject_prefix = \"x.y\"\n",
+        )
+        .unwrap();
+        let mut f = load_config(Some(&path)).unwrap();
+        let vars = [("CROSSDOCK_EVENTS_STREAM".to_owned(), "S1".to_owned())];
+        assert!(apply_env(&mut f, vars).unwrap().is_empty());
+        let (c, _) = core_config(&f).unwrap();
+        let e = c.events.unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.stream.as_str(), e.subject_prefix.as_str()),
+            ("nats://127.0.0.1:4222", "S1", "x.y")
+        );
+        assert_eq!(e.source, "/crossdock/core");
+
+        f.events.url = Some("http://127.0.0.1:4222".into());
+        let err = core_config(&f).unwrap_err().to_string();
+        assert!(
+            err.contains("events") && err.contains("nats://host:port"),
+            "{err}"
+        );
+        f.events.url = None;
+        let err = core_config(&f).unwrap_err().to_string();
+        assert!(err.contains("without url"), "{err}");
     }
 
     #[test]

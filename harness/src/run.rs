@@ -26,6 +26,7 @@ use simulators::{rfc3339_utc, serve};
 
 use crate::check::{self, Expectations, HistoryError};
 
+pub mod events;
 pub mod outbound;
 use crate::inventory_invoicing;
 use crate::load::{Driver, LoadReport};
@@ -44,6 +45,9 @@ pub struct RunOptions {
     /// Receives progress events while a scenario runs (the binary renders
     /// them); `None` to run silently.
     pub progress: Option<ProgressSink>,
+    /// The in-process core publishes its events to NATS JetStream, and the
+    /// run checks them (`check::events`); `None`: no events.
+    pub events: Option<events::RunEvents>,
 }
 
 /// What a run is doing, as it goes.
@@ -348,6 +352,18 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             .set_bearer(token)
             .expect("a new simulator has no token yet");
     }
+    let events = match &opts.events {
+        Some(ev) => Some(
+            ev.prepare(format!("/crossdock/core/run-{started_us}-{seed}"))
+                .await
+                .map_err(|message| RunError::Start {
+                    what: "NATS JetStream (--events)",
+                    message,
+                })?,
+        ),
+        None => None,
+    };
+    core_config.events = events.as_ref().map(|e| e.config.clone());
     let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
         what: "the reference core",
         message: e.to_string(),
@@ -562,6 +578,22 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         findings.checks.extend(o.checks);
         findings.latencies.extend(o.latencies);
         findings.counts.extend(o.counts);
+    }
+    // Events: read the run's stream twice, once quiet (the outbox had no
+    // event row pending), and judge.
+    if let Some(ev) = &events {
+        let read = |what| move |message| RunError::Start { what, message };
+        let first = ev.read().await.map_err(read("reading the events stream"))?;
+        let replay = ev.read().await.map_err(read("replaying the events stream"))?;
+        let seen = check::events::EventsSeen {
+            stream: ev.config.stream.clone(),
+            first,
+            replay,
+        };
+        findings.counts.insert("events".into(), seen.first.len() as u64);
+        findings
+            .checks
+            .extend(check::events::check(&histories, &schemas, &seen)?);
     }
     let mut counts = findings.counts;
     if let Some(r) = outbound_released {

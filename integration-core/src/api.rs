@@ -237,6 +237,7 @@ async fn shipment_confirmation(
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let events = s.config.events.clone();
     take_in(
         s,
         c,
@@ -245,7 +246,10 @@ async fn shipment_confirmation(
         "shipment_confirmation",
         core::SHIPMENT_CONFIRMATIONS,
         |c: &ShipmentConfirmation| c.event_id.clone(),
-        crate::outbound::shipment_confirmation,
+        move |tx, sc| {
+            crate::outbound::shipment_confirmation(tx, sc)?;
+            crate::events::shipment_confirmed(tx, events.as_ref(), sc)
+        },
     )
     .await
 }
@@ -277,6 +281,7 @@ async fn inventory_adjustment(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let dedup = s.config.adjustment_dedup;
+    let events = s.config.events.clone();
     take_in(
         s,
         c,
@@ -293,7 +298,8 @@ async fn inventory_adjustment(
             } else {
                 format!("adjustment:MSG-{}", tx.message_id)
             };
-            flows::inventory::adjustment(tx, a, &key)
+            flows::inventory::adjustment(tx, a, &key)?;
+            crate::events::inventory_adjusted(tx, events.as_ref(), a)
         },
     )
     .await

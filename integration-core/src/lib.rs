@@ -9,6 +9,7 @@
 mod api;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod flows;
 mod metrics;
 pub mod outbound;
@@ -25,6 +26,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use auth::{Caller, Credentials, RateLimit};
+pub use events::EventsConfig;
 pub use outbox::{Backoff, BreakerConfig, PartnerLimits, RetryConfig, RetryPolicy};
 pub use store::{OpsStatus, Store, StoreOptions};
 
@@ -81,6 +83,9 @@ pub struct CoreConfig {
     pub credentials: Credentials,
     /// A token bucket per caller; `None` for no limit.
     pub rate_limit: Option<RateLimit>,
+    /// Publish CloudEvents to NATS JetStream; `None` (the default): no
+    /// event is queued or published.
+    pub events: Option<EventsConfig>,
 }
 
 impl CoreConfig {
@@ -100,6 +105,7 @@ impl CoreConfig {
             reconciliation_guard: true,
             credentials: Credentials::default(),
             rate_limit: None,
+            events: None,
         }
     }
 }
@@ -115,6 +121,8 @@ pub enum StartError {
     },
     #[error("failed to use the listener: {0}")]
     Listener(#[source] std::io::Error),
+    #[error(transparent)]
+    Events(#[from] events::EventsConfigError),
 }
 
 pub(crate) struct CoreState {
@@ -187,6 +195,9 @@ impl CoreHandle {
 
 /// Opens the store and serves the core on `listener`, with its outbox worker.
 pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, StartError> {
+    if let Some(events) = &config.events {
+        events.validate()?;
+    }
     let store = Arc::new(
         Store::open_with(&config.database, config.store).map_err(|source| StartError::Database {
             path: config.database.clone(),
@@ -202,6 +213,7 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
         config.retry,
         config.seed,
         notify.clone(),
+        config.events.clone(),
     ));
     let worker = tokio::spawn(worker.run(worker_rx));
 

@@ -193,7 +193,8 @@ fn wall_us(at: Instant) -> u64 {
 /// One partner's delivery lane: its stack and the state the dispatcher
 /// consults before reading rows (the same state the layers act on).
 struct Lane {
-    partner: Role,
+    /// The outbox target: a partner's role name, or `events::TARGET`.
+    partner: &'static str,
     service: DeliveryService,
     limit: usize,
     gate: Gate,
@@ -228,6 +229,7 @@ impl Worker {
         retry: RetryConfig,
         seed: u64,
         notify: Arc<Notify>,
+        events: Option<crate::events::EventsConfig>,
     ) -> Self {
         // The per-attempt timeout is the stack's Timeout layer; the client
         // only bounds connecting.
@@ -235,33 +237,31 @@ impl Worker {
             .connect_timeout(retry.timeout)
             .build()
             .expect("a plain HTTP client builds");
-        let lanes = [
+        let mut lanes: Vec<Arc<Lane>> = [
             (Role::Erp, &partners.erp),
             (Role::Wms, &partners.wms),
             (Role::Supplier, &partners.supplier),
         ]
         .into_iter()
         .map(|(partner, base)| {
-            let gate = Gate::default();
-            let breaker = Breaker::new(retry.breaker);
-            let limit = retry.limit(partner);
-            Arc::new(Lane {
-                partner,
-                service: layers::stack(
-                    HttpAttempt::new(http.clone(), base),
-                    limit,
-                    retry.timeout,
-                    gate.clone(),
-                    breaker.clone(),
-                ),
-                limit,
-                gate,
-                breaker,
-                wake: Notify::new(),
-                inflight: Mutex::default(),
-            })
+            lane(
+                partner.as_str(),
+                HttpAttempt::new(http.clone(), base),
+                retry.limit(partner),
+                &retry,
+            )
         })
         .collect();
+        // The events lane: the same stack around a JetStream publish.
+        if let Some(events) = events {
+            let publisher = crate::events::Publisher::new(events, retry.timeout);
+            lanes.push(lane(
+                crate::events::TARGET,
+                publisher,
+                retry.concurrency.max(1),
+                &retry,
+            ));
+        }
         Self {
             store,
             retry,
@@ -340,7 +340,7 @@ impl Worker {
     }
 
     async fn run_lane(self: Arc<Self>, lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
-        let partner = lane.partner.as_str();
+        let partner = lane.partner;
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
@@ -411,6 +411,30 @@ impl Worker {
         }
         tasks.join_all().await;
     }
+}
+
+/// One lane: `inner` wrapped in the delivery stack, with its own gate and
+/// breaker.
+fn lane<S>(target: &'static str, inner: S, limit: usize, retry: &RetryConfig) -> Arc<Lane>
+where
+    S: tower::Service<Delivery, Response = Sent, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let gate = Gate::default();
+    let breaker = Breaker::new(retry.breaker);
+    Arc::new(Lane {
+        partner: target,
+        service: layers::stack(inner, limit, retry.timeout, gate.clone(), breaker.clone()),
+        limit,
+        gate,
+        breaker,
+        wake: Notify::new(),
+        inflight: Mutex::default(),
+    })
 }
 
 #[cfg(test)]

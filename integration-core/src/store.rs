@@ -207,11 +207,35 @@ impl Tx<'_> {
         body: &impl Serialize,
         trace_id: &str,
     ) -> Result<(), ApiError> {
+        self.insert_outbox(partner.as_str(), path, idempotency_key, body, trace_id)
+    }
+
+    /// Queues a row for an outbox target that is not a partner (the events
+    /// publisher, `crate::events::TARGET`, with the NATS subject as `path`
+    /// and the `Nats-Msg-Id` as key), on this message's trace.
+    pub fn enqueue_to(
+        &self,
+        target: &str,
+        path: &str,
+        idempotency_key: &str,
+        body: &impl Serialize,
+    ) -> Result<(), ApiError> {
+        self.insert_outbox(target, path, idempotency_key, body, self.trace_id)
+    }
+
+    fn insert_outbox(
+        &self,
+        target: &str,
+        path: &str,
+        idempotency_key: &str,
+        body: &impl Serialize,
+        trace_id: &str,
+    ) -> Result<(), ApiError> {
         let body = serde_json::to_string(body).map_err(|e| ApiError::Storage(e.to_string()))?;
         self.tx.execute(
             "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![partner.as_str(), path, idempotency_key, body, trace_id, self.now_us as i64],
+            params![target, path, idempotency_key, body, trace_id, self.now_us as i64],
         )?;
         Ok(())
     }
@@ -223,6 +247,8 @@ fn role_from_str(s: &str) -> Role {
         "wms" => Role::Wms,
         "supplier" => Role::Supplier,
         "core" => Role::Core,
+        // Not a partner: the events target (`crate::events::TARGET`),
+        // whose lane never reads `Delivery::partner`.
         _ => Role::Harness,
     }
 }

@@ -16,6 +16,7 @@ async fn run(file: &str, core: CoreOverrides) -> (RunOutcome, tempfile::TempDir)
         seed: None,
         core,
         progress: None,
+        events: None,
     };
     (run_scenario(&scenario(file), &opts).await.unwrap(), dir)
 }

@@ -38,6 +38,7 @@ fn options(out: &std::path::Path, release_failure_rejects: bool) -> RunOptions {
             ..CoreOverrides::default()
         },
         progress: None,
+        events: None,
     }
 }
 

@@ -16,6 +16,7 @@ fn options(out: &std::path::Path, ignore_stale_receipts: bool) -> RunOptions {
             ..CoreOverrides::default()
         },
         progress: None,
+        events: None,
     }
 }
 

@@ -13,6 +13,7 @@ fn options(out: &std::path::Path, dedup: bool) -> RunOptions {
             ..CoreOverrides::default()
         },
         progress: None,
+        events: None,
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod delivery;
 mod durability;
+mod events;
 mod group_commit;
 mod idempotency;
 mod intake;

@@ -21,7 +21,7 @@ use crate::support::{CLOSED, Send, Stub, TestCore, client, eventually, partners,
 
 /// How the WMS stub behaves.
 #[derive(Debug, Default)]
-struct WmsScript {
+pub(crate) struct WmsScript {
     /// Answer this long after the request.
     delay: Duration,
     /// Answer 503 to this many requests first.
@@ -62,13 +62,13 @@ async fn wms_decide(State(s): State<Arc<Mutex<WmsScript>>>, headers: HeaderMap, 
     axum::Json(decision).into_response()
 }
 
-struct Wms {
-    url: String,
+pub(crate) struct Wms {
+    pub(crate) url: String,
     script: Arc<Mutex<WmsScript>>,
 }
 
 impl Wms {
-    async fn start(script: WmsScript) -> Self {
+    pub(crate) async fn start(script: WmsScript) -> Self {
         let script = Arc::new(Mutex::new(script));
         let app = Router::new()
             .route(wms::ORDER_RELEASES, axum::routing::post(wms_decide))
@@ -84,7 +84,7 @@ impl Wms {
     }
 }
 
-fn release(order: &str, lines: &[(&str, u32)]) -> Value {
+pub(crate) fn release(order: &str, lines: &[(&str, u32)]) -> Value {
     json!({"order_number": order, "version": 1, "warehouse_gln": "5060000000092",
            "ship_to": {"name": "Customer", "address_line": "1 Market St", "city": "Hamburg",
                        "postal_code": "20095", "country_code": "DE"},
@@ -94,7 +94,7 @@ fn release(order: &str, lines: &[(&str, u32)]) -> Value {
                .collect::<Vec<_>>()})
 }
 
-fn confirmation(order: &str, shipment: &str, event: &str, shipped: &[u32]) -> Value {
+pub(crate) fn confirmation(order: &str, shipment: &str, event: &str, shipped: &[u32]) -> Value {
     json!({"shipment_id": shipment, "event_id": event, "order_number": order, "order_version": 1,
            "warehouse_order_id": "WO-1", "warehouse_gln": "5060000000092",
            "shipped_at": "2026-11-21T10:00:00Z", "carrier_scac": "DHLX",
