@@ -45,9 +45,9 @@ impl StreamEvent {
         Witness {
             party: "nats".into(),
             seq: self.seq,
-            endpoint: self.subject.clone(),
+            endpoint: self.subject.clone().into(),
             status: None,
-            idempotency_key: self.msg_id.clone(),
+            idempotency_key: self.msg_id.as_deref().map(Box::from),
         }
     }
 }
