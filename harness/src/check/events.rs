@@ -353,7 +353,7 @@ mod tests {
                     Witness {
                         party: "wms".into(),
                         seq: i as u64,
-                        endpoint: format!("POST {}", core::INVENTORY_ADJUSTMENTS),
+                        endpoint: format!("POST {}", core::INVENTORY_ADJUSTMENTS).into(),
                         status: Some(201),
                         idempotency_key: None,
                     },
