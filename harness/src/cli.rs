@@ -782,7 +782,7 @@ pub fn verdict_code(report: &reports::Report) -> u8 {
 /// The exit code for a run that produced no verdict.
 pub fn exit_code(e: &RunError) -> u8 {
     match e {
-        RunError::Scenario(_) => exit::BAD_INPUT,
+        RunError::Scenario(_) | RunError::Unreachable { .. } => exit::BAD_INPUT,
         _ => exit::INFRASTRUCTURE,
     }
 }

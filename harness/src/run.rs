@@ -133,6 +133,10 @@ pub enum RunError {
     },
     #[error("failed to start {what}: {message}")]
     Start { what: &'static str, message: String },
+    /// A service outside the harness that the run was pointed at (such as
+    /// `--events nats://…`) did not answer: bad input, not a harness fault.
+    #[error("{what} is unreachable: {message}")]
+    Unreachable { what: &'static str, message: String },
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error(transparent)]
@@ -356,7 +360,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         Some(ev) => Some(
             ev.prepare(format!("/crossdock/core/run-{started_us}-{seed}"))
                 .await
-                .map_err(|message| RunError::Start {
+                .map_err(|message| RunError::Unreachable {
                     what: "NATS JetStream (--events)",
                     message,
                 })?,

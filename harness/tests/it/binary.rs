@@ -81,3 +81,24 @@ fn a_missing_scenario_exits_2_and_bad_arguments_exit_2() {
     let result = crossdock().args(["run"]).output().unwrap();
     assert_eq!(result.status.code(), Some(2));
 }
+
+#[test]
+fn an_unreachable_events_server_exits_2_naming_it() {
+    // Port 1 on loopback: nothing listens there, the connection is refused.
+    let out = tempfile::tempdir().unwrap();
+    let result = crossdock()
+        .args(["run", "--events", "nats://127.0.0.1:1", "--out"])
+        .arg(out.path())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/inbound-happy-path.toml"
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("NATS JetStream (--events) is unreachable"),
+        "{stderr}"
+    );
+}
