@@ -121,7 +121,8 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
         /// Certifying the core: the token of one of its callers, as
-        /// `erp=T`, `wms=T` or `supplier=T` (repeatable); a request goes
+        /// `erp=T`, `wms=T`, `supplier=T` or `ops=T` (its operator: ops
+        /// endpoints, /metrics, /v1/trace) (repeatable); a request goes
         /// with the token of the role that calls its path.
         #[arg(long = "token-for", value_parser = parse_token_for)]
         tokens_for: Vec<(contracts::Role, String)>,
@@ -749,14 +750,16 @@ pub fn exit_code(e: &RunError) -> u8 {
 fn parse_token_for(s: &str) -> Result<(contracts::Role, String), String> {
     let (role, token) = s
         .split_once('=')
-        .ok_or_else(|| format!("expected ROLE=TOKEN (erp, wms or supplier), found {s:?}"))?;
+        .ok_or_else(|| format!("expected ROLE=TOKEN (erp, wms, supplier or ops), found {s:?}"))?;
     let role = match role {
         "erp" => contracts::Role::Erp,
         "wms" => contracts::Role::Wms,
         "supplier" => contracts::Role::Supplier,
+        // The core's operator: its ops endpoints, /metrics and /v1/trace.
+        "ops" => contracts::Role::Core,
         other => {
             return Err(format!(
-                "expected a role of erp, wms or supplier, found {other:?}"
+                "expected a role of erp, wms, supplier or ops, found {other:?}"
             ));
         }
     };
