@@ -636,3 +636,113 @@ fn the_binary_exits_2_for_an_unreachable_target() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unreachable"), "{stderr}");
 }
+
+/// A core whose order-release answers break their schema: the reference
+/// core behind a proxy that drops `decided_at` from every decision.
+#[derive(Clone)]
+struct BrokenCore {
+    upstream: String,
+    http: reqwest::Client,
+}
+
+async fn broken_core_handler(
+    State(p): State<BrokenCore>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let url = format!("{}{}", p.upstream, uri);
+    let mut req = p
+        .http
+        .request(
+            reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
+            url,
+        )
+        .body(body);
+    for (name, value) in &headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            req = req.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").cloned();
+    let mut bytes = resp.bytes().await.unwrap().to_vec();
+    if uri.path() == contracts::routes::core::ORDER_RELEASES && status == 200 {
+        let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+        v.as_object_mut().unwrap().remove("decided_at");
+        bytes = serde_json::to_vec(&v).unwrap();
+    }
+    let mut r = (StatusCode::from_u16(status).unwrap(), bytes).into_response();
+    if let Some(ct) = content_type {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_bytes(ct.as_bytes()).unwrap(),
+        );
+    }
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_answering_order_releases_with_invalid_decisions_is_not_certified() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, callback_url) = callback_listener();
+    let partners = integration_core::Partners {
+        erp: callback_url.clone(),
+        wms: callback_url.clone(),
+        supplier: callback_url,
+    };
+    let mut config = integration_core::CoreConfig::new(dir.path().join("core.sqlite"), partners);
+    use integration_core::Caller;
+    config.credentials = integration_core::Credentials::default()
+        .with("certify-erp-token-0001", Caller::Erp)
+        .with("certify-wms-token-0001", Caller::Wms)
+        .with(
+            "certify-supplier-token-01",
+            Caller::Supplier {
+                gln: "5060000000016".into(),
+            },
+        )
+        .with("certify-ops-token-000001", Caller::Ops);
+    let core_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let core = integration_core::start(config, core_l).unwrap();
+    let proxy = serve(
+        Router::new()
+            .fallback(broken_core_handler)
+            .with_state(BrokenCore {
+                upstream: core.url(),
+                http: reqwest::Client::new(),
+            }),
+    )
+    .await;
+    let mut opts = options(Role::Core, &proxy.url(), &dir.path().join("out"));
+    opts.callback = CallbackListen::Listener(listener);
+    opts.tokens_for = vec![
+        (Role::Erp, "certify-erp-token-0001".into()),
+        (Role::Wms, "certify-wms-token-0001".into()),
+        (Role::Supplier, "certify-supplier-token-01".into()),
+        (Role::Core, "certify-ops-token-000001".into()),
+    ];
+    let c = certify(opts).await.unwrap();
+    proxy.stop().await.unwrap();
+    core.stop().await;
+    assert!(!c.certified);
+    let why: Vec<String> = c
+        .checks
+        .iter()
+        .filter(|k| k.status == Status::Fail)
+        .map(|k| format!("{}: {}", k.name, k.detail))
+        .collect();
+    assert_eq!(failed(&c), ["conformance.response-valid"], "{why:#?}");
+    let check = c.check("conformance.response-valid").unwrap();
+    let bad: Vec<&str> = check
+        .cases
+        .iter()
+        .filter(|k| !k.passed)
+        .map(|k| k.subject.as_str())
+        .collect();
+    assert_eq!(bad, ["POST /v1/order-releases"], "{check:?}");
+    assert!(check.detail.contains("OrderReleaseDecision"), "{}", check.detail);
+}
