@@ -768,3 +768,19 @@ fn parse_token_for(s: &str) -> Result<(contracts::Role, String), String> {
     }
     Ok((role, token.to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_token_for;
+    use contracts::Role;
+
+    #[test]
+    fn token_for_names_a_caller_of_the_core_or_its_operator() {
+        assert_eq!(parse_token_for("erp=T1"), Ok((Role::Erp, "T1".into())));
+        // The operator's token stands for the core's own ops endpoints.
+        assert_eq!(parse_token_for("ops=T4"), Ok((Role::Core, "T4".into())));
+        assert!(parse_token_for("core=T").unwrap_err().contains("ops"));
+        assert!(parse_token_for("erp=").is_err());
+        assert!(parse_token_for("erp").is_err());
+    }
+}
