@@ -135,7 +135,8 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
         /// Certifying the core: the token of one of its callers, as
-        /// `erp=T`, `wms=T` or `supplier=T` (repeatable); a request goes
+        /// `erp=T`, `wms=T`, `supplier=T` or `ops=T` (its operator: ops
+        /// endpoints, /metrics, /v1/trace) (repeatable); a request goes
         /// with the token of the role that calls its path.
         #[arg(long = "token-for", value_parser = parse_token_for)]
         tokens_for: Vec<(contracts::Role, String)>,
@@ -791,14 +792,16 @@ pub fn exit_code(e: &RunError) -> u8 {
 fn parse_token_for(s: &str) -> Result<(contracts::Role, String), String> {
     let (role, token) = s
         .split_once('=')
-        .ok_or_else(|| format!("expected ROLE=TOKEN (erp, wms or supplier), found {s:?}"))?;
+        .ok_or_else(|| format!("expected ROLE=TOKEN (erp, wms, supplier or ops), found {s:?}"))?;
     let role = match role {
         "erp" => contracts::Role::Erp,
         "wms" => contracts::Role::Wms,
         "supplier" => contracts::Role::Supplier,
+        // The core's operator: its ops endpoints, /metrics and /v1/trace.
+        "ops" => contracts::Role::Core,
         other => {
             return Err(format!(
-                "expected a role of erp, wms or supplier, found {other:?}"
+                "expected a role of erp, wms, supplier or ops, found {other:?}"
             ));
         }
     };
@@ -806,4 +809,20 @@ fn parse_token_for(s: &str) -> Result<(contracts::Role, String), String> {
         return Err("expected a non-empty token after '='".into());
     }
     Ok((role, token.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_token_for;
+    use contracts::Role;
+
+    #[test]
+    fn token_for_names_a_caller_of_the_core_or_its_operator() {
+        assert_eq!(parse_token_for("erp=T1"), Ok((Role::Erp, "T1".into())));
+        // The operator's token stands for the core's own ops endpoints.
+        assert_eq!(parse_token_for("ops=T4"), Ok((Role::Core, "T4".into())));
+        assert!(parse_token_for("core=T").unwrap_err().contains("ops"));
+        assert!(parse_token_for("erp=").is_err());
+        assert!(parse_token_for("erp").is_err());
+    }
 }

@@ -108,9 +108,34 @@ fn problem(status: u16, slug: &str, title: &str, detail: String) -> Response {
     r
 }
 
-/// A valid answer of type `response` to `request`: the contract's example,
-/// with every top-level string member the request shares copied over.
+/// The decision the harness, playing the WMS, gives on `release`: accepted,
+/// every line accepted, a warehouse order id derived from the order.
+pub fn accept_release(release: &Value) -> Value {
+    let lines: Vec<Value> = release["lines"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|l| serde_json::json!({"line_no": l["line_no"], "decision": "accepted"}))
+        .collect();
+    let order = release["order_number"].as_str().unwrap_or_default();
+    serde_json::json!({
+        "order_number": order,
+        "order_version": release["version"],
+        "decision": "accepted",
+        "warehouse_order_id": format!("WO-{order}"),
+        "decided_at": "2026-11-22T09:15:02Z",
+        "lines": lines,
+    })
+}
+
+/// A valid answer of type `response` to `request`: for an order release,
+/// its acceptance ([`accept_release`]); else the contract's example, with
+/// every top-level string member the request shares copied over.
 fn answer_body(ctx: &Ctx, response: &str, request: &Value) -> Value {
+    if response == "OrderReleaseDecision" {
+        return accept_release(request);
+    }
     let mut doc = ctx.docs.document(response, 0).unwrap_or(Value::Null);
     if let (Value::Object(out), Value::Object(req)) = (&mut doc, request) {
         for (k, v) in out.iter_mut() {

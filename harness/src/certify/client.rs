@@ -126,6 +126,11 @@ impl TargetClient {
         self.token.is_some() || !self.caller_tokens.is_empty()
     }
 
+    /// Whether a request to `path` carries a token.
+    pub fn has_token_for(&self, path: &str) -> bool {
+        self.token_for(path).is_some()
+    }
+
     /// The token a request to `path` carries: its caller's, else the
     /// general one.
     fn token_for(&self, path: &str) -> Option<&str> {
@@ -176,9 +181,24 @@ impl TargetClient {
             req.idempotency_key.as_deref().unwrap_or("-"),
             req.auth
         ));
+        // The trace follows from the request, so the same seed sends the
+        // same traceparent (and a core's trace ids repeat with it).
+        let trace = {
+            let d = sha2::Sha256::digest(format!(
+                "{} {} {} {body_hash}",
+                req.method,
+                req.path,
+                req.idempotency_key.as_deref().unwrap_or("-")
+            ));
+            let mut t = [0u8; 16];
+            t.copy_from_slice(&d[..16]);
+            let mut p = [0u8; 8];
+            p.copy_from_slice(&d[16..24]);
+            TraceParent::from_random(u128::from_be_bytes(t), u64::from_be_bytes(p))
+        };
         let mut tries = 0;
         loop {
-            let answer = self.send_once(req).await;
+            let answer = self.send_once(req, &trace).await;
             if answer.status != Some(429) {
                 return answer;
             }
@@ -204,9 +224,8 @@ impl TargetClient {
         }
     }
 
-    async fn send_once(&self, req: &Request<'_>) -> Answer {
+    async fn send_once(&self, req: &Request<'_>, trace: &TraceParent) -> Answer {
         let started_at_us = now_us();
-        let trace = TraceParent::from_random(rand::random(), rand::random());
         let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut builder = self
             .http
@@ -268,7 +287,7 @@ impl TargetClient {
                 started_at_us,
                 finished_at_us: now_us(),
                 idempotency_key: req.idempotency_key.clone(),
-                trace_id: Some(trace.trace_id),
+                trace_id: Some(trace.trace_id.clone()),
                 replayed: false,
                 fault: None,
                 handler_status: None,
@@ -293,7 +312,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Which role calls a core path, or a resource under it (the core binds
-/// each token to one caller).
+/// each token to one caller); `Core` stands for the core's operator.
 pub fn caller_of(path: &str) -> Option<Role> {
     use contracts::routes::core;
     const CALLERS: &[(&str, Role)] = &[
@@ -305,6 +324,10 @@ pub fn caller_of(path: &str) -> Option<Role> {
         (core::GOODS_RECEIPTS, Role::Wms),
         (core::SHIPMENT_CONFIRMATIONS, Role::Wms),
         (core::INVENTORY_ADJUSTMENTS, Role::Wms),
+        // The operator (`--token-for ops=T`).
+        ("/v1/ops", Role::Core),
+        ("/v1/trace", Role::Core),
+        (core::METRICS, Role::Core),
     ];
     CALLERS
         .iter()

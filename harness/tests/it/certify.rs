@@ -251,7 +251,8 @@ async fn the_reference_core_is_certified_playing_its_partners() {
             Caller::Supplier {
                 gln: supplier_gln.into(),
             },
-        );
+        )
+        .with("certify-ops-token-000001", Caller::Ops);
     let core_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let core = integration_core::start(config, core_l).unwrap();
     let mut opts = options(Role::Core, &core.url(), &dir.path().join("out"));
@@ -260,6 +261,7 @@ async fn the_reference_core_is_certified_playing_its_partners() {
         (Role::Erp, "certify-erp-token-0001".into()),
         (Role::Wms, "certify-wms-token-0001".into()),
         (Role::Supplier, "certify-supplier-token-01".into()),
+        (Role::Core, "certify-ops-token-000001".into()),
     ];
     let c = certify(opts).await.unwrap();
     core.stop().await;
@@ -268,15 +270,93 @@ async fn the_reference_core_is_certified_playing_its_partners() {
     assert_eq!(received.status, Status::Pass, "{received:?}");
     for step in [
         "delivered to the supplier",
-        "delivered to the ERP",
+        "acknowledgement",
         "delivered to the WMS",
-        "posted to the ERP",
+        "goods receipt",
+        "order release",
+        "shipment",
+        "inventory adjustment",
+        "match result of invoice",
     ] {
         assert!(
             received.cases.iter().any(|k| k.subject.contains(step)),
             "{step}: {received:?}"
         );
     }
+    // Every operation of the core's contract got a valid document (or, for
+    // the operations endpoints, a valid request) and a documented answer,
+    // and the idempotency checks ran on every intake.
+    let core_ops: Vec<String> = OPERATIONS
+        .iter()
+        .filter(|o| o.role == Role::Core)
+        .map(|o| format!("{} {}", o.method, o.path))
+        .chain(
+            contracts::openapi::OPS_OPERATIONS
+                .iter()
+                .map(|o| format!("{} {}", o.method, o.path)),
+        )
+        .collect();
+    assert_eq!(c.operations.len(), core_ops.len(), "{:?}", c.operations);
+    for name in [
+        "conformance.status-documented",
+        "conformance.response-valid",
+        "idempotency.replay-same-result",
+        "idempotency.key-reuse-different-body-422",
+        "idempotency.concurrent-duplicate",
+        "idempotency.one-effect",
+        "idempotency.missing-key-400",
+        "errors.unknown-id-404",
+        "errors.missing-auth-401",
+    ] {
+        let check = c.check(name).unwrap();
+        assert_eq!(check.status, Status::Pass, "{check:?}");
+        for op in OPERATIONS.iter().filter(|o| o.role == Role::Core) {
+            // One-effect cases name what the core forwarded (below).
+            if [
+                "errors.unknown-id-404",
+                "errors.missing-auth-401",
+                "idempotency.one-effect",
+            ]
+            .contains(&name)
+            {
+                continue;
+            }
+            assert!(
+                check
+                    .cases
+                    .iter()
+                    .any(|k| k.subject == format!("POST {}", op.path)),
+                "{name} has no case for {}: {check:?}",
+                op.path
+            );
+        }
+    }
+    // Each forward of a first request stayed one effect after its replay,
+    // and each forward of concurrent copies was made once.
+    let once = c.check("idempotency.one-effect").unwrap();
+    for what in [
+        "shipment",
+        "order release",
+        "match result",
+        "inventory adjustment",
+    ] {
+        assert!(
+            once.cases.iter().any(|k| k.subject.contains(what)),
+            "{what}: {once:?}"
+        );
+    }
+    let documented = c.check("conformance.status-documented").unwrap();
+    for ops in ["GET /v1/ops/status", "GET /metrics", "GET /v1/trace/"] {
+        assert!(
+            documented.cases.iter().any(|k| k.subject.starts_with(ops)),
+            "{ops}: {documented:?}"
+        );
+    }
+    assert!(
+        !documented.detail.contains("not exercised"),
+        "{}",
+        documented.detail
+    );
     assert_evidence(&c, &dir.path().join("out"), "core");
 }
 
@@ -555,4 +635,114 @@ fn the_binary_exits_2_for_an_unreachable_target() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unreachable"), "{stderr}");
+}
+
+/// A core whose order-release answers break their schema: the reference
+/// core behind a proxy that drops `decided_at` from every decision.
+#[derive(Clone)]
+struct BrokenCore {
+    upstream: String,
+    http: reqwest::Client,
+}
+
+async fn broken_core_handler(
+    State(p): State<BrokenCore>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let url = format!("{}{}", p.upstream, uri);
+    let mut req = p
+        .http
+        .request(
+            reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
+            url,
+        )
+        .body(body);
+    for (name, value) in &headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            req = req.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").cloned();
+    let mut bytes = resp.bytes().await.unwrap().to_vec();
+    if uri.path() == contracts::routes::core::ORDER_RELEASES && status == 200 {
+        let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+        v.as_object_mut().unwrap().remove("decided_at");
+        bytes = serde_json::to_vec(&v).unwrap();
+    }
+    let mut r = (StatusCode::from_u16(status).unwrap(), bytes).into_response();
+    if let Some(ct) = content_type {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_bytes(ct.as_bytes()).unwrap(),
+        );
+    }
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_answering_order_releases_with_invalid_decisions_is_not_certified() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, callback_url) = callback_listener();
+    let partners = integration_core::Partners {
+        erp: callback_url.clone(),
+        wms: callback_url.clone(),
+        supplier: callback_url,
+    };
+    let mut config = integration_core::CoreConfig::new(dir.path().join("core.sqlite"), partners);
+    use integration_core::Caller;
+    config.credentials = integration_core::Credentials::default()
+        .with("certify-erp-token-0001", Caller::Erp)
+        .with("certify-wms-token-0001", Caller::Wms)
+        .with(
+            "certify-supplier-token-01",
+            Caller::Supplier {
+                gln: "5060000000016".into(),
+            },
+        )
+        .with("certify-ops-token-000001", Caller::Ops);
+    let core_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let core = integration_core::start(config, core_l).unwrap();
+    let proxy = serve(
+        Router::new()
+            .fallback(broken_core_handler)
+            .with_state(BrokenCore {
+                upstream: core.url(),
+                http: reqwest::Client::new(),
+            }),
+    )
+    .await;
+    let mut opts = options(Role::Core, &proxy.url(), &dir.path().join("out"));
+    opts.callback = CallbackListen::Listener(listener);
+    opts.tokens_for = vec![
+        (Role::Erp, "certify-erp-token-0001".into()),
+        (Role::Wms, "certify-wms-token-0001".into()),
+        (Role::Supplier, "certify-supplier-token-01".into()),
+        (Role::Core, "certify-ops-token-000001".into()),
+    ];
+    let c = certify(opts).await.unwrap();
+    proxy.stop().await.unwrap();
+    core.stop().await;
+    assert!(!c.certified);
+    let why: Vec<String> = c
+        .checks
+        .iter()
+        .filter(|k| k.status == Status::Fail)
+        .map(|k| format!("{}: {}", k.name, k.detail))
+        .collect();
+    assert_eq!(failed(&c), ["conformance.response-valid"], "{why:#?}");
+    let check = c.check("conformance.response-valid").unwrap();
+    let bad: Vec<&str> = check
+        .cases
+        .iter()
+        .filter(|k| !k.passed)
+        .map(|k| k.subject.as_str())
+        .collect();
+    assert_eq!(bad, ["POST /v1/order-releases"], "{check:?}");
+    assert!(check.detail.contains("OrderReleaseDecision"), "{}", check.detail);
 }
