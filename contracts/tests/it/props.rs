@@ -466,3 +466,130 @@ proptest! {
         prop_assert_eq!(findings.len(), 1, "{:?}", findings);
     }
 }
+
+/// Every pointer of `v` (objects' members and arrays' items, recursively).
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, sub) in map {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(sub, p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, sub) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(sub, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every example document of the catalog, with its type.
+fn example_docs() -> Vec<(&'static str, Value)> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut out = Vec::new();
+    for (name, _) in contracts::schema::catalog() {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join(name))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for f in files {
+            out.push((
+                name,
+                serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+fn replacement() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-3i64..3).prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
+        Just(json!(1.0)),
+        Just(json!(0.5)),
+        "[A-Z0-9a-z:. é-]{0,20}".prop_map(Value::from),
+        "[0-9]{8,18}".prop_map(Value::from),
+        Just(json!("2026-02-30")),
+        Just(json!("2026-11-23T10:00:00Z")),
+        Just(json!("EA")),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!({"unexpected": 1})),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The fast validity check (contracts' `quick` module) gives jsonschema's
+    /// verdict on single mutations of every example: a value replaced, a
+    /// member removed, or a member added.
+    #[test]
+    fn quick_check_agrees_with_jsonschema(
+        pick in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        how in 0u8..3,
+        new in replacement(),
+    ) {
+        static SET: std::sync::OnceLock<(contracts::SchemaSet, Vec<(&'static str, Value)>)> =
+            std::sync::OnceLock::new();
+        let (set, docs) = SET.get_or_init(|| (contracts::SchemaSet::new(), example_docs()));
+        let (name, doc) = &docs[pick.index(docs.len())];
+        let mut doc = doc.clone();
+        let mut ptrs = vec![String::new()];
+        pointers(&doc, String::new(), &mut ptrs);
+        let p = ptrs[at.index(ptrs.len())].clone();
+        match how {
+            0 => *doc.pointer_mut(&p).unwrap() = new,
+            1 => {
+                if let Some((parent, key)) = p.rsplit_once('/') {
+                    match doc.pointer_mut(parent).unwrap() {
+                        Value::Object(m) => { m.remove(&key.replace("~1", "/").replace("~0", "~")); }
+                        Value::Array(a) => { a.remove(key.parse::<usize>().unwrap()); }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {
+                if let Value::Object(m) = doc.pointer_mut(&p).unwrap() {
+                    m.insert("x_added".into(), new);
+                } else if let Value::Array(a) = doc.pointer_mut(&p).unwrap() {
+                    a.push(new);
+                }
+            }
+        }
+        if let Some((quick, full)) = set.quick_and_full_verdicts(name, &doc) {
+            prop_assert_eq!(quick, full, "{} {}", name, doc);
+        }
+    }
+}
+
+#[test]
+fn the_quick_check_covers_the_catalog() {
+    let set = contracts::SchemaSet::new();
+    let covered: Vec<&str> = contracts::schema::catalog()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| set.quick_and_full_verdicts(n, &json!({})).is_some())
+        .collect();
+    for name in [
+        "AdvanceShipNotice",
+        "PurchaseOrder",
+        "ShipmentConfirmation",
+        "Invoice",
+    ] {
+        assert!(covered.contains(&name), "{name} not covered: {covered:?}");
+    }
+}
