@@ -33,6 +33,19 @@ pub const SHIPMENT_CONFIRMED: &str = "dev.crossdock.shipment.confirmed.v1";
 /// `type` of an [`InventoryAdjustedEvent`].
 pub const INVENTORY_ADJUSTED: &str = "dev.crossdock.inventory.adjusted.v1";
 
+/// The JetStream stream that holds every event the core publishes.
+pub const STREAM: &str = "CROSSDOCK_EVENTS";
+
+/// Every event subject starts with this; the stream captures `crossdock.events.>`.
+pub const SUBJECT_PREFIX: &str = "crossdock.events.";
+
+/// The NATS subject an event of `event_type` is published on:
+/// `crossdock.events.<type>`, such as
+/// `crossdock.events.dev.crossdock.shipment.confirmed.v1`.
+pub fn subject(event_type: &str) -> String {
+    format!("{SUBJECT_PREFIX}{event_type}")
+}
+
 /// A CloudEvents 1.0 envelope around `data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

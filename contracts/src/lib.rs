@@ -5,6 +5,7 @@
 //! crate of the workspace depends on it; it depends on none of them.
 
 pub mod acks;
+pub mod asyncapi;
 pub mod events;
 pub mod history;
 pub mod http;

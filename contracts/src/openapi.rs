@@ -70,7 +70,7 @@ fn status_text(op: &Operation, status: u16) -> &'static str {
 }
 
 /// The indefinite article before a type name: "an Invoice", "a PurchaseOrder".
-fn article(name: &str) -> &'static str {
+pub(crate) fn article(name: &str) -> &'static str {
     match name.bytes().next() {
         Some(b'A' | b'E' | b'I' | b'O' | b'U') => "an",
         _ => "a",

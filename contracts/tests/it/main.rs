@@ -1,5 +1,6 @@
 //! contracts' integration tests (one binary; see STYLE.md).
 
+mod asyncapi;
 mod examples;
 mod openapi;
 mod patterns;

@@ -46,7 +46,7 @@ fn openapi_documents_are_fresh() {
 }
 
 /// Every `$ref` of `v`, with the pointer where it sits.
-fn refs(v: &Value, at: String, out: &mut Vec<(String, String)>) {
+pub fn refs(v: &Value, at: String, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(map) => {
             for (k, sub) in map {
