@@ -47,8 +47,8 @@ use crate::store::{Delivery, Tx};
 
 /// The outbox target of event rows (the partners' rows name their role).
 pub const TARGET: &str = "events";
-/// Default JetStream stream name.
-pub const DEFAULT_STREAM: &str = "CROSSDOCK_EVENTS";
+/// Default JetStream stream name: the one the AsyncAPI document names.
+pub const DEFAULT_STREAM: &str = contracts::events::STREAM;
 /// Default subject prefix: events go to `<prefix>.<type>`.
 pub const DEFAULT_SUBJECT_PREFIX: &str = "crossdock.events";
 /// Default CloudEvents `source` of the core.
@@ -323,9 +323,10 @@ mod tests {
     fn config_is_validated_field_by_field() {
         let ok = EventsConfig::new("nats://127.0.0.1:4222");
         assert_eq!(ok.validate(), Ok(()));
+        // The defaults publish where the AsyncAPI document says.
         assert_eq!(
             ok.subject(SHIPMENT_CONFIRMED),
-            "crossdock.events.dev.crossdock.shipment.confirmed.v1"
+            contracts::events::subject(SHIPMENT_CONFIRMED)
         );
         assert_eq!(ok.stream_subjects(), "crossdock.events.>");
         for (bad, field) in [
