@@ -322,7 +322,10 @@ async fn intake_run(
             supplier: partner,
         },
     );
-    config.store = StoreOptions { max_batch };
+    config.store = StoreOptions {
+        max_batch,
+        ..StoreOptions::default()
+    };
     config.credentials = credentials();
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

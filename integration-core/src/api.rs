@@ -77,7 +77,7 @@ async fn take_in<T>(
     kind: &'static str,
     endpoint: &'static str,
     key: impl FnOnce(&T) -> String,
-    apply: impl FnOnce(&Tx<'_>, &T) -> Result<(), ApiError> + Send + 'static,
+    apply: impl Fn(&Tx<'_>, &T) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<Response, ApiError>
 where
     T: DeserializeOwned + Send + 'static,
@@ -386,7 +386,7 @@ async fn reconcile(State(s): State<Arc<CoreState>>, headers: HeaderMap) -> Resul
         .to_owned();
     let _one_at_a_time = s.reconciling.lock().await;
     let (store, k) = (s.store.clone(), key.clone());
-    if let Some(body) = blocking(move || Ok(store.read(|c| flows::inventory::by_key(c, &k))?)).await? {
+    if let Some(body) = blocking(move || Ok(store.read(move |c| flows::inventory::by_key(c, &k))?)).await? {
         return Ok(stored_json(StatusCode::CREATED, body, true));
     }
     let store = s.store.clone();
@@ -437,7 +437,7 @@ async fn reconciliation(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (store, wanted) = (s.store.clone(), id.clone());
-    match blocking(move || Ok(store.read(|c| flows::inventory::by_id(c, &wanted))?)).await? {
+    match blocking(move || Ok(store.read(move |c| flows::inventory::by_id(c, &wanted))?)).await? {
         Some(body) => Ok(stored_json(StatusCode::OK, body, false)),
         None => Err(ApiError::refused(
             404,

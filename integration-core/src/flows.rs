@@ -3,7 +3,7 @@
 pub mod inventory;
 pub mod invoicing;
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::args;
 
 use contracts::Role;
 use contracts::inbound::{
@@ -21,13 +21,10 @@ use crate::store::Tx;
 /// cancelled.
 pub fn purchase_order(tx: &Tx<'_>, po: &PurchaseOrder) -> Result<(), ApiError> {
     let c = tx.conn();
-    let held: Option<u32> = c
-        .query_row(
-            "SELECT version FROM purchase_orders WHERE po_number = ?1",
-            params![po.po_number],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let held: Option<u32> = c.one_opt(
+        "SELECT version FROM purchase_orders WHERE po_number = ?1",
+        args![po.po_number],
+    )?;
     if held.is_some_and(|v| v >= po.version) {
         tracing::info!(po_number = %po.po_number, version = po.version, ?held, "stale PO version ignored");
         return Ok(());
@@ -35,11 +32,11 @@ pub fn purchase_order(tx: &Tx<'_>, po: &PurchaseOrder) -> Result<(), ApiError> {
     c.execute(
         "INSERT INTO purchase_orders (po_number, version, supplier_gln) VALUES (?1, ?2, ?3)
          ON CONFLICT(po_number) DO UPDATE SET version = excluded.version, supplier_gln = excluded.supplier_gln",
-        params![po.po_number, po.version, po.supplier_gln.as_str()],
+        args![po.po_number, po.version, po.supplier_gln.as_str()],
     )?;
     c.execute(
         "UPDATE po_lines SET status = 'cancelled' WHERE po_number = ?1",
-        params![po.po_number],
+        args![po.po_number],
     )?;
     for line in &po.lines {
         c.execute(
@@ -50,7 +47,7 @@ pub fn purchase_order(tx: &Tx<'_>, po: &PurchaseOrder) -> Result<(), ApiError> {
                 ordered_qty = excluded.ordered_qty, confirmed_qty = NULL,
                 over_tolerance_pct = excluded.over_tolerance_pct,
                 under_tolerance_pct = excluded.under_tolerance_pct, status = 'open'",
-            params![
+            args![
                 po.po_number,
                 line.line_no,
                 line.sku,
@@ -73,12 +70,12 @@ pub fn purchase_order(tx: &Tx<'_>, po: &PurchaseOrder) -> Result<(), ApiError> {
 fn owned_po(tx: &Tx<'_>, po_number: &str, supplier_gln: &str, pointer: String) -> Result<u32, ApiError> {
     let row: Option<(u32, String)> = tx
         .conn()
-        .query_row(
+        .query_opt(
             "SELECT version, supplier_gln FROM purchase_orders WHERE po_number = ?1",
-            params![po_number],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+            args![po_number],
+        )?
+        .map(|r| Ok::<_, crate::db::DbError>((r.get(0)?, r.get(1)?)))
+        .transpose()?;
     match row {
         // Another supplier's PO is reported exactly as an unknown one, 404:
         // a supplier cannot even learn that it exists (invariant 20).
@@ -115,7 +112,7 @@ pub fn acknowledgement(tx: &Tx<'_>, ack: &PoAcknowledgement) -> Result<(), ApiEr
         };
         let updated = tx.conn().execute(
             "UPDATE po_lines SET confirmed_qty = ?3, status = ?4 WHERE po_number = ?1 AND line_no = ?2",
-            params![ack.po_number, line.line_no, line.confirmed_qty, status],
+            args![ack.po_number, line.line_no, line.confirmed_qty, status],
         )?;
         if updated == 0 {
             return Err(ApiError::refused(
@@ -155,21 +152,21 @@ pub fn asn(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
         owned_po(tx, &line.po_number, supplier, format!("/lines/{i}/po_number"))?;
         let open: Option<OpenLine> = tx
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT sku, COALESCE(confirmed_qty, ordered_qty), over_tolerance_pct, under_tolerance_pct, status
                  FROM po_lines WHERE po_number = ?1 AND line_no = ?2",
-                params![line.po_number, line.po_line_no],
-                |r| {
-                    Ok(OpenLine {
-                        sku: r.get(0)?,
-                        open_qty: r.get(1)?,
-                        over_pct: r.get(2)?,
-                        under_pct: r.get(3)?,
-                        status: r.get(4)?,
-                    })
-                },
-            )
-            .optional()?;
+                args![line.po_number, line.po_line_no],
+            )?
+            .map(|r| {
+                Ok::<_, crate::db::DbError>(OpenLine {
+                    sku: r.get(0)?,
+                    open_qty: r.get(1)?,
+                    over_pct: r.get(2)?,
+                    under_pct: r.get(3)?,
+                    status: r.get(4)?,
+                })
+            })
+            .transpose()?;
         let pointer = format!("/lines/{i}");
         let Some(open) = open.filter(|o| o.status == "open") else {
             return Err(ApiError::refused(
@@ -183,11 +180,10 @@ pub fn asn(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
                 ),
             ));
         };
-        let advised_elsewhere: u64 = tx.conn().query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM asn_lines
+        let advised_elsewhere: u64 = tx.conn().one(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM asn_lines
              WHERE po_number = ?1 AND po_line_no = ?2 AND NOT (supplier_gln = ?3 AND asn_id = ?4)",
-            params![line.po_number, line.po_line_no, supplier, asn.asn_id],
-            |r| r.get(0),
+            args![line.po_number, line.po_line_no, supplier, asn.asn_id],
         )?;
         let limit = u64::from(open.open_qty) * (100 + u64::from(open.over_pct)) / 100;
         let here = in_this_asn.entry((&line.po_number, line.po_line_no)).or_default();
@@ -221,13 +217,14 @@ pub fn asn(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
     }
     tx.conn().execute(
         "DELETE FROM asn_lines WHERE supplier_gln = ?1 AND asn_id = ?2",
-        params![supplier, asn.asn_id],
+        args![supplier, asn.asn_id],
     )?;
     for line in &asn.lines {
         tx.conn().execute(
             "INSERT INTO asn_lines (supplier_gln, asn_id, po_number, po_line_no, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity",
-            params![supplier, asn.asn_id, line.po_number, line.po_line_no, line.quantity],
+             ON CONFLICT (supplier_gln, asn_id, po_number, po_line_no)
+             DO UPDATE SET quantity = asn_lines.quantity + excluded.quantity",
+            args![supplier, asn.asn_id, line.po_number, line.po_line_no, line.quantity],
         )?;
     }
     let expectation = InboundExpectation {
@@ -240,7 +237,7 @@ pub fn asn(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
     };
     tx.conn().execute(
         "INSERT INTO expectations (expectation_id, asn_id, body) VALUES (?1, ?2, ?3)",
-        params![
+        args![
             expectation.expectation_id,
             expectation.asn_id,
             serde_json::to_string(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?
@@ -287,14 +284,10 @@ pub fn goods_receipt_applying_stale(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Resu
 }
 
 fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Result<(), ApiError> {
-    let last_seq: Option<u64> = tx
-        .conn()
-        .query_row(
-            "SELECT seq FROM receipts WHERE receipt_id = ?1",
-            params![receipt.receipt_id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let last_seq: Option<u64> = tx.conn().one_opt(
+        "SELECT seq FROM receipts WHERE receipt_id = ?1",
+        args![receipt.receipt_id],
+    )?;
     if ignore_stale && last_seq.is_some_and(|s| receipt.seq <= s) {
         tracing::info!(receipt_id = %receipt.receipt_id, seq = receipt.seq, "stale receipt event ignored");
         return Ok(());
@@ -302,16 +295,12 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
     tx.conn().execute(
         "INSERT INTO receipts (receipt_id, seq) VALUES (?1, ?2)
          ON CONFLICT(receipt_id) DO UPDATE SET seq = excluded.seq",
-        params![receipt.receipt_id, receipt.seq],
+        args![receipt.receipt_id, receipt.seq],
     )?;
-    let expectation: Option<String> = tx
-        .conn()
-        .query_row(
-            "SELECT body FROM expectations WHERE expectation_id = ?1",
-            params![receipt.expectation_id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let expectation: Option<String> = tx.conn().one_opt(
+        "SELECT body FROM expectations WHERE expectation_id = ?1",
+        args![receipt.expectation_id],
+    )?;
     let Some(expectation) = expectation else {
         return Err(ApiError::refused(
             422,
@@ -404,17 +393,12 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
 fn post_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
     let storage = |e: serde_json::Error| ApiError::Storage(e.to_string());
     let mut standing: Vec<(u32, ErpGoodsReceiptPosting)> = Vec::new();
-    {
-        let mut stmt = tx
-            .conn()
-            .prepare("SELECT line_no, body FROM receipt_postings WHERE receipt_id = ?1 ORDER BY line_no")?;
-        let rows = stmt.query_map(params![receipt.receipt_id], |r| {
-            Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
-        })?;
-        for row in rows {
-            let (line_no, body) = row?;
-            standing.push((line_no, serde_json::from_str(&body).map_err(storage)?));
-        }
+    for row in tx.conn().query_all(
+        "SELECT line_no, body FROM receipt_postings WHERE receipt_id = ?1 ORDER BY line_no",
+        args![receipt.receipt_id],
+    )? {
+        let body: String = row.get(1)?;
+        standing.push((row.get(0)?, serde_json::from_str(&body).map_err(storage)?));
     }
     let reverse = |old: &ErpGoodsReceiptPosting| -> Result<(), ApiError> {
         let reversal = ErpGoodsReceiptPosting {
@@ -459,7 +443,7 @@ fn post_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
         tx.conn().execute(
             "INSERT INTO receipt_postings (receipt_id, line_no, seq, body) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(receipt_id, line_no) DO UPDATE SET seq = excluded.seq, body = excluded.body",
-            params![
+            args![
                 receipt.receipt_id,
                 line.line_no,
                 receipt.seq,
@@ -472,7 +456,7 @@ fn post_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
             reverse(old)?;
             tx.conn().execute(
                 "DELETE FROM receipt_postings WHERE receipt_id = ?1 AND line_no = ?2",
-                params![receipt.receipt_id, line_no],
+                args![receipt.receipt_id, line_no],
             )?;
         }
     }

@@ -8,12 +8,14 @@
 
 mod api;
 pub mod auth;
+pub mod db;
 pub mod error;
 pub mod events;
 pub mod flows;
 mod metrics;
 pub mod outbound;
 pub mod outbox;
+pub mod pgstore;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -28,7 +30,7 @@ use tokio::task::JoinHandle;
 pub use auth::{Caller, Credentials, RateLimit};
 pub use events::EventsConfig;
 pub use outbox::{Backoff, BreakerConfig, PartnerLimits, RetryConfig, RetryPolicy};
-pub use store::{OpsStatus, Store, StoreOptions};
+pub use store::{OpsStatus, Store, StoreLocation, StoreOptions};
 
 /// Largest request body the core reads.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -44,8 +46,12 @@ pub struct Partners {
 /// Everything the core needs to run.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
-    /// The SQLite database file (created if absent).
+    /// The SQLite database file (created if absent); unused when
+    /// `postgres` is set.
     pub database: PathBuf,
+    /// A PostgreSQL connection URL (`postgres://…`): the store lives there
+    /// instead of in `database`, and several cores may share it.
+    pub postgres: Option<String>,
     pub partners: Partners,
     pub retry: RetryConfig,
     /// Seed of the jitter RNG.
@@ -92,6 +98,7 @@ impl CoreConfig {
     pub fn new(database: PathBuf, partners: Partners) -> Self {
         Self {
             database,
+            postgres: None,
             partners,
             retry: RetryConfig::default(),
             seed: 0,
@@ -110,14 +117,24 @@ impl CoreConfig {
     }
 }
 
+impl CoreConfig {
+    /// Where the store lives: `postgres` if set, else the SQLite file.
+    pub fn store_location(&self) -> StoreLocation {
+        match &self.postgres {
+            Some(url) => StoreLocation::Postgres(url.clone()),
+            None => StoreLocation::Sqlite(self.database.clone()),
+        }
+    }
+}
+
 /// Why the core did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("failed to open the database {path}: {source}")]
+    #[error("failed to open the store {location}: {source}")]
     Database {
-        path: PathBuf,
+        location: String,
         #[source]
-        source: rusqlite::Error,
+        source: db::DbError,
     },
     #[error("failed to use the listener: {0}")]
     Listener(#[source] std::io::Error),
@@ -168,11 +185,11 @@ impl CoreHandle {
     }
 
     /// Outbox and inbox depth.
-    pub async fn status(&self) -> rusqlite::Result<OpsStatus> {
+    pub async fn status(&self) -> Result<OpsStatus, db::DbError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.ops_status())
             .await
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?
+            .map_err(|e| db::DbError::new(format!("the status task failed: {e}")))?
     }
 
     /// Write transactions committed so far (one fsync each): with group
@@ -199,8 +216,8 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
         events.validate()?;
     }
     let store = Arc::new(
-        Store::open_with(&config.database, config.store).map_err(|source| StartError::Database {
-            path: config.database.clone(),
+        Store::open_at(&config.store_location(), config.store).map_err(|source| StartError::Database {
+            location: config.store_location().to_string(),
             source,
         })?,
     );

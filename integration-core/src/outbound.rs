@@ -34,12 +34,12 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::db::{Conn, DbError, args};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 
 use contracts::Problem;
@@ -135,27 +135,22 @@ enum Known {
     New,
 }
 
-fn known(
-    conn: &rusqlite::Connection,
-    key: &str,
-    hash: &str,
-    order: &OrderRelease,
-) -> Result<Known, ApiError> {
+fn known(conn: &dyn Conn, key: &str, hash: &str, order: &OrderRelease) -> Result<Known, ApiError> {
     let by_key: Option<(String, String, u32)> = conn
-        .query_row(
+        .query_opt(
             "SELECT request_hash, order_number, version FROM order_release_keys WHERE key = ?1",
-            params![key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
+            args![key],
+        )?
+        .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .transpose()?;
     let answer_of = |order_number: &str, version: u32| -> Result<Option<(String, String)>, ApiError> {
         Ok(conn
-            .query_row(
+            .query_opt(
                 "SELECT payload_hash, answer FROM order_releases WHERE order_number = ?1 AND version = ?2",
-                params![order_number, version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+                args![order_number, version],
+            )?
+            .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?)))
+            .transpose()?)
     };
     if let Some((request_hash, order_number, version)) = by_key {
         if request_hash != hash {
@@ -372,9 +367,9 @@ pub(crate) async fn order_release(
             tokio::task::spawn_blocking(move || {
                 store.transaction(move |tx| {
                     tx.execute(
-                        "INSERT OR IGNORE INTO order_release_keys (key, request_hash, order_number, version)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![key, hash, order.order_number, order.version],
+                        "INSERT INTO order_release_keys (key, request_hash, order_number, version)
+                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
+                        args![key, hash, order.order_number, order.version],
                     )?;
                     Ok(())
                 })
@@ -463,7 +458,7 @@ pub(crate) async fn order_release(
                     "INSERT INTO order_releases (order_number, version, payload_hash, decision, answer, trace_id,
                                                  decided_at_us)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
+                    args![
                         order.order_number,
                         order.version,
                         hash,
@@ -475,14 +470,14 @@ pub(crate) async fn order_release(
                 )?;
                 tx.execute(
                     "INSERT INTO order_release_keys (key, request_hash, order_number, version) VALUES (?1, ?2, ?3, ?4)",
-                    params![key, hash, order.order_number, order.version],
+                    args![key, hash, order.order_number, order.version],
                 )?;
                 if decision.decision == Decision::Accepted {
                     for l in &order.lines {
                         tx.execute(
                             "INSERT INTO order_lines (order_number, version, line_no, sku, released)
                              VALUES (?1, ?2, ?3, ?4, ?5)",
-                            params![order.order_number, order.version, l.line_no, l.sku, l.quantity],
+                            args![order.order_number, order.version, l.line_no, l.sku, l.quantity],
                         )?;
                     }
                 }
@@ -500,13 +495,10 @@ pub(crate) async fn order_release(
 /// ERP once; shipped may never exceed released (422, nothing applied).
 pub fn shipment_confirmation(tx: &Tx<'_>, sc: &ShipmentConfirmation) -> Result<(), ApiError> {
     let c = tx.conn();
-    let decision: Option<String> = c
-        .query_row(
-            "SELECT decision FROM order_releases WHERE order_number = ?1 AND version = ?2",
-            params![sc.order_number, sc.order_version],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let decision: Option<String> = c.one_opt(
+        "SELECT decision FROM order_releases WHERE order_number = ?1 AND version = ?2",
+        args![sc.order_number, sc.order_version],
+    )?;
     match decision.as_deref() {
         Some("accepted") => {}
         // A confirmation may overtake the decision it follows: the WMS took
@@ -539,12 +531,12 @@ pub fn shipment_confirmation(tx: &Tx<'_>, sc: &ShipmentConfirmation) -> Result<(
     }
     for (i, line) in sc.lines.iter().enumerate() {
         let row: Option<(u32, u32)> = c
-            .query_row(
+            .query_opt(
                 "SELECT released, shipped FROM order_lines WHERE order_number = ?1 AND version = ?2 AND line_no = ?3",
-                params![sc.order_number, sc.order_version, line.line_no],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+                args![sc.order_number, sc.order_version, line.line_no],
+            )?
+            .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?)))
+            .transpose()?;
         let Some((released, shipped)) = row else {
             return Err(ApiError::refused(
                 422,
@@ -554,13 +546,10 @@ pub fn shipment_confirmation(tx: &Tx<'_>, sc: &ShipmentConfirmation) -> Result<(
                 format!("order {} has no released line {}", sc.order_number, line.line_no),
             ));
         };
-        let posted: Option<u32> = c
-            .query_row(
-                "SELECT quantity FROM shipment_lines WHERE shipment_id = ?1 AND line_no = ?2",
-                params![sc.shipment_id, line.line_no],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let posted: Option<u32> = c.one_opt(
+            "SELECT quantity FROM shipment_lines WHERE shipment_id = ?1 AND line_no = ?2",
+            args![sc.shipment_id, line.line_no],
+        )?;
         if posted.is_some() {
             // Another event of a shipment already taken in: posted once.
             continue;
@@ -579,11 +568,11 @@ pub fn shipment_confirmation(tx: &Tx<'_>, sc: &ShipmentConfirmation) -> Result<(
         }
         c.execute(
             "INSERT INTO shipment_lines (shipment_id, line_no, quantity) VALUES (?1, ?2, ?3)",
-            params![sc.shipment_id, line.line_no, line.qty_shipped],
+            args![sc.shipment_id, line.line_no, line.qty_shipped],
         )?;
         c.execute(
             "UPDATE order_lines SET shipped = shipped + ?4 WHERE order_number = ?1 AND version = ?2 AND line_no = ?3",
-            params![sc.order_number, sc.order_version, line.line_no, line.qty_shipped],
+            args![sc.order_number, sc.order_version, line.line_no, line.qty_shipped],
         )?;
         let posting = ErpShipmentPosting {
             shipment_id: sc.shipment_id.clone(),

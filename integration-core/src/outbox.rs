@@ -365,7 +365,11 @@ impl Worker {
                 let skip = in_flight.clone();
                 tokio::task::spawn_blocking(move || store.due_deliveries_for(partner, now_us(), room, &skip))
                     .await
-                    .unwrap_or_else(|e| Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+                    .unwrap_or_else(|e| {
+                        Err(crate::db::DbError::new(format!(
+                            "the outbox read task failed: {e}"
+                        )))
+                    })
                     .unwrap_or_else(|e| {
                         tracing::error!(partner, error = %e, "failed to read the outbox");
                         Vec::new()

@@ -1,5 +1,9 @@
-//! The durable store: SQLite in WAL mode with `synchronous=FULL`, so a
-//! transaction the core has answered 2xx for is on disk.
+//! The durable store, on one of two engines behind one interface
+//! ([`crate::db::Conn`]): embedded SQLite (the default) or PostgreSQL
+//! (several core replicas sharing one database, see [`crate::pgstore`]).
+//!
+//! **SQLite**: WAL mode with `synchronous=FULL`, so a transaction the core
+//! has answered 2xx for is on disk.
 //!
 //! Writes go through **group commit**: one committer thread owns the writer
 //! connection and takes the jobs queued while the previous batch was being
@@ -16,14 +20,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use contracts::{IntakeAck, IntakeOutcome, Role};
 
+use crate::db::{Conn, DbError, Engine, Row, SqliteConn, Value, args};
 use crate::error::ApiError;
+use crate::pgstore::Pool;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS inbox (
@@ -175,14 +181,14 @@ pub enum ReplaySelection {
 
 /// Within an intake transaction: what an `apply` function may do.
 pub struct Tx<'a> {
-    pub(crate) tx: &'a Connection,
+    pub(crate) tx: &'a dyn Conn,
     pub message_id: i64,
     pub trace_id: &'a str,
     pub now_us: u64,
 }
 
-impl Tx<'_> {
-    pub fn conn(&self) -> &Connection {
+impl<'a> Tx<'a> {
+    pub fn conn(&self) -> &'a dyn Conn {
         self.tx
     }
 
@@ -235,7 +241,7 @@ impl Tx<'_> {
         self.tx.execute(
             "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![target, path, idempotency_key, body, trace_id, self.now_us as i64],
+            args![target, path, idempotency_key, body, trace_id, self.now_us],
         )?;
         Ok(())
     }
@@ -258,13 +264,24 @@ fn role_from_str(s: &str) -> Role {
 pub struct StoreOptions {
     /// Most jobs committed by one transaction (one fsync). 1 turns group
     /// commit off: one transaction and one fsync per write, the naive
-    /// baseline of `crossdock bench core-intake`.
+    /// baseline of `crossdock bench core-intake`. SQLite only.
     pub max_batch: usize,
+    /// PostgreSQL: connections (each on its own thread) serving writes
+    /// and reads.
+    pub pg_connections: usize,
+    /// PostgreSQL: how long a replica's claim on an outbox row lasts. A
+    /// delivery must be done (or marked) within it, else another replica
+    /// may claim and send it again (same Idempotency-Key and body).
+    pub lease: std::time::Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_batch: 512 }
+        Self {
+            max_batch: 512,
+            pg_connections: 4,
+            lease: std::time::Duration::from_secs(30),
+        }
     }
 }
 
@@ -325,31 +342,96 @@ fn committer(mut conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, 
     }
 }
 
-/// The SQLite store.
+/// Where the store lives: a SQLite file, or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Sqlite(std::path::PathBuf),
+    /// A `postgres://` (or `postgresql://`) connection URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// A `postgres://`/`postgresql://` URL is PostgreSQL; anything else a
+    /// SQLite file path.
+    pub fn parse(s: &str) -> Self {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Self::Postgres(s.to_owned())
+        } else {
+            Self::Sqlite(s.into())
+        }
+    }
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "{}", p.display()),
+            Self::Postgres(url) => write!(f, "{}", crate::pgstore::redact(url)),
+        }
+    }
+}
+
+enum Backend {
+    Sqlite {
+        /// Queue of the committer thread, which owns the writer connection.
+        jobs: Mutex<mpsc::Sender<Job>>,
+        /// Reads, beside the writer.
+        reader: Mutex<Connection>,
+    },
+    Postgres(Pool),
+}
+
+/// The store.
 pub struct Store {
-    /// Queue of the committer thread, which owns the writer connection.
-    jobs: Mutex<mpsc::Sender<Job>>,
-    /// Reads, beside the writer.
-    reader: Mutex<Connection>,
-    /// Transactions committed (each one fsync), for tests and metrics.
+    backend: Backend,
+    /// Transactions committed (each one fsync on SQLite), for tests and metrics.
     commits: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("engine", &self.engine())
+            .finish_non_exhaustive()
     }
+}
+
+/// The SQLite store's tables.
+pub(crate) fn schemas() -> [&'static str; 4] {
+    [
+        SCHEMA,
+        crate::outbound::SCHEMA,
+        crate::flows::invoicing::SCHEMA,
+        crate::flows::inventory::SCHEMA,
+    ]
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, in WAL mode,
     /// with group commit.
-    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+    pub fn open(path: &Path) -> Result<Self, DbError> {
         Self::open_with(path, StoreOptions::default())
     }
 
+    /// Opens the store at `location` (SQLite file or PostgreSQL URL).
+    pub fn open_at(location: &StoreLocation, options: StoreOptions) -> Result<Self, DbError> {
+        match location {
+            StoreLocation::Sqlite(path) => Self::open_with(path, options),
+            StoreLocation::Postgres(url) => Self::open_postgres(url, options),
+        }
+    }
+
+    /// Opens (creating its tables if needed) the PostgreSQL database at
+    /// `url`, with `options.pg_connections` connections.
+    pub fn open_postgres(url: &str, options: StoreOptions) -> Result<Self, DbError> {
+        Ok(Self {
+            backend: Backend::Postgres(Pool::open(url, options)?),
+            commits: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
     /// Opens the database at `path` with explicit commit options.
-    pub fn open_with(path: &Path, options: StoreOptions) -> rusqlite::Result<Self> {
+    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Self, DbError> {
         let open = || -> rusqlite::Result<Connection> {
             let conn = Connection::open(path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -359,10 +441,9 @@ impl Store {
             Ok(conn)
         };
         let writer = open()?;
-        writer.execute_batch(SCHEMA)?;
-        writer.execute_batch(crate::outbound::SCHEMA)?;
-        writer.execute_batch(crate::flows::invoicing::SCHEMA)?;
-        writer.execute_batch(crate::flows::inventory::SCHEMA)?;
+        for ddl in schemas() {
+            writer.execute_batch(ddl)?;
+        }
         let reader = open()?;
         let (jobs, queue) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
@@ -370,63 +451,81 @@ impl Store {
         std::thread::Builder::new()
             .name("crossdock-committer".into())
             .spawn(move || committer(writer, queue, options.max_batch, counter))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            .map_err(|e| DbError::new(format!("failed to start the committer thread: {e}")))?;
         Ok(Self {
-            jobs: Mutex::new(jobs),
-            reader: Mutex::new(reader),
+            backend: Backend::Sqlite {
+                jobs: Mutex::new(jobs),
+                reader: Mutex::new(reader),
+            },
             commits,
         })
     }
 
-    /// Write transactions committed so far (one fsync each).
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        match self.backend {
+            Backend::Sqlite { .. } => Engine::Sqlite,
+            Backend::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Write transactions committed so far (one fsync each on SQLite).
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
 
     /// Runs `f` in one write transaction (its own savepoint in the current
-    /// group-commit batch), answered after that batch's commit. Blocking:
+    /// group-commit batch on SQLite; a SERIALIZABLE transaction, retried on
+    /// a conflict, on PostgreSQL), answered after its commit. Blocking:
     /// call from the blocking pool.
     pub(crate) fn transaction<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
+        f: impl Fn(&dyn Conn) -> Result<R, ApiError> + Send + 'static,
     ) -> Result<R, ApiError> {
         self.write_blocking(f)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent, so a
-        // poisoned lock is still usable.
-        self.reader.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues a write for the committer; the answer arrives after the
-    /// commit of its batch.
+    /// Queues a write; the answer arrives after its commit.
     fn submit<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
+        f: impl Fn(&dyn Conn) -> Result<R, ApiError> + Send + 'static,
     ) -> oneshot::Receiver<Result<R, ApiError>> {
         let (answer, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn: Option<&Connection>| {
-            let r = match conn {
-                Some(c) => f(c),
-                None => Err(ApiError::Storage("failed to open a savepoint".into())),
-            };
-            let keep = r.is_ok();
-            let finish: Finish = Box::new(move |committed: Result<(), String>| {
-                let _ = answer.send(committed.map_err(ApiError::Storage).and(r));
-            });
-            (keep, finish)
-        });
-        // A send fails only when the committer is gone; the dropped
-        // receiver then reports it.
-        let _ = self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job);
+        match &self.backend {
+            Backend::Sqlite { jobs, .. } => {
+                let job: Job = Box::new(move |conn: Option<&Connection>| {
+                    let r = match conn {
+                        Some(c) => f(&SqliteConn(c)),
+                        None => Err(ApiError::Storage("failed to open a savepoint".into())),
+                    };
+                    let keep = r.is_ok();
+                    let finish: Finish = Box::new(move |committed: Result<(), String>| {
+                        let _ = answer.send(committed.map_err(ApiError::Storage).and(r));
+                    });
+                    (keep, finish)
+                });
+                // A send fails only when the committer is gone; the dropped
+                // receiver then reports it.
+                let _ = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job);
+            }
+            Backend::Postgres(pool) => {
+                let commits = self.commits.clone();
+                pool.submit(Box::new(move |client| {
+                    let r = crate::pgstore::serializable(client, &f);
+                    if r.is_ok() {
+                        commits.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = answer.send(r);
+                }));
+            }
+        }
         rx
     }
 
-    /// Runs a write through the committer and waits for its commit.
+    /// Runs a write and waits for its commit.
     async fn write<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
+        f: impl Fn(&dyn Conn) -> Result<R, ApiError> + Send + 'static,
     ) -> Result<R, ApiError> {
         self.submit(f).await.unwrap_or_else(|_| {
             Err(ApiError::Storage(
@@ -438,7 +537,7 @@ impl Store {
     /// [`Store::write`] for callers outside the async runtime.
     fn write_blocking<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
+        f: impl Fn(&dyn Conn) -> Result<R, ApiError> + Send + 'static,
     ) -> Result<R, ApiError> {
         self.submit(f).blocking_recv().unwrap_or_else(|_| {
             Err(ApiError::Storage(
@@ -450,15 +549,18 @@ impl Store {
     /// Takes in one message atomically: its own savepoint inside the
     /// current group-commit batch; answered after that batch's fsync.
     /// `apply` validates it and makes its effects (state, outbox rows)
-    /// inside the same savepoint. Blocking: call from the blocking pool.
+    /// inside the same savepoint. On PostgreSQL `apply` may run more than
+    /// once (a conflicting transaction is retried whole), so it must not
+    /// have effects outside the transaction. Blocking: call from the
+    /// blocking pool.
     pub fn intake(
         &self,
         intake: &Intake,
         now_us: u64,
-        apply: impl FnOnce(&Tx<'_>) -> Result<(), ApiError> + Send + 'static,
+        apply: impl Fn(&Tx<'_>) -> Result<(), ApiError> + Send + 'static,
     ) -> Result<Answer, ApiError> {
         let intake = intake.clone();
-        self.write_blocking(move |c| intake_in(c, &intake, now_us, apply))
+        self.write_blocking(move |c| intake_in(c, &intake, now_us, &apply))
     }
 
     /// [`Store::intake`] from async code: nothing blocks while the batch
@@ -467,20 +569,19 @@ impl Store {
         &self,
         intake: Intake,
         now_us: u64,
-        apply: impl FnOnce(&Tx<'_>) -> Result<(), ApiError> + Send + 'static,
+        apply: impl Fn(&Tx<'_>) -> Result<(), ApiError> + Send + 'static,
     ) -> Result<Answer, ApiError> {
-        self.write(move |c| intake_in(c, &intake, now_us, apply)).await
+        self.write(move |c| intake_in(c, &intake, now_us, &apply)).await
     }
 
     /// Runs `apply` in one write transaction that is not an intake (an ops
-    /// action such as a reconciliation), through the group committer:
-    /// answered after its batch commits. Blocking: call from the blocking
-    /// pool.
+    /// action such as a reconciliation), answered after it commits.
+    /// Blocking: call from the blocking pool.
     pub fn ops_transaction<R: Send + 'static>(
         &self,
         trace_id: &str,
         now_us: u64,
-        apply: impl FnOnce(&Tx<'_>) -> Result<R, ApiError> + Send + 'static,
+        apply: impl Fn(&Tx<'_>) -> Result<R, ApiError> + Send + 'static,
     ) -> Result<R, ApiError> {
         let trace_id = trace_id.to_owned();
         self.write_blocking(move |c| {
@@ -493,43 +594,59 @@ impl Store {
         })
     }
 
-    /// A read on the reader connection, outside any write transaction.
-    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> rusqlite::Result<R> {
-        f(&self.lock())
+    /// A read outside any write transaction (the reader connection on
+    /// SQLite, a pooled connection on PostgreSQL). Blocking.
+    pub fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Conn) -> Result<R, DbError> + Send + 'static,
+    ) -> Result<R, DbError> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                // A panic while holding the lock leaves SQLite consistent,
+                // so a poisoned lock is still usable.
+                let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
+                f(&SqliteConn(&conn))
+            }
+            Backend::Postgres(pool) => pool.read(f),
+        }
     }
 
     /// Up to `limit` pending deliveries to `partner` due at `now_us`,
-    /// oldest first, leaving out `skip` (those already in flight).
+    /// oldest first, leaving out `skip` (those already in flight). On
+    /// PostgreSQL the rows are **claimed**: leased to this store until
+    /// `now + lease` (`FOR UPDATE SKIP LOCKED`, so replicas never claim
+    /// the same row), and a row leased by another replica is not due here
+    /// until its lease runs out.
     pub fn due_deliveries_for(
         &self,
         partner: &str,
         now_us: u64,
         limit: usize,
         skip: &[i64],
-    ) -> rusqlite::Result<Vec<Delivery>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, partner, path, idempotency_key, body, trace_id, attempts FROM outbox
-             WHERE partner = ?3 AND state = 'pending' AND next_attempt_at_us <= ?1
-             ORDER BY next_attempt_at_us, id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(
-            params![now_us as i64, (limit + skip.len()) as i64, partner],
-            |r| {
-                Ok(Delivery {
-                    id: r.get(0)?,
-                    partner: role_from_str(&r.get::<_, String>(1)?),
-                    path: r.get(2)?,
-                    idempotency_key: r.get(3)?,
-                    body: r.get(4)?,
-                    trace_id: r.get(5)?,
-                    attempts: r.get(6)?,
-                })
-            },
-        )?;
+    ) -> Result<Vec<Delivery>, DbError> {
+        let (partner, n) = (partner.to_owned(), limit + skip.len());
+        let rows = match &self.backend {
+            Backend::Sqlite { .. } => self.read(move |c| {
+                c.query_all(
+                    "SELECT id, partner, path, idempotency_key, body, trace_id, attempts FROM outbox
+                     WHERE partner = ?3 AND state = 'pending' AND next_attempt_at_us <= ?1
+                     ORDER BY next_attempt_at_us, id LIMIT ?2",
+                    args![now_us, n, partner],
+                )
+            })?,
+            Backend::Postgres(pool) => pool.claim(&partner, now_us, n)?,
+        };
         let mut out = Vec::new();
-        for row in rows {
-            let d = row?;
+        for r in rows {
+            let d = Delivery {
+                id: r.get(0)?,
+                partner: role_from_str(&r.get::<String>(1)?),
+                path: r.get(2)?,
+                idempotency_key: r.get(3)?,
+                body: r.get(4)?,
+                trace_id: r.get(5)?,
+                attempts: r.get(6)?,
+            };
             if !skip.contains(&d.id) {
                 out.push(d);
             }
@@ -541,18 +658,28 @@ impl Store {
     }
 
     /// When the next pending delivery to `partner` not in `in_flight` falls
-    /// due, if any.
-    pub fn next_due_us_for(&self, partner: &str, in_flight: &[i64]) -> rusqlite::Result<Option<u64>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, next_attempt_at_us FROM outbox WHERE partner = ?2 AND state = 'pending'
-             ORDER BY next_attempt_at_us LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(params![(in_flight.len() + 1) as i64, partner], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    /// due, if any (on PostgreSQL, a row leased by another replica falls
+    /// due here when its lease runs out).
+    pub fn next_due_us_for(&self, partner: &str, in_flight: &[i64]) -> Result<Option<u64>, DbError> {
+        let (partner, skip) = (partner.to_owned(), in_flight.to_vec());
+        let owner = self.lease_owner();
+        let rows = self.read(move |c| match owner {
+            None => c.query_all(
+                "SELECT id, next_attempt_at_us FROM outbox WHERE partner = ?2 AND state = 'pending'
+                 ORDER BY next_attempt_at_us LIMIT ?1",
+                args![skip.len() + 1, partner],
+            ),
+            Some(owner) => c.query_all(
+                "SELECT id, CASE WHEN lease_owner IS NOT NULL AND lease_owner <> ?3
+                                  AND lease_until_us > next_attempt_at_us
+                             THEN lease_until_us ELSE next_attempt_at_us END AS due
+                 FROM outbox WHERE partner = ?2 AND state = 'pending'
+                 ORDER BY due LIMIT ?1",
+                args![skip.len() + 1, partner, owner],
+            ),
         })?;
-        for row in rows {
-            let (id, at) = row?;
+        for r in rows {
+            let (id, at): (i64, i64) = (r.get(0)?, r.get(1)?);
             if !in_flight.contains(&id) {
                 return Ok(Some(at.max(0) as u64));
             }
@@ -560,17 +687,51 @@ impl Store {
         Ok(None)
     }
 
-    /// Records a delivered attempt (through the committer: it shares the
-    /// batch's fsync).
+    /// This replica's name in the outbox's lease columns (PostgreSQL only).
+    fn lease_owner(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Sqlite { .. } => None,
+            Backend::Postgres(pool) => Some(pool.owner().to_owned()),
+        }
+    }
+
+    /// Records the outcome of an attempt on row `id`: `UPDATE outbox SET
+    /// {set} WHERE id = ?1`, with `args` from `?2` on. On PostgreSQL it
+    /// applies only while the row's lease is still this replica's (another
+    /// replica may have reclaimed it after the lease ran out), and releases
+    /// the lease.
+    async fn mark(&self, set: &'static str, args: Vec<Value>) -> Result<(), ApiError> {
+        let id = args.first().cloned();
+        match self.lease_owner() {
+            None => {
+                let sql = format!("UPDATE outbox SET {set} WHERE id = ?1");
+                self.write(move |c| Ok(c.execute(&sql, &args)?)).await?;
+            }
+            Some(owner) => {
+                let n = args.len() + 1;
+                let sql = format!(
+                    "UPDATE outbox SET {set}, lease_owner = NULL, lease_until_us = NULL
+                     WHERE id = ?1 AND lease_owner = ?{n}"
+                );
+                let mut args = args;
+                args.push(Value::Text(owner));
+                let changed = self.write(move |c| Ok(c.execute(&sql, &args)?)).await?;
+                if changed == 0 {
+                    tracing::info!(?id, "outbox row no longer leased to this replica: mark skipped");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a delivered attempt (on SQLite through the committer: it
+    /// shares the batch's fsync).
     pub async fn mark_delivered(&self, id: i64, status: u16, now_us: u64) -> Result<(), ApiError> {
-        self.write(move |c| {
-            c.prepare_cached(
-                "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?2, last_error = NULL,
-                 delivered_at_us = ?3 WHERE id = ?1",
-            )?
-            .execute(params![id, status, now_us as i64])?;
-            Ok(())
-        })
+        self.mark(
+            "state = 'delivered', attempts = attempts + 1, last_status = ?2, last_error = NULL,
+             delivered_at_us = ?3",
+            args![id, status, now_us].to_vec(),
+        )
         .await
     }
 
@@ -582,14 +743,10 @@ impl Store {
         error: String,
         next_attempt_at_us: u64,
     ) -> Result<(), ApiError> {
-        self.write(move |c| {
-            c.prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_status = ?2, last_error = ?3, next_attempt_at_us = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![id, status, error, next_attempt_at_us.min(i64::MAX as u64) as i64])?;
-            Ok(())
-        })
+        self.mark(
+            "attempts = attempts + 1, last_status = ?2, last_error = ?3, next_attempt_at_us = ?4",
+            args![id, status, error, next_attempt_at_us].to_vec(),
+        )
         .await
     }
 
@@ -597,48 +754,46 @@ impl Store {
     /// attempt: nothing was sent (its partner's breaker was open or its
     /// Retry-After had not passed).
     pub async fn defer(&self, id: i64, why: String, next_attempt_at_us: u64) -> Result<(), ApiError> {
-        self.write(move |c| {
-            c.prepare_cached("UPDATE outbox SET last_error = ?2, next_attempt_at_us = ?3 WHERE id = ?1")?
-                .execute(params![id, why, next_attempt_at_us.min(i64::MAX as u64) as i64])?;
-            Ok(())
-        })
+        self.mark(
+            "last_error = ?2, next_attempt_at_us = ?3",
+            args![id, why, next_attempt_at_us].to_vec(),
+        )
         .await
     }
 
     /// Dead-letters a delivery after its last attempt.
     pub async fn mark_dead(&self, id: i64, status: Option<u16>, error: String) -> Result<(), ApiError> {
-        self.write(move |c| {
-            c.prepare_cached(
-                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_status = ?2, last_error = ?3
-                 WHERE id = ?1",
-            )?
-            .execute(params![id, status, error])?;
-            Ok(())
-        })
+        self.mark(
+            "state = 'dead', attempts = attempts + 1, last_status = ?2, last_error = ?3",
+            args![id, status, error].to_vec(),
+        )
         .await
     }
 
     /// Dead letters, oldest first, at most `limit`.
-    pub fn dead_letters(&self, limit: usize) -> rusqlite::Result<Vec<DeadLetter>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, partner, path, idempotency_key, trace_id, attempts, last_status, last_error, created_at_us
-             FROM outbox WHERE state = 'dead' ORDER BY id LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(params![limit as i64], |r| {
-            Ok(DeadLetter {
-                id: r.get(0)?,
-                partner: r.get(1)?,
-                path: r.get(2)?,
-                idempotency_key: r.get(3)?,
-                trace_id: r.get(4)?,
-                attempts: r.get(5)?,
-                last_status: r.get(6)?,
-                last_error: r.get(7)?,
-                created_at_us: r.get::<_, i64>(8)?.max(0) as u64,
-            })
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, DbError> {
+        let rows = self.read(move |c| {
+            c.query_all(
+                "SELECT id, partner, path, idempotency_key, trace_id, attempts, last_status, last_error, created_at_us
+                 FROM outbox WHERE state = 'dead' ORDER BY id LIMIT ?1",
+                args![limit],
+            )
         })?;
-        rows.collect()
+        rows.iter()
+            .map(|r| {
+                Ok(DeadLetter {
+                    id: r.get(0)?,
+                    partner: r.get(1)?,
+                    path: r.get(2)?,
+                    idempotency_key: r.get(3)?,
+                    trace_id: r.get(4)?,
+                    attempts: r.get(5)?,
+                    last_status: r.get(6)?,
+                    last_error: r.get(7)?,
+                    created_at_us: r.get::<i64>(8)?.max(0) as u64,
+                })
+            })
+            .collect()
     }
 
     /// Puts dead letters back in the outbox, due now with a fresh attempt
@@ -652,44 +807,43 @@ impl Store {
 
     /// The hops of one trace: its intakes and the deliveries they queued,
     /// in time order.
-    pub fn trace(&self, trace_id: &str) -> rusqlite::Result<Vec<TraceHop>> {
-        let conn = self.lock();
+    pub fn trace(&self, trace_id: &str) -> Result<Vec<TraceHop>, DbError> {
+        let trace_id = trace_id.to_owned();
+        let (intakes, deliveries) = self.read(move |c| {
+            let intakes = c.query_all(
+                "SELECT id, kind, business_key, received_at_us FROM inbox WHERE trace_id = ?1 ORDER BY id",
+                args![trace_id],
+            )?;
+            let deliveries = c.query_all(
+                "SELECT id, partner, path, idempotency_key, state, attempts, last_status, last_error, created_at_us,
+                        delivered_at_us
+                 FROM outbox WHERE trace_id = ?1 ORDER BY id",
+                args![trace_id],
+            )?;
+            Ok((intakes, deliveries))
+        })?;
         let mut hops = Vec::new();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, kind, business_key, received_at_us FROM inbox WHERE trace_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![trace_id], |r| {
-            Ok(TraceHop::Intake {
-                message_id: format!("MSG-{:010}", r.get::<_, i64>(0)?),
+        for r in intakes {
+            hops.push(TraceHop::Intake {
+                message_id: format!("MSG-{:010}", r.get::<i64>(0)?),
                 kind: r.get(1)?,
                 business_key: r.get(2)?,
-                at_us: r.get::<_, i64>(3)?.max(0) as u64,
-            })
-        })?;
-        for row in rows {
-            hops.push(row?);
+                at_us: r.get::<i64>(3)?.max(0) as u64,
+            });
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, partner, path, idempotency_key, state, attempts, last_status, last_error, created_at_us,
-                    delivered_at_us
-             FROM outbox WHERE trace_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![trace_id], |r| {
-            Ok(TraceHop::Delivery {
+        for r in deliveries {
+            hops.push(TraceHop::Delivery {
                 id: r.get(0)?,
                 partner: r.get(1)?,
                 path: r.get(2)?,
                 idempotency_key: r.get(3)?,
-                state: DeliveryState::from_store(&r.get::<_, String>(4)?),
+                state: DeliveryState::from_store(&r.get::<String>(4)?),
                 attempts: r.get(5)?,
                 last_status: r.get(6)?,
                 last_error: r.get(7)?,
-                at_us: r.get::<_, i64>(8)?.max(0) as u64,
-                delivered_at_us: r.get::<_, Option<i64>>(9)?.map(|t| t.max(0) as u64),
-            })
-        })?;
-        for row in rows {
-            hops.push(row?);
+                at_us: r.get::<i64>(8)?.max(0) as u64,
+                delivered_at_us: r.get::<Option<i64>>(9)?.map(|t| t.max(0) as u64),
+            });
         }
         // Stable: an intake and the deliveries it queued share a time.
         hops.sort_by_key(TraceHop::at_us);
@@ -698,39 +852,51 @@ impl Store {
 
     /// Inbox messages by kind, and outbox deliveries and attempts by
     /// partner and state, for /metrics.
-    pub fn metrics(&self) -> rusqlite::Result<StoreMetrics> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached("SELECT kind, COUNT(*) FROM inbox GROUP BY kind ORDER BY kind")?;
-        let inbox = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT partner, state, COUNT(*), COALESCE(SUM(attempts), 0) FROM outbox GROUP BY partner, state",
-        )?;
-        let outbox = stmt
-            .query_map([], |r| {
+    pub fn metrics(&self) -> Result<StoreMetrics, DbError> {
+        let (inbox, outbox) = self.read(|c| {
+            let inbox = c.query_all(
+                "SELECT kind, COUNT(*) FROM inbox GROUP BY kind ORDER BY kind",
+                &[],
+            )?;
+            let outbox = c.query_all(
+                "SELECT partner, state, COUNT(*), CAST(COALESCE(SUM(attempts), 0) AS BIGINT) FROM outbox
+                 GROUP BY partner, state ORDER BY partner, state",
+                &[],
+            )?;
+            Ok((inbox, outbox))
+        })?;
+        let inbox = inbox
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<Vec<_>, DbError>>()?;
+        let outbox = outbox
+            .iter()
+            .map(|r| {
                 Ok(crate::metrics::OutboxRow {
                     partner: r.get(0)?,
                     state: r.get(1)?,
                     deliveries: r.get(2)?,
                     attempts: r.get(3)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
         Ok((inbox, outbox))
     }
 
-    pub fn ops_status(&self) -> rusqlite::Result<OpsStatus> {
-        let conn = self.lock();
-        let inbox_messages = conn.query_row("SELECT COUNT(*) FROM inbox", [], |r| r.get(0))?;
+    pub fn ops_status(&self) -> Result<OpsStatus, DbError> {
+        let (inbox_messages, rows) = self.read(|c| {
+            let n: i64 = c.one("SELECT COUNT(*) FROM inbox", &[])?;
+            Ok((
+                n,
+                c.query_all("SELECT state, COUNT(*) FROM outbox GROUP BY state", &[])?,
+            ))
+        })?;
         let mut status = OpsStatus {
             inbox_messages,
             ..OpsStatus::default()
         };
-        let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (state, n) = row?;
+        for r in rows {
+            let (state, n): (String, i64) = (r.get(0)?, r.get(1)?);
             match state.as_str() {
                 "pending" => status.outbox_pending = n,
                 "delivered" => status.outbox_delivered = n,
@@ -741,22 +907,21 @@ impl Store {
     }
 }
 
-/// One intake, inside the savepoint `tx` of a group-commit batch.
+/// One intake, inside its transaction `tx` (a savepoint of a group-commit
+/// batch on SQLite).
 fn intake_in(
-    tx: &Connection,
+    tx: &dyn Conn,
     intake: &Intake,
     now_us: u64,
     apply: impl FnOnce(&Tx<'_>) -> Result<(), ApiError>,
 ) -> Result<Answer, ApiError> {
     let hash = payload_hash(&intake.payload);
-    let stored: Option<(String, u16, String)> = tx
-        .query_row(
-            "SELECT request_hash, status, response FROM idempotency WHERE key = ?1",
-            params![intake.idempotency_key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    if let Some((request_hash, status, response)) = stored {
+    let stored: Option<Row> = tx.query_opt(
+        "SELECT request_hash, status, response FROM idempotency WHERE key = ?1",
+        args![intake.idempotency_key],
+    )?;
+    if let Some(row) = stored {
+        let (request_hash, status, response): (String, u16, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
         if request_hash != hash {
             return Err(ApiError::IdempotencyKeyReused {
                 key: intake.idempotency_key.clone(),
@@ -771,12 +936,12 @@ fn intake_in(
     }
 
     let known: Option<(i64, String, String)> = if intake.dedupe {
-        tx.query_row(
+        tx.query_opt(
             "SELECT id, payload_hash, trace_id FROM inbox WHERE kind = ?1 AND business_key = ?2 ORDER BY id LIMIT 1",
-            params![intake.kind, intake.business_key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?
+            args![intake.kind, intake.business_key],
+        )?
+        .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .transpose()?
     } else {
         None
     };
@@ -796,19 +961,18 @@ fn intake_in(
             },
         ),
         None => {
-            tx.execute(
+            let message_id: i64 = tx.one(
                 "INSERT INTO inbox (kind, business_key, payload_hash, payload, trace_id, received_at_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                args![
                     intake.kind,
                     intake.business_key,
                     hash,
                     intake.payload.to_string(),
                     intake.trace_id,
-                    now_us as i64
+                    now_us
                 ],
             )?;
-            let message_id = tx.last_insert_rowid();
             apply(&Tx {
                 tx,
                 message_id,
@@ -828,7 +992,7 @@ fn intake_in(
     let response = serde_json::to_string(&ack).map_err(|e| ApiError::Storage(e.to_string()))?;
     tx.execute(
         "INSERT INTO idempotency (key, endpoint, request_hash, status, response) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![intake.idempotency_key, intake.endpoint, hash, status, response],
+        args![intake.idempotency_key, intake.endpoint, hash, status, response],
     )?;
     Ok(Answer {
         status,
@@ -838,21 +1002,21 @@ fn intake_in(
 }
 
 /// Puts the selected dead letters back in the outbox, due at `now_us`.
-fn replay_in(conn: &Connection, which: &ReplaySelection, now_us: u64) -> rusqlite::Result<usize> {
+fn replay_in(conn: &dyn Conn, which: &ReplaySelection, now_us: u64) -> Result<usize, DbError> {
     let set = "UPDATE outbox SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at_us = ?1
                WHERE state = 'dead'";
     match which {
-        ReplaySelection::All => conn.execute(set, params![now_us as i64]),
+        ReplaySelection::All => conn.execute(set, args![now_us]),
         ReplaySelection::Ids(ids) => {
             let mut n = 0;
             for id in ids {
-                n += conn.execute(&format!("{set} AND id = ?2"), params![now_us as i64, id])?;
+                n += conn.execute(&format!("{set} AND id = ?2"), args![now_us, id])?;
             }
             Ok(n)
         }
         ReplaySelection::CreatedBetween { from_us, to_us } => conn.execute(
             &format!("{set} AND created_at_us BETWEEN ?2 AND ?3"),
-            params![now_us as i64, *from_us as i64, *to_us as i64],
+            args![now_us, from_us, to_us],
         ),
     }
 }

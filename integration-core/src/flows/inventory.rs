@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::{Conn, DbError, args};
 
 use contracts::Role;
 use contracts::inventory::{
@@ -54,32 +54,27 @@ pub fn adjustment(tx: &Tx<'_>, a: &InventoryAdjustment, key: &str) -> Result<(),
 }
 
 /// Deliveries of adjustments to the ERP not yet made.
-pub fn pending_adjustments(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
+pub fn pending_adjustments(conn: &dyn Conn) -> Result<i64, DbError> {
+    conn.one(
         "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND partner = 'erp' AND path = ?1",
-        params![erp::INVENTORY_ADJUSTMENTS],
-        |r| r.get(0),
+        args![erp::INVENTORY_ADJUSTMENTS],
     )
 }
 
 /// The stored result answered to `idempotency_key`, if any.
-pub fn by_key(conn: &rusqlite::Connection, idempotency_key: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+pub fn by_key(conn: &dyn Conn, idempotency_key: &str) -> Result<Option<String>, DbError> {
+    conn.one_opt(
         "SELECT body FROM reconciliations WHERE idempotency_key = ?1",
-        params![idempotency_key],
-        |r| r.get(0),
+        args![idempotency_key],
     )
-    .optional()
 }
 
 /// A stored result by id.
-pub fn by_id(conn: &rusqlite::Connection, reconciliation_id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+pub fn by_id(conn: &dyn Conn, reconciliation_id: &str) -> Result<Option<String>, DbError> {
+    conn.one_opt(
         "SELECT body FROM reconciliations WHERE reconciliation_id = ?1",
-        params![reconciliation_id],
-        |r| r.get(0),
+        args![reconciliation_id],
     )
-    .optional()
 }
 
 /// The gaps between two snapshots, per (sku, location) in either, in
@@ -118,9 +113,7 @@ pub fn reconcile(
     erp_snap: &InventorySnapshot,
     wms_snap: &InventorySnapshot,
 ) -> Result<ReconciliationResult, ApiError> {
-    let n: i64 = tx
-        .conn()
-        .query_row("SELECT COUNT(*) FROM reconciliations", [], |r| r.get(0))?;
+    let n: i64 = tx.conn().one("SELECT COUNT(*) FROM reconciliations", &[])?;
     let reconciliation_id = format!("REC-{:08}", n + 1);
     let (positions_compared, mut gaps) = compare(erp_snap, wms_snap);
     let occurred_at = rfc3339_utc(tx.now_us);
@@ -130,7 +123,7 @@ pub fn reconcile(
         tx.conn().execute(
             "INSERT INTO reconciliation_gaps (reconciliation_id, sku, location, difference, adjustment_id)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
+            args![
                 reconciliation_id,
                 gap.sku,
                 gap.location,
@@ -169,7 +162,7 @@ pub fn reconcile(
     };
     tx.conn().execute(
         "INSERT INTO reconciliations (reconciliation_id, idempotency_key, body, created_at_us) VALUES (?1, ?2, ?3, ?4)",
-        params![
+        args![
             reconciliation_id,
             idempotency_key,
             serde_json::to_string(&result).map_err(|e| ApiError::Storage(e.to_string()))?,

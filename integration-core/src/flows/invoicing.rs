@@ -15,7 +15,7 @@
 //! tolerance of the PO's → `price_variance`; else `matched`. Exactly one
 //! exception per line that did not match.
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::{DbError, args};
 
 use contracts::Role;
 use contracts::inbound::{GoodsReceipt, PurchaseOrder};
@@ -73,14 +73,10 @@ impl Default for MatchConfig {
 /// A supplier's invoice: refused (404) unless the PO is the supplier's own,
 /// then held until the PO's goods are received, or matched at once.
 pub fn invoice(tx: &Tx<'_>, inv: &Invoice, config: MatchConfig) -> Result<(), ApiError> {
-    let owner: Option<String> = tx
-        .conn()
-        .query_row(
-            "SELECT supplier_gln FROM purchase_orders WHERE po_number = ?1",
-            params![inv.po_number],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let owner: Option<String> = tx.conn().one_opt(
+        "SELECT supplier_gln FROM purchase_orders WHERE po_number = ?1",
+        args![inv.po_number],
+    )?;
     if owner.as_deref() != Some(inv.supplier_gln.as_str()) {
         // Another supplier's PO is reported as unknown: existence is not leaked.
         return Err(ApiError::refused(
@@ -94,7 +90,7 @@ pub fn invoice(tx: &Tx<'_>, inv: &Invoice, config: MatchConfig) -> Result<(), Ap
     tx.conn().execute(
         "INSERT INTO invoices (supplier_gln, invoice_number, po_number, body, trace_id, price_tolerance_pct, state)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'held')",
-        params![
+        args![
             inv.supplier_gln.as_str(),
             inv.invoice_number,
             inv.po_number,
@@ -114,12 +110,10 @@ pub fn invoice(tx: &Tx<'_>, inv: &Invoice, config: MatchConfig) -> Result<(), Ap
 fn any_received(tx: &Tx<'_>, po_number: &str) -> Result<bool, ApiError> {
     Ok(tx
         .conn()
-        .query_row(
+        .query_opt(
             "SELECT 1 FROM received_lines WHERE po_number = ?1 LIMIT 1",
-            params![po_number],
-            |_| Ok(()),
-        )
-        .optional()?
+            args![po_number],
+        )?
         .is_some())
 }
 
@@ -129,14 +123,15 @@ pub fn received(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
     // Called after the stale-sequence check: this event supersedes earlier ones.
     tx.conn().execute(
         "DELETE FROM received_lines WHERE receipt_id = ?1",
-        params![receipt.receipt_id],
+        args![receipt.receipt_id],
     )?;
     let mut pos: Vec<&str> = Vec::new();
     for line in &receipt.lines {
         tx.conn().execute(
             "INSERT INTO received_lines (receipt_id, po_number, po_line_no, quantity) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity",
-            params![
+             ON CONFLICT (receipt_id, po_number, po_line_no)
+             DO UPDATE SET quantity = received_lines.quantity + excluded.quantity",
+            args![
                 receipt.receipt_id,
                 line.po_number,
                 line.po_line_no,
@@ -148,14 +143,17 @@ pub fn received(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
         }
     }
     for po in pos {
-        let held: Vec<(String, String, u8)> = {
-            let mut stmt = tx.conn().prepare_cached(
+        // In (supplier, invoice number) order: the same on both engines.
+        let held = tx
+            .conn()
+            .query_all(
                 "SELECT body, trace_id, price_tolerance_pct FROM invoices
-                 WHERE po_number = ?1 AND state = 'held' ORDER BY rowid",
-            )?;
-            let rows = stmt.query_map(params![po], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
+                 WHERE po_number = ?1 AND state = 'held' ORDER BY supplier_gln, invoice_number",
+                args![po],
+            )?
+            .into_iter()
+            .map(|r| Ok::<(String, String, u8), DbError>((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect::<Result<Vec<_>, _>>()?;
         for (body, trace_id, price_tolerance_pct) in held {
             let inv: Invoice = serde_json::from_str(&body).map_err(|e| ApiError::Storage(e.to_string()))?;
             let config = MatchConfig { price_tolerance_pct };
@@ -171,10 +169,10 @@ fn match_and_send(tx: &Tx<'_>, inv: &Invoice, trace_id: &str, config: MatchConfi
     let po = current_po(tx, &inv.po_number)?;
     let mut received = Vec::with_capacity(inv.lines.len());
     for line in &inv.lines {
-        let qty: u64 = tx.conn().query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM received_lines WHERE po_number = ?1 AND po_line_no = ?2",
-            params![inv.po_number, line.po_line_no],
-            |r| r.get(0),
+        let qty: u64 = tx.conn().one(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM received_lines
+             WHERE po_number = ?1 AND po_line_no = ?2",
+            args![inv.po_number, line.po_line_no],
         )?;
         received.push(qty.min(u64::from(u32::MAX)) as u32);
     }
@@ -188,19 +186,18 @@ fn match_and_send(tx: &Tx<'_>, inv: &Invoice, trace_id: &str, config: MatchConfi
     )?;
     tx.conn().execute(
         "UPDATE invoices SET state = 'matched' WHERE supplier_gln = ?1 AND invoice_number = ?2",
-        params![inv.supplier_gln.as_str(), inv.invoice_number],
+        args![inv.supplier_gln.as_str(), inv.invoice_number],
     )?;
     Ok(())
 }
 
 /// The PO version the core holds, as the ERP released it.
 fn current_po(tx: &Tx<'_>, po_number: &str) -> Result<PurchaseOrder, ApiError> {
-    let body: String = tx.conn().query_row(
+    let body: String = tx.conn().one(
         "SELECT i.payload FROM inbox i JOIN purchase_orders p
-           ON i.kind = 'purchase_order' AND i.business_key = p.po_number || ':v' || p.version
+           ON i.kind = 'purchase_order' AND i.business_key = p.po_number || ':v' || CAST(p.version AS TEXT)
          WHERE p.po_number = ?1 ORDER BY i.id LIMIT 1",
-        params![po_number],
-        |r| r.get(0),
+        args![po_number],
     )?;
     serde_json::from_str(&body).map_err(|e| ApiError::Storage(e.to_string()))
 }

@@ -83,8 +83,16 @@ fn concurrent_intakes_share_commits_and_each_is_answered_after_its_own() {
     );
 
     // Group commit off: one commit per intake.
-    let naive =
-        Arc::new(Store::open_with(&dir.path().join("naive.sqlite"), StoreOptions { max_batch: 1 }).unwrap());
+    let naive = Arc::new(
+        Store::open_with(
+            &dir.path().join("naive.sqlite"),
+            StoreOptions {
+                max_batch: 1,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap(),
+    );
     let answers = concurrent_intakes(&naive, 16, |i| format!("k{i}"), |_| false);
     assert!(answers.iter().all(|a| a.as_ref().is_ok_and(|a| a.status == 201)));
     assert_eq!(naive.commits(), 16);

@@ -14,6 +14,7 @@ mod intake;
 mod observability;
 mod outbound;
 mod partners;
+mod postgres;
 mod receipts;
 mod regressions;
 mod security;

@@ -1,0 +1,276 @@
+//! The PostgreSQL engine of the store: several core replicas may share one
+//! database.
+//!
+//! - **Connections on their own threads.** The sync `postgres` client
+//!   drives its connection on a runtime of its own, which must not run (or
+//!   be dropped) inside the core's tokio runtime. So a small pool of
+//!   threads each owns one connection and runs jobs from one queue, the
+//!   way the SQLite committer thread owns its writer; async callers await a
+//!   oneshot, blocking callers block on it.
+//! - **Writes are SERIALIZABLE** and retried whole (bounded, with jittered
+//!   backoff) on a serialization failure (40001), a deadlock (40P01) or a
+//!   unique violation (23505): another replica won a race (the same
+//!   Idempotency-Key, the same business key), and the retry sees its
+//!   result. No group commit: PostgreSQL batches WAL flushes across
+//!   connections itself.
+//! - **Outbox claims** lease rows to this replica (`lease_owner`,
+//!   `lease_until_us`) with `FOR UPDATE SKIP LOCKED`, so two replicas never
+//!   claim the same row, and a row whose lease ran out (its replica died)
+//!   is claimed by another.
+//! - **DDL** is the SQLite schema translated by [`crate::db::ddl_for`],
+//!   plus the lease columns, created under an advisory lock so replicas
+//!   starting together do not race.
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::db::{Conn, DbError, Engine, PgConn, Row, args, ddl_for};
+use crate::error::ApiError;
+use crate::store::StoreOptions;
+
+/// A job for one of the pool's connections.
+pub(crate) type PgJob = Box<dyn FnOnce(&mut postgres::Client) + Send>;
+
+/// Most runs of one write transaction that keeps conflicting.
+pub const MAX_TRIES: u32 = 30;
+
+/// Columns only the PostgreSQL outbox has: who claimed a row, until when.
+const LEASE_DDL: &str = "
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS lease_owner TEXT;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS lease_until_us BIGINT;
+";
+
+/// Key of the advisory lock held while creating the schema.
+const SCHEMA_LOCK: i64 = 0x0000_c105_d0c4;
+
+/// The connection URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn connect(config: &postgres::Config) -> Result<postgres::Client, DbError> {
+    config.connect(postgres::NoTls).map_err(DbError::from)
+}
+
+/// The pool of connection threads.
+pub(crate) struct Pool {
+    jobs: Mutex<mpsc::Sender<PgJob>>,
+    owner: String,
+    lease: Duration,
+}
+
+impl Pool {
+    /// Connects `options.pg_connections` connections to `url` and creates
+    /// the schema if needed. Fails (clearly) when the server is not there.
+    pub fn open(url: &str, options: StoreOptions) -> Result<Self, DbError> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| DbError::new(format!("invalid PostgreSQL URL {}: {e}", redact(url))))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let (jobs, queue) = mpsc::channel::<PgJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        let (ready_tx, ready) = mpsc::channel::<Result<(), DbError>>();
+        let n = options.pg_connections.max(1);
+        for i in 0..n {
+            let (config, queue, ready_tx) = (config.clone(), queue.clone(), ready_tx.clone());
+            let first = i == 0;
+            std::thread::Builder::new()
+                .name(format!("crossdock-pg-{i}"))
+                .spawn(move || {
+                    let mut client = match connect(&config).and_then(|mut c| {
+                        if first {
+                            create_schema(&mut c)?;
+                        }
+                        Ok(c)
+                    }) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    drop(ready_tx);
+                    serve(&config, &mut client, &queue);
+                })
+                .map_err(|e| DbError::new(format!("failed to start a PostgreSQL thread: {e}")))?;
+        }
+        drop(ready_tx);
+        for _ in 0..n {
+            match ready.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(DbError {
+                        message: format!("PostgreSQL at {}: {}", redact(url), e.message),
+                        code: e.code,
+                    });
+                }
+                Err(_) => return Err(DbError::new("a PostgreSQL connection thread died")),
+            }
+        }
+        let owner = format!(
+            "{}-{}-{:08x}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "core".into()),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Ok(Self {
+            jobs: Mutex::new(jobs),
+            owner,
+            lease: options.lease,
+        })
+    }
+
+    /// This replica's name in the lease columns.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Queues a job for the next free connection.
+    pub fn submit(&self, job: PgJob) {
+        // A send fails only when every thread is gone; the job's dropped
+        // answer channel then reports it.
+        let _ = self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job);
+    }
+
+    /// Runs `f` on a pooled connection outside a transaction; blocking.
+    pub fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Conn) -> Result<R, DbError> + Send + 'static,
+    ) -> Result<R, DbError> {
+        let (answer, rx) = oneshot::channel();
+        self.submit(Box::new(move |client| {
+            let _ = answer.send(f(&PgConn::new(client)));
+        }));
+        rx.blocking_recv()
+            .unwrap_or_else(|_| Err(DbError::new("the PostgreSQL read was lost (its thread stopped)")))
+    }
+
+    /// Claims up to `limit` due rows of `partner` for this replica (see the
+    /// module docs): id, partner, path, idempotency_key, body, trace_id,
+    /// attempts, oldest due first.
+    pub fn claim(&self, partner: &str, now_us: u64, limit: usize) -> Result<Vec<Row>, DbError> {
+        let (partner, owner) = (partner.to_owned(), self.owner.clone());
+        let until = now_us.saturating_add(self.lease.as_micros() as u64);
+        let (answer, rx) = oneshot::channel();
+        self.submit(Box::new(move |client| {
+            let claimed = (|| {
+                let mut tx = client.transaction()?;
+                let rows = PgConn::new(&mut tx).query_all(
+                    "UPDATE outbox SET lease_owner = ?1, lease_until_us = ?2
+                     WHERE id IN (
+                        SELECT id FROM outbox
+                        WHERE partner = ?3 AND state = 'pending' AND next_attempt_at_us <= ?4
+                          AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until_us <= ?4)
+                        ORDER BY next_attempt_at_us, id LIMIT ?5
+                        FOR UPDATE SKIP LOCKED)
+                     RETURNING id, partner, path, idempotency_key, body, trace_id, attempts, next_attempt_at_us",
+                    args![owner, until, partner, now_us, limit],
+                )?;
+                tx.commit()?;
+                Ok::<_, DbError>(rows)
+            })();
+            let _ = answer.send(claimed);
+        }));
+        let mut rows = rx
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(DbError::new("the outbox claim was lost (its thread stopped)")))?;
+        let key = |r: &Row| (r.get::<i64>(7).unwrap_or(0), r.get::<i64>(0).unwrap_or(0));
+        rows.sort_by_key(key);
+        Ok(rows)
+    }
+}
+
+/// A connection thread: runs queued jobs until the pool is dropped,
+/// reconnecting a connection that broke.
+fn serve(config: &postgres::Config, client: &mut postgres::Client, queue: &Mutex<mpsc::Receiver<PgJob>>) {
+    loop {
+        let job = match queue.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        if client.is_closed() {
+            match connect(config) {
+                Ok(c) => *client = c,
+                Err(e) => tracing::error!(error = %e, "failed to reconnect to PostgreSQL"),
+            }
+        }
+        // A panicking job drops its answer (its caller sees a storage
+        // error); an open transaction rolls back as it is dropped.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(client)));
+    }
+}
+
+fn create_schema(client: &mut postgres::Client) -> Result<(), DbError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+    for ddl in crate::store::schemas() {
+        tx.batch_execute(&ddl_for(Engine::Postgres, ddl))?;
+    }
+    tx.batch_execute(LEASE_DDL)?;
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS outbox_lease ON outbox(partner, state, lease_until_us)",
+        &[],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Runs `f` in a SERIALIZABLE transaction, retried whole on a conflict
+/// with another transaction (see the module docs).
+pub(crate) fn serializable<R>(
+    client: &mut postgres::Client,
+    f: &impl Fn(&dyn Conn) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let outcome = (|| {
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::Serializable)
+                .start()
+                .map_err(|e| {
+                    let e = DbError::from(e);
+                    (e.retryable(), ApiError::from(e))
+                })?;
+            let conn = PgConn::new(&mut tx);
+            let r = f(&conn);
+            let retry = conn.failed_retryable();
+            match r {
+                Ok(v) => match tx.commit() {
+                    Ok(()) => Ok(v),
+                    Err(e) => {
+                        let e = DbError::from(e);
+                        Err((e.retryable(), ApiError::from(e)))
+                    }
+                },
+                // Dropping the transaction rolls it back.
+                Err(e) => Err((retry, e)),
+            }
+        })();
+        match outcome {
+            Ok(v) => return Ok(v),
+            Err((true, _)) if tries < MAX_TRIES => {
+                let backoff_us = (200u64 << tries.min(8)).min(50_000);
+                std::thread::sleep(Duration::from_micros(
+                    backoff_us / 2 + rand::random::<u64>() % (backoff_us / 2 + 1),
+                ));
+            }
+            Err((_, e)) => return Err(e),
+        }
+    }
+}
