@@ -939,6 +939,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A quiet run that released nothing, with no fault windows.
+    fn quiet_run() -> Expectations {
+        Expectations {
+            released: vec![],
+            asn_to_expectation_p99_ms: 1000.0,
+            quiescence: Ok(()),
+            fault_windows_us: vec![],
+            run_started_us: 0,
+            price_tolerance_pct: None,
+        }
+    }
+
     fn exchange(
         party: Role,
         direction: Direction,
@@ -1015,19 +1027,7 @@ mod tests {
             .map(|e| serde_json::to_string(e).unwrap() + "\n")
             .collect();
         std::fs::write(&path, text).unwrap();
-        let findings = check(
-            &[path],
-            &Validator::new(),
-            &Expectations {
-                released: vec![],
-                asn_to_expectation_p99_ms: 1000.0,
-                quiescence: Ok(()),
-                fault_windows_us: vec![],
-                run_started_us: 0,
-                price_tolerance_pct: None,
-            },
-        )
-        .unwrap();
+        let findings = check(&[path], &Validator::new(), &quiet_run()).unwrap();
         findings
             .checks
             .into_iter()
@@ -1071,14 +1071,7 @@ mod tests {
                 .map(|e| serde_json::to_string(e).unwrap() + "\n")
                 .collect();
             std::fs::write(&path, text).unwrap();
-            let expect = Expectations {
-                released: vec![],
-                asn_to_expectation_p99_ms: 1000.0,
-                quiescence: Ok(()),
-                fault_windows_us: vec![],
-                run_started_us: 0,
-                price_tolerance_pct: None,
-            };
+            let expect = quiet_run();
             let findings = check(&[path], &Validator::new(), &expect).unwrap();
             findings
                 .checks
@@ -1124,14 +1117,7 @@ mod tests {
             lines.push(serde_json::to_string(&ex).unwrap() + "\n");
         }
         std::fs::write(&path, lines.concat()).unwrap();
-        let expect = Expectations {
-            released: vec![],
-            asn_to_expectation_p99_ms: 1000.0,
-            quiescence: Ok(()),
-            fault_windows_us: vec![],
-            run_started_us: 0,
-            price_tolerance_pct: None,
-        };
+        let expect = quiet_run();
         let findings = check(&[path], &Validator::new(), &expect).unwrap();
         let keys = findings
             .checks

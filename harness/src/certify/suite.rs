@@ -259,6 +259,39 @@ impl Suite {
         counter.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// An invalid document must be refused with a 4xx problem+json that is
+    /// not about auth.
+    fn expect_refusal(&self, a: &Answer, case: String, checks: &mut Checks) {
+        let verdict = self.problem_with(
+            a,
+            |s| (400..500).contains(&s) && s != 401 && s != 403,
+            "a 4xx refusal of the document",
+        );
+        checks
+            .invalid_document
+            .case(case, verdict.is_ok(), verdict.unwrap_or_else(|e| e));
+    }
+
+    /// `GET path` of an id nobody created must be 404 problem+json.
+    async fn expect_unknown(&self, path: &str, checks: &mut Checks) {
+        let a = self
+            .client
+            .send(&Request {
+                method: "GET",
+                path,
+                body: None,
+                idempotency_key: None,
+                auth: Auth::Configured,
+            })
+            .await;
+        let verdict = self.problem_with(&a, |s| s == 404, "404");
+        checks.unknown_id.case(
+            format!("GET {path}"),
+            verdict.is_ok(),
+            verdict.unwrap_or_else(|e| e),
+        );
+    }
+
     /// A problem+json answer with `expected` status, or why not.
     fn problem_with(&self, a: &Answer, expected: impl Fn(u16) -> bool, what: &str) -> Result<String, String> {
         let Some(status) = a.status else {
@@ -746,35 +779,11 @@ impl Suite {
                 .client
                 .send(&post(op, bytes, Some(key), Auth::Configured))
                 .await;
-            let verdict = self.problem_with(
-                &a,
-                |s| (400..500).contains(&s) && s != 401 && s != 403,
-                "a 4xx refusal of the document",
-            );
-            checks.invalid_document.case(
-                format!("{s} ({name})"),
-                verdict.is_ok(),
-                verdict.unwrap_or_else(|e| e),
-            );
+            self.expect_refusal(&a, format!("{s} ({name})"), checks);
         }
 
         let path = format!("{}/{}", op.path, self.docs.unknown_id(case));
-        let a = self
-            .client
-            .send(&Request {
-                method: "GET",
-                path: &path,
-                body: None,
-                idempotency_key: None,
-                auth: Auth::Configured,
-            })
-            .await;
-        let verdict = self.problem_with(&a, |s| s == 404, "404");
-        checks.unknown_id.case(
-            format!("GET {path}"),
-            verdict.is_ok(),
-            verdict.unwrap_or_else(|e| e),
-        );
+        self.expect_unknown(&path, checks).await;
 
         if self.client.has_token() {
             for (auth, what) in [(Auth::Missing, "no token"), (Auth::Wrong, "a wrong token")] {

@@ -576,22 +576,7 @@ impl Suite {
         // Errors: an unknown trace, an invalid replay selection, no token.
         let unknown = format!("{}{:024x}", &self.docs.tag(case)[..8], 1u8);
         let path = core::OPS_TRACE.replace("{trace_id}", &unknown);
-        let a = self
-            .client
-            .send(&Request {
-                method: "GET",
-                path: &path,
-                body: None,
-                idempotency_key: None,
-                auth: Auth::Configured,
-            })
-            .await;
-        let verdict = self.problem_with(&a, |s| s == 404, "404");
-        checks.unknown_id.case(
-            format!("GET {path}"),
-            verdict.is_ok(),
-            verdict.unwrap_or_else(|e| e),
-        );
+        self.expect_unknown(&path, checks).await;
         let valid = serde_json::json!({"ids": []});
         for (name, bytes) in invalid_variants(&self.validator, "ReplayRequest", &valid) {
             let a = self
@@ -604,15 +589,10 @@ impl Suite {
                     auth: Auth::Configured,
                 })
                 .await;
-            let verdict = self.problem_with(
+            self.expect_refusal(
                 &a,
-                |s| (400..500).contains(&s) && s != 401 && s != 403,
-                "a 4xx refusal of the document",
-            );
-            checks.invalid_document.case(
                 format!("POST {} ({name})", core::OPS_DEAD_LETTER_REPLAY),
-                verdict.is_ok(),
-                verdict.unwrap_or_else(|e| e),
+                checks,
             );
         }
         if self.client.has_token() {
