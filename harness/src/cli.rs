@@ -22,7 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run scenarios against the reference core with simulated ERP, WMS and supplier.
+    /// Run scenarios against the reference core with simulated ERP, WMS and
+    /// supplier, or with any of them the system under test at a URL.
     Run {
         /// Scenario files (TOML), or directories of them (every `*.toml`, by name).
         #[arg(required = true)]
@@ -40,6 +41,23 @@ pub enum Command {
         /// The JetStream stream of --events (created if absent).
         #[arg(long, value_name = "NAME", requires = "events", default_value = integration_core::events::DEFAULT_STREAM)]
         events_stream: String,
+        /// This role is the system under test at URL, as `core=URL`,
+        /// `erp=URL`, `wms=URL` or `supplier=URL` (repeatable; overrides
+        /// the scenario's [parties]). See "System under test by URL".
+        #[arg(long, value_name = "ROLE=URL", value_parser = crate::run::external::parse_role_value::<crate::run::external::PartyUrl>)]
+        external: Vec<(crate::run::external::PartyRole, crate::run::external::PartyUrl)>,
+        /// With an external core, the token it expects from a caller
+        /// (`erp=T`, `wms=T`, `supplier=T`, `ops=T`, ops required); with an
+        /// external partner, the token sent to it (repeatable).
+        #[arg(long = "token-for", value_name = "ROLE=TOKEN", value_parser = parse_token_for)]
+        tokens_for: Vec<(contracts::Role, String)>,
+        /// Where the core reaches a partner role (its simulator, or the
+        /// proxy before it), as `erp=127.0.0.1:7001` (repeatable).
+        #[arg(long, value_name = "ROLE=ADDR", value_parser = crate::run::external::parse_role_value::<crate::run::external::LoopbackAddr>)]
+        listen: Vec<(
+            crate::run::external::PartyRole,
+            crate::run::external::LoopbackAddr,
+        )>,
     },
     /// Run one simulated party standalone, on a loopback address, until Ctrl-C.
     ///
@@ -301,7 +319,8 @@ impl From<CertifyRole> for contracts::Role {
 }
 
 /// A named profile of real-system limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ProfileArg {
     Netsuite,
     Dynamics,
@@ -361,6 +380,9 @@ pub async fn execute(cli: Cli) -> u8 {
             seed,
             events,
             events_stream,
+            external,
+            tokens_for,
+            listen,
         } => {
             let events = match events
                 .map(|url| crate::run::events::RunEvents::new(&url, &events_stream))
@@ -378,6 +400,11 @@ pub async fn execute(cli: Cli) -> u8 {
                 core: CoreOverrides::default(),
                 progress: None,
                 events,
+                parties: crate::run::external::PartyOverrides {
+                    external,
+                    tokens_for,
+                    listen,
+                },
             };
             let files = match scenario_files(&scenarios) {
                 Ok(files) => files,
@@ -783,7 +810,7 @@ pub fn verdict_code(report: &reports::Report) -> u8 {
 /// The exit code for a run that produced no verdict.
 pub fn exit_code(e: &RunError) -> u8 {
     match e {
-        RunError::Scenario(_) | RunError::Unreachable { .. } => exit::BAD_INPUT,
+        RunError::Scenario(_) | RunError::Unreachable { .. } | RunError::BadParties(_) => exit::BAD_INPUT,
         _ => exit::INFRASTRUCTURE,
     }
 }

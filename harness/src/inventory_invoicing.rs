@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use contracts::http::IDEMPOTENCY_KEY;
 use contracts::routes::core;
-use integration_core::{CoreConfig, CoreHandle};
+use integration_core::CoreConfig;
 use simulators::supplier::{InvoicingBehaviour, SupplierSim};
 use simulators::wms::{InventoryBehaviour, WmsSim};
 
@@ -130,7 +130,7 @@ pub fn configure_core(invoicing: Option<&InvoicingSection>, config: &mut CoreCon
 /// Returns how many runs the core accepted, or what was left undone.
 pub async fn reconcile(
     inventory: Option<&InventorySection>,
-    core: &CoreHandle,
+    core: &crate::run::external::CoreAccess,
     ops_token: &str,
     seed: u64,
     deadline: Instant,

@@ -20,13 +20,14 @@ use reports::{FaultWindow, REPORT_FORMAT, Report};
 use simulators::erp::ErpSim;
 use simulators::faults::FaultSet;
 use simulators::recorder::{Recorder, now_us};
+use simulators::rfc3339_utc;
 use simulators::supplier::{SupplierConfig, SupplierSim};
 use simulators::wms::{WmsConfig, WmsSim};
-use simulators::{rfc3339_utc, serve};
 
 use crate::check::{self, Expectations, HistoryError};
 
 pub mod events;
+pub mod external;
 pub mod outbound;
 use crate::inventory_invoicing;
 use crate::load::{Driver, LoadReport};
@@ -48,6 +49,9 @@ pub struct RunOptions {
     /// The in-process core publishes its events to NATS JetStream, and the
     /// run checks them (`check::events`); `None`: no events.
     pub events: Option<events::RunEvents>,
+    /// `--external`, `--token-for`, `--listen`: roles played by systems
+    /// at a URL, over the scenario's `[parties]`.
+    pub parties: external::PartyOverrides,
 }
 
 /// What a run is doing, as it goes.
@@ -137,6 +141,9 @@ pub enum RunError {
     /// `--events nats://…`) did not answer: bad input, not a harness fault.
     #[error("{what} is unreachable: {message}")]
     Unreachable { what: &'static str, message: String },
+    /// `[parties]` or `--external`/`--token-for`/`--listen` do not fit.
+    #[error("parties: {0}")]
+    BadParties(String),
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error(transparent)]
@@ -255,6 +262,17 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         scenario.name,
         file.display()
     );
+    let parties = external::Plan::resolve(&scenario, &opts.parties)
+        .map_err(|e| RunError::BadParties(format!("{}: {e}", file.display())))?;
+    if parties.core.is_some() && opts.events.is_some() {
+        return Err(RunError::BadParties(
+            "--events judges the in-process core's events; not judged: external core".into(),
+        ));
+    }
+    parties.check_ready().await?;
+    for note in parties.notes(&scenario) {
+        eprintln!("crossdock: {note}");
+    }
     let out = output_dir(&opts.out_dir, &scenario.name)?;
     let started_us = now_us();
     let started_at = rfc3339_utc(started_us);
@@ -268,9 +286,17 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             source: e,
         })
     };
-    let (erp_l, wms_l, sup_l, core_l) = (bind().await?, bind().await?, bind().await?, bind().await?);
+    let (erp_l, wms_l, sup_l, core_l) = (
+        external::bind_partner(&parties, SimRole::Erp).await?,
+        external::bind_partner(&parties, SimRole::Wms).await?,
+        external::bind_partner(&parties, SimRole::Supplier).await?,
+        bind().await?,
+    );
     let url = |l: &TcpListener| format!("http://{}", l.local_addr().expect("bound listener"));
-    let core_url = url(&core_l);
+    let core_url = parties
+        .core
+        .as_ref()
+        .map_or_else(|| url(&core_l), |c| c.url.clone());
 
     // Each party decides its faults from its own seed, derived from the run's.
     let faults_of = |salt: u64| FaultSet::new(seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -337,6 +363,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     // for every run.
     let token = || format!("{:032x}", rand::random::<u128>());
     let (erp_token, wms_token, supplier_token, ops_token) = (token(), token(), token(), token());
+    let partner_tokens =
+        parties.caller_tokens([erp_token.clone(), wms_token.clone(), supplier_token.clone()]);
+    let ops_token = parties.core.as_ref().map_or(ops_token, |c| c.ops_token.clone());
     core_config.credentials = integration_core::Credentials::default()
         .with(&erp_token, integration_core::Caller::Erp)
         .with(&wms_token, integration_core::Caller::Wms)
@@ -347,14 +376,15 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
                 gln: supplier_gln().as_str().to_owned(),
             },
         );
-    for (client, token) in [
-        (erp.core_client(), erp_token),
-        (wms.core_client(), wms_token),
-        (supplier.core_client(), supplier_token),
-    ] {
-        client
-            .set_bearer(token)
-            .expect("a new simulator has no token yet");
+    for (client, token) in [erp.core_client(), wms.core_client(), supplier.core_client()]
+        .into_iter()
+        .zip(partner_tokens.clone())
+    {
+        if let Some(token) = token {
+            client
+                .set_bearer(token)
+                .expect("a new simulator has no token yet");
+        }
     }
     let events = match &opts.events {
         Some(ev) => Some(
@@ -368,28 +398,48 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         None => None,
     };
     core_config.events = events.as_ref().map(|e| e.config.clone());
-    let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
-        what: "the reference core",
-        message: e.to_string(),
-    })?;
+    let core = match &parties.core {
+        Some(c) => external::CoreAccess::external(c)?,
+        None => external::CoreAccess::start(core_config, core_l)?,
+    };
     let start_err = |what| {
         move |e: std::io::Error| RunError::Start {
             what,
             message: e.to_string(),
         }
     };
-    let servers = [
-        serve(erp_l, simulators::erp::app(erp.clone()), erp.faults().clone())
-            .map_err(start_err("the ERP simulator"))?,
-        serve(wms_l, simulators::wms::app(wms.clone()), wms.faults().clone())
-            .map_err(start_err("the WMS simulator"))?,
-        serve(
+    let activity = Arc::new(external::Activity::default());
+    let party = |role, listener, app, faults: &Arc<FaultSet>, recorder: &Recorder| {
+        external::serve_party(&parties, role, listener, app, faults, recorder, &activity)
+            .map_err(start_err("a simulator or its proxy"))
+    };
+    let mut servers = vec![
+        party(
+            SimRole::Erp,
+            erp_l,
+            simulators::erp::app(erp.clone()),
+            erp.faults(),
+            erp.recorder(),
+        )?,
+        party(
+            SimRole::Wms,
+            wms_l,
+            simulators::wms::app(wms.clone()),
+            wms.faults(),
+            wms.recorder(),
+        )?,
+        party(
+            SimRole::Supplier,
             sup_l,
             simulators::supplier::app(supplier.clone()),
-            supplier.faults().clone(),
-        )
-        .map_err(start_err("the supplier simulator"))?,
+            supplier.faults(),
+            supplier.recorder(),
+        )?,
     ];
+    let recorders = [erp.recorder(), wms.recorder(), supplier.recorder()];
+    servers.extend(
+        external::serve_peer_proxies(&parties, &core_url, &recorders, &partner_tokens, &activity).await?,
+    );
 
     let orders = generate_orders(&scenario, seed);
     let released: Vec<(String, Vec<u32>)> = orders
@@ -480,6 +530,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         let unopened_now = unopened.load(Ordering::SeqCst) as usize;
         let outbound_busy = outbound_driver.as_ref().is_some_and(|d| !d.is_finished());
         let busy = load.timed_out as usize
+            + parties.proxies_busy(&activity)
             + unopened_now
             + supplier.pending()
             + wms.pending()

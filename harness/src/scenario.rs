@@ -428,6 +428,10 @@ pub struct Scenario {
     /// The WMS adjusts stock and the run reconciles; absent = neither.
     #[serde(default)]
     pub inventory: Option<crate::inventory_invoicing::InventorySection>,
+    /// Each role simulated (absent) or the system under test at a URL
+    /// (see `run::external`).
+    #[serde(default)]
+    pub parties: crate::run::external::Parties,
 }
 
 /// Why a scenario could not be loaded.

@@ -9,6 +9,7 @@ mod contracts_cmd;
 mod core_cmd;
 mod crash;
 mod events;
+mod external;
 mod inventory_invoicing;
 mod outbound;
 mod receipts;
