@@ -13,6 +13,7 @@ pub mod faults;
 pub mod idempotency;
 pub mod inventory;
 mod middleware;
+pub use middleware::request_exchange;
 pub mod recorder;
 mod server;
 pub mod supplier;

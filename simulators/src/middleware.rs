@@ -116,6 +116,39 @@ fn dribble(bytes: Bytes, bytes_per_s: u32) -> Body {
     Body::from_stream(stream)
 }
 
+/// The record of an exchange whose request head is `parts`, as `party`
+/// sees it (its key and trace id taken from the headers); the answer,
+/// bodies and end time are the caller's to fill in.
+pub fn request_exchange(
+    parts: &axum::http::request::Parts,
+    party: Role,
+    peer: Role,
+    direction: Direction,
+    started_at_us: u64,
+) -> Exchange {
+    Exchange {
+        seq: 0,
+        party,
+        peer,
+        direction,
+        method: parts.method.to_string(),
+        endpoint: parts.uri.path().to_owned(),
+        status: None,
+        error: None,
+        started_at_us,
+        finished_at_us: 0,
+        idempotency_key: header_str(&parts.headers, IDEMPOTENCY_KEY),
+        trace_id: header_str(&parts.headers, TRACEPARENT)
+            .and_then(|v| TraceParent::parse(&v))
+            .map(|t| t.trace_id),
+        replayed: false,
+        fault: None,
+        handler_status: None,
+        request: None,
+        response: None,
+    }
+}
+
 /// axum middleware: fault injection and recording for every non-control
 /// request a simulator serves.
 pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, next: Next) -> Response {
@@ -138,27 +171,8 @@ pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, n
             );
         }
     };
-    let mut exchange = Exchange {
-        seq: 0,
-        party: rec.party,
-        peer: rec.peer,
-        direction: Direction::Inbound,
-        method: parts.method.to_string(),
-        endpoint: parts.uri.path().to_owned(),
-        status: None,
-        error: None,
-        started_at_us,
-        finished_at_us: 0,
-        idempotency_key: header_str(&parts.headers, IDEMPOTENCY_KEY),
-        trace_id: header_str(&parts.headers, TRACEPARENT)
-            .and_then(|v| TraceParent::parse(&v))
-            .map(|t| t.trace_id),
-        replayed: false,
-        fault: decision.fault.as_ref().map(|f| f.name().to_owned()),
-        handler_status: None,
-        request: None,
-        response: None,
-    };
+    let mut exchange = request_exchange(&parts, rec.party, rec.peer, Direction::Inbound, started_at_us);
+    exchange.fault = decision.fault.as_ref().map(|f| f.name().to_owned());
 
     // Faults that answer (or fail) without running the party's logic.
     match &decision.fault {

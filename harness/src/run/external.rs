@@ -37,15 +37,15 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use integration_core::{CoreHandle, OpsStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
-use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
+use contracts::http::IDEMPOTENT_REPLAYED;
 use contracts::routes::core;
-use contracts::{Direction, Exchange, Problem, Role};
+use contracts::{Direction, Problem, Role};
 use simulators::recorder::{Recorder, now_us};
 use simulators::{Server, serve_plain};
 
@@ -823,12 +823,15 @@ struct Proxy {
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection" | "keep-alive" | "transfer-encoding" | "te" | "upgrade" | "host" | "content-length"
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "te"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "accept-encoding"
     )
-}
-
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 async fn forward(State(p): State<Proxy>, req: Request) -> Response {
@@ -843,27 +846,7 @@ async fn forward_recorded(p: &Proxy, req: Request) -> Response {
     let started_at_us = now_us();
     let (parts, body) = req.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut exchange = Exchange {
-        seq: 0,
-        party: p.party,
-        peer: p.peer,
-        direction: p.direction,
-        method: parts.method.to_string(),
-        endpoint: parts.uri.path().to_owned(),
-        status: None,
-        error: None,
-        started_at_us,
-        finished_at_us: 0,
-        idempotency_key: header_str(&parts.headers, IDEMPOTENCY_KEY),
-        trace_id: header_str(&parts.headers, TRACEPARENT)
-            .and_then(|v| TraceParent::parse(&v))
-            .map(|t| t.trace_id),
-        replayed: false,
-        fault: None,
-        handler_status: None,
-        request: None,
-        response: None,
-    };
+    let mut exchange = simulators::request_exchange(&parts, p.party, p.peer, p.direction, started_at_us);
     let bytes = match to_bytes(body, MAX_PROXY_BODY).await {
         Ok(b) => b,
         Err(e) => {
