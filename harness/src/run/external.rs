@@ -325,6 +325,8 @@ impl Plan {
                 *slot = Some(token.clone());
             } else if let Some(r) = partner.filter(|r| partner_mut(&mut p, *r).url.is_some()) {
                 partner_mut(&mut p, r).token = Some(token.clone());
+            } else if partner.is_none() {
+                return Err("--token-for ops=…: only for an external core (--external core=URL)".into());
             } else {
                 return Err(format!(
                     "--token-for {name}=…: neither the core nor the {name} is external; \
@@ -1082,6 +1084,11 @@ mod tests {
             ..PartyOverrides::default()
         };
         assert!(resolve("", &o).unwrap_err().contains("--token-for erp"));
+        let o = PartyOverrides {
+            tokens_for: vec![(Role::Core, "t".into())],
+            ..PartyOverrides::default()
+        };
+        assert!(resolve("", &o).unwrap_err().contains("only for an external core"));
         // Bad values are the scenario's errors, located.
         let e = Scenario::parse(
             std::path::Path::new("p.toml"),
