@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use contracts::Role;
 use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
@@ -134,12 +135,31 @@ where
             _ => true,
         },
     };
+    // One span per intake (visible with CROSSDOCK_LOG=debug); the fields
+    // are only formatted when the span is enabled.
+    let span = tracing::debug_span!(
+        "intake",
+        kind = %kind,
+        business_key = %intake.business_key,
+        trace_id = %intake.trace_id,
+        partner = %caller.key(),
+        idempotency_key = %intake.idempotency_key,
+    );
     // Group commit: answered only after the batch holding this intake is
     // committed (fsync), without holding a thread meanwhile.
-    let answer = state
-        .store
-        .intake_async(intake, now_us(), move |tx| apply(tx, &doc))
-        .await?;
+    let answer = async {
+        let answer = state
+            .store
+            .intake_async(intake, now_us(), move |tx| apply(tx, &doc))
+            .await;
+        match &answer {
+            Ok(a) => tracing::debug!(status = a.status, replayed = a.replayed, message_id = %a.ack.message_id, "intake committed"),
+            Err(e) => tracing::debug!(error = %e, "intake refused"),
+        }
+        answer
+    }
+    .instrument(span)
+    .await?;
     state.outbox_notify.notify_one();
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, axum::Json(answer.ack)).into_response();

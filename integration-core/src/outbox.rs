@@ -18,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
+use tracing::Instrument;
 
 use contracts::Role;
 use contracts::http::RETRY_AFTER;
@@ -271,9 +272,26 @@ impl Worker {
         }
     }
 
+    /// One attempt at `d`, in a `delivery` span (visible with
+    /// `CROSSDOCK_LOG=debug`): kind (the partner's path), business key (the
+    /// Idempotency-Key), trace id, partner, attempt.
     async fn deliver(&self, lane: &Lane, d: Delivery) {
+        let span = tracing::debug_span!(
+            "delivery",
+            id = d.id,
+            kind = %d.path,
+            business_key = %d.idempotency_key,
+            trace_id = %d.trace_id,
+            partner = %lane.partner,
+            attempt = d.attempts + 1,
+        );
+        self.attempt(lane, d).instrument(span).await
+    }
+
+    async fn attempt(&self, lane: &Lane, d: Delivery) {
         let (id, attempts) = (d.id, d.attempts);
         let partner = lane.partner;
+        tracing::debug!("delivery attempt");
         let Ok(sent) = lane.service.clone().oneshot(d).await;
         let outcome = match sent {
             Sent::Attempted(outcome) => outcome,
@@ -292,6 +310,7 @@ impl Worker {
         };
         let result = match self.retry.policy.decide(&outcome, attempts_made) {
             Decision::Delivered => {
+                tracing::debug!(?status, "delivered");
                 self.store
                     .mark_delivered(id, status.unwrap_or(200), now_us())
                     .await
