@@ -55,7 +55,13 @@ pub(crate) fn key_and_body(
         .filter(|v| !v.is_empty())
         .ok_or(ApiError::MissingIdempotencyKey)?
         .to_owned();
-    let body = body.map_err(|e| {
+    Ok((key, readable(body)?))
+}
+
+/// The body, or the problem that it could not be read: over
+/// [`crate::MAX_BODY_BYTES`] is 413, a broken transfer 400.
+pub(crate) fn readable(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
         ApiError::refused(
             e.status().as_u16(),
             "unreadable-body",
@@ -63,8 +69,7 @@ pub(crate) fn key_and_body(
             String::new(),
             e.body_text(),
         )
-    })?;
-    Ok((key, body))
+    })
 }
 
 /// Takes in one document: `key` gives its business key, `apply` its effects.
@@ -492,7 +497,7 @@ async fn replay(
     State(s): State<Arc<CoreState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| ApiError::MalformedJson(e.body_text()))?;
+    let body = readable(body)?;
     let which: ReplayRequest = serde_json::from_slice(&body).map_err(|e| ApiError::InvalidDocument {
         document: "replay selection",
         detail: format!("expected {{\"ids\": [..]}}, {{\"all\": true}} or {{\"from_us\", \"to_us\"}}: {e}"),
