@@ -201,10 +201,25 @@ struct Lane {
     gate: Gate,
     breaker: Breaker,
     wake: Notify,
+    /// Rows taken and not yet marked: never read again meanwhile.
     inflight: Mutex<HashSet<i64>>,
+    /// Of those, the ones whose attempt is still under way: what `limit`
+    /// bounds. A row whose attempt is over frees its place at once, while
+    /// its outcome waits for the store's next commit.
+    sending: std::sync::atomic::AtomicUsize,
 }
 
 impl Lane {
+    fn sending(&self) -> usize {
+        self.sending.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// An attempt is over (sent or deferred): its place is free.
+    fn attempt_over(&self) {
+        self.sending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
     fn in_flight_ids(&self) -> Vec<i64> {
         self.inflight
             .lock()
@@ -293,6 +308,7 @@ impl Worker {
         let partner = lane.partner;
         tracing::debug!("delivery attempt");
         let Ok(sent) = lane.service.clone().oneshot(d).await;
+        lane.attempt_over();
         let outcome = match sent {
             Sent::Attempted(outcome) => outcome,
             Sent::Deferred { until, why } => {
@@ -370,7 +386,7 @@ impl Worker {
             // What the gate and the breaker allow now: rows are read only
             // when something may be sent.
             let mut blocked_until = lane.gate.not_before();
-            let mut room = lane.limit.saturating_sub(in_flight.len());
+            let mut room = lane.limit.saturating_sub(lane.sending());
             match lane.breaker.admission() {
                 Admission::Open => {}
                 Admission::Probe => room = room.min(1),
@@ -396,6 +412,7 @@ impl Worker {
             };
             for d in due {
                 lane.inflight.lock().expect("inflight lock").insert(d.id);
+                lane.sending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 let (worker, lane) = (self.clone(), lane.clone());
                 tasks.spawn(async move {
                     let id = d.id;
@@ -408,9 +425,7 @@ impl Worker {
             // (or the end of a Retry-After / open breaker), or shutdown.
             let wait = match blocked_until {
                 Some(t) => t.saturating_duration_since(Instant::now()),
-                None if lane.limit <= lane.inflight.lock().expect("inflight lock").len() => {
-                    Duration::from_millis(500)
-                }
+                None if lane.limit <= lane.sending() => Duration::from_millis(500),
                 None => {
                     let store = self.store.clone();
                     let in_flight = lane.in_flight_ids();
@@ -457,6 +472,7 @@ where
         breaker,
         wake: Notify::new(),
         inflight: Mutex::default(),
+        sending: Default::default(),
     })
 }
 
