@@ -8,6 +8,15 @@ use integration_core::RateLimit;
 
 use crate::support::*;
 
+/// POSTs `body` to `url` with bearer `token` and Idempotency-Key `key`.
+async fn send_keyed(http: &reqwest::Client, url: &str, token: &str, key: &str, body: Vec<u8>) -> Answer {
+    let opts = Send {
+        key: Some(key),
+        ..Send::default()
+    };
+    send_as(http, url, Some(token), opts, body).await
+}
+
 fn po_bytes() -> Vec<u8> {
     serde_json::to_vec(&purchase_order("PO-AUTH", &[(1, 10)])).unwrap()
 }
@@ -103,21 +112,8 @@ async fn a_supplier_cannot_act_on_another_suppliers_purchase_orders() {
     let po = purchase_order("PO-ISO", &[(1, 100)]);
     assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-iso", &po).await);
     let send = |key: &'static str, path: &'static str, token: &'static str, body: Vec<u8>| {
-        let http = http.clone();
-        let url = format!("{url}{path}");
-        async move {
-            send_as(
-                &http,
-                &url,
-                Some(token),
-                Send {
-                    key: Some(key),
-                    ..Send::default()
-                },
-                body,
-            )
-            .await
-        }
+        let (http, url) = (http.clone(), format!("{url}{path}"));
+        async move { send_keyed(&http, &url, token, key, body).await }
     };
 
     // The other supplier, claiming to be the PO's supplier.
@@ -228,19 +224,7 @@ async fn a_supplier_cannot_invoice_against_another_suppliers_purchase_order() {
     let inv_url = format!("{url}{}", core::INVOICES);
     let send = |key: &'static str, token: &'static str, inv: &contracts::invoicing::Invoice| {
         let (http, url, body) = (http.clone(), inv_url.clone(), serde_json::to_vec(inv).unwrap());
-        async move {
-            send_as(
-                &http,
-                &url,
-                Some(token),
-                Send {
-                    key: Some(key),
-                    ..Send::default()
-                },
-                body,
-            )
-            .await
-        }
+        async move { send_keyed(&http, &url, token, key, body).await }
     };
 
     let own = invoice("INV-ISO", &po, &[(1, 10, "1.50")]);
