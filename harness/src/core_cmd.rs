@@ -296,7 +296,7 @@ impl Default for CoreFile {
 /// The environment variables `crossdock core` reads, each overriding the
 /// file key beside it. `CROSSDOCK_AUTH_SUPPLIERS` is a comma-separated list
 /// of `gln=token`, replacing the file's `[[auth.suppliers]]`.
-pub const ENV_VARS: [(&str, &str); 19] = [
+pub const ENV_VARS: [(&str, &str); 22] = [
     ("CROSSDOCK_LISTEN", "listen"),
     ("CROSSDOCK_DATABASE", "database"),
     ("CROSSDOCK_PARTNERS_ERP", "partners.erp"),
@@ -307,6 +307,12 @@ pub const ENV_VARS: [(&str, &str); 19] = [
     ("CROSSDOCK_RETRY_CAP_MS", "retry.cap_ms"),
     ("CROSSDOCK_RETRY_TIMEOUT_MS", "retry.timeout_ms"),
     ("CROSSDOCK_RETRY_CONCURRENCY", "retry.concurrency"),
+    ("CROSSDOCK_RETRY_BREAKER_FAILURES", "retry.breaker_failures"),
+    (
+        "CROSSDOCK_RETRY_BREAKER_COOL_DOWN_MS",
+        "retry.breaker_cool_down_ms",
+    ),
+    ("CROSSDOCK_RETRY_PARTNER_CONCURRENCY", "retry.partner_concurrency"),
     ("CROSSDOCK_AUTH_ERP_TOKEN", "auth.erp_token"),
     ("CROSSDOCK_AUTH_WMS_TOKEN", "auth.wms_token"),
     ("CROSSDOCK_AUTH_OPS_TOKEN", "auth.ops_token"),
@@ -326,6 +332,32 @@ fn positive(s: &str) -> Result<crate::scenario::Positive, String> {
         Ok(n) if n >= 1 => Ok(crate::scenario::Positive(n)),
         _ => Err(format!("expected a positive integer, found {s:?}")),
     }
+}
+
+/// `erp=15,wms=8`: in-flight limits for single partners (each at most once).
+fn partner_concurrency(s: &str) -> Result<PartnerConcurrencyFile, String> {
+    let mut limits = PartnerConcurrencyFile::default();
+    for (i, item) in s.split(',').map(str::trim).filter(|i| !i.is_empty()).enumerate() {
+        let item_no = i + 1;
+        let (partner, n) = item
+            .split_once('=')
+            .ok_or_else(|| format!("item {item_no}: expected partner=limit (e.g. erp=15), found {item:?}"))?;
+        let slot = match partner.trim() {
+            "erp" => &mut limits.erp,
+            "wms" => &mut limits.wms,
+            "supplier" => &mut limits.supplier,
+            other => {
+                return Err(format!(
+                    "item {item_no}: expected a partner erp, wms or supplier, found {other:?}"
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(format!("item {item_no}: partner {} given twice", partner.trim()));
+        }
+        *slot = Some(positive(n).map_err(|e| format!("item {item_no}: {e}"))?);
+    }
+    Ok(limits)
 }
 
 /// Overrides `file` with the `CROSSDOCK_*` variables among `vars`. Returns
@@ -360,6 +392,15 @@ pub fn apply_env(
             "CROSSDOCK_RETRY_CAP_MS" => file.retry.cap_ms = Some(positive(&value).map_err(bad)?),
             "CROSSDOCK_RETRY_TIMEOUT_MS" => file.retry.timeout_ms = Some(positive(&value).map_err(bad)?),
             "CROSSDOCK_RETRY_CONCURRENCY" => file.retry.concurrency = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_RETRY_BREAKER_FAILURES" => {
+                file.retry.breaker_failures = Some(positive(&value).map_err(bad)?)
+            }
+            "CROSSDOCK_RETRY_BREAKER_COOL_DOWN_MS" => {
+                file.retry.breaker_cool_down_ms = Some(positive(&value).map_err(bad)?)
+            }
+            "CROSSDOCK_RETRY_PARTNER_CONCURRENCY" => {
+                file.retry.partner_concurrency = partner_concurrency(&value).map_err(bad)?
+            }
             "CROSSDOCK_AUTH_ERP_TOKEN" => file.auth.erp_token = Some(value.parse().map_err(bad)?),
             "CROSSDOCK_AUTH_WMS_TOKEN" => file.auth.wms_token = Some(value.parse().map_err(bad)?),
             "CROSSDOCK_AUTH_OPS_TOKEN" => file.auth.ops_token = Some(value.parse().map_err(bad)?),
@@ -737,6 +778,31 @@ mod env_tests {
         let rl = c.rate_limit.unwrap();
         assert_eq!((rl.per_second.get(), rl.burst.get()), (5, 7));
 
+        // The breaker and the per-partner limits, over the file's.
+        std::fs::write(
+            &path,
+            "[retry]\nconcurrency = 8\nbreaker_failures = 3\n[retry.partner_concurrency]\nsupplier = 4\n",
+        )
+        .unwrap();
+        let mut f = load_config(Some(&path)).unwrap();
+        let warnings = apply_env(
+            &mut f,
+            vars(&[
+                ("CROSSDOCK_RETRY_BREAKER_FAILURES", "9"),
+                ("CROSSDOCK_RETRY_BREAKER_COOL_DOWN_MS", "750"),
+                ("CROSSDOCK_RETRY_PARTNER_CONCURRENCY", "erp=15, wms=2"),
+            ]),
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (c, _) = core_config(&f).unwrap();
+        assert_eq!(c.retry.breaker.failure_threshold, 9);
+        assert_eq!(c.retry.breaker.cool_down, Duration::from_millis(750));
+        assert_eq!(c.retry.limit(contracts::Role::Erp), 15);
+        assert_eq!(c.retry.limit(contracts::Role::Wms), 2);
+        // The variable replaces the file's table: supplier falls back.
+        assert_eq!(c.retry.limit(contracts::Role::Supplier), 8);
+
         let mut f = CoreFile::default();
         let w = apply_env(&mut f, vars(&[("CROSSDOCK_RETRY_MAX_ATEMPTS", "3")])).unwrap();
         assert!(w[0].contains("CROSSDOCK_RETRY_MAX_ATEMPTS"), "{w:?}");
@@ -761,6 +827,36 @@ mod env_tests {
                 "item 1: expected a GLN",
             ),
             ("CROSSDOCK_LISTEN", "here", "expected an address"),
+            (
+                "CROSSDOCK_RETRY_BREAKER_FAILURES",
+                "-1",
+                "expected a positive integer",
+            ),
+            (
+                "CROSSDOCK_RETRY_BREAKER_COOL_DOWN_MS",
+                "soon",
+                "expected a positive integer",
+            ),
+            (
+                "CROSSDOCK_RETRY_PARTNER_CONCURRENCY",
+                "erp=15,crm=2",
+                "item 2: expected a partner erp, wms or supplier",
+            ),
+            (
+                "CROSSDOCK_RETRY_PARTNER_CONCURRENCY",
+                "erp=0",
+                "item 1: expected a positive integer",
+            ),
+            (
+                "CROSSDOCK_RETRY_PARTNER_CONCURRENCY",
+                "erp",
+                "item 1: expected partner=limit",
+            ),
+            (
+                "CROSSDOCK_RETRY_PARTNER_CONCURRENCY",
+                "wms=2,wms=3",
+                "item 2: partner wms given twice",
+            ),
         ] {
             let mut f = CoreFile::default();
             let e = apply_env(&mut f, vars(&[(var, value)])).unwrap_err();

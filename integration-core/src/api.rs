@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use contracts::Role;
 use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
@@ -54,7 +55,13 @@ pub(crate) fn key_and_body(
         .filter(|v| !v.is_empty())
         .ok_or(ApiError::MissingIdempotencyKey)?
         .to_owned();
-    let body = body.map_err(|e| {
+    Ok((key, readable(body)?))
+}
+
+/// The body, or the problem that it could not be read: over
+/// [`crate::MAX_BODY_BYTES`] is 413, a broken transfer 400.
+pub(crate) fn readable(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
         ApiError::refused(
             e.status().as_u16(),
             "unreadable-body",
@@ -62,8 +69,7 @@ pub(crate) fn key_and_body(
             String::new(),
             e.body_text(),
         )
-    })?;
-    Ok((key, body))
+    })
 }
 
 /// Takes in one document: `key` gives its business key, `apply` its effects.
@@ -134,12 +140,31 @@ where
             _ => true,
         },
     };
+    // One span per intake (visible with CROSSDOCK_LOG=debug); the fields
+    // are only formatted when the span is enabled.
+    let span = tracing::debug_span!(
+        "intake",
+        kind = %kind,
+        business_key = %intake.business_key,
+        trace_id = %intake.trace_id,
+        partner = %caller.key(),
+        idempotency_key = %intake.idempotency_key,
+    );
     // Group commit: answered only after the batch holding this intake is
     // committed (fsync), without holding a thread meanwhile.
-    let answer = state
-        .store
-        .intake_async(intake, now_us(), move |tx| apply(tx, &doc))
-        .await?;
+    let answer = async {
+        let answer = state
+            .store
+            .intake_async(intake, now_us(), move |tx| apply(tx, &doc))
+            .await;
+        match &answer {
+            Ok(a) => tracing::debug!(status = a.status, replayed = a.replayed, message_id = %a.ack.message_id, "intake committed"),
+            Err(e) => tracing::debug!(error = %e, "intake refused"),
+        }
+        answer
+    }
+    .instrument(span)
+    .await?;
     state.outbox_notify.notify_one();
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, axum::Json(answer.ack)).into_response();
@@ -472,7 +497,7 @@ async fn replay(
     State(s): State<Arc<CoreState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| ApiError::MalformedJson(e.body_text()))?;
+    let body = readable(body)?;
     let which: ReplayRequest = serde_json::from_slice(&body).map_err(|e| ApiError::InvalidDocument {
         document: "replay selection",
         detail: format!("expected {{\"ids\": [..]}}, {{\"all\": true}} or {{\"from_us\", \"to_us\"}}: {e}"),

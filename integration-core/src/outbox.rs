@@ -18,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
+use tracing::Instrument;
 
 use contracts::Role;
 use contracts::http::RETRY_AFTER;
@@ -200,10 +201,25 @@ struct Lane {
     gate: Gate,
     breaker: Breaker,
     wake: Notify,
+    /// Rows taken and not yet marked: never read again meanwhile.
     inflight: Mutex<HashSet<i64>>,
+    /// Of those, the ones whose attempt is still under way: what `limit`
+    /// bounds. A row whose attempt is over frees its place at once, while
+    /// its outcome waits for the store's next commit.
+    sending: std::sync::atomic::AtomicUsize,
 }
 
 impl Lane {
+    fn sending(&self) -> usize {
+        self.sending.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// An attempt is over (sent or deferred): its place is free.
+    fn attempt_over(&self) {
+        self.sending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
     fn in_flight_ids(&self) -> Vec<i64> {
         self.inflight
             .lock()
@@ -271,10 +287,28 @@ impl Worker {
         }
     }
 
+    /// One attempt at `d`, in a `delivery` span (visible with
+    /// `CROSSDOCK_LOG=debug`): kind (the partner's path), business key (the
+    /// Idempotency-Key), trace id, partner, attempt.
     async fn deliver(&self, lane: &Lane, d: Delivery) {
+        let span = tracing::debug_span!(
+            "delivery",
+            id = d.id,
+            kind = %d.path,
+            business_key = %d.idempotency_key,
+            trace_id = %d.trace_id,
+            partner = %lane.partner,
+            attempt = d.attempts + 1,
+        );
+        self.attempt(lane, d).instrument(span).await
+    }
+
+    async fn attempt(&self, lane: &Lane, d: Delivery) {
         let (id, attempts) = (d.id, d.attempts);
         let partner = lane.partner;
+        tracing::debug!("delivery attempt");
         let Ok(sent) = lane.service.clone().oneshot(d).await;
+        lane.attempt_over();
         let outcome = match sent {
             Sent::Attempted(outcome) => outcome,
             Sent::Deferred { until, why } => {
@@ -292,6 +326,7 @@ impl Worker {
         };
         let result = match self.retry.policy.decide(&outcome, attempts_made) {
             Decision::Delivered => {
+                tracing::debug!(?status, "delivered");
                 self.store
                     .mark_delivered(id, status.unwrap_or(200), now_us())
                     .await
@@ -351,7 +386,7 @@ impl Worker {
             // What the gate and the breaker allow now: rows are read only
             // when something may be sent.
             let mut blocked_until = lane.gate.not_before();
-            let mut room = lane.limit.saturating_sub(in_flight.len());
+            let mut room = lane.limit.saturating_sub(lane.sending());
             match lane.breaker.admission() {
                 Admission::Open => {}
                 Admission::Probe => room = room.min(1),
@@ -377,6 +412,7 @@ impl Worker {
             };
             for d in due {
                 lane.inflight.lock().expect("inflight lock").insert(d.id);
+                lane.sending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 let (worker, lane) = (self.clone(), lane.clone());
                 tasks.spawn(async move {
                     let id = d.id;
@@ -389,9 +425,7 @@ impl Worker {
             // (or the end of a Retry-After / open breaker), or shutdown.
             let wait = match blocked_until {
                 Some(t) => t.saturating_duration_since(Instant::now()),
-                None if lane.limit <= lane.inflight.lock().expect("inflight lock").len() => {
-                    Duration::from_millis(500)
-                }
+                None if lane.limit <= lane.sending() => Duration::from_millis(500),
                 None => {
                     let store = self.store.clone();
                     let in_flight = lane.in_flight_ids();
@@ -438,6 +472,7 @@ where
         breaker,
         wake: Notify::new(),
         inflight: Mutex::default(),
+        sending: Default::default(),
     })
 }
 

@@ -176,5 +176,15 @@ async fn wrong_method_and_oversized_body_get_problem_documents() {
     .await;
     a.assert_problem(413, "unreadable-body");
     assert_eq!(status(&t.core).await.inbox_messages, 0);
+    // The ops endpoint that reads a body has the same limit and answer.
+    let a = send_as(
+        &http,
+        &format!("{url}{}", core::OPS_DEAD_LETTER_REPLAY),
+        Some(OPS_TOKEN),
+        Send::default(),
+        vec![b' '; integration_core::MAX_BODY_BYTES + 1],
+    )
+    .await;
+    a.assert_problem(413, "unreadable-body");
     t.stop().await;
 }

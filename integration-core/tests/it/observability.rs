@@ -177,3 +177,88 @@ async fn metrics_expose_outbox_depth_attempts_dead_letters_and_intake_latency() 
     assert!(text.contains("# TYPE crossdock_http_request_duration_seconds histogram"));
     t.stop().await;
 }
+
+/// The debug log of this test binary's cores, as `CROSSDOCK_LOG=debug`
+/// would print it, keeping only the lines that name `KEPT_TRACE`.
+static LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+const KEPT_TRACE: u64 = 0x5a4;
+
+/// fmt writes each event with one write: keep the ones of `KEPT_TRACE`.
+struct Captured;
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = String::from_utf8_lossy(buf);
+        if line.contains(&trace_id(KEPT_TRACE)) {
+            LOG.lock().unwrap().push(line.trim_end().to_owned());
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// At debug level (`CROSSDOCK_LOG=debug`) every intake and every delivery
+/// attempt logs inside a span naming its kind, business key, trace id and
+/// partner; a delivery's span also names the attempt. The subscriber is
+/// global (a scoped one misses callsites first hit by other tests'
+/// threads), restricted to the core's own debug events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intakes_and_delivery_attempts_log_in_spans_with_their_keys() {
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,integration_core=debug"))
+        .with_ansi(false)
+        .with_writer(|| Captured)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber of these tests");
+
+    let supplier_stub = Stub::scripted(vec![Reply::status(503)]).await;
+    let t = TestCore::start(partners(CLOSED, CLOSED, &supplier_stub.url)).await;
+    let trace = trace_id(KEPT_TRACE);
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let po = purchase_order("PO-LOG", &[(1, 10)]);
+    let opts = Send {
+        key: Some("po-log"),
+        traceparent: Some(&traceparent),
+    };
+    assert_accepted(&post_with(&t.url(), core::PURCHASE_ORDERS, opts, &po).await);
+    supplier_stub.wait_for(supplier::PURCHASE_ORDERS, 2).await;
+    quiescent(&t.core).await;
+    t.stop().await;
+
+    let lines = LOG.lock().unwrap().clone();
+    let line = |what: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no log line with {what:?} in {lines:#?}"))
+            .clone()
+    };
+    let intake = line("intake committed");
+    for field in [
+        "intake{".to_owned(),
+        "kind=purchase_order".into(),
+        "business_key=PO-LOG:v1".into(),
+        format!("trace_id={trace}"),
+        "partner=erp".into(),
+        "status=201".into(),
+    ] {
+        assert!(intake.contains(&field), "{field} missing from {intake}");
+    }
+    let retried = line("delivery will be retried");
+    let delivered = line("delivered");
+    for (l, attempt) in [(&retried, "attempt=1"), (&delivered, "attempt=2")] {
+        for field in [
+            "delivery{",
+            &format!("kind={}", supplier::PURCHASE_ORDERS),
+            "business_key=",
+            &format!("trace_id={trace}"),
+            "partner=supplier",
+            attempt,
+        ] {
+            assert!(l.contains(field), "{field} missing from {l}");
+        }
+    }
+}

@@ -7,7 +7,7 @@ use contracts::routes::{core, erp, wms};
 use crate::support::*;
 
 /// Runs PO → ack → ASN and returns the expectation the WMS received.
-async fn expect_goods(
+pub(crate) async fn expect_goods(
     url: &str,
     parties: &Parties,
     po: &contracts::inbound::PurchaseOrder,

@@ -8,6 +8,15 @@ use integration_core::RateLimit;
 
 use crate::support::*;
 
+/// POSTs `body` to `url` with bearer `token` and Idempotency-Key `key`.
+async fn send_keyed(http: &reqwest::Client, url: &str, token: &str, key: &str, body: Vec<u8>) -> Answer {
+    let opts = Send {
+        key: Some(key),
+        ..Send::default()
+    };
+    send_as(http, url, Some(token), opts, body).await
+}
+
 fn po_bytes() -> Vec<u8> {
     serde_json::to_vec(&purchase_order("PO-AUTH", &[(1, 10)])).unwrap()
 }
@@ -103,21 +112,8 @@ async fn a_supplier_cannot_act_on_another_suppliers_purchase_orders() {
     let po = purchase_order("PO-ISO", &[(1, 100)]);
     assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-iso", &po).await);
     let send = |key: &'static str, path: &'static str, token: &'static str, body: Vec<u8>| {
-        let http = http.clone();
-        let url = format!("{url}{path}");
-        async move {
-            send_as(
-                &http,
-                &url,
-                Some(token),
-                Send {
-                    key: Some(key),
-                    ..Send::default()
-                },
-                body,
-            )
-            .await
-        }
+        let (http, url) = (http.clone(), format!("{url}{path}"));
+        async move { send_keyed(&http, &url, token, key, body).await }
     };
 
     // The other supplier, claiming to be the PO's supplier.
@@ -210,6 +206,55 @@ async fn a_supplier_cannot_act_on_another_suppliers_purchase_orders() {
         3,
         "PO, ack and ASN; nothing refused"
     );
+    t.stop().await;
+}
+
+/// Invariant 20 for invoices: a supplier cannot invoice against another
+/// supplier's PO. Naming the PO's supplier is 403; naming itself is 404,
+/// exactly as for a PO that does not exist; nothing reaches the ERP. The
+/// PO's own supplier is matched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supplier_cannot_invoice_against_another_suppliers_purchase_order() {
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let http = client();
+    let po = purchase_order("PO-INV-ISO", &[(1, 10)]);
+    assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-inv-iso", &po).await);
+    let inv_url = format!("{url}{}", core::INVOICES);
+    let send = |key: &'static str, token: &'static str, inv: &contracts::invoicing::Invoice| {
+        let (http, url, body) = (http.clone(), inv_url.clone(), serde_json::to_vec(inv).unwrap());
+        async move { send_keyed(&http, &url, token, key, body).await }
+    };
+
+    let own = invoice("INV-ISO", &po, &[(1, 10, "1.50")]);
+    let a = send("inv-spoof", OTHER_SUPPLIER_TOKEN, &own).await;
+    let p = a.assert_problem(403, "supplier-mismatch");
+    assert_eq!(p.errors[0].pointer, "/supplier_gln");
+
+    let mut foreign = own.clone();
+    foreign.supplier_gln = other_supplier();
+    let a = send("inv-other", OTHER_SUPPLIER_TOKEN, &foreign).await;
+    let on_foreign = a.assert_problem(404, "unknown-purchase-order");
+    let mut missing = foreign.clone();
+    missing.po_number = "PO-NOPE".into();
+    let a = send("inv-missing", OTHER_SUPPLIER_TOKEN, &missing).await;
+    let on_missing = a.assert_problem(404, "unknown-purchase-order");
+    assert_eq!(
+        on_foreign.detail.unwrap().replace("PO-INV-ISO", "X"),
+        on_missing.detail.unwrap().replace("PO-NOPE", "X"),
+        "another supplier's PO reads exactly like an unknown one"
+    );
+    assert_eq!(
+        status(&t.core).await.inbox_messages,
+        1,
+        "only the PO; no refused invoice stored"
+    );
+
+    // The PO's own supplier is taken in (held: nothing received yet).
+    assert_accepted(&send("inv-own", SUPPLIER_TOKEN, &own).await);
+    quiescent(&t.core).await;
+    assert!(parties.erp.calls_to(erp::MATCH_RESULTS).is_empty());
     t.stop().await;
 }
 

@@ -21,6 +21,7 @@ use contracts::inbound::{
     AckLine, AckLineStatus, AdvanceShipNotice, AsnLine, AsnPurpose, GoodsReceipt, HandlingUnit,
     HandlingUnitLevel, PoAcknowledgement, PoLine, PoLineStatus, PurchaseOrder, ReceiptLine, StockStatus, Uom,
 };
+use contracts::invoicing::{Invoice, InvoiceLine};
 use contracts::problem::PROBLEM_JSON;
 use contracts::{Gln, Gtin, Sscc};
 use integration_core::{Caller, CoreConfig, CoreHandle, Credentials, OpsStatus, Partners};
@@ -134,6 +135,8 @@ struct StubState {
     calls: Mutex<Vec<Call>>,
     /// Answers for the first requests, in order; 201 after that.
     script: Mutex<Vec<Reply>>,
+    /// Documents served with 200 on GET, by path (snapshots).
+    documents: Mutex<std::collections::HashMap<String, Value>>,
 }
 
 /// A partner (ERP, WMS or supplier) on 127.0.0.1 that records every request
@@ -161,6 +164,9 @@ async fn stub_handler(
         at: Instant::now(),
     };
     state.calls.lock().unwrap().push(call);
+    if let Some(doc) = state.documents.lock().unwrap().get(uri.path()) {
+        return (StatusCode::OK, axum::Json(doc.clone())).into_response();
+    }
     let reply = {
         let mut script = state.script.lock().unwrap();
         (!script.is_empty()).then(|| script.remove(0))
@@ -191,12 +197,20 @@ impl Stub {
         let state = Arc::new(StubState {
             calls: Mutex::default(),
             script: Mutex::new(script),
+            documents: Mutex::default(),
         });
         let app = Router::new().fallback(stub_handler).with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, state }
+    }
+
+    /// Answers requests on `path` with 200 and `doc` from now on (not
+    /// taking a scripted reply).
+    pub fn serve(&self, path: &str, doc: &impl serde::Serialize) {
+        let doc = serde_json::to_value(doc).unwrap();
+        self.state.documents.lock().unwrap().insert(path.to_owned(), doc);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -675,6 +689,32 @@ pub fn receipt(
                 qty_damaged: 0,
                 stock_status: StockStatus::Unrestricted,
                 lot: None,
+            })
+            .collect(),
+    }
+}
+
+/// An invoice of `po`'s supplier with lines `(po_line_no, quantity,
+/// unit_price)`, numbered from 1.
+pub fn invoice(invoice_number: &str, po: &PurchaseOrder, lines: &[(u32, u32, &str)]) -> Invoice {
+    Invoice {
+        invoice_number: invoice_number.to_owned(),
+        supplier_gln: po.supplier_gln.clone(),
+        bill_to_gln: gln(506_000_000_200),
+        po_number: po.po_number.clone(),
+        currency: po.currency.clone(),
+        invoice_date: "2025-03-12".into(),
+        due_date: "2025-04-11".into(),
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(i, &(po_line_no, quantity, unit_price))| InvoiceLine {
+                line_no: i as u32 + 1,
+                po_line_no,
+                gtin: gtin(400_000_000_000 + u64::from(po_line_no)),
+                quantity,
+                uom: Uom::Ea,
+                unit_price: unit_price.to_owned(),
             })
             .collect(),
     }
