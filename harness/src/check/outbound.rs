@@ -41,6 +41,11 @@ pub struct OutboundFindings {
     pub checks: Vec<Check>,
     pub latencies: Vec<Latency>,
     pub counts: BTreeMap<String, u64>,
+    /// Per flow, what the SLAs judge (outside fault windows).
+    pub flows: Vec<crate::sla::FlowMeasure>,
+    /// Messages accepted before the last fault window ended: for the
+    /// recovery check.
+    pub deliveries: Vec<crate::sla::Delivery>,
 }
 
 type OrderKey = (String, u32);
@@ -194,8 +199,40 @@ pub fn check(histories: &[PathBuf], expect: &OutboundExpectations) -> Result<Out
 fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
     let mut checks = Vec::new();
     let mut decision_latency = histogram();
-    let posted: std::collections::HashSet<(String, u32)> = g.postings.keys().cloned().collect();
     let order_name = |k: &OrderKey| format!("order_number={} version={}", k.0, k.1);
+    let mut decision_flow = crate::sla::FlowMeasure::new(crate::sla::RELEASE_TO_DECISION);
+    let mut posting_flow = crate::sla::FlowMeasure::new(crate::sla::SHIP_CONFIRMATION_TO_POSTING);
+    let mut deliveries = Vec::new();
+    let keep_until = expect.fault_windows_us.iter().map(|w| w.1).max();
+    let mut keep = |flow, key: String, accepted_us: u64, delivered_us: Option<u64>, witness: &Witness| {
+        if keep_until.is_some_and(|end| accepted_us <= end) {
+            deliveries.push(crate::sla::Delivery {
+                flow,
+                key,
+                accepted_us,
+                delivered_us,
+                witness: witness.clone(),
+            });
+        }
+    };
+    for (key, seen) in &g.releases {
+        let decided_at = seen.decision.as_ref().map(|d| d.1);
+        if outside(
+            &expect.fault_windows_us,
+            seen.first_sent_us,
+            decided_at.unwrap_or(seen.first_sent_us),
+        ) {
+            decision_flow.record(decided_at.map(|d| d.saturating_sub(seen.first_sent_us)));
+        }
+        keep(
+            crate::sla::RELEASE_TO_DECISION,
+            order_name(key),
+            seen.first_sent_us,
+            decided_at,
+            &seen.witness,
+        );
+    }
+    let posted: std::collections::HashSet<(String, u32)> = g.postings.keys().cloned().collect();
 
     // Invariant 17: the decision the ERP got is the WMS's.
     let mut v = Vec::new();
@@ -299,6 +336,21 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             let key = format!("shipment_id={shipment_id} line={line}");
             let mut wit = vec![seen.witness.clone()];
             wit.extend(effects.iter().map(|e| e.1.clone()));
+            let delivered = effects.iter().map(|e| e.0).min();
+            if outside(
+                &expect.fault_windows_us,
+                seen.accepted_at_us,
+                delivered.unwrap_or(seen.accepted_at_us),
+            ) {
+                posting_flow.record(delivered.map(|d| d.saturating_sub(seen.accepted_at_us)));
+            }
+            keep(
+                crate::sla::SHIP_CONFIRMATION_TO_POSTING,
+                key.clone(),
+                seen.accepted_at_us,
+                delivered,
+                &seen.witness,
+            );
             match effects.len() {
                 1 if keys <= 1 => {
                     if outside(&expect.fault_windows_us, seen.accepted_at_us, effects[0].0) {
@@ -414,6 +466,8 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             latency("ship-confirmation-to-posting", &posting_latency, None),
         ],
         counts,
+        flows: vec![decision_flow, posting_flow],
+        deliveries,
     }
 }
 

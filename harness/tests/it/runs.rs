@@ -154,6 +154,21 @@ async fn a_wms_outage_is_survived_and_a_core_that_gives_up_is_caught() {
     assert_eq!(survived.fault_windows[0].kind, "outage");
     // The outage really refused deliveries: the WMS saw more attempts than expectations.
     assert!(survived.counts["exchanges_wms"] > 2 * 25, "{:?}", survived.counts);
+    // What queued behind the outage was delivered after it, within the
+    // recovery SLA, and the ASNs held up by it are not judged by the p99.
+    let recovery = survived.checks.iter().find(|c| c.name == "sla-recovery").unwrap();
+    assert!(recovery.checked >= 25, "{recovery:?}");
+    assert!(
+        survived.counts["recovery_slowest_ms"] > 0,
+        "{:?}",
+        survived.counts
+    );
+    let p99 = survived
+        .checks
+        .iter()
+        .find(|c| c.name == "sla-asn-to-expectation-p99")
+        .unwrap();
+    assert!(p99.checked < 25, "{p99:?}");
 
     let mut fragile = options(dir.path(), true);
     fragile.core.max_attempts = Some(1);
@@ -171,6 +186,17 @@ async fn a_wms_outage_is_survived_and_a_core_that_gives_up_is_caught() {
     );
     let nothing_lost = report.checks.iter().find(|c| c.name == "nothing-lost").unwrap();
     assert!(!nothing_lost.passed);
+    // The recovery check names the window and the keys it left undelivered.
+    let recovery = report.checks.iter().find(|c| c.name == "sla-recovery").unwrap();
+    assert!(!recovery.passed);
+    assert!(
+        recovery.violations.iter().all(
+            |v| v.key.starts_with("window=wms outage /v1/inbound-expectations ")
+                && v.key.contains("asn-to-expectation asn_id=")
+                && v.message.contains("never delivered")
+        ),
+        "{recovery:#?}"
+    );
     assert!(report.counts["core_outbox_dead"] > 0, "{:?}", report.counts);
 }
 
