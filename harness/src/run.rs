@@ -27,6 +27,7 @@ use simulators::{rfc3339_utc, serve};
 use crate::check::{self, Expectations, HistoryError};
 
 pub mod events;
+pub mod ops;
 pub mod outbound;
 use crate::inventory_invoicing;
 use crate::load::{Driver, LoadReport};
@@ -321,7 +322,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     core_config.seed = seed;
     core_config.asn_dedup = opts.core.asn_dedup;
     core_config.ignore_stale_receipts = opts.core.ignore_stale_receipts;
-    if let Some(n) = opts.core.max_attempts {
+    if let Some(n) = opts.core.max_attempts.or(scenario.core.max_attempts.map(|n| n.0)) {
         core_config.retry.policy.max_attempts = n;
     }
     core_config.release_failure_rejects = opts.core.release_failure_rejects;
@@ -407,7 +408,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let mut fault_windows = Vec::new();
     // The run may end once quiet and every window has opened; windows still
     // open then are closed with the run.
-    let unopened = Arc::new(AtomicU64::new(scenario.faults.len() as u64));
+    let unopened = Arc::new(AtomicU64::new(
+        (scenario.faults.len() + scenario.ops.len()) as u64,
+    ));
     // Windows are timed from the load's start, reported from the run's.
     let load_offset_ms = load_start_us.saturating_sub(started_us) / 1000;
     for f in &scenario.faults {
@@ -436,6 +439,22 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             unopened.fetch_sub(1, Ordering::SeqCst);
             tokio::time::sleep_until(load_start + to).await;
             set.remove(id);
+        });
+    }
+    // Operator steps, on the same timeline (they count as unopened until done).
+    let ops_done = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for step in &scenario.ops {
+        let (unopened, done) = (unopened.clone(), ops_done.clone());
+        let step = ops::run_step(
+            step.clone(),
+            load_start,
+            core_url.clone(),
+            ops_token.clone(),
+            done,
+        );
+        timeline.spawn(async move {
+            step.await;
+            unopened.fetch_sub(1, Ordering::SeqCst);
         });
     }
     // Sends overlapping a fault window are left out of the drivers' SLA figures.
@@ -514,7 +533,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         if Instant::now() >= deadline {
             break Err(format!(
                 "not quiet after {} s: {} release(s), {} supplier and {} WMS send(s) in flight, \
-                 {outbox} outbox row(s) pending, {unopened_now} fault window(s) not yet opened{}",
+                 {outbox} outbox row(s) pending, {unopened_now} fault window(s) or ops step(s) not yet due{}",
                 time_bound_s,
                 load.timed_out,
                 supplier.pending(),
@@ -625,6 +644,13 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         &findings.deliveries,
     );
     findings.checks.extend(sla_checks);
+    if !scenario.ops.is_empty() {
+        let done = ops_done.lock().expect("ops lock").clone();
+        let replayed = done.iter().filter_map(|d| d.outcome.as_ref().ok()).sum();
+        findings.counts.insert("dead_letters_replayed".into(), replayed);
+        let dead = core_status.as_ref().map(|s| s.outbox_dead as u64);
+        findings.checks.push(ops::replay_check(&done, dead));
+    }
     // Events: read the run's stream twice, once quiet (the outbox had no
     // event row pending), and judge.
     if let Some(ev) = &events {

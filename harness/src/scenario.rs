@@ -48,6 +48,13 @@
 //! release_timeout_ms = 2000       # the core's wait for the WMS's decision
 //! time_bound_s = 30               # required when there is no [load]
 //!
+//! [core]                          # optional
+//! max_attempts = 2                # deliveries dead-lettered after this many
+//!
+//! [[ops]]                         # operator steps; any number
+//! at_s = 3.0                      # from the start of the load
+//! action = "replay-dead-letters"  # POST /v1/ops/dead-letters/replay {"all": true}
+//!
 //! [[faults]]                      # the fault timeline; any number
 //! at_s = 1.0                      # from the start of the load
 //! for_s = 2.0
@@ -429,6 +436,12 @@ pub struct Scenario {
     /// The WMS adjusts stock and the run reconciles; absent = neither.
     #[serde(default)]
     pub inventory: Option<crate::inventory_invoicing::InventorySection>,
+    /// The reference core's settings a scenario may change.
+    #[serde(default)]
+    pub core: crate::run::ops::CoreSection,
+    /// Operator steps on the timeline (e.g. replaying dead letters).
+    #[serde(default)]
+    pub ops: Vec<crate::run::ops::OpsStep>,
 }
 
 /// Why a scenario could not be loaded.

@@ -227,3 +227,45 @@ async fn a_ramp_down_to_zero_ends_the_releases() {
         outcome.report.duration_ms
     );
 }
+
+/// WMS outage with replay: the core dead-letters what fails during the
+/// outage, the scenario's operator step replays it after, and the replay
+/// converges (every ASN's expectation once, every line posted, no dead
+/// letter left, within the recovery SLA). Without the step, the same run
+/// loses them, and the checks say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_replayed_after_an_outage_converge() {
+    let _turn = scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let library = crate::scenario("wms-outage-replay.toml");
+    let report = run_scenario(&library, &options(dir.path(), true))
+        .await
+        .unwrap()
+        .report;
+    let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let replay = report
+        .checks
+        .iter()
+        .find(|c| c.name == "dead-letters-replayed")
+        .unwrap();
+    assert_eq!(replay.checked, 1);
+    assert!(report.counts["dead_letters_replayed"] > 0, "{:?}", report.counts);
+    assert_eq!(report.counts["core_outbox_dead"], 0);
+    assert_eq!(report.counts["expectations"], report.counts["asns_accepted"]);
+
+    let text = std::fs::read_to_string(&library).unwrap();
+    let without = text[..text.find("[[ops]]").unwrap()].to_owned();
+    let file = write_scenario(dir.path(), "no-replay.toml", &without);
+    let report = run_scenario(&file, &options(dir.path(), true))
+        .await
+        .unwrap()
+        .report;
+    assert_eq!(verdict_code(&report), exit::CHECKS_FAILED);
+    assert!(report.counts["core_outbox_dead"] > 0, "{:?}", report.counts);
+    for name in ["one-expectation-per-asn", "sla-recovery"] {
+        let c = report.checks.iter().find(|c| c.name == name).unwrap();
+        assert!(!c.passed, "{c:#?}");
+    }
+    assert!(!report.checks.iter().any(|c| c.name == "dead-letters-replayed"));
+}
