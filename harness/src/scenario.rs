@@ -744,6 +744,15 @@ asn_to_expectation_p99_ms = 100
             Some(PositiveF64(500.0))
         );
 
+        assert_eq!(o.schedule(), crate::load::Schedule::constant(10.0));
+        let ramped = text.replace(
+            "arrival_rate_per_s = 10\n",
+            "arrival_rate_per_s = 10\nramp = [{ to_per_s = 30, over_s = 2 }]\n",
+        );
+        let s = Scenario::parse(Path::new("s.toml"), &ramped).unwrap();
+        let schedule = s.outbound.as_ref().unwrap().schedule();
+        assert!((schedule.rate_at(1.0) - 20.0).abs() < 1e-9);
+
         let e = err(&text.replace("time_bound_s = 9\n", ""));
         assert_eq!((e.line, e.field.as_deref()), (2, Some("outbound.time_bound_s")));
         let e = err("name = \"n\"\n");
