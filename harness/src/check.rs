@@ -56,12 +56,6 @@ impl Expectations {
             .iter()
             .all(|(a, b)| to_us < *a || from_us > *b)
     }
-
-    /// The end of the last fault window: what was accepted before it is
-    /// kept for the recovery check.
-    pub(crate) fn last_window_end_us(&self) -> Option<u64> {
-        self.fault_windows_us.iter().map(|w| w.1).max()
-    }
 }
 
 /// The checker's verdicts and measurements.
@@ -661,8 +655,7 @@ pub fn check(
     let mut v = Vec::new();
     let mut asn_latency = histogram();
     let mut asn_flow = crate::sla::FlowMeasure::new(crate::sla::ASN_TO_EXPECTATION);
-    let mut deliveries = Vec::new();
-    let keep_until = expect.last_window_end_us();
+    let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows_us);
     let mut asn_keys: Vec<_> = g
         .asn_accepted
         .keys()
@@ -678,19 +671,13 @@ pub fn check(
         let mut wit: Vec<Witness> = accepted.map(|a| a.1.clone()).into_iter().collect();
         wit.extend(effects.iter().map(|e| e.1.clone()));
         if let Some((accepted_at, accepted_by)) = accepted {
-            let delivered = effects.iter().map(|e| e.0).min();
-            if expect.outside_faults(*accepted_at, delivered.unwrap_or(*accepted_at)) {
-                asn_flow.record(delivered.map(|d| d.saturating_sub(*accepted_at)));
-            }
-            if keep_until.is_some_and(|end| *accepted_at <= end) {
-                deliveries.push(crate::sla::Delivery {
-                    flow: crate::sla::ASN_TO_EXPECTATION,
-                    key: format!("asn_id={}", key.1),
-                    accepted_us: *accepted_at,
-                    delivered_us: delivered,
-                    witness: accepted_by.clone(),
-                });
-            }
+            deliveries.observe(
+                &mut asn_flow,
+                || format!("asn_id={}", key.1),
+                *accepted_at,
+                effects.iter().map(|e| e.0).min(),
+                accepted_by,
+            );
         }
         match (accepted, effects.len()) {
             (Some((accepted_at, _)), 1) => {
@@ -744,19 +731,13 @@ pub fn check(
                 .unwrap_or_default();
             let mut wit = vec![receipt_witness.clone()];
             wit.extend(effects.iter().map(|e| e.1.clone()));
-            let delivered = effects.iter().map(|e| e.0).min();
-            if expect.outside_faults(*accepted_at, delivered.unwrap_or(*accepted_at)) {
-                receipt_flow.record(delivered.map(|d| d.saturating_sub(*accepted_at)));
-            }
-            if keep_until.is_some_and(|end| *accepted_at <= end) {
-                deliveries.push(crate::sla::Delivery {
-                    flow: crate::sla::RECEIPT_TO_POSTING,
-                    key: format!("receipt_id={receipt_id} line={line}"),
-                    accepted_us: *accepted_at,
-                    delivered_us: delivered,
-                    witness: receipt_witness.clone(),
-                });
-            }
+            deliveries.observe(
+                &mut receipt_flow,
+                || format!("receipt_id={receipt_id} line={line}"),
+                *accepted_at,
+                effects.iter().map(|e| e.0).min(),
+                receipt_witness,
+            );
             let reversed = g.corrections.reversals_of(receipt_id, *line);
             match effects.len().saturating_sub(reversed) {
                 1 => {
@@ -960,7 +941,7 @@ pub fn check(
         ],
         counts,
         flows: vec![asn_flow, receipt_flow],
-        deliveries,
+        deliveries: deliveries.kept,
     })
 }
 

@@ -586,22 +586,27 @@ mod tests {
         );
     }
 
-    /// The target answers in 1 ms, except that from 1 s to 2 s it answers
-    /// nothing until 2 s. The sends due during the stall keep going out on
-    /// time and each carries the wait it really had: no coordinated omission.
+    /// A target that answers in 1 ms, except that from 1 s to 2 s after
+    /// `start` it answers nothing until 2 s.
+    async fn stalled_target(start: Instant) {
+        let (stall_from, stall_to) = (start + Duration::from_secs(1), start + Duration::from_secs(2));
+        let now = Instant::now();
+        if now >= stall_from && now < stall_to {
+            tokio::time::sleep_until(stall_to).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    /// The sends due during the stall keep going out on time and each
+    /// carries the wait it really had: no coordinated omission.
     #[tokio::test(start_paused = true)]
     async fn a_stalled_target_inflates_the_latency_of_every_queued_send() {
         let start = Instant::now();
-        let (stall_from, stall_to) = (start + Duration::from_secs(1), start + Duration::from_secs(2));
         let report = Driver::new(Schedule::constant(100.0))
             .max_sends(300)
             .start_at(start)
             .run(move |_| async move {
-                let now = Instant::now();
-                if now >= stall_from && now < stall_to {
-                    tokio::time::sleep_until(stall_to).await;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
+                stalled_target(start).await;
                 true
             })
             .await;
@@ -631,17 +636,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn sends_overlapping_an_excluded_window_are_not_judged() {
         let start = Instant::now();
-        let (stall_from, stall_to) = (start + Duration::from_secs(1), start + Duration::from_secs(2));
         let report = Driver::new(Schedule::constant(100.0))
             .max_sends(300)
             .start_at(start)
             .exclude(vec![(Duration::from_secs(1), Duration::from_secs(2))])
             .run(move |i| async move {
-                let now = Instant::now();
-                if now >= stall_from && now < stall_to {
-                    tokio::time::sleep_until(stall_to).await;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
+                stalled_target(start).await;
                 // Every tenth send after the stall is answered with an error.
                 i < 200 || i % 10 != 0
             })

@@ -310,6 +310,55 @@ pub struct Delivery {
     pub witness: Witness,
 }
 
+/// What the checker gathers for the SLAs from the messages the core
+/// accepted: per flow, the samples outside fault windows, and the
+/// [`Delivery`]s the recovery check needs.
+#[derive(Debug, Clone)]
+pub struct Deliveries {
+    /// Fault windows, Unix µs.
+    windows: Vec<(u64, u64)>,
+    /// Messages accepted up to the end of the last window are kept.
+    keep_until: Option<u64>,
+    pub kept: Vec<Delivery>,
+}
+
+impl Deliveries {
+    pub fn new(windows: &[(u64, u64)]) -> Self {
+        Self {
+            windows: windows.to_vec(),
+            keep_until: windows.iter().map(|w| w.1).max(),
+            kept: Vec::new(),
+        }
+    }
+
+    /// One message of `m`'s flow, accepted at `accepted_us` and delivered
+    /// at `delivered_us` (`None`: never): a sample of the flow when it
+    /// overlaps no fault window, kept for the recovery check when it was
+    /// accepted before the last window ended. `key` names it.
+    pub fn observe(
+        &mut self,
+        m: &mut FlowMeasure,
+        key: impl FnOnce() -> String,
+        accepted_us: u64,
+        delivered_us: Option<u64>,
+        witness: &Witness,
+    ) {
+        let end = delivered_us.unwrap_or(accepted_us);
+        if self.windows.iter().all(|(a, b)| end < *a || accepted_us > *b) {
+            m.record(delivered_us.map(|d| d.saturating_sub(accepted_us)));
+        }
+        if self.keep_until.is_some_and(|until| accepted_us <= until) {
+            self.kept.push(Delivery {
+                flow: m.flow,
+                key: key(),
+                accepted_us,
+                delivered_us,
+                witness: witness.clone(),
+            });
+        }
+    }
+}
+
 /// A fault window, in Unix microseconds, with the name a violation gives it.
 #[derive(Debug, Clone)]
 pub struct Window {

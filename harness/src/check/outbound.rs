@@ -202,33 +202,13 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
     let order_name = |k: &OrderKey| format!("order_number={} version={}", k.0, k.1);
     let mut decision_flow = crate::sla::FlowMeasure::new(crate::sla::RELEASE_TO_DECISION);
     let mut posting_flow = crate::sla::FlowMeasure::new(crate::sla::SHIP_CONFIRMATION_TO_POSTING);
-    let mut deliveries = Vec::new();
-    let keep_until = expect.fault_windows_us.iter().map(|w| w.1).max();
-    let mut keep = |flow, key: String, accepted_us: u64, delivered_us: Option<u64>, witness: &Witness| {
-        if keep_until.is_some_and(|end| accepted_us <= end) {
-            deliveries.push(crate::sla::Delivery {
-                flow,
-                key,
-                accepted_us,
-                delivered_us,
-                witness: witness.clone(),
-            });
-        }
-    };
+    let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows_us);
     for (key, seen) in &g.releases {
-        let decided_at = seen.decision.as_ref().map(|d| d.1);
-        if outside(
-            &expect.fault_windows_us,
+        deliveries.observe(
+            &mut decision_flow,
+            || order_name(key),
             seen.first_sent_us,
-            decided_at.unwrap_or(seen.first_sent_us),
-        ) {
-            decision_flow.record(decided_at.map(|d| d.saturating_sub(seen.first_sent_us)));
-        }
-        keep(
-            crate::sla::RELEASE_TO_DECISION,
-            order_name(key),
-            seen.first_sent_us,
-            decided_at,
+            seen.decision.as_ref().map(|d| d.1),
             &seen.witness,
         );
     }
@@ -336,19 +316,11 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             let key = format!("shipment_id={shipment_id} line={line}");
             let mut wit = vec![seen.witness.clone()];
             wit.extend(effects.iter().map(|e| e.1.clone()));
-            let delivered = effects.iter().map(|e| e.0).min();
-            if outside(
-                &expect.fault_windows_us,
+            deliveries.observe(
+                &mut posting_flow,
+                || key.clone(),
                 seen.accepted_at_us,
-                delivered.unwrap_or(seen.accepted_at_us),
-            ) {
-                posting_flow.record(delivered.map(|d| d.saturating_sub(seen.accepted_at_us)));
-            }
-            keep(
-                crate::sla::SHIP_CONFIRMATION_TO_POSTING,
-                key.clone(),
-                seen.accepted_at_us,
-                delivered,
+                effects.iter().map(|e| e.0).min(),
                 &seen.witness,
             );
             match effects.len() {
@@ -467,7 +439,7 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
         ],
         counts,
         flows: vec![decision_flow, posting_flow],
-        deliveries,
+        deliveries: deliveries.kept,
     }
 }
 
