@@ -413,6 +413,7 @@ mod tests {
         assert!(text.contains("asn_id=ASN-7"));
         assert!(text.contains("wms#12"));
         assert!(text.contains("asn-to-expectation"));
+        assert!(text.contains("p95_ms") && text.contains("2.5"), "{text}");
         assert!(text.ends_with("FAILED\n"));
         assert!(render_terminal(&sample(true)).ends_with("PASSED\n"));
     }
@@ -517,6 +518,11 @@ mod tests {
         // checks: header + 2, violations: header + 1, latencies: header + 1, counts: 1.
         assert_eq!(rows, 8);
         assert!(html.contains("asn_id=ASN-7"));
+        assert!(html.contains("<th>p95 ms</th>"), "{html}");
+        assert!(
+            html.contains("<td>1.0</td><td>2.0</td><td>2.5</td><td>3.0</td><td>3.5</td>"),
+            "p50, p90, p95, p99, max: {html}"
+        );
         assert!(
             html.contains("a &lt;b&gt; &amp; &quot;c&quot;"),
             "text is escaped"
