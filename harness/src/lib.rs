@@ -17,3 +17,4 @@ pub mod load;
 pub mod run;
 pub mod scenario;
 pub mod simulate;
+pub mod sla;

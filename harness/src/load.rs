@@ -234,6 +234,12 @@ pub struct Driver {
     /// Sends due this long after the start or later are not fired (the
     /// answers are still waited for, up to `max_duration`).
     pub send_for: Option<Duration>,
+    /// Windows (from, to) after the start, such as fault windows: a send
+    /// whose intended time to answer overlaps one is left out of
+    /// [`LoadReport::judged`].
+    pub exclude: Vec<(Duration, Duration)>,
+    /// The flow driven, for the judged figures.
+    pub flow: crate::sla::Flow,
 }
 
 /// The driver's figures for one run.
@@ -258,6 +264,9 @@ pub struct LoadReport {
     pub elapsed: Duration,
     /// The tolerance `missed` was judged with.
     pub late_after: Duration,
+    /// The sends that overlap none of [`Driver::exclude`]'s windows: what
+    /// an SLA is judged on.
+    pub judged: crate::sla::FlowMeasure,
 }
 
 impl LoadReport {
@@ -289,6 +298,9 @@ fn micros(d: Duration) -> u64 {
 /// Answers gathered while the driver runs.
 struct Tally {
     hist: Histogram<u64>,
+    /// Sends outside the excluded windows: latency, requests and errors.
+    judged: crate::sla::FlowMeasure,
+    exclude: Vec<(Instant, Instant)>,
     /// Sends in flight, by task, with their intended time.
     intended_of: HashMap<tokio::task::Id, Instant>,
     ok: u64,
@@ -299,12 +311,15 @@ impl Tally {
     fn settle(&mut self, r: Result<(tokio::task::Id, (u64, bool)), tokio::task::JoinError>) {
         match r {
             Ok((id, (latency, good))) => {
-                self.intended_of.remove(&id);
+                let due = self.intended_of.remove(&id);
                 self.hist.saturating_record(latency);
                 if good {
                     self.ok += 1;
                 } else {
                     self.failed += 1;
+                }
+                if let Some(due) = due {
+                    self.judge(due, Instant::now(), good.then_some(latency));
                 }
             }
             // A send that panicked: answered badly, at the time it ended.
@@ -312,9 +327,18 @@ impl Tally {
                 if let Some(due) = self.intended_of.remove(&e.id()) {
                     self.hist
                         .saturating_record(micros(Instant::now().saturating_duration_since(due)));
+                    self.judge(due, Instant::now(), None);
                 }
                 self.failed += 1;
             }
+        }
+    }
+
+    /// Counts a send due at `due` and settled at `end` towards the SLA
+    /// figures, unless it overlaps an excluded window; `None`: an error.
+    fn judge(&mut self, due: Instant, end: Instant, latency: Option<u64>) {
+        if self.exclude.iter().all(|(a, b)| end < *a || due > *b) {
+            self.judged.record(latency);
         }
     }
 }
@@ -330,7 +354,22 @@ impl Driver {
             late_after: Duration::from_millis(10),
             start: None,
             send_for: None,
+            exclude: Vec::new(),
+            flow: crate::sla::PO_RELEASE,
         }
+    }
+
+    /// Leaves sends overlapping these windows (offsets from the start) out
+    /// of the judged figures.
+    pub fn exclude(mut self, windows: Vec<(Duration, Duration)>) -> Self {
+        self.exclude = windows;
+        self
+    }
+
+    /// Names the flow the judged figures are for (default `po-release`).
+    pub fn flow(mut self, flow: crate::sla::Flow) -> Self {
+        self.flow = flow;
+        self
     }
 
     pub fn max_sends(mut self, n: u64) -> Self {
@@ -367,6 +406,12 @@ impl Driver {
         let deadline = start + self.max_duration;
         let mut tally = Tally {
             hist: latency_histogram(),
+            judged: crate::sla::FlowMeasure::new(self.flow),
+            exclude: self
+                .exclude
+                .iter()
+                .map(|(a, b)| (start + *a, start + *b))
+                .collect(),
             intended_of: HashMap::new(),
             ok: 0,
             failed: 0,
@@ -420,10 +465,12 @@ impl Driver {
         in_flight.abort_all();
         let timed_out = tally.intended_of.len() as u64;
         let now = Instant::now();
-        for intended in tally.intended_of.values() {
+        let unanswered: Vec<Instant> = tally.intended_of.values().copied().collect();
+        for intended in unanswered {
             tally
                 .hist
-                .saturating_record(micros(now.saturating_duration_since(*intended)));
+                .saturating_record(micros(now.saturating_duration_since(intended)));
+            tally.judge(intended, now, None);
         }
         LoadReport {
             sent,
@@ -435,6 +482,7 @@ impl Driver {
             latency_us: tally.hist,
             elapsed: now.saturating_duration_since(start),
             late_after: self.late_after,
+            judged: tally.judged,
         }
     }
 }
@@ -538,22 +586,27 @@ mod tests {
         );
     }
 
-    /// The target answers in 1 ms, except that from 1 s to 2 s it answers
-    /// nothing until 2 s. The sends due during the stall keep going out on
-    /// time and each carries the wait it really had: no coordinated omission.
+    /// A target that answers in 1 ms, except that from 1 s to 2 s after
+    /// `start` it answers nothing until 2 s.
+    async fn stalled_target(start: Instant) {
+        let (stall_from, stall_to) = (start + Duration::from_secs(1), start + Duration::from_secs(2));
+        let now = Instant::now();
+        if now >= stall_from && now < stall_to {
+            tokio::time::sleep_until(stall_to).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    /// The sends due during the stall keep going out on time and each
+    /// carries the wait it really had: no coordinated omission.
     #[tokio::test(start_paused = true)]
     async fn a_stalled_target_inflates_the_latency_of_every_queued_send() {
         let start = Instant::now();
-        let (stall_from, stall_to) = (start + Duration::from_secs(1), start + Duration::from_secs(2));
         let report = Driver::new(Schedule::constant(100.0))
             .max_sends(300)
             .start_at(start)
             .run(move |_| async move {
-                let now = Instant::now();
-                if now >= stall_from && now < stall_to {
-                    tokio::time::sleep_until(stall_to).await;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
+                stalled_target(start).await;
                 true
             })
             .await;
@@ -576,6 +629,34 @@ mod tests {
         );
         // Outside the stall: 1 ms.
         assert!(report.quantile_ms(0.5) < 2.0, "{}", report.quantile_ms(0.5));
+    }
+
+    /// The same stall, inside an excluded (fault) window: the sends that
+    /// overlap it are left out of the judged figures, the rest are judged.
+    #[tokio::test(start_paused = true)]
+    async fn sends_overlapping_an_excluded_window_are_not_judged() {
+        let start = Instant::now();
+        let report = Driver::new(Schedule::constant(100.0))
+            .max_sends(300)
+            .start_at(start)
+            .exclude(vec![(Duration::from_secs(1), Duration::from_secs(2))])
+            .run(move |i| async move {
+                stalled_target(start).await;
+                // Every tenth send after the stall is answered with an error.
+                i < 200 || i % 10 != 0
+            })
+            .await;
+        let judged = &report.judged;
+        assert_eq!(judged.flow, crate::sla::PO_RELEASE);
+        // Sends answered before 1 s (99: the one due at 0.99 s is answered
+        // on the next millisecond tick, at 1 s) and due after 2 s (99: the
+        // one due at 2 s touches the window); the failed ones (210, 220, …,
+        // 290) count as requests, not latency.
+        assert_eq!((judged.requests, judged.errors), (198, 9));
+        assert_eq!(judged.latency_us.len(), 189);
+        assert!(judged.latency_us.max() < 2_000, "{}", judged.latency_us.max());
+        assert!(report.max_ms() > 900.0, "the row still shows the stall");
+        assert_eq!(report.failed, 10);
     }
 
     #[tokio::test(start_paused = true)]

@@ -28,6 +28,7 @@ use crate::check::{self, Expectations, HistoryError};
 
 pub mod events;
 pub mod external;
+pub mod ops;
 pub mod outbound;
 use crate::inventory_invoicing;
 use crate::load::{Driver, LoadReport};
@@ -233,6 +234,7 @@ pub fn load_latency(name: &str, load: &LoadReport) -> reports::Latency {
         count: load.latency_us.len(),
         p50_ms: load.quantile_ms(0.5),
         p90_ms: load.quantile_ms(0.9),
+        p95_ms: load.quantile_ms(0.95),
         p99_ms: load.quantile_ms(0.99),
         max_ms: load.max_ms(),
         sla_p99_ms: None,
@@ -346,7 +348,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     core_config.seed = seed;
     core_config.asn_dedup = opts.core.asn_dedup;
     core_config.ignore_stale_receipts = opts.core.ignore_stale_receipts;
-    if let Some(n) = opts.core.max_attempts {
+    if let Some(n) = opts.core.max_attempts.or(scenario.core.max_attempts.map(|n| n.0)) {
         core_config.retry.policy.max_attempts = n;
     }
     core_config.release_failure_rejects = opts.core.release_failure_rejects;
@@ -456,7 +458,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let mut fault_windows = Vec::new();
     // The run may end once quiet and every window has opened; windows still
     // open then are closed with the run.
-    let unopened = Arc::new(AtomicU64::new(scenario.faults.len() as u64));
+    let unopened = Arc::new(AtomicU64::new(
+        (scenario.faults.len() + scenario.ops.len()) as u64,
+    ));
     // Windows are timed from the load's start, reported from the run's.
     let load_offset_ms = load_start_us.saturating_sub(started_us) / 1000;
     for f in &scenario.faults {
@@ -487,14 +491,43 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             set.remove(id);
         });
     }
+    // Operator steps, on the same timeline (they count as unopened until done).
+    let ops_done = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for step in &scenario.ops {
+        let (unopened, done) = (unopened.clone(), ops_done.clone());
+        let step = ops::run_step(
+            step.clone(),
+            load_start,
+            core_url.clone(),
+            ops_token.clone(),
+            done,
+        );
+        timeline.spawn(async move {
+            step.await;
+            unopened.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+    // Sends overlapping a fault window are left out of the drivers' SLA figures.
+    let exclude: Vec<(Duration, Duration)> = scenario
+        .faults
+        .iter()
+        .map(|f| {
+            (
+                Duration::from_secs_f64(f.at_s),
+                Duration::from_secs_f64(f.at_s + f.for_s),
+            )
+        })
+        .collect();
     // The outbound flow's releases run beside the POs, on their own schedule.
     let outbound_driver = scenario.outbound.as_ref().map(|o| {
         let orders = outbound::prepare(&erp, &wms, o, seed);
         outbound::drive(
             erp.clone(),
             orders,
-            o.arrival_rate_per_s.0,
+            o.schedule(),
+            load_start,
             tokio::time::Instant::from_std(deadline),
+            exclude.clone(),
         )
     });
     // Load: an open model (crate::load). Release i is due at its intended
@@ -510,6 +543,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     .max_sends(total)
     .max_duration(deadline.saturating_duration_since(Instant::now()))
     .start_at(load_start)
+    .exclude(exclude)
     .run(|i| {
         opts.report(Progress::Releasing {
             released: i + 1,
@@ -550,7 +584,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         if Instant::now() >= deadline {
             break Err(format!(
                 "not quiet after {} s: {} release(s), {} supplier and {} WMS send(s) in flight, \
-                 {outbox} outbox row(s) pending, {unopened_now} fault window(s) not yet opened{}",
+                 {outbox} outbox row(s) pending, {unopened_now} fault window(s) or ops step(s) not yet due{}",
                 time_bound_s,
                 load.timed_out,
                 supplier.pending(),
@@ -574,12 +608,10 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         left => left,
     };
     timeline.abort_all();
+    // The driver stops at the deadline, so it has finished here unless it
+    // panicked.
     let outbound_released = match outbound_driver {
-        Some(d) if d.is_finished() => Some(d.await.unwrap_or_default()),
-        Some(d) => {
-            d.abort();
-            Some(outbound::Released::default())
-        }
+        Some(d) => d.await.ok(),
         None => None,
     };
     let ended_ms = t0.elapsed().as_millis() as u64;
@@ -609,7 +641,11 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         &schemas,
         &Expectations {
             released: released.into_iter().take(sent as usize).collect(),
-            asn_to_expectation_p99_ms: scenario.sla.asn_to_expectation_p99_ms.0,
+            asn_to_expectation_p99_ms: scenario
+                .sla
+                .bounds(crate::sla::ASN_TO_EXPECTATION)
+                .p99_ms
+                .map_or(f64::INFINITY, |b| b.0),
             quiescence,
             price_tolerance_pct: scenario.invoicing.as_ref().map(|i| i.price_tolerance_pct),
             run_started_us: started_us,
@@ -633,6 +669,38 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         findings.checks.extend(o.checks);
         findings.latencies.extend(o.latencies);
         findings.counts.extend(o.counts);
+        findings.flows.extend(o.flows);
+        findings.deliveries.extend(o.deliveries);
+    }
+    // SLAs per flow that ran, and recovery after each fault window.
+    let inbound = [crate::sla::ASN_TO_EXPECTATION, crate::sla::RECEIPT_TO_POSTING];
+    let ran = |flow: &crate::sla::Flow| {
+        if inbound.contains(flow) {
+            scenario.load.is_some()
+        } else {
+            scenario.outbound.is_some()
+        }
+    };
+    let mut flows: Vec<crate::sla::FlowMeasure> = Vec::new();
+    if scenario.load.is_some() {
+        flows.push(load.judged.clone());
+    }
+    flows.extend(outbound_released.as_ref().map(|r| r.judged.clone()));
+    flows.extend(findings.flows.drain(..).filter(|m| ran(&m.flow)));
+    let (sla_checks, slowest_recovery_ms) = crate::sla::judge(
+        &scenario.sla,
+        &flows,
+        &fault_windows,
+        started_us,
+        &findings.deliveries,
+    );
+    findings.checks.extend(sla_checks);
+    if !scenario.ops.is_empty() {
+        let done = ops_done.lock().expect("ops lock").clone();
+        let replayed = done.iter().filter_map(|d| d.outcome.as_ref().ok()).sum();
+        findings.counts.insert("dead_letters_replayed".into(), replayed);
+        let dead = core_status.as_ref().map(|s| s.outbox_dead as u64);
+        findings.checks.push(ops::replay_check(&done, dead));
     }
     // Events: read the run's stream twice, once quiet (the outbox had no
     // event row pending), and judge.
@@ -651,9 +719,12 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             .extend(check::events::check(&histories, &schemas, &seen)?);
     }
     let mut counts = findings.counts;
-    if let Some(r) = outbound_released {
+    if let Some(r) = &outbound_released {
         counts.insert("sales_orders".into(), r.sent);
-        counts.insert("sales_orders_missed_schedule".into(), r.missed_schedule);
+        counts.insert("sales_orders_missed_schedule".into(), r.missed);
+    }
+    if let Some(ms) = slowest_recovery_ms {
+        counts.insert("recovery_slowest_ms".into(), ms);
     }
     counts.insert("purchase_orders".into(), sent);
     counts.insert("missed_schedule".into(), load.missed);
@@ -673,10 +744,24 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         checks: findings.checks,
         latencies: {
             let mut rows = vec![load_latency(RELEASE_FLOW, &load)];
+            rows.extend(
+                outbound_released
+                    .iter()
+                    .map(|r| load_latency(outbound::ORDER_RELEASE_FLOW, r)),
+            );
             rows.extend(findings.latencies);
+            crate::sla::annotate(&scenario.sla, &mut rows);
             rows
         },
-        load: vec![load_summary(RELEASE_FLOW, &load)],
+        load: {
+            let mut load = vec![load_summary(RELEASE_FLOW, &load)];
+            load.extend(
+                outbound_released
+                    .iter()
+                    .map(|r| load_summary(outbound::ORDER_RELEASE_FLOW, r)),
+            );
+            load
+        },
         fault_windows,
         throughput: findings.throughput,
     };

@@ -31,18 +31,29 @@
 //! variance_pct = 20
 //! correction_probability = 0.2   # a receipt recounted: a second event (seq 2)
 //!
-//! [sla]                           # optional
-//! asn_to_expectation_p99_ms = 500   # judged outside fault windows (default 500)
+//! [sla]                           # optional; per flow, see crate::sla
+//! recovery_s = 15                 # after each fault window (default 15)
+//! [sla.asn_to_expectation]        # po_release, receipt_to_posting, order_release,
+//! p99_ms = 500                    # release_to_decision, ship_confirmation_to_posting
+//! error_rate = 0.0                # also p50_ms, p95_ms, max_ms
 //!
 //! [outbound]                      # the outbound flow; absent = not run
 //! orders = 100                    # sales orders the ERP releases
 //! lines_per_order = { min = 1, max = 4 }
 //! arrival_rate_per_s = 50.0       # open model: releases per second
+//! ramp = [{ to_per_s = 100, over_s = 5 }]  # optional, as in [load]
 //! unknown_item_probability = 0.05 # a line's item missing from the WMS item master
 //! ship_delay_ms = 20              # accepted release → ship confirmation
 //! short_ship_probability = 0.1    # a line ships half its quantity
 //! release_timeout_ms = 2000       # the core's wait for the WMS's decision
 //! time_bound_s = 30               # required when there is no [load]
+//!
+//! [core]                          # optional
+//! max_attempts = 2                # deliveries dead-lettered after this many
+//!
+//! [[ops]]                         # operator steps; any number
+//! at_s = 3.0                      # from the start of the load
+//! action = "replay-dead-letters"  # POST /v1/ops/dead-letters/replay {"all": true}
 //!
 //! [[faults]]                      # the fault timeline; any number
 //! at_s = 1.0                      # from the start of the load
@@ -276,21 +287,8 @@ impl Default for WmsBehaviour {
     }
 }
 
-/// Latency bounds.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Sla {
-    /// p99 from the core accepting an ASN to the WMS holding its expectation.
-    pub asn_to_expectation_p99_ms: PositiveF64,
-}
-
-impl Default for Sla {
-    fn default() -> Self {
-        Self {
-            asn_to_expectation_p99_ms: PositiveF64(500.0),
-        }
-    }
-}
+/// Latency, error-rate and recovery bounds per flow (`crate::sla`).
+pub use crate::sla::Sla;
 
 fn default_release_timeout_ms() -> Positive {
     Positive(2000)
@@ -304,8 +302,11 @@ pub struct OutboundLoad {
     /// How many sales orders the ERP releases.
     pub orders: Positive,
     pub lines_per_order: CountRange,
-    /// Open model: releases per second.
+    /// Open model: releases per second at the start (constant without `ramp`).
     pub arrival_rate_per_s: PositiveF64,
+    /// Ramp stages after the start, as in `[load]`.
+    #[serde(default)]
+    pub ramp: Vec<crate::load::Ramp>,
     /// Chance that a line's item is missing from the WMS's item master
     /// (its release is then rejected).
     #[serde(default)]
@@ -322,6 +323,13 @@ pub struct OutboundLoad {
     /// Bound of the whole run; required when there is no `[load]`.
     #[serde(default)]
     pub time_bound_s: Option<Positive>,
+}
+
+impl OutboundLoad {
+    /// When each release is due.
+    pub fn schedule(&self) -> crate::load::Schedule {
+        crate::load::Schedule::ramped(self.arrival_rate_per_s.0, self.ramp.clone())
+    }
 }
 
 /// A simulated role a fault can be put on.
@@ -432,6 +440,12 @@ pub struct Scenario {
     /// (see `run::external`).
     #[serde(default)]
     pub parties: crate::run::external::Parties,
+    /// The reference core's settings a scenario may change.
+    #[serde(default)]
+    pub core: crate::run::ops::CoreSection,
+    /// Operator steps on the timeline (e.g. replaying dead letters).
+    #[serde(default)]
+    pub ops: Vec<crate::run::ops::OpsStep>,
 }
 
 /// Why a scenario could not be loaded.
@@ -728,7 +742,20 @@ asn_to_expectation_p99_ms = 100
         );
         assert_eq!(o.release_timeout_ms, Positive(2000));
         assert_eq!(s.time_bound_s(), Some(9));
-        assert_eq!(s.sla.asn_to_expectation_p99_ms, PositiveF64(500.0));
+        assert_eq!(s.sla.asn_to_expectation_p99_ms, None);
+        assert_eq!(
+            s.sla.bounds(crate::sla::ASN_TO_EXPECTATION).p99_ms,
+            Some(PositiveF64(500.0))
+        );
+
+        assert_eq!(o.schedule(), crate::load::Schedule::constant(10.0));
+        let ramped = text.replace(
+            "arrival_rate_per_s = 10\n",
+            "arrival_rate_per_s = 10\nramp = [{ to_per_s = 30, over_s = 2 }]\n",
+        );
+        let s = Scenario::parse(Path::new("s.toml"), &ramped).unwrap();
+        let schedule = s.outbound.as_ref().unwrap().schedule();
+        assert!((schedule.rate_at(1.0) - 20.0).abs() < 1e-9);
 
         let e = err(&text.replace("time_bound_s = 9\n", ""));
         assert_eq!((e.line, e.field.as_deref()), (2, Some("outbound.time_bound_s")));

@@ -27,17 +27,17 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f3f3f3}.pass{color:#17702a;font-weight:bold}.fail{color:#b00020;font-weight:bold}\
 .verdict{font-size:1.4em}svg{background:#fafafa;border:1px solid #ddd}code{font-size:.9em}";
 
-/// Horizontal bars of p50/p90/p99/max per measured path, with the SLA mark.
+/// Horizontal bars of p50/p90/p95/p99/max per measured path, with the SLA mark.
 fn latency_chart(report: &Report) -> String {
     let (w, row_h, left, head) = (760.0_f64, 22.0_f64, 60.0_f64, 20.0_f64);
-    let series = ["p50", "p90", "p99", "max"];
-    let colours = ["#9ecae1", "#6baed6", "#2171b5", "#08306b"];
+    let series = ["p50", "p90", "p95", "p99", "max"];
+    let colours = ["#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08306b"];
     let max = report
         .latencies
         .iter()
         .flat_map(|l| [l.max_ms, l.sla_p99_ms.unwrap_or(0.0)])
         .fold(1e-3, f64::max);
-    let h = 30.0 + report.latencies.len() as f64 * (head + row_h * 4.0 + 14.0);
+    let h = 30.0 + report.latencies.len() as f64 * (head + row_h * 5.0 + 14.0);
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" id="latency-chart" width="{w}" height="{h}" role="img"><title>Latency percentiles (ms)</title>"#
     );
@@ -53,7 +53,7 @@ fn latency_chart(report: &Report) -> String {
         y += head;
         for (i, (name, value)) in series
             .iter()
-            .zip([l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms])
+            .zip([l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.max_ms])
             .enumerate()
         {
             let yy = y + i as f64 * row_h;
@@ -76,11 +76,11 @@ fn latency_chart(report: &Report) -> String {
                 svg,
                 r##"<line class="sla" x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#b00020" stroke-dasharray="4 3"/><text x="{x:.1}" y="{}" font-size="10" fill="#b00020">SLA p99 {sla:.0} ms</text>"##,
                 y,
-                y + row_h * 4.0,
+                y + row_h * 5.0,
                 y - 2.0,
             );
         }
-        y += row_h * 4.0 + 14.0;
+        y += row_h * 5.0 + 14.0;
     }
     svg.push_str("</svg>");
     svg
@@ -213,15 +213,16 @@ pub fn render_html(report: &Report) -> String {
 
     out.push_str("<h2>Latency</h2>");
     out.push_str(&latency_chart(report));
-    out.push_str("<table id=\"latencies\"><tr><th>path</th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>SLA p99 ms</th></tr>");
+    out.push_str("<table id=\"latencies\"><tr><th>path</th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>SLA p99 ms</th></tr>");
     for l in &report.latencies {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
             esc(&l.name),
             l.count,
             l.p50_ms,
             l.p90_ms,
+            l.p95_ms,
             l.p99_ms,
             l.max_ms,
             l.sla_p99_ms

@@ -12,7 +12,7 @@
 //! [`MAX_VIOLATIONS_KEPT`] `violations`, each a business `key`, a `message`
 //! and its `witness`: the recorded exchanges involved, by `party` and `seq`,
 //! which index the party's history file) and `latencies` (each: `name`,
-//! `count`, `p50_ms`, `p90_ms`, `p99_ms`, `max_ms`, optional `sla_p99_ms`;
+//! `count`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `max_ms`, optional `sla_p99_ms`;
 //! samples overlapping a fault window are left out) and `fault_windows`
 //! (each: `role`, `kind`, optional `endpoint`, `from_ms`, `to_ms` from the
 //! start of the run).
@@ -106,6 +106,7 @@ pub struct Latency {
     pub count: u64,
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -253,6 +254,7 @@ struct LatencyRow<'a> {
     count: u64,
     p50_ms: String,
     p90_ms: String,
+    p95_ms: String,
     p99_ms: String,
     max_ms: String,
     sla_p99_ms: String,
@@ -312,6 +314,7 @@ pub fn render_terminal(report: &Report) -> String {
         count: l.count,
         p50_ms: ms(l.p50_ms),
         p90_ms: ms(l.p90_ms),
+        p95_ms: ms(l.p95_ms),
         p99_ms: ms(l.p99_ms),
         max_ms: ms(l.max_ms),
         sla_p99_ms: l.sla_p99_ms.map(ms).unwrap_or_else(|| "-".into()),
@@ -378,6 +381,7 @@ mod tests {
                 count: 3,
                 p50_ms: 1.0,
                 p90_ms: 2.0,
+                p95_ms: 2.5,
                 p99_ms: 3.0,
                 max_ms: 3.5,
                 sla_p99_ms: Some(500.0),
@@ -409,6 +413,7 @@ mod tests {
         assert!(text.contains("asn_id=ASN-7"));
         assert!(text.contains("wms#12"));
         assert!(text.contains("asn-to-expectation"));
+        assert!(text.contains("p95_ms") && text.contains("2.5"), "{text}");
         assert!(text.ends_with("FAILED\n"));
         assert!(render_terminal(&sample(true)).ends_with("PASSED\n"));
     }
@@ -513,6 +518,11 @@ mod tests {
         // checks: header + 2, violations: header + 1, latencies: header + 1, counts: 1.
         assert_eq!(rows, 8);
         assert!(html.contains("asn_id=ASN-7"));
+        assert!(html.contains("<th>p95 ms</th>"), "{html}");
+        assert!(
+            html.contains("<td>1.0</td><td>2.0</td><td>2.5</td><td>3.0</td><td>3.5</td>"),
+            "p50, p90, p95, p99, max: {html}"
+        );
         assert!(
             html.contains("a &lt;b&gt; &amp; &quot;c&quot;"),
             "text is escaped"

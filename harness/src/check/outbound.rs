@@ -41,6 +41,11 @@ pub struct OutboundFindings {
     pub checks: Vec<Check>,
     pub latencies: Vec<Latency>,
     pub counts: BTreeMap<String, u64>,
+    /// Per flow, what the SLAs judge (outside fault windows).
+    pub flows: Vec<crate::sla::FlowMeasure>,
+    /// Messages accepted before the last fault window ended: for the
+    /// recovery check.
+    pub deliveries: Vec<crate::sla::Delivery>,
 }
 
 type OrderKey = (String, u32);
@@ -194,8 +199,20 @@ pub fn check(histories: &[PathBuf], expect: &OutboundExpectations) -> Result<Out
 fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
     let mut checks = Vec::new();
     let mut decision_latency = histogram();
-    let posted: std::collections::HashSet<(String, u32)> = g.postings.keys().cloned().collect();
     let order_name = |k: &OrderKey| format!("order_number={} version={}", k.0, k.1);
+    let mut decision_flow = crate::sla::FlowMeasure::new(crate::sla::RELEASE_TO_DECISION);
+    let mut posting_flow = crate::sla::FlowMeasure::new(crate::sla::SHIP_CONFIRMATION_TO_POSTING);
+    let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows_us);
+    for (key, seen) in &g.releases {
+        deliveries.observe(
+            &mut decision_flow,
+            || order_name(key),
+            seen.first_sent_us,
+            seen.decision.as_ref().map(|d| d.1),
+            &seen.witness,
+        );
+    }
+    let posted: std::collections::HashSet<(String, u32)> = g.postings.keys().cloned().collect();
 
     // Invariant 17: the decision the ERP got is the WMS's.
     let mut v = Vec::new();
@@ -299,6 +316,13 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             let key = format!("shipment_id={shipment_id} line={line}");
             let mut wit = vec![seen.witness.clone()];
             wit.extend(effects.iter().map(|e| e.1.clone()));
+            deliveries.observe(
+                &mut posting_flow,
+                || key.clone(),
+                seen.accepted_at_us,
+                effects.iter().map(|e| e.0).min(),
+                &seen.witness,
+            );
             match effects.len() {
                 1 if keys <= 1 => {
                     if outside(&expect.fault_windows_us, seen.accepted_at_us, effects[0].0) {
@@ -414,6 +438,8 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             latency("ship-confirmation-to-posting", &posting_latency, None),
         ],
         counts,
+        flows: vec![decision_flow, posting_flow],
+        deliveries: deliveries.kept,
     }
 }
 

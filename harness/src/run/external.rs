@@ -447,9 +447,9 @@ impl Plan {
         let mut notes = Vec::new();
         if self.core.is_some() {
             notes.push(
-                "not applied: external core: the scenario's core settings ([outbound] \
-                 release_timeout_ms, [invoicing] price_tolerance_pct) are its own configuration; \
-                 the checks still judge it by the scenario's values"
+                "not applied: external core: the scenario's core settings ([core] max_attempts, \
+                 [outbound] release_timeout_ms, [invoicing] price_tolerance_pct) are its own \
+                 configuration; the checks still judge it by the scenario's values"
                     .to_owned(),
             );
         }

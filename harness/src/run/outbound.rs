@@ -2,17 +2,16 @@
 //! the WMS does not know), set up the WMS's item master and shipping, and
 //! release the orders from the ERP on an open-model schedule.
 //!
-//! The release loop is small and separate on purpose, so that a reusable
-//! open-model driver can replace it.
+//! The releases go out on the open-model [`Driver`] (`crate::load`), like
+//! the purchase orders.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use contracts::ids::with_check_digit;
@@ -23,6 +22,7 @@ use simulators::erp::ErpSim;
 use simulators::wms::WmsSim;
 use simulators::wms::outbound::{ItemMaster, OutboundConfig};
 
+use crate::load::{Driver, LoadReport, Schedule};
 use crate::scenario::OutboundLoad;
 
 /// Sales orders for a scenario and seed, and the SKUs the WMS knows: every
@@ -93,47 +93,40 @@ pub fn prepare(erp: &ErpSim, wms: &WmsSim, load: &OutboundLoad, seed: u64) -> Ve
     numbers
 }
 
-/// What the release loop did.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Released {
-    pub sent: u64,
-    pub missed_schedule: u64,
-}
+/// The name of the order-release flow in the report (latency row and load).
+pub const ORDER_RELEASE_FLOW: &str = "order-release";
 
-/// Releases `orders` from the ERP: release *i* is due at start + i / rate,
-/// whatever happened to earlier ones; none is started after `deadline`. The
-/// task ends when every release it started has its final answer (the ERP's
-/// retries are bounded).
+/// Releases `orders` from the ERP on the open-model [`Driver`]: release *i*
+/// is due at `start` + its offset on `schedule`, whatever happened to
+/// earlier ones; its latency runs from that intended time to the core's
+/// final answer (the ERP's retries are bounded). None is started after
+/// `deadline`, and releases still unanswered then count as timed out.
+/// Releases overlapping a window of `exclude` (offsets from `start`) are
+/// left out of the judged (SLA) figures.
 pub fn drive(
     erp: Arc<ErpSim>,
     orders: Vec<String>,
-    rate_per_s: f64,
+    schedule: Schedule,
+    start: Instant,
     deadline: Instant,
-) -> JoinHandle<Released> {
+    exclude: Vec<(Duration, Duration)>,
+) -> JoinHandle<LoadReport> {
     tokio::spawn(async move {
-        let interval = Duration::from_secs_f64(1.0 / rate_per_s);
-        let start = Instant::now();
-        let missed = AtomicU64::new(0);
-        let mut releases = JoinSet::new();
-        let mut sent = 0;
-        for (i, number) in orders.into_iter().enumerate() {
-            let due = start + interval.mul_f64(i as f64);
-            if due >= deadline {
-                break;
-            }
-            tokio::time::sleep_until(due).await;
-            if Instant::now().saturating_duration_since(due) > Duration::from_millis(10) {
-                missed.fetch_add(1, Ordering::Relaxed);
-            }
-            let erp = erp.clone();
-            releases.spawn(async move { erp.release_sales_order(&number).await });
-            sent += 1;
-        }
-        releases.join_all().await;
-        Released {
-            sent,
-            missed_schedule: missed.load(Ordering::Relaxed),
-        }
+        Driver::new(schedule)
+            .max_sends(orders.len() as u64)
+            .max_duration(deadline.saturating_duration_since(start))
+            .start_at(start)
+            .exclude(exclude)
+            .flow(crate::sla::ORDER_RELEASE)
+            .run(|i| {
+                let (erp, number) = (erp.clone(), orders[i as usize].clone());
+                async move {
+                    erp.release_sales_order(&number)
+                        .await
+                        .is_some_and(|a| a.is_success())
+                }
+            })
+            .await
     })
 }
 
@@ -148,6 +141,7 @@ mod tests {
             orders: Positive(400),
             lines_per_order: CountRange { min: 1, max: 3 },
             arrival_rate_per_s: PositiveF64(10.0),
+            ramp: vec![],
             unknown_item_probability: Probability(0.1),
             ship_delay_ms: 0,
             short_ship_probability: Probability(0.0),

@@ -70,6 +70,19 @@ async fn lost_release_answers_are_survived_and_a_core_that_rejects_on_failure_is
     );
     // The fault really fired: the ERP had to retry releases.
     assert!(counts["release_attempts"] > 35, "{counts:?}");
+    // The releases went out on the open-model driver: its own load summary
+    // and latency row (from each release's intended time to the final
+    // answer, retries included).
+    let load = report.load.iter().find(|l| l.name == "order-release").unwrap();
+    assert_eq!((load.sent, load.ok, load.timed_out), (30, 30, 0), "{load:?}");
+    let row = report
+        .latencies
+        .iter()
+        .find(|l| l.name == "order-release")
+        .unwrap();
+    assert_eq!(row.count, 30);
+    assert!(row.p50_ms <= row.p95_ms && row.p95_ms <= row.max_ms, "{row:?}");
+    assert_eq!(counts["sales_orders"], 30);
     for name in [
         "release-decision-matches-wms",
         "shipped-within-released",
