@@ -318,6 +318,51 @@ fn rejection_on_failure(order: &OrderRelease) -> OrderReleaseDecision {
     }
 }
 
+/// The answer to a release the store already knows (by Idempotency-Key or
+/// by (order_number, version)), or `None` for a new one.
+async fn answer_if_known(
+    s: &Arc<CoreState>,
+    key: &str,
+    hash: &str,
+    order: &OrderRelease,
+    business: &str,
+) -> Result<Option<Response>, ApiError> {
+    let lookup = {
+        let (store, k, h, o) = (s.store.clone(), key.to_owned(), hash.to_owned(), order.clone());
+        tokio::task::spawn_blocking(move || store.transaction(move |tx| known(tx, &k, &h, &o)))
+            .await
+            .map_err(|e| ApiError::Storage(format!("lookup task failed: {e}")))??
+    };
+    match lookup {
+        Known::KeyReused => Err(ApiError::IdempotencyKeyReused { key: key.to_owned() }),
+        Known::Conflict => Err(ApiError::Conflict {
+            what: "order release",
+            key: business.to_owned(),
+        }),
+        Known::Decided { answer, by_key: true } => Ok(Some(decision_response(answer, true))),
+        Known::Decided {
+            answer,
+            by_key: false,
+        } => {
+            let (store, key, hash, order) = (s.store.clone(), key.to_owned(), hash.to_owned(), order.clone());
+            tokio::task::spawn_blocking(move || {
+                store.transaction(move |tx| {
+                    tx.execute(
+                        "INSERT INTO order_release_keys (key, request_hash, order_number, version)
+                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
+                        args![key, hash, order.order_number, order.version],
+                    )?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(|e| ApiError::Storage(format!("store task failed: {e}")))??;
+            Ok(Some(decision_response(answer, false)))
+        }
+        Known::New => Ok(None),
+    }
+}
+
 /// `POST /v1/order-releases`: the synchronous release (see the module docs).
 pub(crate) async fn order_release(
     State(s): State<Arc<CoreState>>,
@@ -344,41 +389,8 @@ pub(crate) async fn order_release(
     let hash = payload_hash(&payload);
     let business = format!("{}:v{}", order.order_number, order.version);
 
-    let lookup = {
-        let (store, key, hash, order) = (s.store.clone(), key.clone(), hash.clone(), order.clone());
-        tokio::task::spawn_blocking(move || store.transaction(move |tx| known(tx, &key, &hash, &order)))
-            .await
-            .map_err(|e| ApiError::Storage(format!("lookup task failed: {e}")))??
-    };
-    match lookup {
-        Known::KeyReused => return Err(ApiError::IdempotencyKeyReused { key }),
-        Known::Conflict => {
-            return Err(ApiError::Conflict {
-                what: "order release",
-                key: business,
-            });
-        }
-        Known::Decided { answer, by_key: true } => return Ok(decision_response(answer, true)),
-        Known::Decided {
-            answer,
-            by_key: false,
-        } => {
-            let (store, key, hash, order) = (s.store.clone(), key.clone(), hash.clone(), order.clone());
-            tokio::task::spawn_blocking(move || {
-                store.transaction(move |tx| {
-                    tx.execute(
-                        "INSERT INTO order_release_keys (key, request_hash, order_number, version)
-                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
-                        args![key, hash, order.order_number, order.version],
-                    )?;
-                    Ok(())
-                })
-            })
-            .await
-            .map_err(|e| ApiError::Storage(format!("store task failed: {e}")))??;
-            return Ok(decision_response(answer, false));
-        }
-        Known::New => {}
+    if let Some(answer) = answer_if_known(&s, &key, &hash, &order, &business).await? {
+        return Ok(answer);
     }
 
     let Some(_guard) = s
@@ -393,6 +405,11 @@ pub(crate) async fn order_release(
             format!("order {business} is waiting on the warehouse's decision; retry later"),
         ));
     };
+    // A copy that looked before the first one stored its decision, and got
+    // the guard after it was dropped, must not ask the WMS again: look again.
+    if let Some(answer) = answer_if_known(&s, &key, &hash, &order, &business).await? {
+        return Ok(answer);
+    }
 
     let decision = match ask_wms(&s, &order, &body, &trace).await {
         Ok(d) => d,
