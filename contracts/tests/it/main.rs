@@ -2,6 +2,7 @@
 
 mod asyncapi;
 mod examples;
+mod findings;
 mod openapi;
 mod patterns;
 mod props;
