@@ -6,5 +6,6 @@ mod findings;
 mod openapi;
 mod patterns;
 mod props;
+mod quick;
 mod schemas;
 mod validate;
