@@ -41,6 +41,9 @@ fn the_quick_check_agrees_with_jsonschema_on_every_fixed_mutation() {
     );
 }
 
+/// (type, file name, document).
+type Example = (&'static str, String, Value);
+
 fn replacement() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
@@ -82,8 +85,7 @@ proptest! {
         how in 0u8..3,
         new in replacement(),
     ) {
-        static SET: std::sync::OnceLock<(SchemaSet, Vec<(&'static str, String, Value)>)> =
-            std::sync::OnceLock::new();
+        static SET: std::sync::OnceLock<(SchemaSet, Vec<Example>)> = std::sync::OnceLock::new();
         let (set, docs) = SET.get_or_init(|| (SchemaSet::new(), example_docs()));
         let (name, _, doc) = &docs[pick.index(docs.len())];
         let mut doc = doc.clone();
