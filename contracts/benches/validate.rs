@@ -11,6 +11,9 @@
 //! the same work in CPU time of the benchmark thread
 //! (`CLOCK_THREAD_CPUTIME_ID`): validations per second on one core, time
 //! spent waiting for the core left out.
+//!
+//! `CONTRACTS_PROFILE=full:1000 target/release/deps/validate-…` skips
+//! criterion and validates 1000 times, for callgrind (see [`profile`]).
 
 use std::hint::black_box;
 
@@ -20,7 +23,7 @@ use contracts::inbound::{AdvanceShipNotice, AsnLine, AsnPurpose, HandlingUnit, H
 use contracts::{Gln, Gtin, Sscc};
 use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 
 const PALLETS: usize = 10;
 const CARTONS_PER_PALLET: usize = 20;
@@ -172,4 +175,42 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpu { wall: WallTime });
     targets = bench_cpu
 }
-criterion_main!(benches, cpu);
+/// `CONTRACTS_PROFILE=<part>:<n>` (part `full`, `schema` or `domain`): no
+/// criterion, just `n` validations of the document, for an instruction-count
+/// profile: `valgrind --tool=callgrind` of two runs, the difference of their
+/// totals over the difference of their `n` is the cost of one validation.
+fn profile(spec: &str) {
+    let (part, n) = spec.split_once(':').expect("CONTRACTS_PROFILE=<part>:<n>");
+    let n: usize = n.parse().expect("a count");
+    let validator = Validator::new();
+    let doc = serde_json::to_value(asn_200_lines()).unwrap();
+    for _ in 0..n {
+        let findings = match part {
+            "full" => validator
+                .validate("AdvanceShipNotice", black_box(&doc))
+                .unwrap()
+                .len(),
+            "schema" => validator
+                .schemas()
+                .validate("AdvanceShipNotice", black_box(&doc))
+                .unwrap()
+                .len(),
+            "domain" => validator
+                .domain("AdvanceShipNotice", black_box(&doc))
+                .unwrap()
+                .len(),
+            other => panic!("unknown part {other:?}: full, schema or domain"),
+        };
+        assert_eq!(black_box(findings), 0);
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("CONTRACTS_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    cpu();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod outbound;
 pub mod pattern;
 pub mod problem;
+mod quick;
 pub mod routes;
 pub mod schema;
 pub mod time;

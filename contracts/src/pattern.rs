@@ -35,9 +35,10 @@ pub struct SimplePattern {
 
 #[derive(Debug, Clone)]
 enum Matcher {
-    /// Every byte in `class`; the length's bit set in `lengths`.
+    /// Every byte in the class (`in_class[byte]`, a table: one load per
+    /// byte); the length's bit set in `lengths`.
     Lengths {
-        class: u128,
+        in_class: Box<[bool; 256]>,
         lengths: u128,
     },
     Glushkov(Box<Glushkov>),
@@ -92,7 +93,13 @@ impl SimplePattern {
             by_byte,
         };
         let matcher = match g.as_lengths(&build.classes) {
-            Some((class, lengths)) => Matcher::Lengths { class, lengths },
+            Some((class, lengths)) => {
+                let mut in_class = Box::new([false; 256]);
+                for (b, slot) in in_class.iter_mut().enumerate().take(128) {
+                    *slot = class & (1u128 << b) != 0;
+                }
+                Matcher::Lengths { in_class, lengths }
+            }
             None => Matcher::Glushkov(Box::new(g)),
         };
         Some(Self { matcher })
@@ -102,10 +109,10 @@ impl SimplePattern {
     pub fn is_match(&self, s: &str) -> bool {
         let bytes = s.as_bytes();
         match &self.matcher {
-            Matcher::Lengths { class, lengths } => {
+            Matcher::Lengths { in_class, lengths } => {
                 bytes.len() < 128
                     && lengths & (1u128 << bytes.len()) != 0
-                    && bytes.iter().all(|&b| b < 128 && class & (1u128 << b) != 0)
+                    && bytes.iter().all(|&b| in_class[usize::from(b)])
             }
             Matcher::Glushkov(g) => g.is_match(bytes),
         }

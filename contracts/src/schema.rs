@@ -105,6 +105,8 @@ pub struct UnknownSchema(pub String);
 /// Compiled validators for the whole catalog.
 pub struct SchemaSet {
     validators: BTreeMap<&'static str, jsonschema::Validator>,
+    /// The fast validity check of each schema in [`crate::quick`]'s subset.
+    quick: BTreeMap<&'static str, crate::quick::Quick>,
 }
 
 impl std::fmt::Debug for SchemaSet {
@@ -122,7 +124,12 @@ impl SchemaSet {
     /// When a generated schema does not compile: a bug in this crate, caught
     /// by its tests.
     pub fn new() -> Self {
-        let validators = catalog()
+        let catalog = catalog();
+        let quick = catalog
+            .iter()
+            .filter_map(|(name, schema)| Some((*name, crate::quick::Quick::compile(schema)?)))
+            .collect();
+        let validators = catalog
             .into_iter()
             .map(|(name, schema)| {
                 // `format` is asserted (dates, date-times), not only annotated.
@@ -134,7 +141,18 @@ impl SchemaSet {
                 (name, v)
             })
             .collect();
-        Self { validators }
+        Self { validators, quick }
+    }
+
+    /// The fast check's verdict and jsonschema's on `doc`, for tests that
+    /// hold the two to agreement; `None` when the fast check does not cover
+    /// the schema or the name is unknown.
+    #[doc(hidden)]
+    pub fn quick_and_full_verdicts(&self, name: &str, doc: &Value) -> Option<(bool, bool)> {
+        Some((
+            self.quick.get(name)?.is_valid(doc),
+            self.validators.get(name)?.is_valid(doc),
+        ))
     }
 
     /// Validates `doc` against the schema named `name`.
@@ -145,8 +163,13 @@ impl SchemaSet {
             .validators
             .get(name)
             .ok_or_else(|| UnknownSchema(name.to_owned()))?;
-        if validator.is_valid(doc) {
-            // The fast path: no error collection for the common, valid case.
+        // The fast path: no error collection for the common, valid case; the
+        // quick check where it covers the schema, jsonschema's otherwise.
+        let valid = match self.quick.get(name) {
+            Some(quick) => quick.is_valid(doc),
+            None => validator.is_valid(doc),
+        };
+        if valid {
             return Ok(Vec::new());
         }
         Ok(validator

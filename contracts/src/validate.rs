@@ -35,7 +35,6 @@
 //! elsewhere. A domain finding at a pointer the schema already reported is
 //! dropped: one finding per fault.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -44,7 +43,6 @@ use serde_json::Value;
 
 use crate::events::published;
 use crate::http::TraceParent;
-use crate::ids::gs1_check_digit;
 use crate::inbound::Uom;
 use crate::invoicing::{LineMatchOutcome, price_e4};
 use crate::schema::{SchemaSet, UnknownSchema, catalog};
@@ -160,6 +158,8 @@ pub struct Validator {
     schemas: SchemaSet,
     /// Type name → identifier, unit and date fields, read from its schema.
     fields: BTreeMap<&'static str, Vec<(Vec<Seg>, FieldKind)>>,
+    /// The same fields as one tree per type, walked once per document.
+    trees: BTreeMap<&'static str, FieldTree>,
 }
 
 impl std::fmt::Debug for Validator {
@@ -187,7 +187,7 @@ impl Validator {
     /// Compiles every schema of the catalog and reads the fields that domain
     /// rules apply to.
     pub fn new() -> Self {
-        let fields = catalog()
+        let fields: BTreeMap<&'static str, Vec<(Vec<Seg>, FieldKind)>> = catalog()
             .into_iter()
             .map(|(name, schema)| {
                 let mut out = Vec::new();
@@ -197,9 +197,14 @@ impl Validator {
                 (name, out)
             })
             .collect();
+        let trees = fields
+            .iter()
+            .map(|(name, fields)| (*name, FieldTree::of(fields)))
+            .collect();
         Self {
             schemas: SchemaSet::new(),
             fields,
+            trees,
         }
     }
 
@@ -236,23 +241,20 @@ impl Validator {
 
     /// Domain findings only (no schema validation), for a document of `type_name`.
     pub fn domain(&self, type_name: &str, doc: &Value) -> Result<Vec<Finding>, UnknownSchema> {
-        let fields = self
-            .fields
+        let tree = self
+            .trees
             .get(type_name)
             .ok_or_else(|| UnknownSchema(type_name.to_owned()))?;
         let mut out = Findings::default();
-        for (path, kind) in fields {
-            let mut ptr = Vec::new();
-            visit(doc, path, &mut ptr, &mut |value, ptr| {
-                check_field(*kind, value, ptr, &mut out)
-            });
-        }
+        tree.walk(doc, &mut Vec::new(), &mut out);
+        // Type rules come after every field's findings.
+        out.phase = tree.fields;
         if let Some(event) = published(type_name) {
             cloud_event(doc, event.event_type, type_rules(event.data), &mut out);
         } else if let Some(rules) = type_rules(type_name) {
             rules(doc, &mut out);
         }
-        Ok(out.0)
+        Ok(out.into_vec())
     }
 }
 
@@ -280,16 +282,35 @@ fn type_rules(type_name: &str) -> Option<Rules> {
     })
 }
 
+/// Findings in the order they are reported: by phase (a field of the
+/// type's tree, then the type's rules in their order), within a phase in the
+/// order found. One walk over the document finds the fields' faults
+/// interleaved; [`Findings::into_vec`] puts them back in phase order.
 #[derive(Default)]
-struct Findings(Vec<Finding>);
+struct Findings {
+    found: Vec<(u32, Finding)>,
+    /// The phase of the next finding.
+    phase: u32,
+}
 
 impl Findings {
     fn push(&mut self, pointer: String, rule: Rule, message: String) {
-        self.0.push(Finding {
-            pointer,
-            rule,
-            message,
-        });
+        self.found.push((
+            self.phase,
+            Finding {
+                pointer,
+                rule,
+                message,
+            },
+        ));
+    }
+
+    /// The findings, ordered by phase (stable within one).
+    fn into_vec(mut self) -> Vec<Finding> {
+        if !self.found.is_sorted_by_key(|(phase, _)| *phase) {
+            self.found.sort_by_key(|(phase, _)| *phase);
+        }
+        self.found.into_iter().map(|(_, f)| f).collect()
     }
 }
 
@@ -373,35 +394,81 @@ fn pointer(segs: &[Ptr<'_>]) -> String {
     s
 }
 
-/// Calls `f` with every value at `path` (arrays expanded) and its pointer.
-fn visit<'a>(
-    value: &'a Value,
-    path: &'a [Seg],
-    ptr: &mut Vec<Ptr<'a>>,
-    f: &mut dyn FnMut(&'a Value, &[Ptr<'a>]),
-) {
-    let Some((first, rest)) = path.split_first() else {
-        if !value.is_null() {
-            f(value, ptr);
+/// A type's field paths merged into one tree, so one walk over a document
+/// checks every field: each object is looked into once per key of the tree,
+/// each array walked once, however many fields lie below.
+#[derive(Debug, Default)]
+struct FieldTree {
+    /// The checks of the value at this node: (phase = index of the field
+    /// path in the type's list, kind).
+    checks: Vec<(u32, FieldKind)>,
+    /// Object members below this node.
+    keys: Vec<(String, FieldTree)>,
+    /// Every array item below this node.
+    each: Option<Box<FieldTree>>,
+    /// Number of field paths (at the root): the first phase after them.
+    fields: u32,
+}
+
+impl FieldTree {
+    fn of(fields: &[(Vec<Seg>, FieldKind)]) -> Self {
+        let mut root = FieldTree::default();
+        for (phase, (path, kind)) in fields.iter().enumerate() {
+            let mut node = &mut root;
+            for seg in path {
+                node = match seg {
+                    Seg::Key(k) => {
+                        let at = match node.keys.iter().position(|(key, _)| key == k) {
+                            Some(at) => at,
+                            None => {
+                                node.keys.push((k.clone(), FieldTree::default()));
+                                node.keys.len() - 1
+                            }
+                        };
+                        &mut node.keys[at].1
+                    }
+                    Seg::Each => node.each.get_or_insert_with(Box::default),
+                };
+            }
+            node.checks.push((phase as u32, *kind));
         }
-        return;
-    };
-    match first {
-        Seg::Key(k) => {
-            if let Some(v) = value.get(k.as_str()) {
-                ptr.push(Ptr::Key(k));
-                visit(v, rest, ptr, f);
-                ptr.pop();
+        root.fields = fields.len() as u32;
+        root
+    }
+
+    /// Checks every field at or below `value` (at `ptr`); a `null` field is
+    /// not checked (an optional field left empty).
+    fn walk<'a>(&'a self, value: &'a Value, ptr: &mut Vec<Ptr<'a>>, out: &mut Findings) {
+        if !value.is_null() {
+            for &(phase, kind) in &self.checks {
+                out.phase = phase;
+                check_field(kind, value, ptr, out);
             }
         }
-        Seg::Each => {
-            if let Value::Array(items) = value {
-                for (i, v) in items.iter().enumerate() {
-                    ptr.push(Ptr::Index(i));
-                    visit(v, rest, ptr, f);
-                    ptr.pop();
+        match value {
+            Value::Object(map) if !self.keys.is_empty() => {
+                // One pass over the members, each key read once (a lookup
+                // per field would compare the key against several members).
+                // The order of members does not matter: each field path has
+                // its own phase, and visits one member per object.
+                for (k, v) in map {
+                    if let Some((key, below)) = self.keys.iter().find(|(key, _)| key == k) {
+                        ptr.push(Ptr::Key(key));
+                        below.walk(v, ptr, out);
+                        ptr.pop();
+                    }
                 }
             }
+            Value::Array(items) => {
+                if let Some(below) = &self.each {
+                    for (i, v) in items.iter().enumerate() {
+                        ptr.push(Ptr::Index(i));
+                        below.walk(v, ptr, out);
+                        ptr.pop();
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -438,29 +505,52 @@ fn check_field(kind: FieldKind, value: &Value, ptr: &[Ptr<'_>], out: &mut Findin
 fn check_gs1(kind: &str, lens: &[usize], s: &str, ptr: &[Ptr<'_>], out: &mut Findings) {
     // Length and digits are the schema's pattern; only judge the check digit
     // of a value that has the right shape.
-    if !lens.contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
-        if !s.is_empty() {
+    if let Some((expected, found)) = gs1_digits(lens, s) {
+        if expected != found {
             out.push(
                 pointer(ptr),
                 Rule::Gs1CheckDigit,
-                format!(
-                    "expected a {kind} of {} digits, found {s:?}",
-                    lens.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
-                ),
+                format!("expected {kind} check digit {expected}, found {found} in {s}"),
             );
         }
         return;
     }
-    let (data, check) = s.split_at(s.len() - 1);
-    let expected = gs1_check_digit(data).expect("digits checked above");
-    let found = check.as_bytes()[0] - b'0';
-    if expected != found {
+    if !s.is_empty() {
         out.push(
             pointer(ptr),
             Rule::Gs1CheckDigit,
-            format!("expected {kind} check digit {expected}, found {found} in {s}"),
+            format!(
+                "expected a {kind} of {} digits, found {s:?}",
+                lens.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+            ),
         );
     }
+}
+
+/// (expected, found) check digit of `s` when it is all digits of one of the
+/// lengths; `None` otherwise. One pass, weights 3 and 1 from the right of
+/// the data (as [`crate::ids::gs1_check_digit`]; a unit test holds them equal).
+fn gs1_digits(lens: &[usize], s: &str) -> Option<(u8, u8)> {
+    let b = s.as_bytes();
+    let (&check, data) = b.split_last()?;
+    if !lens.contains(&b.len()) || !check.is_ascii_digit() {
+        return None;
+    }
+    // Digits summed by the parity of their index, without a branch per
+    // digit; data[i] weighs 3 when (len - 1 - i) is even.
+    let mut sums = [0u32; 2];
+    let mut bad = false;
+    for (i, &c) in data.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        bad |= d > 9;
+        sums[i & 1] += u32::from(d);
+    }
+    if bad {
+        return None;
+    }
+    let odd_len = data.len() & 1;
+    let sum = 3 * sums[odd_len ^ 1] + sums[odd_len];
+    Some((((10 - sum % 10) % 10) as u8, check - b'0'))
 }
 
 /// Parses a strict `YYYY-MM-DD` calendar date.
@@ -509,15 +599,34 @@ fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 fn positive(doc: &Value, field: &str, out: &mut Findings) {
     for (i, line) in lines(doc) {
-        let q = line.get(field).and_then(Value::as_i64);
-        if let Some(q) = q.filter(|q| *q <= 0) {
-            out.push(
-                format!("/lines/{i}/{field}"),
-                Rule::QuantityPositive,
-                format!("expected a quantity greater than 0, found {q}"),
-            );
+        positive_at(i, field, line.get(field).and_then(Value::as_i64), out);
+    }
+}
+
+/// Line `i`'s quantity `field` is `q`: it must be > 0.
+fn positive_at(i: usize, field: &str, q: Option<i64>, out: &mut Findings) {
+    if let Some(q) = q.filter(|q| *q <= 0) {
+        out.push(
+            format!("/lines/{i}/{field}"),
+            Rule::QuantityPositive,
+            format!("expected a quantity greater than 0, found {q}"),
+        );
+    }
+}
+
+/// The members `keys` of `v` (`None` where absent, or when `v` is not an
+/// object), in one pass over its members: each member's key is read once,
+/// instead of once per by-name lookup that passes it.
+fn members<'a, const N: usize>(v: &'a Value, keys: [&str; N]) -> [Option<&'a Value>; N] {
+    let mut found = [None; N];
+    if let Value::Object(map) = v {
+        for (k, value) in map {
+            if let Some(at) = keys.iter().position(|key| key == k) {
+                found[at] = Some(value);
+            }
         }
     }
+    found
 }
 
 fn unique_line_no(doc: &Value, field: &str, out: &mut Findings) {
@@ -607,10 +716,15 @@ fn po_acknowledgement(doc: &Value, out: &mut Findings) {
     }
 }
 
+/// An ASN's rules, in one pass over its lines (each line's members read
+/// once). Findings keep the order of the rules: positive quantities, then
+/// the arrival date, expiry dates, and the handling-unit tree (phases).
 fn advance_ship_notice(doc: &Value, out: &mut Findings) {
-    positive(doc, "quantity", out);
-    let ship_date = str_at(doc, "ship_date");
-    if let (Some(ship), Some(eta)) = (ship_date, str_at(doc, "estimated_arrival")) {
+    let base = out.phase;
+    let [ship_date, eta] =
+        members(doc, ["ship_date", "estimated_arrival"]).map(|v| v.and_then(Value::as_str));
+    out.phase = base + 1;
+    if let (Some(ship), Some(eta)) = (ship_date, eta) {
         ordered(
             "ship_date",
             ship,
@@ -620,21 +734,26 @@ fn advance_ship_notice(doc: &Value, out: &mut Findings) {
             out,
         );
     }
-    if let Some(ship) = ship_date {
-        for (i, line) in lines(doc) {
-            if let Some(expiry) = str_at(line, "expiry") {
-                ordered(
-                    "ship_date",
-                    ship,
-                    || format!("/lines/{i}/expiry"),
-                    expiry,
-                    "an expiry",
-                    out,
-                );
-            }
+    out.phase = base + 3;
+    let tree = HuTree::check(doc, out);
+    for (i, line) in lines(doc) {
+        let [quantity, expiry, sscc] = members(line, ["quantity", "expiry", "sscc"]);
+        out.phase = base;
+        positive_at(i, "quantity", quantity.and_then(Value::as_i64), out);
+        out.phase = base + 2;
+        if let (Some(ship), Some(expiry)) = (ship_date, expiry.and_then(Value::as_str)) {
+            ordered(
+                "ship_date",
+                ship,
+                || format!("/lines/{i}/expiry"),
+                expiry,
+                "an expiry",
+                out,
+            );
         }
+        out.phase = base + 3;
+        tree.check_line(i, sscc.and_then(Value::as_str), out);
     }
-    handling_units(doc, out);
 }
 
 fn inbound_expectation(doc: &Value, out: &mut Findings) {
@@ -1106,7 +1225,7 @@ fn cloud_event(doc: &Value, event_type: &str, data_rules: Option<Rules>, out: &m
     if let (Some(data), Some(data_rules)) = (doc.get("data"), data_rules) {
         let mut inner = Findings::default();
         data_rules(data, &mut inner);
-        for f in inner.0 {
+        for f in inner.into_vec() {
             out.push(format!("/data{}", f.pointer), f.rule, f.message);
         }
     }
@@ -1115,117 +1234,209 @@ fn cloud_event(doc: &Value, event_type: &str, data_rules: Option<Rules>, out: &m
 /// The handling-unit tree: unique SSCCs, parents that are listed pallets, no
 /// cycles, every line in a listed unit.
 fn handling_units(doc: &Value, out: &mut Findings) {
-    let units: &[Value] = doc
-        .get("handling_units")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice);
-    // Each unit's fields, read once: (sscc, level, parent_sscc).
-    let fields: Vec<(Option<&str>, Option<&str>, Option<&str>)> = units
-        .iter()
-        .map(|hu| (str_at(hu, "sscc"), str_at(hu, "level"), str_at(hu, "parent_sscc")))
-        .collect();
-    // sscc → index of its first unit
-    let mut by_sscc: HashMap<&str, usize> = HashMap::with_capacity(units.len());
-    // The units that are tree nodes: the first of each SSCC.
-    let mut node = vec![false; units.len()];
-    for (i, (sscc, ..)) in fields.iter().enumerate() {
-        let Some(sscc) = *sscc else {
-            continue;
-        };
-        match by_sscc.entry(sscc) {
-            Entry::Occupied(first) => out.push(
-                format!("/handling_units/{i}/sscc"),
-                Rule::HuUnique,
-                format!(
-                    "expected an SSCC unique among handling units, found {sscc} again (first at /handling_units/{})",
-                    first.get()
-                ),
-            ),
-            Entry::Vacant(slot) => {
-                slot.insert(i);
-                node[i] = true;
-            }
-        }
-    }
-    // parent[i]: the index of unit i's parent, when it is listed.
-    let mut parent: Vec<Option<usize>> = vec![None; units.len()];
-    for (i, (_, _, parent_sscc)) in fields.iter().enumerate() {
-        let Some(p) = *parent_sscc else {
-            continue;
-        };
-        let pointer = || format!("/handling_units/{i}/parent_sscc");
-        match by_sscc.get(p) {
-            None => out.push(
-                pointer(),
-                Rule::HuParent,
-                format!("expected the SSCC of a listed handling unit, found {p}, which is not listed"),
-            ),
-            Some(&at) => {
-                parent[i] = Some(at);
-                let level = fields[at].1;
-                if level.is_some_and(|l| l != "pallet") {
-                    out.push(
-                        pointer(),
-                        Rule::HuParent,
-                        format!(
-                            "expected a pallet as parent, found {p}, a {}",
-                            level.unwrap_or_default()
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    // Cycles: follow parents; a walk that revisits a unit of its own path is
-    // a cycle. State per unit: 0 unvisited, 1 on the current walk, 2 done.
-    let mut state = vec![0u8; units.len()];
-    let mut path: Vec<usize> = Vec::new();
-    for start in (0..units.len()).filter(|&i| node[i]) {
-        path.clear();
-        let mut cur = Some(start);
-        while let Some(n) = cur {
-            if state[n] == 2 {
-                break;
-            }
-            if state[n] == 1 {
-                // Report at the cycle's first listed unit, starting from it,
-                // so the finding does not depend on where the walk began.
-                let pos = path.iter().position(|&p| p == n).expect("on the walk");
-                let mut cycle = path[pos..].to_vec();
-                let first = (0..cycle.len())
-                    .min_by_key(|&k| cycle[k])
-                    .expect("a cycle has a unit");
-                cycle.rotate_left(first);
-                let through: Vec<&str> = cycle.iter().map(|&k| fields[k].0.unwrap_or_default()).collect();
-                out.push(
-                    format!("/handling_units/{}/parent_sscc", cycle[0]),
-                    Rule::HuCycle,
-                    format!(
-                        "expected a tree of handling units, found a cycle through {}",
-                        through.join(" → ")
-                    ),
-                );
-                break;
-            }
-            state[n] = 1;
-            path.push(n);
-            cur = parent[n];
-        }
-        for &n in &path {
-            state[n] = 2;
-        }
-    }
-    if units.is_empty() {
-        return; // the schema decides whether units are required
-    }
+    let tree = HuTree::check(doc, out);
     for (i, line) in lines(doc) {
-        let sscc = str_at(line, "sscc");
-        if let Some(sscc) = sscc.filter(|s| !by_sscc.contains_key(s)) {
+        tree.check_line(i, str_at(line, "sscc"), out);
+    }
+}
+
+/// A document's handling units, checked as a tree; then each line's unit.
+struct HuTree<'a> {
+    by_sscc: SsccIndex<'a>,
+    /// No unit is listed: the schema decides whether units are required,
+    /// lines are not checked against them.
+    empty: bool,
+}
+
+impl<'a> HuTree<'a> {
+    /// Line `i` is packed in `sscc`: a listed unit.
+    fn check_line(&self, i: usize, sscc: Option<&str>, out: &mut Findings) {
+        if self.empty {
+            return;
+        }
+        if let Some(sscc) = sscc.filter(|s| self.by_sscc.get(s).is_none()) {
             out.push(
                 format!("/lines/{i}/sscc"),
                 Rule::HuKnown,
                 format!("expected the SSCC of a handling unit listed in /handling_units, found {sscc}"),
             );
+        }
+    }
+
+    /// Unique SSCCs, parents that are listed pallets, no cycles.
+    fn check(doc: &'a Value, out: &mut Findings) -> Self {
+        let units: &[Value] = doc
+            .get("handling_units")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice);
+        // Each unit's fields, read once: (sscc, level, parent_sscc).
+        let fields: Vec<(Option<&str>, Option<&str>, Option<&str>)> = units
+            .iter()
+            .map(|hu| {
+                let [sscc, level, parent] =
+                    members(hu, ["sscc", "level", "parent_sscc"]).map(|v| v.and_then(Value::as_str));
+                (sscc, level, parent)
+            })
+            .collect();
+        // sscc → index of its first unit
+        let by_sscc = SsccIndex::new(fields.iter().map(|(sscc, ..)| *sscc));
+        // The units that are tree nodes: the first of each SSCC.
+        let mut node = vec![false; units.len()];
+        for (i, (sscc, ..)) in fields.iter().enumerate() {
+            let Some(sscc) = *sscc else {
+                continue;
+            };
+            let first = by_sscc.get(sscc).expect("every unit's SSCC is indexed");
+            if first == i {
+                node[i] = true;
+            } else {
+                out.push(
+                format!("/handling_units/{i}/sscc"),
+                Rule::HuUnique,
+                format!(
+                    "expected an SSCC unique among handling units, found {sscc} again (first at /handling_units/{first})"
+                ),
+            );
+            }
+        }
+        // parent[i]: the index of unit i's parent, when it is listed.
+        let mut parent: Vec<Option<usize>> = vec![None; units.len()];
+        for (i, (_, _, parent_sscc)) in fields.iter().enumerate() {
+            let Some(p) = *parent_sscc else {
+                continue;
+            };
+            let pointer = || format!("/handling_units/{i}/parent_sscc");
+            match by_sscc.get(p) {
+                None => out.push(
+                    pointer(),
+                    Rule::HuParent,
+                    format!("expected the SSCC of a listed handling unit, found {p}, which is not listed"),
+                ),
+                Some(at) => {
+                    parent[i] = Some(at);
+                    let level = fields[at].1;
+                    if level.is_some_and(|l| l != "pallet") {
+                        out.push(
+                            pointer(),
+                            Rule::HuParent,
+                            format!(
+                                "expected a pallet as parent, found {p}, a {}",
+                                level.unwrap_or_default()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        // Cycles: follow parents; a walk that revisits a unit of its own path is
+        // a cycle. State per unit: 0 unvisited, 1 on the current walk, 2 done.
+        let mut state = vec![0u8; units.len()];
+        let mut path: Vec<usize> = Vec::new();
+        for start in (0..units.len()).filter(|&i| node[i]) {
+            path.clear();
+            let mut cur = Some(start);
+            while let Some(n) = cur {
+                if state[n] == 2 {
+                    break;
+                }
+                if state[n] == 1 {
+                    // Report at the cycle's first listed unit, starting from it,
+                    // so the finding does not depend on where the walk began.
+                    let pos = path.iter().position(|&p| p == n).expect("on the walk");
+                    let mut cycle = path[pos..].to_vec();
+                    let first = (0..cycle.len())
+                        .min_by_key(|&k| cycle[k])
+                        .expect("a cycle has a unit");
+                    cycle.rotate_left(first);
+                    let through: Vec<&str> = cycle.iter().map(|&k| fields[k].0.unwrap_or_default()).collect();
+                    out.push(
+                        format!("/handling_units/{}/parent_sscc", cycle[0]),
+                        Rule::HuCycle,
+                        format!(
+                            "expected a tree of handling units, found a cycle through {}",
+                            through.join(" → ")
+                        ),
+                    );
+                    break;
+                }
+                state[n] = 1;
+                path.push(n);
+                cur = parent[n];
+            }
+            for &n in &path {
+                state[n] = 2;
+            }
+        }
+        HuTree {
+            by_sscc,
+            empty: units.is_empty(),
+        }
+    }
+}
+
+/// The handling units' SSCCs → the index of the first unit of each.
+///
+/// SSCCs are 18 digits, so they are keyed as `u64` in a sorted list (no
+/// string hashing, no allocation per unit). A document whose SSCCs are not all
+/// 18 digits (a schema fault) falls back to a map of the strings.
+enum SsccIndex<'a> {
+    /// (SSCC as a number, unit index), sorted.
+    Digits(Vec<(u64, usize)>),
+    Text(HashMap<&'a str, usize>),
+}
+
+/// An SSCC's 18 digits as a number; `None` for anything else.
+fn sscc_key(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() != 18 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    Some(n)
+}
+
+impl<'a> SsccIndex<'a> {
+    fn new(ssccs: impl Iterator<Item = Option<&'a str>> + Clone) -> Self {
+        let digits: Option<Vec<(u64, usize)>> = ssccs
+            .clone()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s?, i)))
+            .map(|(s, i)| Some((sscc_key(s)?, i)))
+            .collect();
+        match digits {
+            Some(mut keys) => {
+                // By key, then index: the first of equal keys is the first unit.
+                keys.sort_unstable();
+                keys.dedup_by_key(|(key, _)| *key);
+                SsccIndex::Digits(keys)
+            }
+            None => {
+                let mut map = HashMap::new();
+                for (i, s) in ssccs.enumerate() {
+                    if let Some(s) = s {
+                        map.entry(s).or_insert(i);
+                    }
+                }
+                SsccIndex::Text(map)
+            }
+        }
+    }
+
+    fn get(&self, sscc: &str) -> Option<usize> {
+        match self {
+            SsccIndex::Digits(keys) => {
+                let key = sscc_key(sscc)?;
+                let at = keys.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+                Some(keys[at].1)
+            }
+            SsccIndex::Text(map) => map.get(sscc).copied(),
         }
     }
 }
@@ -1279,6 +1490,35 @@ mod tests {
         }
         assert_eq!(Uom::parse("ea"), None);
         assert_eq!(Uom::parse("KG"), None);
+    }
+
+    #[test]
+    fn the_one_pass_check_digit_agrees_with_the_ids_module() {
+        for data in [
+            "0061414100000001",
+            "400638100001",
+            "5060000000010",
+            "1234567",
+            "9",
+            "00000000000000000",
+        ] {
+            let s = crate::ids::with_check_digit(data);
+            let lens = [s.len()];
+            let want = crate::ids::gs1_check_digit(data).unwrap();
+            assert_eq!(gs1_digits(&lens, &s), Some((want, want)), "{s}");
+            let mut wrong = s.clone().into_bytes();
+            let last = wrong.len() - 1;
+            wrong[last] = b'0' + (wrong[last] - b'0' + 1) % 10;
+            let wrong = String::from_utf8(wrong).unwrap();
+            assert_eq!(
+                gs1_digits(&lens, &wrong),
+                Some((want, (want + 1) % 10)),
+                "{wrong}"
+            );
+        }
+        assert_eq!(gs1_digits(&[13], "50600000000a7"), None);
+        assert_eq!(gs1_digits(&[13], "5060000000017x"), None);
+        assert_eq!(gs1_digits(&[13], ""), None);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 mod asyncapi;
 mod examples;
+mod findings;
 mod openapi;
 mod patterns;
 mod props;
+mod quick;
 mod schemas;
 mod validate;
