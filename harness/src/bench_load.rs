@@ -501,6 +501,7 @@ pub async fn bench_checker(opts: &CheckerBenchOptions) -> Result<CheckerBench, B
             core: Default::default(),
             progress: None,
             events: None,
+            store: None,
         },
     )
     .await

@@ -40,6 +40,15 @@ pub enum Command {
         /// The JetStream stream of --events (created if absent).
         #[arg(long, value_name = "NAME", requires = "events", default_value = integration_core::events::DEFAULT_STREAM)]
         events_stream: String,
+        /// The in-process core stores on this PostgreSQL server: each
+        /// scenario run creates a database of its own there and drops it
+        /// afterwards (default: a SQLite file in the run's directory).
+        #[arg(long, value_name = "postgres://USER@HOST:PORT")]
+        store: Option<String>,
+        /// Run this many core replicas on the --store database, the
+        /// parties' calls spread across them.
+        #[arg(long, default_value_t = 1, requires = "store", value_parser = clap::value_parser!(u32).range(1..=16))]
+        replicas: u32,
     },
     /// Run one simulated party standalone, on a loopback address, until Ctrl-C.
     ///
@@ -99,6 +108,11 @@ pub enum Command {
         /// The JetStream stream, overriding the file's [events] stream.
         #[arg(long, value_name = "NAME")]
         events_stream: Option<String>,
+        /// The store, overriding the file's `store`/`database`: a SQLite
+        /// file, or a PostgreSQL database (postgres://…, must exist) that
+        /// several cores may share.
+        #[arg(long, value_name = "PATH|postgres://…")]
+        store: Option<String>,
     },
     /// Two runs side by side: B regresses against A when a check newly fails
     /// or a latency percentile grew beyond the tolerance.
@@ -361,7 +375,19 @@ pub async fn execute(cli: Cli) -> u8 {
             seed,
             events,
             events_stream,
+            store,
+            replicas,
         } => {
+            let store = match store
+                .map(|url| crate::run::RunStore::new(&url, replicas))
+                .transpose()
+            {
+                Ok(store) => store,
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    return exit::BAD_INPUT;
+                }
+            };
             let events = match events
                 .map(|url| crate::run::events::RunEvents::new(&url, &events_stream))
                 .transpose()
@@ -378,6 +404,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 core: CoreOverrides::default(),
                 progress: None,
                 events,
+                store,
             };
             let files = match scenario_files(&scenarios) {
                 Ok(files) => files,
@@ -457,8 +484,9 @@ pub async fn execute(cli: Cli) -> u8 {
             listen,
             events,
             events_stream,
+            store,
         } => {
-            // File, then CROSSDOCK_* environment, then --listen.
+            // File, then CROSSDOCK_* environment, then the options.
             let loaded = crate::core_cmd::load_config(config.as_deref()).and_then(|mut file| {
                 let warnings = crate::core_cmd::apply_env(&mut file, std::env::vars())?;
                 Ok((file, warnings))
@@ -477,6 +505,15 @@ pub async fn execute(cli: Cli) -> u8 {
                     if events_stream.is_some() {
                         file.events.stream = events_stream;
                     }
+                    if let Some(store) = store {
+                        match store.parse() {
+                            Ok(store) => file.store = Some(store),
+                            Err(e) => {
+                                eprintln!("crossdock: error: --store: {e}");
+                                return exit::BAD_INPUT;
+                            }
+                        }
+                    }
                     file
                 }
                 Err(e) => {
@@ -484,13 +521,13 @@ pub async fn execute(cli: Cli) -> u8 {
                     return e.exit_code();
                 }
             };
-            let database = file.database.clone();
+            let store = match &file.store {
+                Some(s) => s.0.to_string(),
+                None => file.database.display().to_string(),
+            };
             let started = |url: &str| {
                 println!("{url}");
-                eprintln!(
-                    "crossdock: reference core on {url}; database {}; Ctrl-C to stop",
-                    database.display()
-                );
+                eprintln!("crossdock: reference core on {url}; store {store}; Ctrl-C to stop");
             };
             let ctrl_c = match interrupted() {
                 Ok(signal) => signal,

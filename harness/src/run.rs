@@ -28,9 +28,11 @@ use crate::check::{self, Expectations, HistoryError};
 
 pub mod events;
 pub mod outbound;
+pub mod store;
 use crate::inventory_invoicing;
 use crate::load::{Driver, LoadReport};
 use crate::scenario::{Scenario, ScenarioError, SimRole};
+pub use store::RunStore;
 
 /// How to run scenarios (built by the binary from its arguments).
 #[derive(Debug, Clone)]
@@ -48,6 +50,9 @@ pub struct RunOptions {
     /// The in-process core publishes its events to NATS JetStream, and the
     /// run checks them (`check::events`); `None`: no events.
     pub events: Option<events::RunEvents>,
+    /// The in-process core stores on PostgreSQL (a database per run), as
+    /// one or several replicas; `None`: a SQLite file in the run's directory.
+    pub store: Option<RunStore>,
 }
 
 /// What a run is doing, as it goes.
@@ -368,10 +373,21 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         None => None,
     };
     core_config.events = events.as_ref().map(|e| e.config.clone());
-    let core = integration_core::start(core_config, core_l).map_err(|e| RunError::Start {
-        what: "the reference core",
-        message: e.to_string(),
-    })?;
+    let database = match &opts.store {
+        Some(s) => Some(s.prepare().await.map_err(|message| RunError::Unreachable {
+            what: "PostgreSQL (--store)",
+            message,
+        })?),
+        None => None,
+    };
+    core_config.postgres = database.as_ref().map(|db| db.url());
+    let replicas = opts.store.as_ref().map_or(1, |s| s.replicas);
+    let core = store::Cores::start(core_config, core_l, replicas)
+        .await
+        .map_err(|e| RunError::Start {
+            what: "the reference core",
+            message: e.to_string(),
+        })?;
     let start_err = |what| {
         move |e: std::io::Error| RunError::Start {
             what,
@@ -515,11 +531,15 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     };
     // Then the reconciliations `[inventory]` asks for, and quiet again.
     let quiescence = match quiescence {
-        Ok(()) => {
-            inventory_invoicing::reconcile(scenario.inventory.as_ref(), &core, &ops_token, seed, deadline)
-                .await
-                .map(|_| ())
-        }
+        Ok(()) => inventory_invoicing::reconcile(
+            scenario.inventory.as_ref(),
+            core.first(),
+            &ops_token,
+            seed,
+            deadline,
+        )
+        .await
+        .map(|_| ()),
         left => left,
     };
     timeline.abort_all();
@@ -537,6 +557,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     }
     let core_status = core.status().await.ok();
     core.stop().await;
+    if let Some(db) = database {
+        store::drop_database(db).await;
+    }
     for server in servers {
         let _ = server.stop().await;
     }

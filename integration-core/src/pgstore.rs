@@ -275,6 +275,14 @@ pub(crate) fn serializable<R>(
     }
 }
 
+/// Checks that `url` is a PostgreSQL connection URL the client accepts
+/// (without connecting).
+pub fn check_url(url: &str) -> Result<(), String> {
+    url.parse::<postgres::Config>()
+        .map(|_| ())
+        .map_err(|e| format!("invalid PostgreSQL URL {}: {e}", redact(url)))
+}
+
 /// `url` with its database name replaced by `name` (query kept).
 pub fn with_database(url: &str, name: &str) -> String {
     let authority_start = url.find("://").map_or(0, |i| i + 3);
@@ -310,47 +318,49 @@ impl ScratchDb {
             COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             rand::random::<u32>()
         );
-        let db = Self {
+        admin(server_url, format!("CREATE DATABASE {name}"))?;
+        Ok(Self {
             server: server_url.to_owned(),
             name,
-        };
-        db.admin(format!("CREATE DATABASE {}", db.name))?;
-        Ok(db)
+        })
     }
 
     /// The connection URL of this database.
     pub fn url(&self) -> String {
         with_database(&self.server, &self.name)
     }
+}
 
-    /// Runs `sql` on the server's admin database, on a thread of its own:
-    /// the sync client must not run inside a tokio runtime.
-    fn admin(&self, sql: String) -> Result<(), DbError> {
-        let server = self.server.clone();
-        std::thread::spawn(move || {
-            let mut config: postgres::Config = server
-                .parse()
-                .map_err(|e| DbError::new(format!("invalid PostgreSQL URL {}: {e}", redact(&server))))?;
-            if config.get_dbname().is_none() {
-                config.dbname("postgres");
-            }
-            if config.get_connect_timeout().is_none() {
-                config.connect_timeout(Duration::from_secs(5));
-            }
-            let mut client = connect(&config).map_err(|e| DbError {
-                message: format!("PostgreSQL at {}: {}", redact(&server), e.message),
-                code: e.code,
-            })?;
-            client.batch_execute(&sql).map_err(DbError::from)
-        })
-        .join()
-        .unwrap_or_else(|_| Err(DbError::new("the PostgreSQL admin thread panicked")))
-    }
+/// Runs `sql` on the admin database of `server`, on a thread of its own:
+/// the sync client must not run inside a tokio runtime.
+fn admin(server: &str, sql: String) -> Result<(), DbError> {
+    let server = server.to_owned();
+    std::thread::spawn(move || {
+        let mut config: postgres::Config = server
+            .parse()
+            .map_err(|e| DbError::new(format!("invalid PostgreSQL URL {}: {e}", redact(&server))))?;
+        if config.get_dbname().is_none() {
+            config.dbname("postgres");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let mut client = connect(&config).map_err(|e| DbError {
+            message: format!("PostgreSQL at {}: {}", redact(&server), e.message),
+            code: e.code,
+        })?;
+        client.batch_execute(&sql).map_err(DbError::from)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(DbError::new("the PostgreSQL admin thread panicked")))
 }
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
-        if let Err(e) = self.admin(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+        if let Err(e) = admin(
+            &self.server,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        ) {
             tracing::warn!(database = %self.name, error = %e, "failed to drop a scratch database");
         }
     }

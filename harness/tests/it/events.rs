@@ -79,6 +79,7 @@ async fn run(file: &str, events: &TestStream) -> (RunOutcome, tempfile::TempDir)
         core: Default::default(),
         progress: None,
         events: Some(events.events.clone()),
+        store: None,
     };
     (run_scenario(&scenario(file), &opts).await.unwrap(), dir)
 }

@@ -17,6 +17,7 @@ async fn run(file: &str, core: CoreOverrides) -> (RunOutcome, tempfile::TempDir)
         core,
         progress: None,
         events: None,
+        store: None,
     };
     (run_scenario(&scenario(file), &opts).await.unwrap(), dir)
 }

@@ -39,6 +39,7 @@ fn options(out: &std::path::Path, release_failure_rejects: bool) -> RunOptions {
         },
         progress: None,
         events: None,
+        store: None,
     }
 }
 

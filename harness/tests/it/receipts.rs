@@ -17,6 +17,7 @@ fn options(out: &std::path::Path, ignore_stale_receipts: bool) -> RunOptions {
         },
         progress: None,
         events: None,
+        store: None,
     }
 }
 

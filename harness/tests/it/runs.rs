@@ -14,6 +14,7 @@ fn options(out: &std::path::Path, dedup: bool) -> RunOptions {
         },
         progress: None,
         events: None,
+        store: None,
     }
 }
 
