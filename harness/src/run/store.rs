@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -57,15 +57,25 @@ pub async fn drop_database(db: ScratchDb) {
 /// `backends`; a backend that refuses (a dead replica) is skipped for the
 /// next one. Each connection stays with its backend until either side
 /// closes it, so a client's keep-alive connection sticks to one replica.
-pub fn spread(listener: TcpListener, backends: Vec<SocketAddr>) -> JoinHandle<()> {
+/// `served`, if given (one counter per backend), counts the connections
+/// each backend took.
+pub fn spread(
+    listener: TcpListener,
+    backends: Vec<SocketAddr>,
+    served: Option<Arc<[AtomicU64]>>,
+) -> JoinHandle<()> {
     let next = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
             let (backends, first) = (backends.clone(), next.fetch_add(1, Ordering::Relaxed));
+            let served = served.clone();
             tokio::spawn(async move {
                 for k in 0..backends.len() {
-                    let addr = backends[(first + k) % backends.len()];
-                    if let Ok(mut outbound) = TcpStream::connect(addr).await {
+                    let i = (first + k) % backends.len();
+                    if let Ok(mut outbound) = TcpStream::connect(backends[i]).await {
+                        if let Some(counter) = served.as_ref().and_then(|s| s.get(i)) {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
                         let _ = (inbound.set_nodelay(true), outbound.set_nodelay(true));
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                         return;
@@ -103,7 +113,7 @@ impl Cores {
             config.seed = config.seed.wrapping_add(u64::from(i));
             cores.push(integration_core::start(config, own)?);
         }
-        let spreader = spread(listener, cores.iter().map(|c| c.addr).collect());
+        let spreader = spread(listener, cores.iter().map(|c| c.addr).collect(), None);
         Ok(Self {
             replicas: cores,
             spreader: Some(spreader),

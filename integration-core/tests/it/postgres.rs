@@ -121,3 +121,14 @@ fn integration_now() -> u64 {
         .unwrap()
         .as_micros() as u64
 }
+
+#[test]
+fn a_scratch_database_is_there_until_its_guard_drops() {
+    let db = pg_database();
+    let url = db.url();
+    assert!(url.ends_with(&format!("/{}", db.name)), "{url}");
+    open(&db, Duration::from_secs(30)).ops_status().unwrap();
+    drop(db);
+    let e = Store::open_postgres(&url, StoreOptions::default()).unwrap_err();
+    assert!(e.message.contains("does not exist"), "{}", e.message);
+}
