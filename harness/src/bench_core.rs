@@ -12,7 +12,10 @@
 //! process: the ERP releases POs as fast as `concurrency` release loops
 //! allow; each goes PO → supplier → acknowledgement → ASN → expectation →
 //! WMS receipt → ERP goods-receipt posting. The figure is completed POs
-//! (all lines posted) per second over the load window.
+//! (all lines posted) per second over the load window. With `--store
+//! postgres://… --replicas 1,2,3` it runs once per replica count, each on
+//! a database of its own on that server, the parties' connections spread
+//! over the replicas, and prints the curve (throughput against replicas).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -415,6 +418,11 @@ pub struct LifecycleOptions {
     pub drain: Duration,
     /// Where the database and the simulators' histories go.
     pub dir: PathBuf,
+    /// A PostgreSQL server: each run on a database of its own there
+    /// instead of a SQLite file in `dir`.
+    pub postgres: Option<String>,
+    /// Core replicas sharing the store (more than 1 only on PostgreSQL).
+    pub replicas: u32,
 }
 
 /// The full flow's figures.
@@ -452,6 +460,21 @@ fn recorder(dir: &Path, name: &str) -> Result<Recorder, BenchCoreError> {
 pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleReport, BenchCoreError> {
     std::fs::create_dir_all(&opts.dir)
         .map_err(|e| setup(format!("create {}", opts.dir.display()))(e.to_string()))?;
+    let database = match &opts.postgres {
+        Some(server) => Some(
+            crate::run::RunStore::new(server, opts.replicas)
+                .map_err(setup("use --store"))?
+                .prepare()
+                .await
+                .map_err(setup("create a PostgreSQL database"))?,
+        ),
+        None if opts.replicas > 1 => {
+            return Err(setup("run replicas")(
+                "--replicas above 1 needs --store postgres://…".into(),
+            ));
+        }
+        None => None,
+    };
     let db = opts.dir.join("lifecycle.sqlite");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -496,6 +519,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
         },
     );
     config.credentials = credentials();
+    config.postgres = database.as_ref().map(|db| db.url());
     for (client, token) in [
         (erp.core_client(), ERP_TOKEN),
         (wms.core_client(), WMS_TOKEN),
@@ -505,7 +529,9 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
             .set_bearer(token.to_owned())
             .expect("a new simulator has no token yet");
     }
-    let core = integration_core::start(config, core_l).map_err(|e| setup("start the core")(e.to_string()))?;
+    let core = crate::run::store::Cores::start(config, core_l, opts.replicas)
+        .await
+        .map_err(|e| setup("start the core")(e.to_string()))?;
     let serve_err = |what: &str| setup(format!("serve the {what} simulator"));
     let servers = [
         simulators::serve(erp_l, simulators::erp::app(erp.clone()), erp.faults().clone())
@@ -553,6 +579,9 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     core.stop().await;
     for server in servers {
         let _ = server.stop().await;
+    }
+    if let Some(db) = database {
+        crate::run::store::drop_database(db).await;
     }
     Ok(LifecycleReport {
         window,
@@ -615,36 +644,66 @@ pub async fn run_intake(opts: &IntakeOptions) -> u8 {
     }
 }
 
-/// `crossdock bench core-lifecycle`: prints the flow's throughput.
-pub async fn run_lifecycle(opts: &LifecycleOptions) -> u8 {
-    match bench_core_lifecycle(opts).await {
-        Ok(r) => {
-            println!(
-                "window     {:.1} s, {} POs released ({:.0}/s)",
-                r.window.as_secs_f64(),
-                r.released,
-                r.released as f64 / r.window.as_secs_f64().max(1e-9)
-            );
-            println!(
-                "sustained  {:.0} completed POs/s over the window (target >= 2000 for 60 s)",
-                r.sustained_per_second()
-            );
-            println!(
-                "backlog    {} outbox rows pending at the end of the window; {} commits in all",
-                r.outbox_pending_at_window_end, r.commits
-            );
-            println!(
-                "drained    {} of {} POs completed after {:.1} s; {} dead letters",
-                r.completed,
-                r.released,
-                r.total.as_secs_f64(),
-                r.outbox_dead
-            );
-            crate::exit::OK
+/// `crossdock bench core-lifecycle`: prints the flow's throughput, once
+/// per replica count in `replicas` (the curve, each against the first).
+pub async fn run_lifecycle(opts: &LifecycleOptions, replicas: &[u32]) -> u8 {
+    let mut curve = Vec::new();
+    for &n in replicas {
+        let opts = LifecycleOptions {
+            replicas: n,
+            ..opts.clone()
+        };
+        if replicas.len() > 1 {
+            println!("== {n} replica(s)");
         }
-        Err(e) => {
-            eprintln!("crossdock: error: benchmark failed: {e}");
-            crate::exit::INFRASTRUCTURE
+        match bench_core_lifecycle(&opts).await {
+            Ok(r) => {
+                print_lifecycle(&r);
+                curve.push((n, r.sustained_per_second()));
+            }
+            Err(e) => {
+                eprintln!("crossdock: error: benchmark failed: {e}");
+                return crate::exit::INFRASTRUCTURE;
+            }
         }
     }
+    if let [(_, first), ..] = curve[..]
+        && curve.len() > 1
+    {
+        println!(
+            "curve      replicas  completed POs/s  vs {} replica(s)",
+            curve[0].0
+        );
+        for (n, per_s) in &curve {
+            println!(
+                "curve      {n:>8}  {per_s:>15.0}  {:>6.2}x",
+                per_s / first.max(1e-9)
+            );
+        }
+    }
+    crate::exit::OK
+}
+
+fn print_lifecycle(r: &LifecycleReport) {
+    println!(
+        "window     {:.1} s, {} POs released ({:.0}/s)",
+        r.window.as_secs_f64(),
+        r.released,
+        r.released as f64 / r.window.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "sustained  {:.0} completed POs/s over the window (target >= 2000 for 60 s)",
+        r.sustained_per_second()
+    );
+    println!(
+        "backlog    {} outbox rows pending at the end of the window; {} commits in all",
+        r.outbox_pending_at_window_end, r.commits
+    );
+    println!(
+        "drained    {} of {} POs completed after {:.1} s; {} dead letters",
+        r.completed,
+        r.released,
+        r.total.as_secs_f64(),
+        r.outbox_dead
+    );
 }

@@ -247,6 +247,14 @@ pub enum BenchCommand {
         /// Where the database and histories go.
         #[arg(long, default_value = "target/crossdock/bench-core")]
         dir: PathBuf,
+        /// Store on this PostgreSQL server (a database per run, dropped
+        /// after) instead of a SQLite file in --dir.
+        #[arg(long, value_name = "postgres://USER@HOST:PORT")]
+        store: Option<String>,
+        /// Replica counts to run, one run each (the curve), e.g. 1,2,3;
+        /// above 1 needs --store.
+        #[arg(long, value_delimiter = ',', default_value = "1", value_parser = clap::value_parser!(u32).range(1..=16))]
+        replicas: Vec<u32>,
     },
     /// The open-model load driver against wrk (closed loop), on the same bare
     /// hyper server with the same connections: wrk first, then the driver
@@ -647,16 +655,28 @@ pub async fn execute(cli: Cli) -> u8 {
                     lines,
                     drain_seconds,
                     dir,
+                    store,
+                    replicas,
                 },
         } => {
-            crate::bench_core::run_lifecycle(&crate::bench_core::LifecycleOptions {
+            if store.is_none() && replicas.iter().any(|n| *n > 1) {
+                eprintln!("crossdock: error: --replicas above 1 needs --store postgres://…");
+                return exit::BAD_INPUT;
+            }
+            if let Some(Err(e)) = store.as_deref().map(|s| crate::run::RunStore::new(s, 1)) {
+                eprintln!("crossdock: error: {e}");
+                return exit::BAD_INPUT;
+            }
+            let opts = crate::bench_core::LifecycleOptions {
                 duration: std::time::Duration::from_secs(seconds),
                 concurrency,
                 lines,
                 drain: std::time::Duration::from_secs(drain_seconds),
                 dir,
-            })
-            .await
+                postgres: store,
+                replicas: 1,
+            };
+            crate::bench_core::run_lifecycle(&opts, &replicas).await
         }
         Command::Certify {
             role,

@@ -129,6 +129,11 @@ impl Cores {
         self.first().status().await
     }
 
+    /// Write transactions committed by all replicas.
+    pub fn commits(&self) -> u64 {
+        self.replicas.iter().map(CoreHandle::commits).sum()
+    }
+
     /// Stops every replica (and the spreader).
     pub async fn stop(self) {
         if let Some(s) = &self.spreader {

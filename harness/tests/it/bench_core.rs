@@ -66,13 +66,53 @@ fn core_lifecycle_bench_drains_every_released_po() {
         ],
         dir.path(),
     );
-    let drained = out
+    assert_all_drained(&out, 1);
+}
+
+/// Every run's "drained    N of N POs completed after …; 0 dead letters".
+fn assert_all_drained(out: &str, runs: usize) {
+    let drained: Vec<&str> = out.lines().filter(|l| l.starts_with("drained")).collect();
+    assert_eq!(drained.len(), runs, "{out}");
+    for line in drained {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[1], words[3], "{line}");
+        assert_ne!(words[1], "0", "{line}");
+        assert!(line.ends_with("0 dead letters"), "{line}");
+    }
+}
+
+#[test]
+fn core_lifecycle_bench_on_postgres_prints_the_curve_over_replicas() {
+    let _turn = scenario_turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(
+        &[
+            "core-lifecycle",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "4",
+            "--drain-seconds",
+            "20",
+            "--store",
+            "postgres://postgres@127.0.0.1:5432",
+            "--replicas",
+            "1,2",
+        ],
+        dir.path(),
+    );
+    assert_all_drained(&out, 2);
+    let curve: Vec<Vec<&str>> = out
         .lines()
-        .find(|l| l.starts_with("drained"))
-        .unwrap_or_else(|| panic!("{out}"));
-    // "drained    N of N POs completed after …; 0 dead letters"
-    let words: Vec<&str> = drained.split_whitespace().collect();
-    assert_eq!(words[1], words[3], "{drained}");
-    assert_ne!(words[1], "0", "{drained}");
-    assert!(drained.ends_with("0 dead letters"), "{drained}");
+        .filter(|l| l.starts_with("curve"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(curve.len(), 2, "{out}");
+    assert_eq!((curve[0][1], curve[0][3]), ("1", "1.00x"), "{out}");
+    assert_eq!(curve[1][1], "2", "{out}");
+    assert!(
+        !dir.path().join("lifecycle.sqlite").exists(),
+        "the store was PostgreSQL"
+    );
 }
