@@ -441,12 +441,63 @@ pub struct LifecycleReport {
     pub outbox_pending_at_window_end: i64,
     /// Write transactions (fsyncs) over the whole run.
     pub commits: u64,
+    /// CPU seconds used over the window by this process and by the
+    /// PostgreSQL server's processes (Linux `/proc`; zero elsewhere).
+    pub cpu_self_s: f64,
+    pub cpu_postgres_s: f64,
+}
+
+/// CPU seconds (user + system) of this process, and of each `postgres`
+/// process by pid, from `/proc` (empty where there is none).
+fn cpu_snapshot() -> (f64, std::collections::HashMap<u32, f64>) {
+    let tick = 100.0; // USER_HZ on Linux
+    let cpu_of = |stat: &str| -> Option<(String, f64)> {
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+        let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some((stat[open + 1..close].to_owned(), ticks / tick))
+    };
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| cpu_of(&s))
+        .map_or(0.0, |(_, s)| s);
+    let mut postgres = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Some((_, secs)) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| cpu_of(&s))
+            .filter(|(name, _)| name == "postgres")
+        {
+            postgres.insert(pid, secs);
+        }
+    }
+    (own, postgres)
+}
+
+/// CPU seconds the `postgres` processes alive at both snapshots used between them.
+fn postgres_cpu_between(
+    before: &std::collections::HashMap<u32, f64>,
+    after: &std::collections::HashMap<u32, f64>,
+) -> f64 {
+    after
+        .iter()
+        .filter_map(|(pid, s)| before.get(pid).map(|b| (s - b).max(0.0)))
+        .sum()
 }
 
 impl LifecycleReport {
     /// Completed POs per second over the load window.
     pub fn sustained_per_second(&self) -> f64 {
         self.completed_in_window as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+
+    /// Completed POs per second from the start to the end of the drain:
+    /// the whole flow's rate, backlog included.
+    pub fn end_to_end_per_second(&self) -> f64 {
+        self.completed as f64 / self.total.as_secs_f64().max(1e-9)
     }
 }
 
@@ -549,6 +600,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     let lines = u64::from(opts.lines.max(1));
     let completed = || erp.summary().goods_receipt_postings as u64 / lines;
     let next = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_snapshot();
     let start = Instant::now();
     let mut loops = JoinSet::new();
     for _ in 0..opts.concurrency.max(1) {
@@ -565,6 +617,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     }
     loops.join_all().await;
     let window = start.elapsed();
+    let cpu_after = cpu_snapshot();
     let completed_in_window = completed();
     let outbox_pending_at_window_end = core.status().await.map(|s| s.outbox_pending).unwrap_or(-1);
     let released = next.load(Ordering::Relaxed);
@@ -592,6 +645,8 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
         outbox_dead,
         outbox_pending_at_window_end,
         commits,
+        cpu_self_s: cpu_after.0 - cpu_before.0,
+        cpu_postgres_s: postgres_cpu_between(&cpu_before.1, &cpu_after.1),
     })
 }
 
@@ -659,7 +714,7 @@ pub async fn run_lifecycle(opts: &LifecycleOptions, replicas: &[u32]) -> u8 {
         match bench_core_lifecycle(&opts).await {
             Ok(r) => {
                 print_lifecycle(&r);
-                curve.push((n, r.sustained_per_second()));
+                curve.push((n, r.sustained_per_second(), r.end_to_end_per_second()));
             }
             Err(e) => {
                 eprintln!("crossdock: error: benchmark failed: {e}");
@@ -667,18 +722,19 @@ pub async fn run_lifecycle(opts: &LifecycleOptions, replicas: &[u32]) -> u8 {
             }
         }
     }
-    if let [(_, first), ..] = curve[..]
+    if let [(first_n, _, first), ..] = curve[..]
         && curve.len() > 1
     {
-        println!(
-            "curve      replicas  completed POs/s  vs {} replica(s)",
-            curve[0].0
-        );
-        for (n, per_s) in &curve {
-            println!(
-                "curve      {n:>8}  {per_s:>15.0}  {:>6.2}x",
-                per_s / first.max(1e-9)
-            );
+        // The end-to-end rate is the curve: with the backlog it includes,
+        // a window too short to complete much still measures the flow.
+        println!("curve      replicas  in window POs/s  end to end POs/s  vs {first_n} replica(s)");
+        for (n, window, end_to_end) in &curve {
+            let ratio = if first > 0.0 {
+                format!("{:.2}x", end_to_end / first)
+            } else {
+                "-".into()
+            };
+            println!("curve      {n:>8}  {window:>15.0}  {end_to_end:>16.1}  {ratio:>6}");
         }
     }
     crate::exit::OK
@@ -698,6 +754,14 @@ fn print_lifecycle(r: &LifecycleReport) {
     println!(
         "backlog    {} outbox rows pending at the end of the window; {} commits in all",
         r.outbox_pending_at_window_end, r.commits
+    );
+    let secs = r.window.as_secs_f64().max(1e-9);
+    println!(
+        "cpu        this process {:.1} s ({:.2} cores), PostgreSQL {:.1} s ({:.2} cores) over the window",
+        r.cpu_self_s,
+        r.cpu_self_s / secs,
+        r.cpu_postgres_s,
+        r.cpu_postgres_s / secs
     );
     println!(
         "drained    {} of {} POs completed after {:.1} s; {} dead letters",

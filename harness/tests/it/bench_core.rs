@@ -102,6 +102,7 @@ fn core_lifecycle_bench_on_postgres_prints_the_curve_over_replicas() {
         dir.path(),
     );
     assert_all_drained(&out, 2);
+    assert_eq!(out.lines().filter(|l| l.starts_with("cpu ")).count(), 2, "{out}");
     let curve: Vec<Vec<&str>> = out
         .lines()
         .filter(|l| l.starts_with("curve"))
@@ -109,7 +110,7 @@ fn core_lifecycle_bench_on_postgres_prints_the_curve_over_replicas() {
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(curve.len(), 2, "{out}");
-    assert_eq!((curve[0][1], curve[0][3]), ("1", "1.00x"), "{out}");
+    assert_eq!((curve[0][1], curve[0][4]), ("1", "1.00x"), "{out}");
     assert_eq!(curve[1][1], "2", "{out}");
     assert!(
         !dir.path().join("lifecycle.sqlite").exists(),
