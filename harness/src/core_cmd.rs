@@ -665,17 +665,20 @@ mod tests {
         assert_eq!(c.retry.backoff.cap, Duration::from_millis(200));
     }
 
+    /// `text` as core.toml in a temporary directory (kept with the guard).
+    fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
     #[test]
     fn events_come_from_the_file_or_the_environment_and_are_checked() {
         let (c, _) = core_config(&CoreFile::default()).unwrap();
         assert_eq!(c.events, None, "off by default");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("core.toml");
-        std::fs::write(
-            &path,
-            "[events]\nurl = \"nats://127.0.0.1:4222\"\nsubject_prefix = \"x.y\"\n",
-        )
-        .unwrap();
+        let (_dir, path) =
+            config_file("[events]\nurl = \"nats://127.0.0.1:4222\"\nsubject_prefix = \"x.y\"\n");
         let mut f = load_config(Some(&path)).unwrap();
         let vars = [("CROSSDOCK_EVENTS_STREAM".to_owned(), "S1".to_owned())];
         assert!(apply_env(&mut f, vars).unwrap().is_empty());
@@ -702,13 +705,8 @@ mod tests {
     fn the_store_is_a_sqlite_path_or_a_postgres_url_from_the_file_or_the_environment() {
         let (c, _) = core_config(&CoreFile::default()).unwrap();
         assert_eq!((c.postgres, c.database), (None, default_database()));
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("core.toml");
-        std::fs::write(
-            &path,
-            "store = \"postgres://postgres@127.0.0.1:5432/crossdock\"\noutbox_lease_ms = 2000\n",
-        )
-        .unwrap();
+        let (_dir, path) =
+            config_file("store = \"postgres://postgres@127.0.0.1:5432/crossdock\"\noutbox_lease_ms = 2000\n");
         let mut f = load_config(Some(&path)).unwrap();
         let (c, _) = core_config(&f).unwrap();
         assert_eq!(

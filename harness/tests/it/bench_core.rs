@@ -50,22 +50,17 @@ fn core_intake_bench_runs_both_modes_and_prints_the_ratio() {
     assert!(dir.path().join("grouped.sqlite").exists());
 }
 
+/// `bench core-lifecycle` for 1 s (20 s to drain) with `args`.
+fn lifecycle(args: &[&str], dir: &std::path::Path) -> String {
+    let base = ["core-lifecycle", "--seconds", "1", "--drain-seconds", "20"];
+    bench(&[&base[..], args].concat(), dir)
+}
+
 #[test]
 fn core_lifecycle_bench_drains_every_released_po() {
     let _turn = scenario_turn_blocking();
     let dir = tempfile::tempdir().unwrap();
-    let out = bench(
-        &[
-            "core-lifecycle",
-            "--seconds",
-            "1",
-            "--concurrency",
-            "2",
-            "--drain-seconds",
-            "20",
-        ],
-        dir.path(),
-    );
+    let out = lifecycle(&["--concurrency", "2"], dir.path());
     assert_all_drained(&out, 1);
 }
 
@@ -85,15 +80,10 @@ fn assert_all_drained(out: &str, runs: usize) {
 fn core_lifecycle_bench_on_postgres_prints_the_curve_over_replicas() {
     let _turn = scenario_turn_blocking();
     let dir = tempfile::tempdir().unwrap();
-    let out = bench(
+    let out = lifecycle(
         &[
-            "core-lifecycle",
-            "--seconds",
-            "1",
             "--concurrency",
             "4",
-            "--drain-seconds",
-            "20",
             "--store",
             "postgres://postgres@127.0.0.1:5432",
             "--replicas",
