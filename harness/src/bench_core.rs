@@ -12,7 +12,10 @@
 //! process: the ERP releases POs as fast as `concurrency` release loops
 //! allow; each goes PO → supplier → acknowledgement → ASN → expectation →
 //! WMS receipt → ERP goods-receipt posting. The figure is completed POs
-//! (all lines posted) per second over the load window.
+//! (all lines posted) per second over the load window. With `--store
+//! postgres://… --replicas 1,2,3` it runs once per replica count, each on
+//! a database of its own on that server, the parties' connections spread
+//! over the replicas, and prints the curve (throughput against replicas).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -415,6 +418,11 @@ pub struct LifecycleOptions {
     pub drain: Duration,
     /// Where the database and the simulators' histories go.
     pub dir: PathBuf,
+    /// A PostgreSQL server: each run on a database of its own there
+    /// instead of a SQLite file in `dir`.
+    pub postgres: Option<String>,
+    /// Core replicas sharing the store (more than 1 only on PostgreSQL).
+    pub replicas: u32,
 }
 
 /// The full flow's figures.
@@ -433,12 +441,63 @@ pub struct LifecycleReport {
     pub outbox_pending_at_window_end: i64,
     /// Write transactions (fsyncs) over the whole run.
     pub commits: u64,
+    /// CPU seconds used over the window by this process and by the
+    /// PostgreSQL server's processes (Linux `/proc`; zero elsewhere).
+    pub cpu_self_s: f64,
+    pub cpu_postgres_s: f64,
+}
+
+/// CPU seconds (user + system) of this process, and of each `postgres`
+/// process by pid, from `/proc` (empty where there is none).
+fn cpu_snapshot() -> (f64, std::collections::HashMap<u32, f64>) {
+    let tick = 100.0; // USER_HZ on Linux
+    let cpu_of = |stat: &str| -> Option<(String, f64)> {
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+        let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some((stat[open + 1..close].to_owned(), ticks / tick))
+    };
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| cpu_of(&s))
+        .map_or(0.0, |(_, s)| s);
+    let mut postgres = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Some((_, secs)) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| cpu_of(&s))
+            .filter(|(name, _)| name == "postgres")
+        {
+            postgres.insert(pid, secs);
+        }
+    }
+    (own, postgres)
+}
+
+/// CPU seconds the `postgres` processes alive at both snapshots used between them.
+fn postgres_cpu_between(
+    before: &std::collections::HashMap<u32, f64>,
+    after: &std::collections::HashMap<u32, f64>,
+) -> f64 {
+    after
+        .iter()
+        .filter_map(|(pid, s)| before.get(pid).map(|b| (s - b).max(0.0)))
+        .sum()
 }
 
 impl LifecycleReport {
     /// Completed POs per second over the load window.
     pub fn sustained_per_second(&self) -> f64 {
         self.completed_in_window as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+
+    /// Completed POs per second from the start to the end of the drain:
+    /// the whole flow's rate, backlog included.
+    pub fn end_to_end_per_second(&self) -> f64 {
+        self.completed as f64 / self.total.as_secs_f64().max(1e-9)
     }
 }
 
@@ -452,6 +511,21 @@ fn recorder(dir: &Path, name: &str) -> Result<Recorder, BenchCoreError> {
 pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleReport, BenchCoreError> {
     std::fs::create_dir_all(&opts.dir)
         .map_err(|e| setup(format!("create {}", opts.dir.display()))(e.to_string()))?;
+    let database = match &opts.postgres {
+        Some(server) => Some(
+            crate::run::RunStore::new(server, opts.replicas)
+                .map_err(setup("use --store"))?
+                .prepare()
+                .await
+                .map_err(setup("create a PostgreSQL database"))?,
+        ),
+        None if opts.replicas > 1 => {
+            return Err(setup("run replicas")(
+                "--replicas above 1 needs --store postgres://…".into(),
+            ));
+        }
+        None => None,
+    };
     let db = opts.dir.join("lifecycle.sqlite");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -496,6 +570,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
         },
     );
     config.credentials = credentials();
+    config.postgres = database.as_ref().map(|db| db.url());
     for (client, token) in [
         (erp.core_client(), ERP_TOKEN),
         (wms.core_client(), WMS_TOKEN),
@@ -505,7 +580,9 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
             .set_bearer(token.to_owned())
             .expect("a new simulator has no token yet");
     }
-    let core = integration_core::start(config, core_l).map_err(|e| setup("start the core")(e.to_string()))?;
+    let core = crate::run::store::Cores::start(config, core_l, opts.replicas)
+        .await
+        .map_err(|e| setup("start the core")(e.to_string()))?;
     let serve_err = |what: &str| setup(format!("serve the {what} simulator"));
     let servers = [
         simulators::serve(erp_l, simulators::erp::app(erp.clone()), erp.faults().clone())
@@ -523,6 +600,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     let lines = u64::from(opts.lines.max(1));
     let completed = || erp.summary().goods_receipt_postings as u64 / lines;
     let next = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_snapshot();
     let start = Instant::now();
     let mut loops = JoinSet::new();
     for _ in 0..opts.concurrency.max(1) {
@@ -539,6 +617,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     }
     loops.join_all().await;
     let window = start.elapsed();
+    let cpu_after = cpu_snapshot();
     let completed_in_window = completed();
     let outbox_pending_at_window_end = core.status().await.map(|s| s.outbox_pending).unwrap_or(-1);
     let released = next.load(Ordering::Relaxed);
@@ -554,6 +633,9 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     for server in servers {
         let _ = server.stop().await;
     }
+    if let Some(db) = database {
+        crate::run::store::drop_database(db).await;
+    }
     Ok(LifecycleReport {
         window,
         released,
@@ -563,6 +645,8 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
         outbox_dead,
         outbox_pending_at_window_end,
         commits,
+        cpu_self_s: cpu_after.0 - cpu_before.0,
+        cpu_postgres_s: postgres_cpu_between(&cpu_before.1, &cpu_after.1),
     })
 }
 
@@ -615,36 +699,75 @@ pub async fn run_intake(opts: &IntakeOptions) -> u8 {
     }
 }
 
-/// `crossdock bench core-lifecycle`: prints the flow's throughput.
-pub async fn run_lifecycle(opts: &LifecycleOptions) -> u8 {
-    match bench_core_lifecycle(opts).await {
-        Ok(r) => {
-            println!(
-                "window     {:.1} s, {} POs released ({:.0}/s)",
-                r.window.as_secs_f64(),
-                r.released,
-                r.released as f64 / r.window.as_secs_f64().max(1e-9)
-            );
-            println!(
-                "sustained  {:.0} completed POs/s over the window (target >= 2000 for 60 s)",
-                r.sustained_per_second()
-            );
-            println!(
-                "backlog    {} outbox rows pending at the end of the window; {} commits in all",
-                r.outbox_pending_at_window_end, r.commits
-            );
-            println!(
-                "drained    {} of {} POs completed after {:.1} s; {} dead letters",
-                r.completed,
-                r.released,
-                r.total.as_secs_f64(),
-                r.outbox_dead
-            );
-            crate::exit::OK
+/// `crossdock bench core-lifecycle`: prints the flow's throughput, once
+/// per replica count in `replicas` (the curve, each against the first).
+pub async fn run_lifecycle(opts: &LifecycleOptions, replicas: &[u32]) -> u8 {
+    let mut curve = Vec::new();
+    for &n in replicas {
+        let opts = LifecycleOptions {
+            replicas: n,
+            ..opts.clone()
+        };
+        if replicas.len() > 1 {
+            println!("== {n} replica(s)");
         }
-        Err(e) => {
-            eprintln!("crossdock: error: benchmark failed: {e}");
-            crate::exit::INFRASTRUCTURE
+        match bench_core_lifecycle(&opts).await {
+            Ok(r) => {
+                print_lifecycle(&r);
+                curve.push((n, r.sustained_per_second(), r.end_to_end_per_second()));
+            }
+            Err(e) => {
+                eprintln!("crossdock: error: benchmark failed: {e}");
+                return crate::exit::INFRASTRUCTURE;
+            }
         }
     }
+    if let [(first_n, _, first), ..] = curve[..]
+        && curve.len() > 1
+    {
+        // The end-to-end rate is the curve: with the backlog it includes,
+        // a window too short to complete much still measures the flow.
+        println!("curve      replicas  in window POs/s  end to end POs/s  vs {first_n} replica(s)");
+        for (n, window, end_to_end) in &curve {
+            let ratio = if first > 0.0 {
+                format!("{:.2}x", end_to_end / first)
+            } else {
+                "-".into()
+            };
+            println!("curve      {n:>8}  {window:>15.0}  {end_to_end:>16.1}  {ratio:>6}");
+        }
+    }
+    crate::exit::OK
+}
+
+fn print_lifecycle(r: &LifecycleReport) {
+    println!(
+        "window     {:.1} s, {} POs released ({:.0}/s)",
+        r.window.as_secs_f64(),
+        r.released,
+        r.released as f64 / r.window.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "sustained  {:.0} completed POs/s over the window (target >= 2000 for 60 s)",
+        r.sustained_per_second()
+    );
+    println!(
+        "backlog    {} outbox rows pending at the end of the window; {} commits in all",
+        r.outbox_pending_at_window_end, r.commits
+    );
+    let secs = r.window.as_secs_f64().max(1e-9);
+    println!(
+        "cpu        this process {:.1} s ({:.2} cores), PostgreSQL {:.1} s ({:.2} cores) over the window",
+        r.cpu_self_s,
+        r.cpu_self_s / secs,
+        r.cpu_postgres_s,
+        r.cpu_postgres_s / secs
+    );
+    println!(
+        "drained    {} of {} POs completed after {:.1} s; {} dead letters",
+        r.completed,
+        r.released,
+        r.total.as_secs_f64(),
+        r.outbox_dead
+    );
 }

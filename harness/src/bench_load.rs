@@ -502,6 +502,7 @@ pub async fn bench_checker(opts: &CheckerBenchOptions) -> Result<CheckerBench, B
             progress: None,
             events: None,
             parties: Default::default(),
+            store: None,
         },
     )
     .await

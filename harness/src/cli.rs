@@ -58,6 +58,15 @@ pub enum Command {
             crate::run::external::PartyRole,
             crate::run::external::LoopbackAddr,
         )>,
+        /// The in-process core stores on this PostgreSQL server: each
+        /// scenario run creates a database of its own there and drops it
+        /// afterwards (default: a SQLite file in the run's directory).
+        #[arg(long, value_name = "postgres://USER@HOST:PORT")]
+        store: Option<String>,
+        /// Run this many core replicas on the --store database, the
+        /// parties' calls spread across them.
+        #[arg(long, default_value_t = 1, requires = "store", value_parser = clap::value_parser!(u32).range(1..=16))]
+        replicas: u32,
     },
     /// Run one simulated party standalone, on a loopback address, until Ctrl-C.
     ///
@@ -117,6 +126,11 @@ pub enum Command {
         /// The JetStream stream, overriding the file's [events] stream.
         #[arg(long, value_name = "NAME")]
         events_stream: Option<String>,
+        /// The store, overriding the file's `store`/`database`: a SQLite
+        /// file, or a PostgreSQL database (postgres://…, must exist) that
+        /// several cores may share.
+        #[arg(long, value_name = "PATH|postgres://…")]
+        store: Option<String>,
     },
     /// Two runs side by side: B regresses against A when a check newly fails
     /// or a latency percentile grew beyond the tolerance.
@@ -251,6 +265,14 @@ pub enum BenchCommand {
         /// Where the database and histories go.
         #[arg(long, default_value = "target/crossdock/bench-core")]
         dir: PathBuf,
+        /// Store on this PostgreSQL server (a database per run, dropped
+        /// after) instead of a SQLite file in --dir.
+        #[arg(long, value_name = "postgres://USER@HOST:PORT")]
+        store: Option<String>,
+        /// Replica counts to run, one run each (the curve), e.g. 1,2,3;
+        /// above 1 needs --store.
+        #[arg(long, value_delimiter = ',', default_value = "1", value_parser = clap::value_parser!(u32).range(1..=16))]
+        replicas: Vec<u32>,
     },
     /// The open-model load driver against wrk (closed loop), on the same bare
     /// hyper server with the same connections: wrk first, then the driver
@@ -383,7 +405,19 @@ pub async fn execute(cli: Cli) -> u8 {
             external,
             tokens_for,
             listen,
+            store,
+            replicas,
         } => {
+            let store = match store
+                .map(|url| crate::run::RunStore::new(&url, replicas))
+                .transpose()
+            {
+                Ok(store) => store,
+                Err(e) => {
+                    eprintln!("crossdock: error: {e}");
+                    return exit::BAD_INPUT;
+                }
+            };
             let events = match events
                 .map(|url| crate::run::events::RunEvents::new(&url, &events_stream))
                 .transpose()
@@ -405,6 +439,7 @@ pub async fn execute(cli: Cli) -> u8 {
                     tokens_for,
                     listen,
                 },
+                store,
             };
             let files = match scenario_files(&scenarios) {
                 Ok(files) => files,
@@ -484,8 +519,9 @@ pub async fn execute(cli: Cli) -> u8 {
             listen,
             events,
             events_stream,
+            store,
         } => {
-            // File, then CROSSDOCK_* environment, then --listen.
+            // File, then CROSSDOCK_* environment, then the options.
             let loaded = crate::core_cmd::load_config(config.as_deref()).and_then(|mut file| {
                 let warnings = crate::core_cmd::apply_env(&mut file, std::env::vars())?;
                 Ok((file, warnings))
@@ -504,6 +540,15 @@ pub async fn execute(cli: Cli) -> u8 {
                     if events_stream.is_some() {
                         file.events.stream = events_stream;
                     }
+                    if let Some(store) = store {
+                        match store.parse() {
+                            Ok(store) => file.store = Some(store),
+                            Err(e) => {
+                                eprintln!("crossdock: error: --store: {e}");
+                                return exit::BAD_INPUT;
+                            }
+                        }
+                    }
                     file
                 }
                 Err(e) => {
@@ -511,13 +556,13 @@ pub async fn execute(cli: Cli) -> u8 {
                     return e.exit_code();
                 }
             };
-            let database = file.database.clone();
+            let store = match &file.store {
+                Some(s) => s.0.to_string(),
+                None => file.database.display().to_string(),
+            };
             let started = |url: &str| {
                 println!("{url}");
-                eprintln!(
-                    "crossdock: reference core on {url}; database {}; Ctrl-C to stop",
-                    database.display()
-                );
+                eprintln!("crossdock: reference core on {url}; store {store}; Ctrl-C to stop");
             };
             let ctrl_c = match interrupted() {
                 Ok(signal) => signal,
@@ -637,16 +682,28 @@ pub async fn execute(cli: Cli) -> u8 {
                     lines,
                     drain_seconds,
                     dir,
+                    store,
+                    replicas,
                 },
         } => {
-            crate::bench_core::run_lifecycle(&crate::bench_core::LifecycleOptions {
+            if store.is_none() && replicas.iter().any(|n| *n > 1) {
+                eprintln!("crossdock: error: --replicas above 1 needs --store postgres://…");
+                return exit::BAD_INPUT;
+            }
+            if let Some(Err(e)) = store.as_deref().map(|s| crate::run::RunStore::new(s, 1)) {
+                eprintln!("crossdock: error: {e}");
+                return exit::BAD_INPUT;
+            }
+            let opts = crate::bench_core::LifecycleOptions {
                 duration: std::time::Duration::from_secs(seconds),
                 concurrency,
                 lines,
                 drain: std::time::Duration::from_secs(drain_seconds),
                 dir,
-            })
-            .await
+                postgres: store,
+                replicas: 1,
+            };
+            crate::bench_core::run_lifecycle(&opts, &replicas).await
         }
         Command::Certify {
             role,

@@ -6,6 +6,9 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"
 //! database = "target/crossdock/core/core.sqlite"   # created if absent
+//! # store = "postgres://postgres@127.0.0.1:5432/crossdock"  # instead of database:
+//! #   a PostgreSQL database (must exist) that several replicas may share
+//! outbox_lease_ms = 30000          # PostgreSQL: how long a replica's outbox claim lasts
 //!
 //! [partners]                       # base URLs the outbox delivers to
 //! erp = "http://127.0.0.1:7001"
@@ -128,7 +131,25 @@ macro_rules! deserialize_from_str {
         }
     )*};
 }
-deserialize_from_str!(HttpUrl, Token, GlnText);
+/// Where the store lives: a `postgres://` URL (checked), or a SQLite path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreText(pub integration_core::StoreLocation);
+
+impl std::str::FromStr for StoreText {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            return Err("expected a SQLite file path or a postgres:// URL, found nothing".into());
+        }
+        let location = integration_core::StoreLocation::parse(s);
+        if let integration_core::StoreLocation::Postgres(url) = &location {
+            integration_core::pgstore::check_url(url)?;
+        }
+        Ok(StoreText(location))
+    }
+}
+
+deserialize_from_str!(HttpUrl, Token, GlnText, StoreText);
 
 /// Partner base URLs.
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +288,10 @@ pub struct CoreFile {
     pub listen: SocketAddr,
     #[serde(default = "default_database")]
     pub database: PathBuf,
+    /// The store: a SQLite path or a `postgres://` URL; overrides `database`.
+    pub store: Option<StoreText>,
+    /// PostgreSQL: how long a replica's claim on an outbox row lasts.
+    pub outbox_lease_ms: Option<crate::scenario::Positive>,
     #[serde(default)]
     pub partners: PartnersFile,
     #[serde(default)]
@@ -284,6 +309,8 @@ impl Default for CoreFile {
         Self {
             listen: default_listen(),
             database: default_database(),
+            store: None,
+            outbox_lease_ms: None,
             partners: PartnersFile::default(),
             retry: RetryFile::default(),
             auth: AuthFile::default(),
@@ -296,9 +323,10 @@ impl Default for CoreFile {
 /// The environment variables `crossdock core` reads, each overriding the
 /// file key beside it. `CROSSDOCK_AUTH_SUPPLIERS` is a comma-separated list
 /// of `gln=token`, replacing the file's `[[auth.suppliers]]`.
-pub const ENV_VARS: [(&str, &str); 22] = [
+pub const ENV_VARS: [(&str, &str); 23] = [
     ("CROSSDOCK_LISTEN", "listen"),
     ("CROSSDOCK_DATABASE", "database"),
+    ("CROSSDOCK_STORE", "store"),
     ("CROSSDOCK_PARTNERS_ERP", "partners.erp"),
     ("CROSSDOCK_PARTNERS_WMS", "partners.wms"),
     ("CROSSDOCK_PARTNERS_SUPPLIER", "partners.supplier"),
@@ -384,6 +412,7 @@ pub fn apply_env(
                 return Err(bad("expected a file path, found nothing".into()));
             }
             "CROSSDOCK_DATABASE" => file.database = PathBuf::from(value),
+            "CROSSDOCK_STORE" => file.store = Some(value.parse().map_err(bad)?),
             "CROSSDOCK_PARTNERS_ERP" => file.partners.erp = value.parse().map_err(bad)?,
             "CROSSDOCK_PARTNERS_WMS" => file.partners.wms = value.parse().map_err(bad)?,
             "CROSSDOCK_PARTNERS_SUPPLIER" => file.partners.supplier = value.parse().map_err(bad)?,
@@ -467,12 +496,18 @@ pub enum CoreCmdError {
     BadInput(String),
     #[error("failed to {what}: {message}")]
     Start { what: String, message: String },
+    /// The PostgreSQL store (`--store postgres://…`) did not answer or
+    /// refused us: bad input, like an unreachable `--events`.
+    #[error("the PostgreSQL store (--store) is unreachable: {0}")]
+    Unreachable(String),
 }
 
 impl CoreCmdError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CoreCmdError::Config(_) | CoreCmdError::BadInput(_) => crate::exit::BAD_INPUT,
+            CoreCmdError::Config(_) | CoreCmdError::BadInput(_) | CoreCmdError::Unreachable(_) => {
+                crate::exit::BAD_INPUT
+            }
             CoreCmdError::Start { .. } => crate::exit::INFRASTRUCTURE,
         }
     }
@@ -492,13 +527,22 @@ pub fn load_config(file: Option<&Path>) -> Result<CoreFile, CoreCmdError> {
 /// are generated and returned so the caller can show them.
 pub fn core_config(file: &CoreFile) -> Result<(CoreConfig, Option<GeneratedTokens>), CoreCmdError> {
     let mut config = CoreConfig::new(
-        file.database.clone(),
+        match &file.store {
+            Some(StoreText(integration_core::StoreLocation::Sqlite(path))) => path.clone(),
+            _ => file.database.clone(),
+        },
         Partners {
             erp: file.partners.erp.0.clone(),
             wms: file.partners.wms.0.clone(),
             supplier: file.partners.supplier.0.clone(),
         },
     );
+    if let Some(StoreText(integration_core::StoreLocation::Postgres(url))) = &file.store {
+        config.postgres = Some(url.clone());
+    }
+    if let Some(ms) = file.outbox_lease_ms {
+        config.store.lease = Duration::from_millis(u64::from(ms.0));
+    }
     let a = &file.auth;
     let generated =
         (a.erp_token.is_none() && a.wms_token.is_none() && a.ops_token.is_none() && a.suppliers.is_empty())
@@ -605,7 +649,11 @@ pub async fn run_core(
     } else if file.auth.suppliers.is_empty() {
         eprintln!("crossdock: warning: no supplier tokens configured; suppliers will get 401");
     }
-    if let Some(dir) = config.database.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = config
+        .database
+        .parent()
+        .filter(|d| config.postgres.is_none() && !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|e| CoreCmdError::Start {
             what: format!("create {}", dir.display()),
             message: e.to_string(),
@@ -617,9 +665,15 @@ pub async fn run_core(
             what: format!("listen on {}", file.listen),
             message: e.to_string(),
         })?;
-    let core = integration_core::start(config, listener).map_err(|e| CoreCmdError::Start {
-        what: "start the core".into(),
-        message: e.to_string(),
+    let on_postgres = config.postgres.is_some();
+    let core = integration_core::start(config, listener).map_err(|e| match e {
+        integration_core::StartError::Database { source, .. } if on_postgres => {
+            CoreCmdError::Unreachable(source.to_string())
+        }
+        e => CoreCmdError::Start {
+            what: "start the core".into(),
+            message: e.to_string(),
+        },
     })?;
     started(&core.url());
     shutdown.await;
@@ -652,17 +706,20 @@ mod tests {
         assert_eq!(c.retry.backoff.cap, Duration::from_millis(200));
     }
 
+    /// `text` as core.toml in a temporary directory (kept with the guard).
+    fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
     #[test]
     fn events_come_from_the_file_or_the_environment_and_are_checked() {
         let (c, _) = core_config(&CoreFile::default()).unwrap();
         assert_eq!(c.events, None, "off by default");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("core.toml");
-        std::fs::write(
-            &path,
-            "[events]\nurl = \"nats://127.0.0.1:4222\"\nsubject_prefix = \"x.y\"\n",
-        )
-        .unwrap();
+        let (_dir, path) =
+            config_file("[events]\nurl = \"nats://127.0.0.1:4222\"\nsubject_prefix = \"x.y\"\n");
         let mut f = load_config(Some(&path)).unwrap();
         let vars = [("CROSSDOCK_EVENTS_STREAM".to_owned(), "S1".to_owned())];
         assert!(apply_env(&mut f, vars).unwrap().is_empty());
@@ -683,6 +740,66 @@ mod tests {
         f.events.url = None;
         let err = core_config(&f).unwrap_err().to_string();
         assert!(err.contains("without url"), "{err}");
+    }
+
+    #[test]
+    fn the_store_is_a_sqlite_path_or_a_postgres_url_from_the_file_or_the_environment() {
+        let (c, _) = core_config(&CoreFile::default()).unwrap();
+        assert_eq!((c.postgres, c.database), (None, default_database()));
+        let (_dir, path) =
+            config_file("store = \"postgres://postgres@127.0.0.1:5432/crossdock\"\noutbox_lease_ms = 2000\n");
+        let mut f = load_config(Some(&path)).unwrap();
+        let (c, _) = core_config(&f).unwrap();
+        assert_eq!(
+            c.postgres.as_deref(),
+            Some("postgres://postgres@127.0.0.1:5432/crossdock")
+        );
+        assert_eq!(c.store.lease, Duration::from_millis(2000));
+        // The environment overrides the file: a path is SQLite again.
+        let vars = [("CROSSDOCK_STORE".to_owned(), "data/core.sqlite".to_owned())];
+        apply_env(&mut f, vars).unwrap();
+        let (c, _) = core_config(&f).unwrap();
+        assert_eq!(
+            (c.postgres, c.database),
+            (None, PathBuf::from("data/core.sqlite"))
+        );
+
+        std::fs::write(&path, "listen = \"127.0.0.1:0\"\nstore = \"postgres://h:port\"\n").unwrap();
+        let e = load_config(Some(&path)).unwrap_err().to_string();
+        assert!(e.contains("core.toml:2:") && e.contains("store"), "{e}");
+        assert!(e.contains("invalid PostgreSQL URL"), "{e}");
+        let vars = [("CROSSDOCK_STORE".to_owned(), String::new())];
+        let e = apply_env(&mut CoreFile::default(), vars).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("CROSSDOCK_STORE: expected a SQLite file path or a postgres:// URL")
+        );
+        assert_eq!(e.exit_code(), crate::exit::BAD_INPUT);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_postgres_store_is_bad_input_naming_it() {
+        let mut f = CoreFile {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..CoreFile::default()
+        };
+        // Nothing listens on port 9 (discard).
+        f.store = Some(
+            "postgres://postgres:secret@127.0.0.1:9/crossdock"
+                .parse()
+                .unwrap(),
+        );
+        let e = run_core(f, |_| {}, async {}).await.unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.exit_code(), crate::exit::BAD_INPUT, "{text}");
+        assert!(
+            text.contains("PostgreSQL store (--store) is unreachable"),
+            "{text}"
+        );
+        assert!(
+            text.contains("postgres://postgres:***@127.0.0.1:9/crossdock"),
+            "{text}"
+        );
     }
 
     #[test]

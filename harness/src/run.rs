@@ -30,9 +30,11 @@ pub mod events;
 pub mod external;
 pub mod ops;
 pub mod outbound;
+pub mod store;
 use crate::inventory_invoicing;
 use crate::load::{Driver, LoadReport};
 use crate::scenario::{Scenario, ScenarioError, SimRole};
+pub use store::RunStore;
 
 /// How to run scenarios (built by the binary from its arguments).
 #[derive(Debug, Clone)]
@@ -53,6 +55,9 @@ pub struct RunOptions {
     /// `--external`, `--token-for`, `--listen`: roles played by systems
     /// at a URL, over the scenario's `[parties]`.
     pub parties: external::PartyOverrides,
+    /// The in-process core stores on PostgreSQL (a database per run), as
+    /// one or several replicas; `None`: a SQLite file in the run's directory.
+    pub store: Option<RunStore>,
 }
 
 /// What a run is doing, as it goes.
@@ -271,6 +276,11 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             "--events judges the in-process core's events; not judged: external core".into(),
         ));
     }
+    if parties.core.is_some() && opts.store.is_some() {
+        return Err(RunError::BadParties(
+            "--store is where the in-process core keeps its state; the core is external".into(),
+        ));
+    }
     parties.check_ready().await?;
     for note in parties.notes(&scenario) {
         eprintln!("crossdock: {note}");
@@ -400,9 +410,18 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         None => None,
     };
     core_config.events = events.as_ref().map(|e| e.config.clone());
+    let database = match &opts.store {
+        Some(s) => Some(s.prepare().await.map_err(|message| RunError::Unreachable {
+            what: "PostgreSQL (--store)",
+            message,
+        })?),
+        None => None,
+    };
+    core_config.postgres = database.as_ref().map(|db| db.url());
+    let replicas = opts.store.as_ref().map_or(1, |s| s.replicas);
     let core = match &parties.core {
         Some(c) => external::CoreAccess::external(c)?,
-        None => external::CoreAccess::start(core_config, core_l)?,
+        None => external::CoreAccess::start(core_config, core_l, replicas).await?,
     };
     let start_err = |what| {
         move |e: std::io::Error| RunError::Start {
@@ -620,6 +639,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     }
     let core_status = core.status().await.ok();
     core.stop().await;
+    if let Some(db) = database {
+        store::drop_database(db).await;
+    }
     for server in servers {
         let _ = server.stop().await;
     }

@@ -71,7 +71,11 @@ impl From<postgres::Error> for DbError {
         // The server's own message says more than the client's summary.
         let message = match e.as_db_error() {
             Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => e.to_string(),
+            // "error connecting to server" says why only in its source.
+            None => match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            },
         };
         Self { message, code }
     }

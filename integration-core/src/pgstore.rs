@@ -274,3 +274,120 @@ pub(crate) fn serializable<R>(
         }
     }
 }
+
+/// Checks that `url` is a PostgreSQL connection URL the client accepts
+/// (without connecting).
+pub fn check_url(url: &str) -> Result<(), String> {
+    url.parse::<postgres::Config>()
+        .map(|_| ())
+        .map_err(|e| format!("invalid PostgreSQL URL {}: {e}", redact(url)))
+}
+
+/// `url` with its database name replaced by `name` (query kept).
+pub fn with_database(url: &str, name: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let (head, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let base = match head[authority_start..].find('/') {
+        Some(slash) => &head[..authority_start + slash],
+        None => head,
+    };
+    format!("{base}/{name}{query}")
+}
+
+/// A database of its own on a PostgreSQL server, created with a unique
+/// name and dropped (connections forced off) when this guard is: one
+/// scenario run, one test, one benchmark round. Reruns never collide.
+#[derive(Debug)]
+pub struct ScratchDb {
+    /// The server as given (its database, default `postgres`, is where
+    /// `CREATE DATABASE` runs).
+    server: String,
+    pub name: String,
+}
+
+impl ScratchDb {
+    /// Creates `<prefix>_<pid>_<counter>_<random>` on the server of `server_url`.
+    pub fn create(server_url: &str, prefix: &str) -> Result<Self, DbError> {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "{prefix}_{}_{}_{:08x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            rand::random::<u32>()
+        );
+        admin(server_url, format!("CREATE DATABASE {name}"))?;
+        Ok(Self {
+            server: server_url.to_owned(),
+            name,
+        })
+    }
+
+    /// The connection URL of this database.
+    pub fn url(&self) -> String {
+        with_database(&self.server, &self.name)
+    }
+}
+
+/// Runs `sql` on the admin database of `server`, on a thread of its own:
+/// the sync client must not run inside a tokio runtime.
+fn admin(server: &str, sql: String) -> Result<(), DbError> {
+    let server = server.to_owned();
+    std::thread::spawn(move || {
+        let mut config: postgres::Config = server
+            .parse()
+            .map_err(|e| DbError::new(format!("invalid PostgreSQL URL {}: {e}", redact(&server))))?;
+        if config.get_dbname().is_none() {
+            config.dbname("postgres");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let mut client = connect(&config).map_err(|e| DbError {
+            message: format!("PostgreSQL at {}: {}", redact(&server), e.message),
+            code: e.code,
+        })?;
+        client.batch_execute(&sql).map_err(DbError::from)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(DbError::new("the PostgreSQL admin thread panicked")))
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if let Err(e) = admin(
+            &self.server,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        ) {
+            tracing::warn!(database = %self.name, error = %e, "failed to drop a scratch database");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_of_a_url_is_replaced_and_its_query_kept() {
+        for (url, expected) in [
+            (
+                "postgres://postgres@127.0.0.1:5432",
+                "postgres://postgres@127.0.0.1:5432/x",
+            ),
+            ("postgres://u:p@h/db", "postgres://u:p@h/x"),
+            (
+                "postgresql://h:5432/db?sslmode=disable",
+                "postgresql://h:5432/x?sslmode=disable",
+            ),
+            (
+                "postgres://h?connect_timeout=2",
+                "postgres://h/x?connect_timeout=2",
+            ),
+        ] {
+            assert_eq!(with_database(url, "x"), expected);
+        }
+    }
+}

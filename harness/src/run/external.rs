@@ -39,7 +39,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use integration_core::{CoreHandle, OpsStatus};
+use integration_core::OpsStatus;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
@@ -722,9 +722,10 @@ pub async fn serve_peer_proxies(
     Ok(servers)
 }
 
-/// The core a run talks to: its own, or one at a URL.
+/// The core a run talks to: its own (one or several replicas), or one at a
+/// URL.
 pub enum CoreAccess {
-    InProcess(CoreHandle),
+    InProcess(super::store::Cores),
     External {
         url: String,
         ops_token: String,
@@ -733,12 +734,14 @@ pub enum CoreAccess {
 }
 
 impl CoreAccess {
-    /// Starts the in-process reference core.
-    pub fn start(
+    /// Starts the in-process reference core, as `replicas` replicas.
+    pub async fn start(
         config: integration_core::CoreConfig,
         listener: tokio::net::TcpListener,
+        replicas: u32,
     ) -> Result<Self, RunError> {
-        integration_core::start(config, listener)
+        super::store::Cores::start(config, listener, replicas)
+            .await
             .map(CoreAccess::InProcess)
             .map_err(|e| RunError::Start {
                 what: "the reference core",
@@ -757,7 +760,7 @@ impl CoreAccess {
 
     pub fn url(&self) -> String {
         match self {
-            CoreAccess::InProcess(c) => c.url(),
+            CoreAccess::InProcess(c) => c.first().url(),
             CoreAccess::External { url, .. } => url.clone(),
         }
     }

@@ -80,6 +80,7 @@ async fn run(file: &str, events: &TestStream) -> (RunOutcome, tempfile::TempDir)
         progress: None,
         events: Some(events.events.clone()),
         parties: Default::default(),
+        store: None,
     };
     (run_scenario(&scenario(file), &opts).await.unwrap(), dir)
 }

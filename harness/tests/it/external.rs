@@ -45,6 +45,7 @@ fn options(out: &Path, parties: PartyOverrides) -> RunOptions {
         progress: None,
         events: None,
         parties,
+        store: None,
     }
 }
 

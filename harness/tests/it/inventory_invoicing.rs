@@ -18,6 +18,7 @@ async fn run(file: &str, core: CoreOverrides) -> (RunOutcome, tempfile::TempDir)
         progress: None,
         events: None,
         parties: Default::default(),
+        store: None,
     };
     (run_scenario(&scenario(file), &opts).await.unwrap(), dir)
 }

@@ -40,6 +40,7 @@ fn options(out: &std::path::Path, release_failure_rejects: bool) -> RunOptions {
         progress: None,
         events: None,
         parties: Default::default(),
+        store: None,
     }
 }
 

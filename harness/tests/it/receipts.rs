@@ -18,6 +18,7 @@ fn options(out: &std::path::Path, ignore_stale_receipts: bool) -> RunOptions {
         progress: None,
         events: None,
         parties: Default::default(),
+        store: None,
     }
 }
 

@@ -7,6 +7,7 @@ use contracts::routes::{core, erp, supplier};
 
 use crate::support::*;
 
+crate::both_backends! {
 /// A delivery carries an Idempotency-Key and a traceparent continuing the
 /// inbound message's trace (same trace id, a new span id).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +86,9 @@ async fn deliveries_carry_an_idempotency_key_and_continue_the_inbound_trace() {
     assert_eq!((s.outbox_delivered, s.outbox_dead), (3, 0), "{s:?}");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A partner answering 503 twice, then 201, gets the delivery on the third
 /// attempt, with the same Idempotency-Key and byte-identical body each time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +126,9 @@ async fn transient_failures_are_retried_with_the_same_key_and_body() {
     assert!(calls[1].at > calls[0].at && calls[2].at > calls[1].at);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A 429 with `Retry-After: 1` is retried, not before a second has passed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_delivery_waits_for_retry_after() {
@@ -149,7 +154,9 @@ async fn rate_limited_delivery_waits_for_retry_after() {
     assert_eq!(supplier_stub.calls().len(), 2);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A partner answering 400 refuses for good: the delivery is dead-lettered
 /// after exactly one attempt, and other deliveries are not held up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +208,9 @@ async fn permanent_refusal_is_dead_lettered_after_one_attempt() {
     assert_eq!(status(&t.core).await.outbox_dead, 1);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// Transient failures are retried only up to the configured number of
 /// attempts; then the delivery is dead-lettered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,7 +240,9 @@ async fn retries_stop_after_max_attempts() {
     assert_eq!(supplier_stub.calls().len(), 3, "exactly max_attempts attempts");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// Dead letters are listed and replayed by the ops API: the replay reuses the
 /// delivery's Idempotency-Key and body, goes out once, and a second replay
 /// finds nothing left to do.
@@ -308,4 +319,5 @@ async fn dead_letters_are_listed_and_replayed_once_with_the_same_key() {
     assert_eq!(code, 422, "{problem}");
     assert_eq!(problem["status"], 422);
     t.stop().await;
+}
 }

@@ -4,6 +4,7 @@ use contracts::routes::{core, supplier};
 
 use crate::support::*;
 
+crate::both_backends! {
 /// A PO accepted while the supplier is unreachable is delivered by the next
 /// core on the same SQLite file; its inbox, idempotency answers and
 /// business-key dedupe survive the restart too.
@@ -35,7 +36,7 @@ async fn pending_delivery_and_stored_answers_survive_a_restart() {
         "still pending, not dead: {s:?}"
     );
 
-    let (db, _dir) = t.stop().await;
+    let db = t.stop().await;
 
     // A new core on the same file, with a reachable supplier.
     let supplier_stub = Stub::start().await;
@@ -100,7 +101,9 @@ async fn pending_delivery_and_stored_answers_survive_a_restart() {
     over.assert_problem(422, "over-tolerance");
     stop(core2).await;
 }
+}
 
+crate::both_backends! {
 /// A delivery that finished before the stop is not sent again after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivered_messages_are_not_resent_after_a_restart() {
@@ -116,7 +119,7 @@ async fn delivered_messages_are_not_resent_after_a_restart() {
         .await,
     );
     quiescent(&t.core).await;
-    let (db, _dir) = t.stop().await;
+    let db = t.stop().await;
 
     let core2 = start_core_at(&db, partners(CLOSED, CLOSED, &supplier_stub.url)).await;
     let s = status(&core2).await;
@@ -129,7 +132,9 @@ async fn delivered_messages_are_not_resent_after_a_restart() {
     assert_eq!(supplier_stub.calls().len(), 1);
     stop(core2).await;
 }
+}
 
+crate::both_backends! {
 /// Stopping the core lets an in-flight delivery finish and records it: the
 /// next core neither loses nor repeats it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +156,7 @@ async fn stop_waits_for_an_in_flight_delivery() {
         1,
         "the answer is still on its way"
     );
-    let (db, _dir) = t.stop().await;
+    let db = t.stop().await;
 
     let core2 = start_core_at(&db, partners(CLOSED, CLOSED, &supplier_stub.url)).await;
     let s = status(&core2).await;
@@ -159,4 +164,5 @@ async fn stop_waits_for_an_in_flight_delivery() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(supplier_stub.calls().len(), 1);
     stop(core2).await;
+}
 }

@@ -96,6 +96,7 @@ impl Drop for TestStream {
     }
 }
 
+crate::both_backends! {
 #[tokio::test]
 async fn one_event_per_accepted_ship_confirmation_however_often_it_is_sent() {
     let s = TestStream::new("ship").await;
@@ -151,6 +152,7 @@ async fn one_event_per_accepted_ship_confirmation_however_often_it_is_sent() {
     assert!(findings.is_empty(), "{findings:?}");
     core.stop().await;
 }
+}
 
 /// A TCP relay to NATS that refuses (accepts and drops) connections until
 /// `up` is set, counting the refusals.
@@ -176,6 +178,7 @@ async fn flaky_relay() -> (String, Arc<AtomicBool>, Arc<AtomicUsize>) {
     (url, up, refused)
 }
 
+crate::both_backends! {
 #[tokio::test]
 async fn an_adjustment_accepted_while_nats_is_down_is_published_once_when_it_is_back() {
     let s = TestStream::new("retry").await;
@@ -215,6 +218,7 @@ async fn an_adjustment_accepted_while_nats_is_down_is_published_once_when_it_is_
     assert_eq!(got[0].2["data"], adjustment);
     core.stop().await;
 }
+}
 
 #[tokio::test]
 async fn a_republished_event_is_acknowledged_and_stored_once() {
@@ -253,6 +257,7 @@ async fn a_republished_event_is_acknowledged_and_stored_once() {
     );
 }
 
+crate::both_backends! {
 #[tokio::test]
 async fn without_events_nothing_is_queued() {
     let erp_stub = Stub::start().await;
@@ -267,4 +272,5 @@ async fn without_events_nothing_is_queued() {
     // One row: the ERP's adjustment; no event row.
     assert_eq!(status.outbox_delivered, 1);
     core.stop().await;
+}
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::support::*;
 
+crate::both_backends! {
 /// A repeat with the same key and body replays the stored answer; the same
 /// key with another body is refused; a missing key is refused; none of
 /// these creates a message or a delivery.
@@ -59,7 +60,9 @@ async fn idempotency_key_replays_the_stored_answer_and_refuses_misuse() {
     assert_eq!(s.outbox_pending + s.outbox_delivered + s.outbox_dead, 1, "{s:?}");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// Malformed JSON is a 400, a document of the wrong shape a 422, an unknown
 /// path a 404: each an `application/problem+json` document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +147,9 @@ async fn malformed_requests_get_problem_documents() {
     );
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A wrong method on a known path and an over-long body are problems too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_method_and_oversized_body_get_problem_documents() {
@@ -187,4 +192,5 @@ async fn wrong_method_and_oversized_body_get_problem_documents() {
     .await;
     a.assert_problem(413, "unreadable-body");
     t.stop().await;
+}
 }

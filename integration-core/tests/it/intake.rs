@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
+crate::both_backends! {
 /// An ASN that refers to an unknown PO, a line not on the PO, or ships more
 /// than the tolerance allows is refused with a problem naming the line (404
 /// for the PO, 422 for the rest),
@@ -89,7 +90,9 @@ async fn asn_breaking_a_business_rule_is_refused_with_a_pointer_to_the_line() {
     assert_eq!(status(&t.core).await.inbox_messages, 2);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A line the supplier rejected in its acknowledgement is closed; an ASN
 /// for it is refused. A confirmed quantity below the ordered one lowers the
 /// tolerance limit.
@@ -136,7 +139,9 @@ async fn acknowledgement_closes_rejected_lines_and_sets_the_open_quantity() {
     );
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// The same ASN resent under new Idempotency-Keys is one message: the first
 /// is accepted (201), the others are duplicates (200) of the same message,
 /// and the WMS hears of it once.
@@ -263,4 +268,5 @@ async fn resent_asn_is_a_duplicate_and_reaches_the_wms_once() {
     let a = post(&url, core::ASNS, "other-supplier", &other).await;
     a.assert_problem(404, "unknown-purchase-order");
     t.stop().await;
+}
 }

@@ -22,6 +22,7 @@ fn match_results(parties: &Parties) -> Vec<(Call, MatchResult)> {
         .collect()
 }
 
+crate::both_backends! {
 /// An invoice that arrives before its goods is taken in (201) but held: no
 /// match result. The receipt matches it, once, on the invoice's own trace;
 /// a later event of the receipt does not match it again.
@@ -92,7 +93,9 @@ async fn an_invoice_is_held_until_its_goods_are_received_then_matched_once() {
     );
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// After receipt an invoice is matched at once. A line invoiced beyond what
 /// was received, one priced beyond the tolerance and one not on the PO give
 /// one exception each (invoiced ≤ received has no tolerance), in one result.
@@ -154,4 +157,5 @@ async fn each_line_that_does_not_match_is_exactly_one_exception() {
     quiescent(&t.core).await;
     assert_eq!(match_results(&parties).len(), 1);
     t.stop().await;
+}
 }

@@ -9,6 +9,7 @@ async fn get(url: &str) -> Answer {
     answer(client().get(url).send().await.unwrap()).await
 }
 
+crate::both_backends! {
 /// The trace lists the intake and the delivery it caused, with the
 /// delivery's state, attempts and last status, in time order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,6 +90,7 @@ async fn a_trace_lists_the_intake_and_its_deliveries_with_attempts() {
     a.assert_problem(403, "forbidden");
     t.stop().await;
 }
+}
 
 /// The value of the sample line `name` (with its labels) in `text`.
 fn sample(text: &str, name: &str) -> Option<f64> {
@@ -97,6 +99,7 @@ fn sample(text: &str, name: &str) -> Option<f64> {
         .map(|v| v.parse().unwrap())
 }
 
+crate::both_backends! {
 /// Prometheus text: outbox depth by partner and state, attempts, dead
 /// letters, intake counts, and requests and latency per route, refused
 /// requests included.
@@ -176,6 +179,7 @@ async fn metrics_expose_outbox_depth_attempts_dead_letters_and_intake_latency() 
     );
     assert!(text.contains("# TYPE crossdock_http_request_duration_seconds histogram"));
     t.stop().await;
+}
 }
 
 /// The debug log of this test binary's cores, as `CROSSDOCK_LOG=debug`

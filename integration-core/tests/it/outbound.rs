@@ -105,6 +105,7 @@ pub(crate) fn confirmation(order: &str, shipment: &str, event: &str, shipped: &[
 
 const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+crate::both_backends! {
 #[tokio::test]
 async fn a_release_is_decided_by_the_wms_stored_and_answered_idempotently() {
     let w = Wms::start(WmsScript::default()).await;
@@ -170,7 +171,9 @@ async fn a_release_is_decided_by_the_wms_stored_and_answered_idempotently() {
     assert_eq!(w.calls().len(), 1);
     core.stop().await;
 }
+}
 
+crate::both_backends! {
 #[tokio::test]
 async fn a_rejected_release_is_relayed_and_nothing_ships_against_it() {
     let w = Wms::start(WmsScript::default()).await;
@@ -201,7 +204,9 @@ async fn a_rejected_release_is_relayed_and_nothing_ships_against_it() {
     assert!(erp_stub.calls().is_empty());
     core.stop().await;
 }
+}
 
+crate::both_backends! {
 #[tokio::test]
 async fn a_wms_timeout_or_outage_stores_nothing_and_the_retry_gets_the_decision() {
     let w = Wms::start(WmsScript {
@@ -253,7 +258,9 @@ async fn a_wms_timeout_or_outage_stores_nothing_and_the_retry_gets_the_decision(
     assert!(none.headers.get(RETRY_AFTER).is_some());
     core.stop().await;
 }
+}
 
+crate::both_backends! {
 #[tokio::test]
 async fn a_ship_confirmation_posts_each_line_once_and_never_more_than_released() {
     let w = Wms::start(WmsScript::default()).await;
@@ -313,4 +320,5 @@ async fn a_ship_confirmation_posts_each_line_once_and_never_more_than_released()
             .all(|c| !c.idempotency_key.as_deref().unwrap().contains("SHP-2"))
     );
     core.stop().await;
+}
 }

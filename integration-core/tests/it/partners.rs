@@ -9,6 +9,7 @@ use integration_core::BreakerConfig;
 
 use crate::support::*;
 
+crate::both_backends! {
 /// After a 429 with `Retry-After: 3`, nothing at all is sent to that partner
 /// for three seconds (invariant 11), while another partner is served at once:
 /// the ERP's delivery arrives before the supplier's hold ends. (Three
@@ -58,7 +59,9 @@ async fn retry_after_holds_every_delivery_to_that_partner_only() {
     assert_eq!((s.outbox_delivered, s.outbox_dead), (5, 0), "{s:?}");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// With a limit of 2 for the supplier, no third delivery starts before one
 /// of two slow ones has finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +90,9 @@ async fn concurrency_is_limited_per_partner() {
     assert_eq!((s.outbox_delivered, s.outbox_dead), (6, 0), "{s:?}");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// Three failures open the supplier's breaker: the next attempt (the
 /// half-open probe) waits for the cool-down, although backoff alone would
 /// retry sooner; its success closes the breaker and the delivery lands.
@@ -116,4 +121,5 @@ async fn breaker_opens_after_failures_and_a_probe_closes_it() {
     assert_eq!((s.outbox_delivered, s.outbox_dead), (1, 0), "{s:?}");
     assert_eq!(supplier_stub.calls().len(), 4);
     t.stop().await;
+}
 }

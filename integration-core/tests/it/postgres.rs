@@ -2,69 +2,18 @@
 //! each test creates its own database and drops it at the end, failure or
 //! not. PostgreSQL not reachable fails these tests with a clear message.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use contracts::Role;
 use integration_core::Store;
 use integration_core::error::ApiError;
+use integration_core::pgstore::ScratchDb;
 use integration_core::store::{Intake, StoreOptions};
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+use crate::support::pg_database;
 
-/// A database of its own for one test, dropped when the guard is.
-pub struct PgDb {
-    pub name: String,
-}
-
-impl PgDb {
-    pub fn create() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "crossdock_t_{}_{}_{:08x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            rand::random::<u32>()
-        );
-        let mut admin = admin();
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap_or_else(|e| panic!("failed to create test database {name}: {e}"));
-        Self { name }
-    }
-
-    pub fn url(&self) -> String {
-        format!("{SERVER}/{}", self.name)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // On its own thread: the sync client must not run inside a runtime.
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut admin) = postgres::Client::connect(&format!("{SERVER}/postgres"), postgres::NoTls) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        })
-        .join();
-    }
-}
-
-fn admin() -> postgres::Client {
-    std::thread::spawn(|| postgres::Client::connect(&format!("{SERVER}/postgres"), postgres::NoTls))
-        .join()
-        .unwrap()
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not reachable at {SERVER} ({e}): these tests need it \
-                 (start it: pg_ctlcluster <version> main start)"
-            )
-        })
-}
-
-fn open(db: &PgDb, lease: Duration) -> Arc<Store> {
+fn open(db: &ScratchDb, lease: Duration) -> Arc<Store> {
     let options = StoreOptions {
         lease,
         ..StoreOptions::default()
@@ -90,7 +39,7 @@ fn enqueue_one(tx: &integration_core::store::Tx<'_>, key: &str) -> Result<(), Ap
 
 #[test]
 fn one_key_sent_at_once_to_two_replicas_is_taken_in_once_postgres() {
-    let db = PgDb::create();
+    let db = pg_database();
     let replicas = [
         open(&db, Duration::from_secs(30)),
         open(&db, Duration::from_secs(30)),
@@ -127,7 +76,7 @@ fn one_key_sent_at_once_to_two_replicas_is_taken_in_once_postgres() {
 
 #[test]
 fn outbox_rows_are_claimed_by_one_replica_and_reclaimed_after_its_lease_postgres() {
-    let db = PgDb::create();
+    let db = pg_database();
     let lease = Duration::from_millis(400);
     let (a, b) = (open(&db, lease), open(&db, lease));
     for i in 0..4 {
@@ -171,4 +120,15 @@ fn integration_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64
+}
+
+#[test]
+fn a_scratch_database_is_there_until_its_guard_drops() {
+    let db = pg_database();
+    let url = db.url();
+    assert!(url.ends_with(&format!("/{}", db.name)), "{url}");
+    open(&db, Duration::from_secs(30)).ops_status().unwrap();
+    drop(db);
+    let e = Store::open_postgres(&url, StoreOptions::default()).unwrap_err();
+    assert!(e.message.contains("does not exist"), "{}", e.message);
 }

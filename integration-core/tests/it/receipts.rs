@@ -41,6 +41,7 @@ pub(crate) async fn expect_goods(
     expectation
 }
 
+crate::both_backends! {
 /// A receipt of two lines posts each line once to the ERP; the same event
 /// resent under a new key is a duplicate and posts nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +132,9 @@ async fn goods_receipt_posts_each_line_once() {
     assert_eq!(p.errors[0].pointer, "/expectation_id");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A line short beyond its under-tolerance yields exactly one discrepancy
 /// (kind short) at the ERP; a line within tolerance yields none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,4 +179,5 @@ async fn short_receipt_beyond_tolerance_reports_one_discrepancy() {
     quiescent(&t.core).await;
     assert_eq!(parties.erp.calls_to(erp::RECEIPT_DISCREPANCIES).len(), 1);
     t.stop().await;
+}
 }

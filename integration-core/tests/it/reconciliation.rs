@@ -46,6 +46,7 @@ async fn reconcile(url: &str, key: &str) -> Answer {
     .await
 }
 
+crate::both_backends! {
 /// Three gaps (one on each side only, one differing) are recorded once
 /// each and corrected by one ERP adjustment each; the key's repeat and
 /// `GET …/{id}` answer the stored result; once the books agree a new run
@@ -142,7 +143,9 @@ async fn each_gap_is_recorded_and_corrected_once_and_the_result_is_stored() {
     assert_eq!(parties.erp.calls_to(erp::INVENTORY_ADJUSTMENTS).len(), 3);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// While an adjustment to the ERP is still pending (its delivery is in
 /// flight), a run is refused with 409 and nothing is stored under its key;
 /// once it is delivered the same key runs.
@@ -190,4 +193,5 @@ async fn a_run_is_refused_with_409_while_adjustments_are_pending() {
     let result: ReconciliationResult = serde_json::from_value(ran.body).unwrap();
     assert!(result.gaps.is_empty());
     t.stop().await;
+}
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::support::*;
 use contracts::routes::{core, erp, supplier, wms};
 
+crate::both_backends! {
 /// A document that parses but breaks its contract's JSON Schema (an empty
 /// line list, a zero quantity) is refused, not forwarded to a partner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +43,9 @@ async fn documents_breaking_their_schema_are_refused() {
     assert_eq!(pos.len(), 1, "a PO without lines reached the supplier: {pos:?}");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// An ASN may ship one PO line in several cartons (the core's own
 /// tolerance check allows it). When the WMS receives each expectation line
 /// exactly as advised, there is no discrepancy.
@@ -87,7 +90,9 @@ async fn multi_carton_po_line_received_in_full_has_no_discrepancy() {
     );
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A later event of the same receipt (higher seq, new event id) with other
 /// counts must not reuse a posting's Idempotency-Key with a different body:
 /// an IETF-conforming ERP refuses that with 422 and the core dead-letters it.
@@ -128,7 +133,9 @@ async fn later_receipt_event_does_not_reuse_a_posting_key_with_another_body() {
     }
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A partner's Retry-After is honoured however large it is: an absurd
 /// value must not make the core retry at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +158,9 @@ async fn huge_retry_after_does_not_cause_an_immediate_retry() {
     assert_eq!(status(&t.core).await.outbox_pending, 1);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// An acknowledgement must refer to the PO version the core knows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledgement_of_an_unknown_po_version_is_refused() {
@@ -165,7 +174,9 @@ async fn acknowledgement_of_an_unknown_po_version_is_refused() {
     assert_eq!(a.status, 422, "{}", a.body);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// PO versions may arrive out of order; an older version arriving after a
 /// newer one must not roll the open lines back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +196,9 @@ async fn stale_po_version_does_not_overwrite_a_newer_one() {
     assert_eq!(a.status, 201, "the late v1 rolled the PO back: {}", a.body);
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// The domain rules a schema cannot say apply at intake too: an ASN line
 /// packed in a unit the ASN does not list is refused, with its pointer, and
 /// nothing reaches the WMS.
@@ -214,4 +227,5 @@ async fn an_asn_breaking_a_domain_rule_is_refused_with_its_pointer() {
         "only the PO's delivery is queued"
     );
     t.stop().await;
+}
 }

@@ -21,6 +21,7 @@ fn po_bytes() -> Vec<u8> {
     serde_json::to_vec(&purchase_order("PO-AUTH", &[(1, 10)])).unwrap()
 }
 
+crate::both_backends! {
 /// No token, or one the core does not know: 401 problem+json with a Bearer
 /// challenge, for business and ops endpoints alike; nothing is taken in.
 /// The OpenAPI document needs no token.
@@ -60,7 +61,9 @@ async fn requests_without_a_known_bearer_token_are_refused_with_401() {
     );
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// A known caller on an endpoint that is not its role's: 403.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_outside_its_role_is_refused_with_403() {
@@ -98,7 +101,9 @@ async fn a_caller_outside_its_role_is_refused_with_403() {
     a.assert_problem(403, "forbidden");
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// Invariant 20: a supplier cannot acknowledge or ship against another
 /// supplier's PO. Claiming to be the other supplier is 403; naming itself
 /// on the other's PO is 404, exactly as for a PO that does not exist.
@@ -208,7 +213,9 @@ async fn a_supplier_cannot_act_on_another_suppliers_purchase_orders() {
     );
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// Invariant 20 for invoices: a supplier cannot invoice against another
 /// supplier's PO. Naming the PO's supplier is 403; naming itself is 404,
 /// exactly as for a PO that does not exist; nothing reaches the ERP. The
@@ -257,7 +264,9 @@ async fn a_supplier_cannot_invoice_against_another_suppliers_purchase_order() {
     assert!(parties.erp.calls_to(erp::MATCH_RESULTS).is_empty());
     t.stop().await;
 }
+}
 
+crate::both_backends! {
 /// Per caller: over its bucket a caller gets 429 with Retry-After and the
 /// RateLimit fields, while another caller is still served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,4 +313,5 @@ async fn each_caller_has_its_own_rate_limit() {
         "the refused PO was not stored"
     );
     t.stop().await;
+}
 }

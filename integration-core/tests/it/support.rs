@@ -1,8 +1,8 @@
 //! Shared fixtures: a recording partner stub, a core on a temporary SQLite
-//! file, a plain HTTP client, document builders and bounded waits.
+//! file or PostgreSQL database, a plain HTTP client, document builders and bounded waits.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -256,12 +256,101 @@ impl Parties {
 
 // ---------------------------------------------------------------- core
 
+/// The store engine a test core runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    /// The engine of the cores a test body starts (see [`both_backends!`]).
+    static BACKEND: Backend;
+}
+
+/// Runs a test body with its cores on `backend`.
+pub async fn on_backend<F: Future<Output = ()>>(backend: Backend, body: F) {
+    BACKEND.scope(backend, body).await
+}
+
+/// The engine of the running test body; SQLite outside [`on_backend`].
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+/// The PostgreSQL server the tests use (127.0.0.1:5432, trust auth).
+pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A PostgreSQL database of the test's own, dropped with the guard.
+pub fn pg_database() -> integration_core::pgstore::ScratchDb {
+    integration_core::pgstore::ScratchDb::create(PG_SERVER, "crossdock_t").unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {PG_SERVER} ({e}): these tests need it \
+             (start it: pg_ctlcluster <version> main start)"
+        )
+    })
+}
+
+/// Turns one test body into two tests, `<name>::sqlite` and
+/// `<name>::postgres`, each with its cores on that engine (PostgreSQL: on a
+/// database of the test's own). Cargo runs the two side by side.
+#[macro_export]
+macro_rules! both_backends {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::support::{Backend, on_backend};
+
+            $(#[$meta])*
+            async fn sqlite() {
+                on_backend(Backend::Sqlite, async $body).await
+            }
+
+            $(#[$meta])*
+            async fn postgres() {
+                on_backend(Backend::Postgres, async $body).await
+            }
+        }
+    };
+}
+
+/// A test core's database: a SQLite file in a temporary directory, or a
+/// PostgreSQL database; it lives as long as this value.
+pub struct TestDb {
+    pub location: integration_core::StoreLocation,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<integration_core::pgstore::ScratchDb>,
+}
+
+impl TestDb {
+    /// A new, empty database on the running test's [`backend`].
+    pub fn create() -> Self {
+        match backend() {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                Self {
+                    location: integration_core::StoreLocation::Sqlite(dir.path().join("core.sqlite")),
+                    _dir: Some(dir),
+                    _pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let db = pg_database();
+                Self {
+                    location: integration_core::StoreLocation::Postgres(db.url()),
+                    _dir: None,
+                    _pg: Some(db),
+                }
+            }
+        }
+    }
+}
+
 /// A core on its own temporary database.
 pub struct TestCore {
     pub core: CoreHandle,
-    pub db: PathBuf,
-    // Keeps the database directory alive as long as the test.
-    _dir: Option<tempfile::TempDir>,
+    pub db: TestDb,
 }
 
 pub fn partners(erp: &str, wms: &str, supplier: &str) -> Partners {
@@ -273,17 +362,24 @@ pub fn partners(erp: &str, wms: &str, supplier: &str) -> Partners {
 }
 
 /// Starts a core on `db` with a short backoff cap, so retries stay quick.
-pub async fn start_core_at(db: &Path, partners: Partners) -> CoreHandle {
+pub async fn start_core_at(db: &TestDb, partners: Partners) -> CoreHandle {
     start_core_with(db, partners, |_| {}).await
 }
 
 /// Like [`start_core_at`], with `tweak` applied to the configuration.
 pub async fn start_core_with(
-    db: &Path,
+    db: &TestDb,
     partners: Partners,
     tweak: impl FnOnce(&mut CoreConfig),
 ) -> CoreHandle {
-    let mut config = CoreConfig::new(db.to_path_buf(), partners);
+    let mut config = match &db.location {
+        integration_core::StoreLocation::Sqlite(path) => CoreConfig::new(path.clone(), partners),
+        integration_core::StoreLocation::Postgres(url) => {
+            let mut config = CoreConfig::new(PathBuf::new(), partners);
+            config.postgres = Some(url.clone());
+            config
+        }
+    };
     config.credentials = credentials();
     config.retry.backoff.cap = Duration::from_millis(200);
     tweak(&mut config);
@@ -297,14 +393,9 @@ impl TestCore {
     }
 
     pub async fn start_with(partners: Partners, tweak: impl FnOnce(&mut CoreConfig)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("core.sqlite");
+        let db = TestDb::create();
         let core = start_core_with(&db, partners, tweak).await;
-        Self {
-            core,
-            db,
-            _dir: Some(dir),
-        }
+        Self { core, db }
     }
 
     /// A core whose partners all sit on a closed port.
@@ -316,12 +407,10 @@ impl TestCore {
         self.core.url()
     }
 
-    /// Stops the core; the temporary directory is handed back so the
-    /// database outlives it.
-    pub async fn stop(mut self) -> (PathBuf, Option<tempfile::TempDir>) {
-        let dir = self._dir.take();
+    /// Stops the core; the database is handed back so it outlives it.
+    pub async fn stop(self) -> TestDb {
         stop(self.core).await;
-        (self.db, dir)
+        self.db
     }
 }
 
