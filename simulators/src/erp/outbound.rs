@@ -157,10 +157,7 @@ pub(super) async fn shipment_posting(
                     "shipment {} line {} was posted before under another Idempotency-Key",
                     posting.shipment_id, posting.order_line_no
                 ));
-                return StoredAnswer {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    body: Bytes::from(serde_json::to_vec(&problem).expect("a problem serializes")),
-                };
+                return StoredAnswer::problem(&problem);
             }
             *books
                 .shipped
