@@ -86,6 +86,11 @@ pub enum Command {
         /// Faults file: `[[faults]]` rules (see simulators/src/faults.rs).
         #[arg(long)]
         faults: Option<PathBuf>,
+        /// Behaviour file (TOML): the scenario's `[supplier]`, `[wms]`,
+        /// `[invoicing]`, `[inventory]` sections, and `[outbound]` with the
+        /// WMS's item master (see harness/src/simulate.rs).
+        #[arg(long, value_name = "FILE")]
+        behaviour: Option<PathBuf>,
         /// Default limits of a real system: netsuite (concurrency 15),
         /// dynamics (6,000 requests / 5 min), shipbob (150 requests / min).
         #[arg(long, value_enum)]
@@ -471,6 +476,7 @@ pub async fn execute(cli: Cli) -> u8 {
             listen,
             peer_url,
             faults,
+            behaviour,
             profile,
             seed,
             history,
@@ -482,6 +488,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 listen,
                 peer_url,
                 faults_file: faults,
+                behaviour_file: behaviour,
                 profile: profile.map(Profile::from),
                 seed,
                 history: history.clone(),

@@ -99,21 +99,35 @@ pub fn configure_parties(
     wms: &WmsSim,
 ) {
     if let Some(i) = invoicing {
-        supplier.set_invoicing(InvoicingBehaviour {
-            enabled: true,
-            delay: Duration::from_millis(i.delay_ms),
-            price_variance_probability: i.price_variance_probability.0,
-            quantity_variance_probability: i.quantity_variance_probability.0,
-            variance_pct: i.variance_pct,
-        });
+        supplier.set_invoicing(i.behaviour());
     }
     if let Some(i) = inventory {
-        wms.set_inventory(InventoryBehaviour {
-            adjustment_probability: i.adjustment_probability.0,
-            forget_probability: i.forget_probability.0,
-            adjustment_delay: Duration::from_millis(i.adjustment_delay_ms),
-            max_delta: i.max_delta,
-        });
+        wms.set_inventory(i.behaviour());
+    }
+}
+
+impl InvoicingSection {
+    /// The supplier's side of the section.
+    pub fn behaviour(&self) -> InvoicingBehaviour {
+        InvoicingBehaviour {
+            enabled: true,
+            delay: Duration::from_millis(self.delay_ms),
+            price_variance_probability: self.price_variance_probability.0,
+            quantity_variance_probability: self.quantity_variance_probability.0,
+            variance_pct: self.variance_pct,
+        }
+    }
+}
+
+impl InventorySection {
+    /// The WMS's side of the section.
+    pub fn behaviour(&self) -> InventoryBehaviour {
+        InventoryBehaviour {
+            adjustment_probability: self.adjustment_probability.0,
+            forget_probability: self.forget_probability.0,
+            adjustment_delay: Duration::from_millis(self.adjustment_delay_ms),
+            max_delta: self.max_delta,
+        }
     }
 }
 

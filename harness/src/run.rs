@@ -21,8 +21,8 @@ use simulators::erp::ErpSim;
 use simulators::faults::FaultSet;
 use simulators::recorder::{Recorder, now_us};
 use simulators::rfc3339_utc;
-use simulators::supplier::{SupplierConfig, SupplierSim};
-use simulators::wms::{WmsConfig, WmsSim};
+use simulators::supplier::SupplierSim;
+use simulators::wms::WmsSim;
 
 use crate::check::{self, Expectations, HistoryError};
 
@@ -314,30 +314,12 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     let faults_of = |salt: u64| FaultSet::new(seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let erp = ErpSim::new(&core_url, recorder("erp")?, faults_of(1));
     let wms = WmsSim::new(
-        WmsConfig {
-            core_url: core_url.clone(),
-            receipt_delay: Duration::from_millis(scenario.wms.receipt_delay_ms),
-            receiving: simulators::wms::Receiving {
-                short_probability: scenario.wms.short_probability.0,
-                over_probability: scenario.wms.over_probability.0,
-                damaged_probability: scenario.wms.damaged_probability.0,
-                variance_pct: scenario.wms.variance_pct,
-                correction_probability: scenario.wms.correction_probability.0,
-            },
-            seed: seed ^ 0x5715,
-        },
+        scenario.wms.config(&core_url, seed ^ 0x5715),
         recorder("wms")?,
         faults_of(2),
     );
     let supplier = SupplierSim::new(
-        SupplierConfig {
-            core_url: core_url.clone(),
-            seed,
-            ack_delay: Duration::from_millis(scenario.supplier.ack_delay_ms),
-            asn_delay: Duration::from_millis(scenario.supplier.asn_delay_ms),
-            asn_copies: (scenario.supplier.asn_copies.min, scenario.supplier.asn_copies.max),
-            concurrent_copies: scenario.supplier.concurrent_copies,
-        },
+        scenario.supplier.config(&core_url, seed),
         recorder("supplier")?,
         faults_of(3),
     );

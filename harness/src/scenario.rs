@@ -66,12 +66,15 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 use simulators::faults::FaultRule;
+use simulators::supplier::SupplierConfig;
+use simulators::wms::{Receiving, WmsConfig};
 
 /// An integer that must be at least 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +225,21 @@ impl Default for SupplierBehaviour {
     }
 }
 
+impl SupplierBehaviour {
+    /// The simulated supplier's configuration: this behaviour, calling the
+    /// core at `core_url`, its decisions drawn from `seed`.
+    pub fn config(&self, core_url: &str, seed: u64) -> SupplierConfig {
+        SupplierConfig {
+            core_url: core_url.to_owned(),
+            seed,
+            ack_delay: Duration::from_millis(self.ack_delay_ms),
+            asn_delay: Duration::from_millis(self.asn_delay_ms),
+            asn_copies: (self.asn_copies.min, self.asn_copies.max),
+            concurrent_copies: self.concurrent_copies,
+        }
+    }
+}
+
 /// A probability, in `0..=1`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Probability(pub f64);
@@ -283,6 +301,25 @@ impl Default for WmsBehaviour {
             damaged_probability: Probability::default(),
             variance_pct: default_variance(),
             correction_probability: Probability::default(),
+        }
+    }
+}
+
+impl WmsBehaviour {
+    /// The simulated WMS's configuration: this behaviour, calling the core
+    /// at `core_url`, its receiving decisions drawn from `seed`.
+    pub fn config(&self, core_url: &str, seed: u64) -> WmsConfig {
+        WmsConfig {
+            core_url: core_url.to_owned(),
+            receipt_delay: Duration::from_millis(self.receipt_delay_ms),
+            receiving: Receiving {
+                short_probability: self.short_probability.0,
+                over_probability: self.over_probability.0,
+                damaged_probability: self.damaged_probability.0,
+                variance_pct: self.variance_pct,
+                correction_probability: self.correction_probability.0,
+            },
+            seed,
         }
     }
 }
@@ -477,7 +514,7 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// Line, column (1-based) of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

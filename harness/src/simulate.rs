@@ -1,20 +1,57 @@
 //! `crossdock simulate`: one simulated party, standalone, so an architect can
 //! point their own integration layer at it. It runs until the shutdown
 //! future resolves (Ctrl-C in the binary), then flushes its history.
+//!
+//! Its business behaviour comes from a behaviour file (`--behaviour`), with
+//! the sections a scenario uses for the same parties:
+//!
+//! ```toml
+//! [supplier]                      # as in a scenario
+//! ack_delay_ms = 100
+//! asn_delay_ms = 200
+//! asn_copies = { min = 1, max = 2 }
+//!
+//! [wms]                           # as in a scenario
+//! receipt_delay_ms = 100
+//! short_probability = 0.1
+//! variance_pct = 20
+//!
+//! [outbound]                      # the WMS's order releases and shipping
+//! unknown_items = ["SKU-404"]     # … or known_items = [...]; neither: every SKU known
+//! ship_delay_ms = 20
+//! short_ship_probability = 0.1
+//!
+//! [invoicing]                     # the supplier invoices (as in a scenario)
+//! price_variance_probability = 0.2
+//!
+//! [inventory]                     # the WMS adjusts stock (as in a scenario)
+//! adjustment_probability = 0.5
+//! ```
+//!
+//! A section left out keeps the standalone defaults (100 ms / 200 ms delays,
+//! exact counts, every item known, no invoices or adjustments); sections
+//! for another role are ignored, so one file can serve all three.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::Deserialize;
+
 use simulators::erp::ErpSim;
 use simulators::faults::{FaultRule, FaultSet, FaultsFile, Profile};
 use simulators::recorder::Recorder;
-use simulators::supplier::{SupplierConfig, SupplierSim};
-use simulators::wms::{WmsConfig, WmsSim};
+use simulators::supplier::SupplierSim;
+use simulators::wms::WmsSim;
+use simulators::wms::outbound::{ItemMaster, OutboundConfig};
 use simulators::{Server, serve};
 
-use crate::scenario::{ScenarioError, SimRole, read_toml};
+use crate::inventory_invoicing::{InventorySection, InvoicingSection};
+use crate::scenario::{
+    Probability, ScenarioError, SimRole, SupplierBehaviour, WmsBehaviour, line_col, read_text, read_toml,
+};
 
 /// What to simulate, and where.
 #[derive(Debug, Clone)]
@@ -25,6 +62,8 @@ pub struct SimulateOptions {
     /// Base URL of the integration layer this party calls.
     pub peer_url: String,
     pub faults_file: Option<PathBuf>,
+    /// Business behaviour ([`BehaviourFile`]); absent: the standalone defaults.
+    pub behaviour_file: Option<PathBuf>,
     pub profile: Option<Profile>,
     pub seed: u64,
     /// JSON Lines history of every exchange.
@@ -76,6 +115,82 @@ pub fn load_faults(file: &Path) -> Result<Vec<FaultRule>, SimulateError> {
     Ok(parsed.faults)
 }
 
+/// A behaviour file: the party's business behaviour, in the sections a
+/// scenario uses (see the module docs).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviourFile {
+    #[serde(default)]
+    pub supplier: Option<SupplierBehaviour>,
+    #[serde(default)]
+    pub wms: Option<WmsBehaviour>,
+    #[serde(default)]
+    pub outbound: Option<OutboundBehaviour>,
+    #[serde(default)]
+    pub invoicing: Option<InvoicingSection>,
+    #[serde(default)]
+    pub inventory: Option<InventorySection>,
+}
+
+/// `[outbound]` of a behaviour file: how the standalone WMS decides order
+/// releases and ships them. The orders come from the caller, so the item
+/// master is listed, not drawn.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundBehaviour {
+    /// The item master: only these SKUs are known.
+    #[serde(default)]
+    pub known_items: Option<Vec<String>>,
+    /// The item master: every SKU but these is known.
+    #[serde(default)]
+    pub unknown_items: Option<Vec<String>>,
+    /// Time from an accepted release to its ship confirmation.
+    #[serde(default)]
+    pub ship_delay_ms: u64,
+    /// Chance that a line ships short (half its quantity).
+    #[serde(default)]
+    pub short_ship_probability: Probability,
+}
+
+impl OutboundBehaviour {
+    fn config(&self, seed: u64) -> OutboundConfig {
+        let set = |skus: &[String]| skus.iter().cloned().collect::<HashSet<_>>();
+        let items = match (&self.known_items, &self.unknown_items) {
+            (Some(known), _) => ItemMaster::Known(set(known)),
+            (None, Some(unknown)) => ItemMaster::AllBut(set(unknown)),
+            (None, None) => ItemMaster::Any,
+        };
+        OutboundConfig {
+            items,
+            ship_delay: Duration::from_millis(self.ship_delay_ms),
+            short_ship_probability: self.short_ship_probability.0,
+            seed,
+        }
+    }
+}
+
+/// Reads a behaviour file, every error located (file, line, column, field).
+pub fn load_behaviour(file: &Path) -> Result<BehaviourFile, SimulateError> {
+    let behaviour: BehaviourFile = read_toml(file, "behaviour file")?;
+    if let Some(outbound) = &behaviour.outbound
+        && outbound.known_items.is_some()
+        && outbound.unknown_items.is_some()
+    {
+        let text = read_text(file, "behaviour file")?;
+        let offset = text.find("unknown_items").unwrap_or(0);
+        let (line, column) = line_col(&text, offset);
+        return Err(ScenarioError {
+            file: file.to_owned(),
+            line,
+            column,
+            field: Some("outbound.unknown_items".into()),
+            message: "expected known_items or unknown_items, found both".into(),
+        }
+        .into());
+    }
+    Ok(behaviour)
+}
+
 /// Runs the simulator until `shutdown` resolves; `started` gets its URL once
 /// it listens. Returns the number of exchanges recorded.
 pub async fn simulate(
@@ -93,6 +208,10 @@ pub async fn simulate(
     if let Some(file) = &opts.faults_file {
         rules.extend(load_faults(file)?);
     }
+    let behaviour = match &opts.behaviour_file {
+        Some(file) => load_behaviour(file)?,
+        None => BehaviourFile::default(),
+    };
     let faults = FaultSet::new(opts.seed);
     for rule in rules {
         faults.add(rule).map_err(SimulateError::BadInput)?;
@@ -121,32 +240,40 @@ pub async fn simulate(
             simulators::erp::app(erp)
         }
         SimRole::Wms => {
+            let standalone = WmsBehaviour {
+                receipt_delay_ms: 100,
+                ..WmsBehaviour::default()
+            };
+            let config = behaviour.wms.as_ref().unwrap_or(&standalone);
             let wms = WmsSim::new(
-                WmsConfig {
-                    core_url: opts.peer_url.clone(),
-                    receipt_delay: Duration::from_millis(100),
-                    receiving: Default::default(),
-                    seed: opts.seed,
-                },
+                config.config(&opts.peer_url, opts.seed),
                 recorder.clone(),
                 faults.clone(),
             );
+            if let Some(outbound) = &behaviour.outbound {
+                wms.outbound().configure(outbound.config(opts.seed));
+            }
+            if let Some(inventory) = &behaviour.inventory {
+                wms.set_inventory(inventory.behaviour());
+            }
             bearer(wms.core_client());
             simulators::wms::app(wms)
         }
         SimRole::Supplier => {
+            let standalone = SupplierBehaviour {
+                ack_delay_ms: 100,
+                asn_delay_ms: 200,
+                ..SupplierBehaviour::default()
+            };
+            let config = behaviour.supplier.as_ref().unwrap_or(&standalone);
             let supplier = SupplierSim::new(
-                SupplierConfig {
-                    core_url: opts.peer_url.clone(),
-                    seed: opts.seed,
-                    ack_delay: Duration::from_millis(100),
-                    asn_delay: Duration::from_millis(200),
-                    asn_copies: (1, 1),
-                    concurrent_copies: false,
-                },
+                config.config(&opts.peer_url, opts.seed),
                 recorder.clone(),
                 faults.clone(),
             );
+            if let Some(invoicing) = &behaviour.invoicing {
+                supplier.set_invoicing(invoicing.behaviour());
+            }
             bearer(supplier.core_client());
             simulators::supplier::app(supplier)
         }

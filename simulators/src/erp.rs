@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -26,7 +26,7 @@ use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
 use crate::inventory::{OnHand, location_for};
 use crate::recorder::{Recorder, now_us};
-use crate::{InboundRecording, mutate, recorded, rfc3339_utc};
+use crate::{InboundRecording, Posted, mutate, recorded, rfc3339_utc};
 
 pub mod outbound;
 
@@ -151,7 +151,7 @@ impl ErpSim {
     }
 }
 
-async fn commitment(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn commitment(State(erp): State<Arc<ErpSim>>, Posted { headers, body }: Posted) -> Response {
     mutate(
         &erp.idempotency,
         &headers,
@@ -169,7 +169,7 @@ async fn commitment(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: By
     )
 }
 
-async fn goods_receipt_posting(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn goods_receipt_posting(State(erp): State<Arc<ErpSim>>, Posted { headers, body }: Posted) -> Response {
     mutate(
         &erp.idempotency,
         &headers,
@@ -195,7 +195,7 @@ async fn goods_receipt_posting(State(erp): State<Arc<ErpSim>>, headers: HeaderMa
     )
 }
 
-async fn discrepancy(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn discrepancy(State(erp): State<Arc<ErpSim>>, Posted { headers, body }: Posted) -> Response {
     mutate(
         &erp.idempotency,
         &headers,
@@ -214,7 +214,7 @@ async fn discrepancy(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: B
 
 /// An inventory adjustment (from the WMS through the core, or a
 /// reconciliation's correction): on-hand of (sku, location) changes by delta.
-async fn inventory_adjustment(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn inventory_adjustment(State(erp): State<Arc<ErpSim>>, Posted { headers, body }: Posted) -> Response {
     mutate(
         &erp.idempotency,
         &headers,
@@ -233,7 +233,7 @@ async fn inventory_adjustment(State(erp): State<Arc<ErpSim>>, headers: HeaderMap
 }
 
 /// A 3-way match result for an invoice; the latest per invoice number is kept.
-async fn match_result(State(erp): State<Arc<ErpSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn match_result(State(erp): State<Arc<ErpSim>>, Posted { headers, body }: Posted) -> Response {
     mutate(
         &erp.idempotency,
         &headers,

@@ -20,13 +20,16 @@ use axum::response::{IntoResponse, Response};
 
 use contracts::Problem;
 use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use contracts::problem::PROBLEM_JSON;
 
 use crate::problem_response;
 
 /// Keys remembered by default.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
-/// A stored answer: status and JSON body bytes.
+/// A stored answer: status and JSON body bytes. An answer with an error
+/// status (4xx, 5xx) is a problem document and goes out as
+/// `application/problem+json` (RFC 9457), like every other refusal.
 #[derive(Debug, Clone)]
 pub struct StoredAnswer {
     pub status: StatusCode,
@@ -34,10 +37,23 @@ pub struct StoredAnswer {
 }
 
 impl StoredAnswer {
+    /// `problem` as a stored answer, with its own status.
+    pub fn problem(problem: &Problem) -> Self {
+        Self {
+            status: StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body: Bytes::from(serde_json::to_vec(problem).expect("a problem serializes")),
+        }
+    }
+
     fn response(self) -> Response {
+        let content_type = if self.status.is_client_error() || self.status.is_server_error() {
+            PROBLEM_JSON
+        } else {
+            "application/json"
+        };
         let mut r = (self.status, self.body).into_response();
         r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         r
     }
 }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -50,6 +51,31 @@ pub fn problem_response(problem: Problem) -> Response {
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     r
+}
+
+/// A mutating request as a handler takes it: its headers, moved rather than
+/// cloned as axum's `HeaderMap` extractor does, and its body, buffered.
+#[derive(Debug)]
+pub struct Posted {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+            problem_response(
+                Problem::new(413, "body-too-large", "request body too large").with_detail(e.to_string()),
+            )
+        })?;
+        Ok(Posted {
+            headers: parts.headers,
+            body,
+        })
+    }
 }
 
 /// Parses a JSON body as `T`, keeping the raw value for idempotency hashing.

@@ -138,8 +138,11 @@ pub fn request_exchange(
         started_at_us,
         finished_at_us: 0,
         idempotency_key: header_str(&parts.headers, IDEMPOTENCY_KEY),
-        trace_id: header_str(&parts.headers, TRACEPARENT)
-            .and_then(|v| TraceParent::parse(&v))
+        trace_id: parts
+            .headers
+            .get(TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceParent::parse)
             .map(|t| t.trace_id),
         replayed: false,
         fault: None,
@@ -151,13 +154,19 @@ pub fn request_exchange(
 
 /// axum middleware: fault injection and recording for every non-control
 /// request a simulator serves.
-pub async fn record_inbound(State(rec): State<InboundRecording>, req: Request, next: Next) -> Response {
+///
+/// The state is behind an `Arc`: axum clones it for every request.
+pub async fn record_inbound(State(rec): State<Arc<InboundRecording>>, req: Request, next: Next) -> Response {
     if req.uri().path().starts_with(CONTROL_PREFIX) {
         return next.run(req).await;
     }
     let started_at_us = now_us();
-    let caller = header_str(req.headers(), "authorization").unwrap_or_else(|| "anonymous".into());
-    let decision = rec.faults.decide(req.uri().path(), &caller);
+    let caller = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("anonymous");
+    let decision = rec.faults.decide(req.uri().path(), caller);
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;
     }
@@ -292,7 +301,10 @@ pub fn recorded(router: Router, recording: InboundRecording) -> Router {
     router
         .fallback(not_served)
         .method_not_allowed_fallback(method_not_served)
-        .layer(axum::middleware::from_fn_with_state(recording, record_inbound))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(recording),
+            record_inbound,
+        ))
 }
 
 async fn not_served(uri: axum::http::Uri) -> Response {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,7 @@ use contracts::{PartnerAck, Problem};
 use super::ErpSim;
 use crate::client::Attempt;
 use crate::idempotency::StoredAnswer;
-use crate::parse_body;
+use crate::{Posted, parse_body};
 
 /// The ERP's outbound books.
 #[derive(Debug, Default)]
@@ -135,8 +135,7 @@ impl ErpSim {
 /// `POST /v1/shipment-postings`.
 pub(super) async fn shipment_posting(
     State(erp): State<Arc<ErpSim>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Response {
     let posting = match parse_body::<ErpShipmentPosting>(&body) {
         Ok((p, _)) => p,
@@ -157,10 +156,7 @@ pub(super) async fn shipment_posting(
                     "shipment {} line {} was posted before under another Idempotency-Key",
                     posting.shipment_id, posting.order_line_no
                 ));
-                return StoredAnswer {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    body: Bytes::from(serde_json::to_vec(&problem).expect("a problem serializes")),
-                };
+                return StoredAnswer::problem(&problem);
             }
             *books
                 .shipped

@@ -35,6 +35,8 @@ pub enum ItemMaster {
     Any,
     /// Only these SKUs are known.
     Known(HashSet<String>),
+    /// Every SKU but these is known.
+    AllBut(HashSet<String>),
 }
 
 impl ItemMaster {
@@ -42,6 +44,7 @@ impl ItemMaster {
         match self {
             ItemMaster::Any => true,
             ItemMaster::Known(skus) => skus.contains(sku),
+            ItemMaster::AllBut(skus) => !skus.contains(sku),
         }
     }
 }

@@ -220,6 +220,10 @@ async fn the_erp_books_releases_and_posts_each_shipment_line_once() {
     // The same (shipment, line) under another key cannot be posted twice.
     let other = post("another-key").await;
     assert_eq!(other.status(), 422);
+    assert_eq!(
+        other.headers()[reqwest::header::CONTENT_TYPE],
+        contracts::problem::PROBLEM_JSON
+    );
     let problem: Value = other.json().await.unwrap();
     assert!(
         problem["type"]
