@@ -285,6 +285,8 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
                 damaged_probability: scenario.wms.damaged_probability.0,
                 variance_pct: scenario.wms.variance_pct,
                 correction_probability: scenario.wms.correction_probability.0,
+                wrong_item_probability: scenario.wms.wrong_item_probability.0,
+                not_advised_probability: scenario.wms.not_advised_probability.0,
             },
             seed: seed ^ 0x5715,
         },
@@ -303,6 +305,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         recorder("supplier")?,
         faults_of(3),
     );
+    supplier.set_changes(scenario.supplier.changes());
     inventory_invoicing::configure_parties(
         scenario.invoicing.as_ref(),
         scenario.inventory.as_ref(),

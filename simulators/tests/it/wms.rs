@@ -43,6 +43,7 @@ fn expectation(id: &str) -> InboundExpectation {
     let sscc = Sscc::parse(&with_check_digit("00350600000000001")).unwrap();
     InboundExpectation {
         expectation_id: id.into(),
+        revision: 1,
         asn_id: format!("ASN-{id}"),
         supplier_gln: Gln::parse(&with_check_digit("506000000001")).unwrap(),
         estimated_arrival: "2026-11-27".into(),
