@@ -81,7 +81,7 @@ pub struct InvoicingBehaviour {
 /// A rejected line is confirmed 0 and never shipped; a backordered one is
 /// confirmed 0 for now (promised a week later) and not shipped in this
 /// delivery; a quantity change confirms `change_pct` less (at least one unit
-/// less, never below one); a rescheduled date promises the goods a week
+/// less; a line of one unit is accepted instead); a rescheduled date promises the goods a week
 /// after the requested date, in full.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SupplierChanges {
@@ -109,8 +109,16 @@ impl SupplierChanges {
         } else if d < {
             p += self.quantity_changed_probability;
             p
-        } && line.quantity > 1
-        {
+        } {
+            if line.quantity == 1 {
+                // One unit cannot be shortened: accepted as is.
+                return AckLine {
+                    line_no: line.line_no,
+                    status: AckLineStatus::Accepted,
+                    confirmed_qty: 1,
+                    promised_date: line.requested_date.clone(),
+                };
+            }
             let less = (u64::from(line.quantity) * u64::from(self.change_pct))
                 .div_ceil(100)
                 .max(1) as u32;
@@ -552,4 +560,85 @@ pub fn app(sup: Arc<SupplierSim>) -> Router {
         .with_state(sup)
         .merge(control);
     recorded(router, recording)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::inbound::{PoLine, PoLineStatus, Uom};
+    use contracts::{Gtin, ids::with_check_digit};
+
+    fn line(line_no: u32, quantity: u32) -> PoLine {
+        PoLine {
+            line_no,
+            sku: format!("SKU-{line_no}"),
+            gtin: Gtin::parse(&with_check_digit("400638000001")).unwrap(),
+            quantity,
+            uom: Uom::Ea,
+            unit_price: "1.00".into(),
+            requested_date: "2026-12-28".into(),
+            over_tolerance_pct: 10,
+            under_tolerance_pct: 5,
+            status: PoLineStatus::Open,
+        }
+    }
+
+    #[test]
+    fn ack_changes_follow_their_chances_and_rules() {
+        let changes = SupplierChanges {
+            rejected_probability: 0.1,
+            backordered_probability: 0.1,
+            quantity_changed_probability: 0.2,
+            date_rescheduled_probability: 0.2,
+            change_pct: 20,
+            ..SupplierChanges::default()
+        };
+        let mut seen = std::collections::BTreeMap::<String, u32>::new();
+        for n in 1..=2000 {
+            let ack = changes.ack_line(7, "PO-1", &line(n, 50));
+            assert_eq!(ack, changes.ack_line(7, "PO-1", &line(n, 50)), "deterministic");
+            let expected = match ack.status {
+                AckLineStatus::Rejected => (0, "2026-12-28"),
+                AckLineStatus::Backordered => (0, "2027-01-04"),
+                AckLineStatus::QuantityChanged => (40, "2026-12-28"),
+                AckLineStatus::DateRescheduled => (50, "2027-01-04"),
+                AckLineStatus::Accepted => (50, "2026-12-28"),
+            };
+            assert_eq!((ack.confirmed_qty, ack.promised_date.as_str()), expected);
+            *seen.entry(format!("{:?}", ack.status)).or_default() += 1;
+        }
+        for (status, range) in [
+            ("Rejected", 120..280),
+            ("Backordered", 120..280),
+            ("QuantityChanged", 300..500),
+            ("DateRescheduled", 300..500),
+            ("Accepted", 700..900),
+        ] {
+            assert!(range.contains(&seen[status]), "{status}: {seen:?}");
+        }
+        // A single unit is never changed to none.
+        let always = SupplierChanges {
+            quantity_changed_probability: 1.0,
+            change_pct: 20,
+            ..SupplierChanges::default()
+        };
+        let single = always.ack_line(1, "PO-1", &line(1, 1));
+        assert_eq!(
+            (single.status, single.confirmed_qty),
+            (AckLineStatus::Accepted, 1)
+        );
+        assert_eq!(always.ack_line(1, "PO-1", &line(1, 3)).confirmed_qty, 2);
+        assert_eq!(
+            SupplierChanges::default().ack_line(1, "PO-1", &line(1, 9)).status,
+            AckLineStatus::Accepted
+        );
+    }
+
+    #[test]
+    fn dates_move_across_month_and_year_ends() {
+        assert_eq!(days_after("2026-12-28", 7), "2027-01-04");
+        assert_eq!(days_after("2028-02-25", 7), "2028-03-03");
+        assert_eq!(days_after("2026-11-27", 0), "2026-11-27");
+        assert_eq!(days_after("not a date", 7), "not a date");
+    }
 }
