@@ -1066,26 +1066,16 @@ mod tests {
     ) -> Exchange {
         Exchange {
             seq: 0,
-            party,
             peer: if party == Role::Core {
                 Role::Erp
             } else {
                 Role::Core
             },
-            direction,
-            method: "POST".into(),
-            endpoint: endpoint.into(),
             status: Some(status),
-            error: None,
             started_at_us: 1,
             finished_at_us: 2,
-            idempotency_key: Some(format!("k-{}", request)),
-            trace_id: None,
-            replayed: false,
-            fault: None,
-            handler_status: None,
-            request: Some(request),
-            response: None,
+            idempotency_key: Some(format!("k-{request}")),
+            ..test_exchange(party, direction, endpoint, 0, request)
         }
     }
 

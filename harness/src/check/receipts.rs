@@ -325,23 +325,9 @@ mod tests {
         body: serde_json::Value,
     ) -> Exchange {
         Exchange {
-            seq: start,
-            party,
-            peer: Role::Core,
-            direction,
-            method: "POST".into(),
-            endpoint: endpoint.into(),
-            status: Some(201),
-            error: None,
-            started_at_us: start,
             finished_at_us: end,
             idempotency_key: Some(format!("k-{body}")),
-            trace_id: None,
-            replayed: false,
-            fault: None,
-            handler_status: None,
-            request: Some(body),
-            response: None,
+            ..crate::check::test_exchange(party, direction, endpoint, start, body)
         }
     }
 
