@@ -3,7 +3,8 @@
 //! ERP → core: [`PurchaseOrder`]; core → supplier: [`PurchaseOrder`];
 //! supplier → core: [`PoAcknowledgement`], [`AdvanceShipNotice`];
 //! core → ERP: [`PoAcknowledgement`] (commitment update);
-//! core → WMS: [`InboundExpectation`]; WMS → core: [`GoodsReceipt`];
+//! core → WMS: [`InboundExpectation`] (and its updates and
+//! [`InboundExpectationCancellation`]); WMS → core: [`GoodsReceipt`];
 //! core → ERP: [`ErpGoodsReceiptPosting`], [`ReceiptDiscrepancy`].
 
 use schemars::JsonSchema;
@@ -202,11 +203,21 @@ pub struct AsnLine {
 }
 
 /// What the core tells a WMS to expect at its dock, derived from an ASN.
+///
+/// An ASN has one expectation for its life. A replacing ASN sends the WMS
+/// the whole expectation again (same `expectation_id`, `revision` one
+/// higher) to `/v1/inbound-expectation-updates`; a cancelling ASN sends an
+/// [`InboundExpectationCancellation`]. The WMS keeps the highest revision it
+/// has seen, so a late or redelivered lower one changes nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundExpectation {
     #[schemars(length(min = 1, max = 64))]
     pub expectation_id: String,
+    /// 1 when first sent, one higher per replacement or cancellation.
+    #[serde(default = "first_revision")]
+    #[schemars(range(min = 1))]
+    pub revision: u32,
     pub asn_id: String,
     pub supplier_gln: Gln,
     #[schemars(extend("format" = "date"))]
@@ -214,6 +225,25 @@ pub struct InboundExpectation {
     pub handling_units: Vec<HandlingUnit>,
     #[schemars(length(min = 1))]
     pub lines: Vec<ExpectationLine>,
+}
+
+fn first_revision() -> u32 {
+    1
+}
+
+/// The core withdrawing an inbound expectation: its ASN was cancelled. The
+/// WMS expects nothing more for it and sends no receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundExpectationCancellation {
+    #[schemars(length(min = 1, max = 64))]
+    pub expectation_id: String,
+    /// The expectation's revision this cancellation makes (above every
+    /// earlier one).
+    #[schemars(range(min = 2))]
+    pub revision: u32,
+    pub asn_id: String,
+    pub supplier_gln: Gln,
 }
 
 /// One expected line, enriched with the SKU the WMS knows.

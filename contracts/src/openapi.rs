@@ -77,9 +77,29 @@ pub(crate) fn article(name: &str) -> &'static str {
     }
 }
 
-/// `postAdvanceShipNotice` for a POST taking an `AdvanceShipNotice`.
+/// `postAdvanceShipNotice` for a POST taking an `AdvanceShipNotice`. When
+/// an earlier operation of the same role already takes that type, named
+/// after the path instead (`postInboundExpectationUpdates` for
+/// `/v1/inbound-expectation-updates`), so ids stay unique.
 pub fn operation_id(op: &Operation) -> String {
     let method = op.method.to_ascii_lowercase();
+    let first_taking_it = crate::routes::OPERATIONS
+        .iter()
+        .find(|o| o.role == op.role && o.method == op.method && o.request == op.request)
+        .is_none_or(|o| o.path == op.path);
+    if !first_taking_it {
+        let last = op.path.rsplit('/').next().unwrap_or(op.path);
+        let camel: String = last
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        return format!("{method}{camel}");
+    }
     if op.request.is_empty() {
         format!("{method}{}", op.response)
     } else {

@@ -107,6 +107,10 @@ pub mod erp {
 /// Paths a WMS serves.
 pub mod wms {
     pub const INBOUND_EXPECTATIONS: &str = "/v1/inbound-expectations";
+    /// A replaced ASN's expectation, whole, at a higher revision.
+    pub const INBOUND_EXPECTATION_UPDATES: &str = "/v1/inbound-expectation-updates";
+    /// A cancelled ASN's expectation withdrawn.
+    pub const INBOUND_EXPECTATION_CANCELLATIONS: &str = "/v1/inbound-expectation-cancellations";
     /// Order releases, answered at once with an `OrderReleaseDecision`.
     pub const ORDER_RELEASES: &str = "/v1/order-releases";
     /// On-hand per (sku, location) as the warehouse counts it, now (GET).
@@ -231,6 +235,18 @@ pub const OPERATIONS: &[Operation] = &[
         Role::Wms,
         wms::INBOUND_EXPECTATIONS,
         "InboundExpectation",
+        "PartnerAck",
+    ),
+    op(
+        Role::Wms,
+        wms::INBOUND_EXPECTATION_UPDATES,
+        "InboundExpectation",
+        "PartnerAck",
+    ),
+    op(
+        Role::Wms,
+        wms::INBOUND_EXPECTATION_CANCELLATIONS,
+        "InboundExpectationCancellation",
         "PartnerAck",
     ),
     decision_op(

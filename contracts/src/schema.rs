@@ -15,8 +15,8 @@ use crate::acks::{IntakeAck, PartnerAck};
 use crate::events::PUBLISHED;
 use crate::history::Exchange;
 use crate::inbound::{
-    AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PoAcknowledgement,
-    PurchaseOrder, ReceiptDiscrepancy,
+    AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation,
+    InboundExpectationCancellation, PoAcknowledgement, PurchaseOrder, ReceiptDiscrepancy,
 };
 use crate::inventory::{InventoryAdjustment, InventorySnapshot, ReconciliationResult};
 use crate::invoicing::{Invoice, MatchResult};
@@ -50,6 +50,7 @@ pub fn catalog() -> Vec<(&'static str, Value)> {
         entry::<PoAcknowledgement>("PoAcknowledgement"),
         entry::<AdvanceShipNotice>("AdvanceShipNotice"),
         entry::<InboundExpectation>("InboundExpectation"),
+        entry::<InboundExpectationCancellation>("InboundExpectationCancellation"),
         entry::<GoodsReceipt>("GoodsReceipt"),
         entry::<ErpGoodsReceiptPosting>("ErpGoodsReceiptPosting"),
         entry::<ReceiptDiscrepancy>("ReceiptDiscrepancy"),

@@ -5,6 +5,7 @@
 //! Files are read a line at a time; what is kept is per business key, not
 //! per exchange, so memory does not grow with retries or duplicates.
 
+mod asns;
 mod receipts;
 
 use std::borrow::Cow;
@@ -21,7 +22,7 @@ mod invoicing;
 
 use contracts::inbound::{
     AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
-    ReceiptDiscrepancy,
+    ReceiptDiscrepancy, StockStatus,
 };
 use contracts::routes::{self, core, erp, wms};
 use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, Validator};
@@ -173,8 +174,8 @@ pub fn for_each_exchange(path: &Path, mut visit: impl FnMut(Exchange)) -> Result
     Ok(n)
 }
 
-/// (po_number, po_line_no, quantity, over-tolerance %, under-tolerance %).
-type AdvisedLine = (String, u32, u32, u8, u8);
+/// (po_number, po_line_no, quantity, over-tolerance %, under-tolerance %, sku).
+type AdvisedLine = (String, u32, u32, u8, u8, String);
 /// A receipt the core took in, as the WMS sent it.
 struct ReceiptSeen {
     accepted_at_us: u64,
@@ -182,6 +183,10 @@ struct ReceiptSeen {
     expectation_id: String,
     /// (receipt line_no, po_number, po_line_no, qty_received).
     lines: Vec<(u32, String, u32, u32)>,
+    /// Receipt line_nos counted as blocked stock (never posted).
+    blocked: Vec<u32>,
+    /// (po_number, po_line_no, sku) of every line, for wrong items.
+    skus: Vec<(String, u32, String)>,
 }
 
 /// A W3C trace id as recorded: 32 hex digits held as a number (the checker
@@ -272,10 +277,15 @@ struct Gathered {
     postings: HashMap<(String, u32), Vec<(u64, Witness)>>,
     /// (po_number, line) → posted quantity effects count.
     posted_po_lines: HashMap<(String, u32), u64>,
-    /// expectation_id → advised (po_number, po_line_no, quantity, over %, under %).
+    /// expectation_id → advised (po_number, po_line_no, quantity, over %, under %, sku)
+    /// at its highest revision the WMS got.
     expectation_lines: HashMap<String, Vec<AdvisedLine>>,
+    expectation_revisions: HashMap<String, u32>,
     /// (receipt_id, po_number, po_line_no, seq) → discrepancy effects at the ERP.
     discrepancies: HashMap<(String, String, u32, u64), Vec<Witness>>,
+    /// PO lines some accepted receipt counted as blocked stock (the wrong
+    /// item): never posted.
+    blocked_po_lines: std::collections::HashSet<(String, u32)>,
     /// po_number → the ERP's release witness, when the core accepted it.
     po_released: HashMap<String, Witness>,
     /// Cause (kind, business key) → the trace id the partner sent it with.
@@ -440,7 +450,13 @@ impl Gathered {
                 field("po_number").map(|k| ("po", k))
             }
             (Role::Erp, Direction::Inbound, erp::PO_ACKNOWLEDGEMENTS) => field("ack_id").map(|k| ("ack", k)),
-            (Role::Wms, Direction::Inbound, wms::INBOUND_EXPECTATIONS) => field("asn_id").map(|k| ("asn", k)),
+            (
+                Role::Wms,
+                Direction::Inbound,
+                wms::INBOUND_EXPECTATIONS
+                | wms::INBOUND_EXPECTATION_UPDATES
+                | wms::INBOUND_EXPECTATION_CANCELLATIONS,
+            ) => field("asn_id").map(|k| ("asn", k)),
             (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS | erp::RECEIPT_DISCREPANCIES) => {
                 field("receipt_id").map(|k| ("receipt", k))
             }
@@ -471,6 +487,19 @@ impl Gathered {
                     .effects
                     .push(((kind, key.into_boxed_str()), trace, witness(ex))),
             }
+        }
+    }
+
+    /// Keeps what `exp` advises, unless a higher revision is held.
+    fn advise(&mut self, exp: &InboundExpectation) {
+        let slot = self
+            .expectation_revisions
+            .entry(exp.expectation_id.clone())
+            .or_insert(0);
+        if exp.revision > *slot {
+            *slot = exp.revision;
+            self.expectation_lines
+                .insert(exp.expectation_id.clone(), advised_lines(exp));
         }
     }
 
@@ -508,24 +537,17 @@ impl Gathered {
                     }
                 }
             }
+            (Role::Wms, Direction::Inbound, wms::INBOUND_EXPECTATION_UPDATES) if ex.is_effect() => {
+                // A replaced ASN: receipts are judged against its latest advice.
+                if let Some(exp) = parse::<InboundExpectation>(&ex.request) {
+                    self.count("expectation_updates");
+                    self.advise(&exp);
+                }
+            }
             (Role::Wms, Direction::Inbound, wms::INBOUND_EXPECTATIONS) if ex.is_effect() => {
                 if let Some(exp) = parse::<InboundExpectation>(&ex.request) {
                     self.count("expectations");
-                    self.expectation_lines.insert(
-                        exp.expectation_id.clone(),
-                        exp.lines
-                            .iter()
-                            .map(|l| {
-                                (
-                                    l.po_number.clone(),
-                                    l.po_line_no,
-                                    l.quantity,
-                                    l.over_tolerance_pct,
-                                    l.under_tolerance_pct,
-                                )
-                            })
-                            .collect(),
-                    );
+                    self.advise(&exp);
                     self.expectations
                         .entry((exp.supplier_gln.to_string(), exp.asn_id))
                         .or_insert_with(one_slot)
@@ -543,7 +565,24 @@ impl Gathered {
                             .iter()
                             .map(|l| (l.line_no, l.po_number.clone(), l.po_line_no, l.qty_received))
                             .collect(),
+                        blocked: r
+                            .lines
+                            .iter()
+                            .filter(|l| l.stock_status == StockStatus::Blocked)
+                            .map(|l| l.line_no)
+                            .collect(),
+                        skus: r
+                            .lines
+                            .iter()
+                            .map(|l| (l.po_number.clone(), l.po_line_no, l.sku.clone()))
+                            .collect(),
                     };
+                    self.blocked_po_lines.extend(
+                        r.lines
+                            .iter()
+                            .filter(|l| l.stock_status == StockStatus::Blocked)
+                            .map(|l| (l.po_number.clone(), l.po_line_no)),
+                    );
                     self.receipt_events
                         .entry((r.receipt_id.clone(), r.seq))
                         .or_insert_with(seen);
@@ -583,6 +622,22 @@ impl Gathered {
     }
 }
 
+fn advised_lines(exp: &InboundExpectation) -> Vec<AdvisedLine> {
+    exp.lines
+        .iter()
+        .map(|l| {
+            (
+                l.po_number.clone(),
+                l.po_line_no,
+                l.quantity,
+                l.over_tolerance_pct,
+                l.under_tolerance_pct,
+                l.sku.clone(),
+            )
+        })
+        .collect()
+}
+
 fn latency(name: &str, hist: &Histogram<u64>, sla_p99_ms: Option<f64>) -> Latency {
     let ms = |us: u64| us as f64 / 1000.0;
     Latency {
@@ -610,6 +665,7 @@ pub fn check(
 ) -> Result<Findings, HistoryError> {
     let mut g = Gathered::default();
     let (mut stock, mut bills) = (inventory::Inventory::default(), invoicing::Invoicing::default());
+    let mut asns = asns::Asns::default();
     for path in histories {
         for_each_exchange(path, |ex| {
             g.check_schema(schemas, &ex);
@@ -619,6 +675,7 @@ pub fn check(
             g.observe(&ex, expect.run_started_us);
             stock.observe(&ex);
             bills.observe(&ex);
+            asns.observe(&ex);
         })?;
     }
     let mut checks = Vec::new();
@@ -712,6 +769,10 @@ pub fn check(
         v,
     ));
 
+    let mut replayed = asns.replay();
+    checks.extend(replayed.checks());
+    checks.push(asns.changes_check());
+
     // Invariant 6: exactly one ERP posting per (receipt, line) stands: a
     // correction's reversal cancels the posting it names.
     let mut v = Vec::new();
@@ -724,6 +785,10 @@ pub fn check(
         let seen = &g.receipt_events[&(receipt_id.clone(), g.receipts[receipt_id])];
         let (accepted_at, receipt_witness) = (&seen.accepted_at_us, &seen.witness);
         for (line, ..) in &seen.lines {
+            if seen.blocked.contains(line) {
+                // Blocked stock is never posted (see `unexpected` below).
+                continue;
+            }
             checked += 1;
             let effects = g
                 .postings
@@ -805,9 +870,15 @@ pub fn check(
             checked += 1;
             let lines: Vec<_> = advised.iter().filter(|a| a.0 == po && a.1 == line).collect();
             let expected: u64 = lines.iter().map(|a| u64::from(a.2)).sum();
+            let wrong_item = lines.first().is_some_and(|a| {
+                seen.skus
+                    .iter()
+                    .any(|(p, l, sku)| *p == po && *l == line && *sku != a.5)
+            });
             let beyond = match lines.first() {
                 None => true,
-                Some(&&(_, _, _, over, under)) => {
+                Some(_) if wrong_item => true,
+                Some(&&(_, _, _, over, under, _)) => {
                     received * 100 > expected * (100 + u64::from(over))
                         || received * 100 < expected * (100 - u64::from(under.min(100)))
                 }
@@ -886,6 +957,11 @@ pub fn check(
         let release = g.po_released.get(po_number);
         for line in lines {
             checked += 1;
+            // The supplier confirmed none of it, or cancelled its ASNs.
+            let po_line = (po_number.clone(), *line);
+            if asns.excuse(&replayed, &po_line).is_some() || g.blocked_po_lines.contains(&po_line) {
+                continue;
+            }
             if g.posted_po_lines
                 .get(&(po_number.clone(), *line))
                 .copied()
@@ -907,7 +983,7 @@ pub fn check(
     }
     checks.push(Check::new(
         "nothing-lost",
-        "every line of every PO the ERP released reaches an ERP goods-receipt posting",
+        "every line of every PO the ERP released reaches an ERP goods-receipt posting, unless the supplier confirmed none of it or cancelled every ASN that carried it, or the WMS received the wrong item (blocked stock)",
         checked,
         v,
     ));
@@ -945,6 +1021,36 @@ pub fn check(
     })
 }
 
+/// A 201 POST exchange for the checks' unit tests.
+#[cfg(test)]
+pub(crate) fn test_exchange(
+    party: Role,
+    direction: Direction,
+    endpoint: &str,
+    seq: u64,
+    request: serde_json::Value,
+) -> Exchange {
+    Exchange {
+        seq,
+        party,
+        peer: Role::Core,
+        direction,
+        method: "POST".into(),
+        endpoint: endpoint.into(),
+        status: Some(201),
+        error: None,
+        started_at_us: seq,
+        finished_at_us: seq + 1,
+        idempotency_key: Some(format!("k{seq}")),
+        trace_id: None,
+        replayed: false,
+        fault: None,
+        handler_status: None,
+        request: Some(request),
+        response: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -971,26 +1077,16 @@ mod tests {
     ) -> Exchange {
         Exchange {
             seq: 0,
-            party,
             peer: if party == Role::Core {
                 Role::Erp
             } else {
                 Role::Core
             },
-            direction,
-            method: "POST".into(),
-            endpoint: endpoint.into(),
             status: Some(status),
-            error: None,
             started_at_us: 1,
             finished_at_us: 2,
-            idempotency_key: Some(format!("k-{}", request)),
-            trace_id: None,
-            replayed: false,
-            fault: None,
-            handler_status: None,
-            request: Some(request),
-            response: None,
+            idempotency_key: Some(format!("k-{request}")),
+            ..test_exchange(party, direction, endpoint, 0, request)
         }
     }
 

@@ -323,6 +323,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         recorder("supplier")?,
         faults_of(3),
     );
+    supplier.set_changes(scenario.supplier.changes());
     inventory_invoicing::configure_parties(
         scenario.invoicing.as_ref(),
         scenario.inventory.as_ref(),

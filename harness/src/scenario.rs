@@ -22,6 +22,13 @@
 //! asn_delay_ms = 10
 //! asn_copies = { min = 1, max = 1 }  # each ASN sent this many times
 //! concurrent_copies = false
+//! rejected_probability = 0.05     # the ack rejects a PO line (never shipped)
+//! backordered_probability = 0.05  # … or backorders it (confirmed 0 for now)
+//! quantity_changed_probability = 0.1  # … or confirms change_pct less
+//! date_rescheduled_probability = 0.1  # … or promises it a week late
+//! replace_probability = 0.1       # an ASN replaced: quantities −change_pct, new cartons
+//! cancel_probability = 0.05       # an ASN then cancelled
+//! change_pct = 20
 //!
 //! [wms]
 //! receipt_delay_ms = 10
@@ -30,6 +37,8 @@
 //! damaged_probability = 0.05      # … or partly damaged (quality stock)
 //! variance_pct = 20
 //! correction_probability = 0.2   # a receipt recounted: a second event (seq 2)
+//! wrong_item_probability = 0.05   # a line arrives as another item (blocked, not posted)
+//! not_advised_probability = 0.05  # a receipt has one more line nobody advised (blocked)
 //!
 //! [sla]                           # optional; per flow, see crate::sla
 //! recovery_s = 15                 # after each fault window (default 15)
@@ -212,6 +221,26 @@ pub struct SupplierBehaviour {
     pub asn_copies: CountRange,
     #[serde(default)]
     pub concurrent_copies: bool,
+    /// Chance that the acknowledgement rejects a PO line (confirmed 0).
+    #[serde(default)]
+    pub rejected_probability: Probability,
+    /// Chance that a PO line is acknowledged backordered (confirmed 0 for now).
+    #[serde(default)]
+    pub backordered_probability: Probability,
+    /// Chance that a PO line is confirmed `change_pct` short.
+    #[serde(default)]
+    pub quantity_changed_probability: Probability,
+    /// Chance that a PO line's date is rescheduled (quantity kept).
+    #[serde(default)]
+    pub date_rescheduled_probability: Probability,
+    /// Chance that an ASN is replaced (quantities lowered by `change_pct`, new cartons).
+    #[serde(default)]
+    pub replace_probability: Probability,
+    /// Chance that an ASN is then cancelled.
+    #[serde(default)]
+    pub cancel_probability: Probability,
+    #[serde(default = "default_variance")]
+    pub change_pct: u8,
 }
 
 impl Default for SupplierBehaviour {
@@ -221,6 +250,28 @@ impl Default for SupplierBehaviour {
             asn_delay_ms: 0,
             asn_copies: default_copies(),
             concurrent_copies: false,
+            rejected_probability: Probability::default(),
+            backordered_probability: Probability::default(),
+            quantity_changed_probability: Probability::default(),
+            date_rescheduled_probability: Probability::default(),
+            replace_probability: Probability::default(),
+            cancel_probability: Probability::default(),
+            change_pct: default_variance(),
+        }
+    }
+}
+
+impl SupplierBehaviour {
+    /// The simulator's view of the changes configured here.
+    pub fn changes(&self) -> simulators::supplier::SupplierChanges {
+        simulators::supplier::SupplierChanges {
+            rejected_probability: self.rejected_probability.0,
+            backordered_probability: self.backordered_probability.0,
+            quantity_changed_probability: self.quantity_changed_probability.0,
+            date_rescheduled_probability: self.date_rescheduled_probability.0,
+            replace_probability: self.replace_probability.0,
+            cancel_probability: self.cancel_probability.0,
+            change_pct: self.change_pct,
         }
     }
 }
@@ -290,6 +341,12 @@ pub struct WmsBehaviour {
     /// (seq 2) for the same receipt.
     #[serde(default)]
     pub correction_probability: Probability,
+    /// Chance that a line arrives as the wrong item (blocked stock, not posted).
+    #[serde(default)]
+    pub wrong_item_probability: Probability,
+    /// Chance that a receipt carries goods nobody advised (blocked stock, not posted).
+    #[serde(default)]
+    pub not_advised_probability: Probability,
 }
 
 impl Default for WmsBehaviour {
@@ -301,6 +358,8 @@ impl Default for WmsBehaviour {
             damaged_probability: Probability::default(),
             variance_pct: default_variance(),
             correction_probability: Probability::default(),
+            wrong_item_probability: Probability::default(),
+            not_advised_probability: Probability::default(),
         }
     }
 }
@@ -318,6 +377,8 @@ impl WmsBehaviour {
                 damaged_probability: self.damaged_probability.0,
                 variance_pct: self.variance_pct,
                 correction_probability: self.correction_probability.0,
+                wrong_item_probability: self.wrong_item_probability.0,
+                not_advised_probability: self.not_advised_probability.0,
             },
             seed,
         }

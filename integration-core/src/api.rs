@@ -220,17 +220,22 @@ async fn asn(
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    take_in(
-        s,
-        c,
-        h,
-        b,
-        "asn",
-        core::ASNS,
-        |a: &AdvanceShipNotice| format!("{}:{}", a.supplier_gln, a.asn_id),
-        flows::asn,
-    )
-    .await
+    take_in(s, c, h, b, "asn", core::ASNS, asn_business_key, flows::asn).await
+}
+
+/// An original ASN's business key is (supplier, asn_id): a resent copy is
+/// a duplicate, another payload under it a conflict (invariant 3). Each
+/// distinct replace or cancel of it is a message of its own (keyed by its
+/// payload too), so a resent copy of one is still a duplicate.
+fn asn_business_key(a: &AdvanceShipNotice) -> String {
+    match a.purpose {
+        contracts::inbound::AsnPurpose::Original => format!("{}:{}", a.supplier_gln, a.asn_id),
+        purpose => {
+            let body = serde_json::to_value(a).unwrap_or_default();
+            let hash = crate::store::payload_hash(&body);
+            format!("{}:{}:{purpose:?}:{}", a.supplier_gln, a.asn_id, &hash[..16])
+        }
+    }
 }
 
 async fn goods_receipt(

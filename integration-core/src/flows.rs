@@ -7,8 +7,9 @@ use crate::db::args;
 
 use contracts::Role;
 use contracts::inbound::{
-    AdvanceShipNotice, DiscrepancyKind, ErpGoodsReceiptPosting, ExpectationLine, GoodsReceipt,
-    InboundExpectation, PoAcknowledgement, PurchaseOrder, ReceiptDiscrepancy,
+    AdvanceShipNotice, AsnPurpose, DiscrepancyKind, ErpGoodsReceiptPosting, ExpectationLine, GoodsReceipt,
+    InboundExpectation, InboundExpectationCancellation, PoAcknowledgement, PurchaseOrder, ReceiptDiscrepancy,
+    StockStatus,
 };
 use contracts::routes::{erp, supplier, wms};
 
@@ -140,10 +141,185 @@ struct OpenLine {
     status: String,
 }
 
-/// An ASN: every line must refer to an open line of one of the supplier's
-/// POs, within tolerance counting what other ASNs already advise; then one
-/// inbound expectation goes to the WMS.
+/// The inbound flow's own tables besides the store's: each ASN's one
+/// expectation and its state, and the SSCCs each open ASN holds.
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS asns (
+    supplier_gln TEXT NOT NULL,
+    asn_id TEXT NOT NULL,
+    expectation_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    -- open | cancelled | received
+    state TEXT NOT NULL,
+    PRIMARY KEY (supplier_gln, asn_id)
+);
+CREATE INDEX IF NOT EXISTS asns_expectation ON asns(expectation_id);
+
+-- Every SSCC sits in at most one open ASN (invariant 4).
+CREATE TABLE IF NOT EXISTS asn_ssccs (
+    sscc TEXT PRIMARY KEY,
+    supplier_gln TEXT NOT NULL,
+    asn_id TEXT NOT NULL
+);
+"#;
+
+/// An ASN by purpose. An **original** (a resent copy is a duplicate
+/// before it gets here): every line must refer to an open line of one of
+/// the supplier's POs, within the confirmed (else ordered) quantity and
+/// tolerance counting what the supplier's other ASNs advise, and no SSCC
+/// may sit in another open ASN; then one inbound expectation goes to the
+/// WMS. A **replace** of an open ASN (not cancelled, nothing received yet)
+/// is validated the same way, counting its new lines instead of its old
+/// ones; the WMS gets the expectation again, whole, under the same
+/// expectation id at the next revision. A **cancel** of an open ASN
+/// withdraws its lines and frees its SSCCs; the WMS gets a cancellation. A
+/// replace or cancel of an ASN that is not open is refused (422).
 pub fn asn(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
+    let supplier = asn.supplier_gln.as_str();
+    let held: Option<(String, u32, String)> = tx
+        .conn()
+        .query_opt(
+            "SELECT expectation_id, revision, state FROM asns WHERE supplier_gln = ?1 AND asn_id = ?2",
+            args![supplier, asn.asn_id],
+        )?
+        .map(|r| Ok::<_, crate::db::DbError>((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .transpose()?;
+    let open = match (asn.purpose, held) {
+        (AsnPurpose::Original, _) => None,
+        (_, Some((expectation_id, revision, state))) if state == "open" => Some((expectation_id, revision)),
+        (purpose, held) => {
+            let why = match held {
+                None => "the core holds no such ASN".to_owned(),
+                Some((_, _, state)) => format!("it is {state}"),
+            };
+            return Err(ApiError::refused(
+                422,
+                "asn-not-open",
+                "replace or cancel of an ASN that is not open",
+                "/purpose".into(),
+                format!(
+                    "ASN {} cannot be {}: {why}",
+                    asn.asn_id,
+                    match purpose {
+                        AsnPurpose::Cancel => "cancelled",
+                        _ => "replaced",
+                    }
+                ),
+            ));
+        }
+    };
+    if let (AsnPurpose::Cancel, Some((expectation_id, revision))) = (asn.purpose, &open) {
+        release_asn(tx, supplier, &asn.asn_id)?;
+        let revision = revision + 1;
+        tx.conn().execute(
+            "UPDATE asns SET state = 'cancelled', revision = ?3 WHERE supplier_gln = ?1 AND asn_id = ?2",
+            args![supplier, asn.asn_id, revision],
+        )?;
+        let cancellation = InboundExpectationCancellation {
+            expectation_id: expectation_id.clone(),
+            revision,
+            asn_id: asn.asn_id.clone(),
+            supplier_gln: asn.supplier_gln.clone(),
+        };
+        return tx.enqueue(
+            Role::Wms,
+            wms::INBOUND_EXPECTATION_CANCELLATIONS,
+            &format!("expectation:{expectation_id}:r{revision}"),
+            &cancellation,
+        );
+    }
+    let lines = advised_lines(tx, asn)?;
+    release_asn(tx, supplier, &asn.asn_id)?;
+    hold_ssccs(tx, asn)?;
+    for line in &asn.lines {
+        tx.conn().execute(
+            "INSERT INTO asn_lines (supplier_gln, asn_id, po_number, po_line_no, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (supplier_gln, asn_id, po_number, po_line_no)
+             DO UPDATE SET quantity = asn_lines.quantity + excluded.quantity",
+            args![supplier, asn.asn_id, line.po_number, line.po_line_no, line.quantity],
+        )?;
+    }
+    let (expectation_id, revision, path) = match open {
+        Some((id, revision)) => (id, revision + 1, wms::INBOUND_EXPECTATION_UPDATES),
+        None => (format!("IBE-{:010}", tx.message_id), 1, wms::INBOUND_EXPECTATIONS),
+    };
+    let expectation = InboundExpectation {
+        expectation_id,
+        revision,
+        asn_id: asn.asn_id.clone(),
+        supplier_gln: asn.supplier_gln.clone(),
+        estimated_arrival: asn.estimated_arrival.clone(),
+        handling_units: asn.handling_units.clone(),
+        lines,
+    };
+    let body = serde_json::to_string(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?;
+    tx.conn().execute(
+        "INSERT INTO expectations (expectation_id, asn_id, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT (expectation_id) DO UPDATE SET body = excluded.body",
+        args![expectation.expectation_id, expectation.asn_id, body],
+    )?;
+    tx.conn().execute(
+        "INSERT INTO asns (supplier_gln, asn_id, expectation_id, revision, state) VALUES (?1, ?2, ?3, ?4, 'open')
+         ON CONFLICT (supplier_gln, asn_id) DO UPDATE SET expectation_id = excluded.expectation_id,
+            revision = excluded.revision, state = 'open'",
+        args![supplier, asn.asn_id, expectation.expectation_id, revision],
+    )?;
+    let key = match revision {
+        1 => format!("expectation:{}", expectation.expectation_id),
+        r => format!("expectation:{}:r{r}", expectation.expectation_id),
+    };
+    tx.enqueue(Role::Wms, path, &key, &expectation)
+}
+
+/// Drops what an ASN advised and the SSCCs it held.
+fn release_asn(tx: &Tx<'_>, supplier: &str, asn_id: &str) -> Result<(), ApiError> {
+    for table in ["asn_lines", "asn_ssccs"] {
+        tx.conn().execute(
+            &format!("DELETE FROM {table} WHERE supplier_gln = ?1 AND asn_id = ?2"),
+            args![supplier, asn_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Holds the ASN's SSCCs, refusing one another open ASN holds (invariant 4).
+fn hold_ssccs(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
+    let supplier = asn.supplier_gln.as_str();
+    for (i, unit) in asn.handling_units.iter().enumerate() {
+        let owner: Option<(String, String)> = tx
+            .conn()
+            .query_opt(
+                "SELECT supplier_gln, asn_id FROM asn_ssccs WHERE sscc = ?1",
+                args![unit.sscc.as_str()],
+            )?
+            .map(|r| Ok::<_, crate::db::DbError>((r.get(0)?, r.get(1)?)))
+            .transpose()?;
+        match owner {
+            None => {}
+            // Listed twice in this ASN: the contract rules report that.
+            Some((gln, id)) if gln == supplier && id == asn.asn_id => continue,
+            Some((_, id)) => {
+                return Err(ApiError::refused(
+                    422,
+                    "sscc-in-open-asn",
+                    "SSCC already in another open ASN",
+                    format!("/handling_units/{i}/sscc"),
+                    format!("SSCC {} is in the open ASN {id}", unit.sscc.as_str()),
+                ));
+            }
+        }
+        tx.conn().execute(
+            "INSERT INTO asn_ssccs (sscc, supplier_gln, asn_id) VALUES (?1, ?2, ?3)",
+            args![unit.sscc.as_str(), supplier, asn.asn_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// The ASN's lines as expectation lines, once each is checked against its
+/// PO line: open, and within the confirmed (else ordered) quantity and
+/// tolerance counting what the supplier's other ASNs advise.
+fn advised_lines(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<Vec<ExpectationLine>, ApiError> {
     let supplier = asn.supplier_gln.as_str();
     let mut lines = Vec::with_capacity(asn.lines.len());
     // Several ASN lines (cartons) may ship the same PO line.
@@ -215,40 +391,7 @@ pub fn asn(tx: &Tx<'_>, asn: &AdvanceShipNotice) -> Result<(), ApiError> {
             under_tolerance_pct: open.under_pct,
         });
     }
-    tx.conn().execute(
-        "DELETE FROM asn_lines WHERE supplier_gln = ?1 AND asn_id = ?2",
-        args![supplier, asn.asn_id],
-    )?;
-    for line in &asn.lines {
-        tx.conn().execute(
-            "INSERT INTO asn_lines (supplier_gln, asn_id, po_number, po_line_no, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (supplier_gln, asn_id, po_number, po_line_no)
-             DO UPDATE SET quantity = asn_lines.quantity + excluded.quantity",
-            args![supplier, asn.asn_id, line.po_number, line.po_line_no, line.quantity],
-        )?;
-    }
-    let expectation = InboundExpectation {
-        expectation_id: format!("IBE-{:010}", tx.message_id),
-        asn_id: asn.asn_id.clone(),
-        supplier_gln: asn.supplier_gln.clone(),
-        estimated_arrival: asn.estimated_arrival.clone(),
-        handling_units: asn.handling_units.clone(),
-        lines,
-    };
-    tx.conn().execute(
-        "INSERT INTO expectations (expectation_id, asn_id, body) VALUES (?1, ?2, ?3)",
-        args![
-            expectation.expectation_id,
-            expectation.asn_id,
-            serde_json::to_string(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?
-        ],
-    )?;
-    tx.enqueue(
-        Role::Wms,
-        wms::INBOUND_EXPECTATIONS,
-        &format!("expectation:{}", expectation.expectation_id),
-        &expectation,
-    )
+    Ok(lines)
 }
 
 /// The variance of one received line beyond its tolerance, if any.
@@ -312,6 +455,27 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
     };
     let expectation: InboundExpectation =
         serde_json::from_str(&expectation).map_err(|e| ApiError::Storage(e.to_string()))?;
+    let state: Option<String> = tx.conn().one_opt(
+        "SELECT state FROM asns WHERE expectation_id = ?1",
+        args![receipt.expectation_id],
+    )?;
+    if state.as_deref() == Some("cancelled") {
+        return Err(ApiError::refused(
+            422,
+            "expectation-cancelled",
+            "receipt against a cancelled inbound expectation",
+            "/expectation_id".into(),
+            format!(
+                "expectation {} was withdrawn: its ASN {} was cancelled",
+                receipt.expectation_id, receipt.asn_id
+            ),
+        ));
+    }
+    // Goods counted: the ASN can no longer be replaced or cancelled.
+    tx.conn().execute(
+        "UPDATE asns SET state = 'received' WHERE expectation_id = ?1",
+        args![receipt.expectation_id],
+    )?;
 
     post_receipt(tx, receipt)?;
     // A later event's discrepancies carry its seq in their key: a key is
@@ -323,16 +487,28 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
     };
 
     // Variances are judged per PO line: a PO line may be advised, and
-    // received, in several cartons.
-    let mut received: Vec<((&str, u32), u32, u32)> = Vec::new(); // (po line, first receipt line, qty)
+    // received, in several cartons. One variance per PO line, the first
+    // that applies: not advised (no expectation line for it), wrong item
+    // (a SKU other than the advised one counted against it), else short or
+    // over beyond tolerance.
+    // (po line, first receipt line, qty, a wrong item among its lines)
+    let mut received: Vec<((&str, u32), u32, u32, bool)> = Vec::new();
     for line in &receipt.lines {
         let key = (line.po_number.as_str(), line.po_line_no);
-        match received.iter_mut().find(|(k, _, _)| *k == key) {
-            Some((_, _, qty)) => *qty += line.qty_received,
-            None => received.push((key, line.line_no, line.qty_received)),
+        let wrong_item = expectation
+            .lines
+            .iter()
+            .find(|l| l.po_number == key.0 && l.po_line_no == key.1)
+            .is_some_and(|l| l.sku != line.sku);
+        match received.iter_mut().find(|(k, ..)| *k == key) {
+            Some((_, _, qty, wrong)) => {
+                *qty += line.qty_received;
+                *wrong |= wrong_item;
+            }
+            None => received.push((key, line.line_no, line.qty_received, wrong_item)),
         }
     }
-    for ((po_number, po_line_no), receipt_line_no, actual) in received {
+    for ((po_number, po_line_no), receipt_line_no, actual, wrong_item) in received {
         let advised: Vec<_> = expectation
             .lines
             .iter()
@@ -340,6 +516,11 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
             .collect();
         let variance = match advised.first() {
             None => Some((DiscrepancyKind::NotAdvised, 0, 0)),
+            Some(_) if wrong_item => Some((
+                DiscrepancyKind::WrongItem,
+                advised.iter().map(|l| l.quantity).sum(),
+                0,
+            )),
             Some(first) => {
                 let expected = advised.iter().map(|l| l.quantity).sum();
                 discrepancy_kind(
@@ -413,7 +594,10 @@ fn post_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
             &reversal,
         )
     };
-    for line in &receipt.lines {
+    // Blocked stock (goods not advised, or the wrong item, held at the
+    // dock for return) is not the buyer's: never posted.
+    let postable = |l: &&contracts::inbound::ReceiptLine| l.stock_status != StockStatus::Blocked;
+    for line in receipt.lines.iter().filter(postable) {
         let posting = ErpGoodsReceiptPosting {
             receipt_id: receipt.receipt_id.clone(),
             receipt_line_no: line.line_no,
@@ -452,7 +636,12 @@ fn post_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
         )?;
     }
     for (line_no, old) in &standing {
-        if !receipt.lines.iter().any(|l| l.line_no == *line_no) {
+        if !receipt
+            .lines
+            .iter()
+            .filter(postable)
+            .any(|l| l.line_no == *line_no)
+        {
             reverse(old)?;
             tx.conn().execute(
                 "DELETE FROM receipt_postings WHERE receipt_id = ?1 AND line_no = ?2",

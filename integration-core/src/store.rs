@@ -450,9 +450,10 @@ impl std::fmt::Debug for Store {
 }
 
 /// The SQLite store's tables.
-pub(crate) fn schemas() -> [&'static str; 4] {
+pub(crate) fn schemas() -> [&'static str; 5] {
     [
         SCHEMA,
+        crate::flows::SCHEMA,
         crate::outbound::SCHEMA,
         crate::flows::invoicing::SCHEMA,
         crate::flows::inventory::SCHEMA,

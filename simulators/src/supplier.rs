@@ -1,7 +1,9 @@
-//! The simulated supplier: receives purchase orders, acknowledges them, and
-//! later ships them with an ASN (one pallet, one carton per line, each with
-//! a valid SSCC). It can resend each ASN several times, some copies at once,
-//! the way real suppliers do.
+//! The simulated supplier: receives purchase orders, acknowledges them
+//! (with configurable changes per line: quantity changed, date rescheduled,
+//! rejected, backordered), and later ships what it confirmed with an ASN
+//! (one pallet, one carton per line, each with a valid SSCC). It can resend
+//! each ASN several times, some copies at once, the way real suppliers do,
+//! and then replace it (changed quantities, new cartons) or cancel it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +70,105 @@ pub struct InvoicingBehaviour {
     pub variance_pct: u8,
 }
 
+/// How the supplier departs from the PO and from its first ASN. Per PO
+/// line, the acknowledgement says rejected, backordered, quantity changed
+/// or date rescheduled with these chances (in that order of precedence),
+/// else accepted. Per ASN, after its copies, the supplier replaces it with
+/// `replace_probability` (every quantity lowered by `change_pct`, at least
+/// one unit, in new cartons), then cancels it with `cancel_probability`.
+/// Decided from the seed, the PO number and the line.
+///
+/// A rejected line is confirmed 0 and never shipped; a backordered one is
+/// confirmed 0 for now (promised a week later) and not shipped in this
+/// delivery; a quantity change confirms `change_pct` less (at least one unit
+/// less; a line of one unit is accepted instead); a rescheduled date promises the goods a week
+/// after the requested date, in full.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SupplierChanges {
+    pub rejected_probability: f64,
+    pub backordered_probability: f64,
+    pub quantity_changed_probability: f64,
+    pub date_rescheduled_probability: f64,
+    pub replace_probability: f64,
+    pub cancel_probability: f64,
+    pub change_pct: u8,
+}
+
+impl SupplierChanges {
+    /// The supplier's answer for one PO line.
+    pub fn ack_line(&self, seed: u64, po_number: &str, line: &contracts::inbound::PoLine) -> AckLine {
+        let d = draw(seed, "ack", po_number, line.line_no);
+        let mut p = self.rejected_probability;
+        let (status, confirmed_qty, days_late) = if d < p {
+            (AckLineStatus::Rejected, 0, 0)
+        } else if d < {
+            p += self.backordered_probability;
+            p
+        } {
+            (AckLineStatus::Backordered, 0, 7)
+        } else if d < {
+            p += self.quantity_changed_probability;
+            p
+        } {
+            if line.quantity == 1 {
+                // One unit cannot be shortened: accepted as is.
+                return AckLine {
+                    line_no: line.line_no,
+                    status: AckLineStatus::Accepted,
+                    confirmed_qty: 1,
+                    promised_date: line.requested_date.clone(),
+                };
+            }
+            let less = (u64::from(line.quantity) * u64::from(self.change_pct))
+                .div_ceil(100)
+                .max(1) as u32;
+            (
+                AckLineStatus::QuantityChanged,
+                line.quantity.saturating_sub(less).max(1),
+                0,
+            )
+        } else if d < p + self.date_rescheduled_probability {
+            (AckLineStatus::DateRescheduled, line.quantity, 7)
+        } else {
+            (AckLineStatus::Accepted, line.quantity, 0)
+        };
+        AckLine {
+            line_no: line.line_no,
+            status,
+            confirmed_qty,
+            promised_date: days_after(&line.requested_date, days_late),
+        }
+    }
+
+    /// Whether the ASN of `po_number` is replaced, and whether cancelled.
+    pub fn asn_changes(&self, seed: u64, po_number: &str) -> (bool, bool) {
+        (
+            draw(seed, "replace", po_number, 0) < self.replace_probability,
+            draw(seed, "cancel", po_number, 0) < self.cancel_probability,
+        )
+    }
+}
+
+/// `date` (YYYY-MM-DD) plus `days`; a date that does not parse is kept.
+fn days_after(date: &str, days: i64) -> String {
+    let parts: Vec<i64> = date.split('-').filter_map(|p| p.parse().ok()).collect();
+    let &[y, m, d] = parts.as_slice() else {
+        return date.to_owned();
+    };
+    if days == 0 {
+        return date.to_owned();
+    }
+    // Days since 1970-01-01 (H. Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let epoch_days = era * 146_097 + doe - 719_468 + days;
+    contracts::time::rfc3339_utc((epoch_days.max(0) as u64) * 86_400 * 1_000_000)[..10].to_owned()
+}
+
 /// A draw in `0..1` from (seed, what, po, line).
 fn draw(seed: u64, what: &str, po: &str, line: u32) -> f64 {
     let mut h = std::hash::DefaultHasher::new();
@@ -83,6 +184,8 @@ pub struct SupplierSummary {
     pub asn_sends: u64,
     pub pending: usize,
     pub invoices_sent: u64,
+    pub asns_replaced: u64,
+    pub asns_cancelled: u64,
 }
 
 /// The supplier's state.
@@ -101,6 +204,9 @@ pub struct SupplierSim {
     pending: PendingWork,
     invoicing: Mutex<InvoicingBehaviour>,
     invoices: AtomicU64,
+    changes: Mutex<SupplierChanges>,
+    asns_replaced: AtomicU64,
+    asns_cancelled: AtomicU64,
 }
 
 impl SupplierSim {
@@ -119,12 +225,20 @@ impl SupplierSim {
             pending: PendingWork::default(),
             invoicing: Mutex::default(),
             invoices: AtomicU64::new(0),
+            changes: Mutex::default(),
+            asns_replaced: AtomicU64::new(0),
+            asns_cancelled: AtomicU64::new(0),
         })
     }
 
     /// Sets how the supplier invoices (default: it does not).
     pub fn set_invoicing(&self, behaviour: InvoicingBehaviour) {
         *self.invoicing.lock().expect("supplier lock") = behaviour;
+    }
+
+    /// Sets how the supplier departs from its POs (default: it never does).
+    pub fn set_changes(&self, changes: SupplierChanges) {
+        *self.changes.lock().expect("supplier lock") = changes;
     }
 
     /// The invoice for what `asn` shipped against `po`, with the variances
@@ -200,6 +314,8 @@ impl SupplierSim {
             asn_sends: self.asn_sends.load(Ordering::SeqCst),
             pending: self.pending(),
             invoices_sent: self.invoices.load(Ordering::SeqCst),
+            asns_replaced: self.asns_replaced.load(Ordering::SeqCst),
+            asns_cancelled: self.asns_cancelled.load(Ordering::SeqCst),
         }
     }
 
@@ -209,7 +325,8 @@ impl SupplierSim {
             .expect("a generated SSCC is valid")
     }
 
-    fn acknowledgement(po: &PurchaseOrder) -> PoAcknowledgement {
+    fn acknowledgement(&self, po: &PurchaseOrder) -> PoAcknowledgement {
+        let changes = *self.changes.lock().expect("supplier lock");
         PoAcknowledgement {
             ack_id: format!("ACK-{}-v{}", po.po_number, po.version),
             po_number: po.po_number.clone(),
@@ -218,12 +335,7 @@ impl SupplierSim {
             lines: po
                 .lines
                 .iter()
-                .map(|l| AckLine {
-                    line_no: l.line_no,
-                    status: AckLineStatus::Accepted,
-                    confirmed_qty: l.quantity,
-                    promised_date: l.requested_date.clone(),
-                })
+                .map(|l| changes.ack_line(self.config.seed, &po.po_number, l))
                 .collect(),
         }
     }
@@ -271,10 +383,55 @@ impl SupplierSim {
         }
     }
 
+    /// `asn` replaced: each line `change_pct` less (at least one unit less,
+    /// never below one), each in a new carton on the same pallet.
+    fn replacement(&self, asn: &AdvanceShipNotice, change_pct: u8) -> AdvanceShipNotice {
+        let pallet = asn.handling_units[0].sscc.clone();
+        let mut handling_units = vec![asn.handling_units[0].clone()];
+        let mut lines = Vec::with_capacity(asn.lines.len());
+        for line in &asn.lines {
+            let carton = self.next_sscc();
+            handling_units.push(HandlingUnit {
+                sscc: carton.clone(),
+                level: HandlingUnitLevel::Carton,
+                parent_sscc: Some(pallet.clone()),
+            });
+            let less = (u64::from(line.quantity) * u64::from(change_pct))
+                .div_ceil(100)
+                .max(1) as u32;
+            lines.push(AsnLine {
+                quantity: line.quantity.saturating_sub(less).max(1),
+                sscc: carton,
+                ..line.clone()
+            });
+        }
+        AdvanceShipNotice {
+            purpose: AsnPurpose::Replace,
+            handling_units,
+            lines,
+            ..asn.clone()
+        }
+    }
+
+    /// Sends a replace or cancel of an ASN once; whether the core took it.
+    async fn send_change(&self, asn: &AdvanceShipNotice, what: &str, trace: &TraceParent) -> bool {
+        let body = serde_json::to_value(asn).expect("an ASN serializes");
+        self.asn_sends.fetch_add(1, Ordering::SeqCst);
+        self.core
+            .post(
+                core::ASNS,
+                &body,
+                &format!("asn:{}:{what}", asn.asn_id),
+                &trace.child(rand::random()),
+            )
+            .await
+            .is_success()
+    }
+
     /// Acknowledge, then ship: the supplier's side of one purchase order.
     async fn fulfil(self: Arc<Self>, po: PurchaseOrder, trace: TraceParent) {
         tokio::time::sleep(self.config.ack_delay).await;
-        let ack = Self::acknowledgement(&po);
+        let ack = self.acknowledgement(&po);
         let body = serde_json::to_value(&ack).expect("an ack serializes");
         let sent = self
             .core
@@ -290,6 +447,10 @@ impl SupplierSim {
         }
         tokio::time::sleep(self.config.asn_delay).await;
         let asn = self.ship_notice(&po, &ack);
+        if asn.lines.is_empty() {
+            // Every line rejected or backordered: nothing to ship.
+            return;
+        }
         self.asns.fetch_add(1, Ordering::SeqCst);
         let body = serde_json::to_value(&asn).expect("an ASN serializes");
         let (min, max) = self.config.asn_copies;
@@ -313,6 +474,29 @@ impl SupplierSim {
             }
         }
         sends.join_all().await;
+
+        // Then maybe replace it (lower quantities, new cartons) and cancel it.
+        let changes = *self.changes.lock().expect("supplier lock");
+        let (replace, cancel) = changes.asn_changes(self.config.seed, &po.po_number);
+        let mut asn = asn;
+        if replace {
+            let replacement = self.replacement(&asn, changes.change_pct);
+            if self.send_change(&replacement, "replace", &trace).await {
+                self.asns_replaced.fetch_add(1, Ordering::SeqCst);
+                asn = replacement;
+            }
+        }
+        if cancel {
+            let cancellation = AdvanceShipNotice {
+                purpose: AsnPurpose::Cancel,
+                ..asn.clone()
+            };
+            if self.send_change(&cancellation, "cancel", &trace).await {
+                // Nothing shipped: nothing to invoice.
+                self.asns_cancelled.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+        }
 
         let invoicing = *self.invoicing.lock().expect("supplier lock");
         if !invoicing.enabled || asn.lines.is_empty() {
@@ -376,4 +560,85 @@ pub fn app(sup: Arc<SupplierSim>) -> Router {
         .with_state(sup)
         .merge(control);
     recorded(router, recording)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::inbound::{PoLine, PoLineStatus, Uom};
+    use contracts::{Gtin, ids::with_check_digit};
+
+    fn line(line_no: u32, quantity: u32) -> PoLine {
+        PoLine {
+            line_no,
+            sku: format!("SKU-{line_no}"),
+            gtin: Gtin::parse(&with_check_digit("400638000001")).unwrap(),
+            quantity,
+            uom: Uom::Ea,
+            unit_price: "1.00".into(),
+            requested_date: "2026-12-28".into(),
+            over_tolerance_pct: 10,
+            under_tolerance_pct: 5,
+            status: PoLineStatus::Open,
+        }
+    }
+
+    #[test]
+    fn ack_changes_follow_their_chances_and_rules() {
+        let changes = SupplierChanges {
+            rejected_probability: 0.1,
+            backordered_probability: 0.1,
+            quantity_changed_probability: 0.2,
+            date_rescheduled_probability: 0.2,
+            change_pct: 20,
+            ..SupplierChanges::default()
+        };
+        let mut seen = std::collections::BTreeMap::<String, u32>::new();
+        for n in 1..=2000 {
+            let ack = changes.ack_line(7, "PO-1", &line(n, 50));
+            assert_eq!(ack, changes.ack_line(7, "PO-1", &line(n, 50)), "deterministic");
+            let expected = match ack.status {
+                AckLineStatus::Rejected => (0, "2026-12-28"),
+                AckLineStatus::Backordered => (0, "2027-01-04"),
+                AckLineStatus::QuantityChanged => (40, "2026-12-28"),
+                AckLineStatus::DateRescheduled => (50, "2027-01-04"),
+                AckLineStatus::Accepted => (50, "2026-12-28"),
+            };
+            assert_eq!((ack.confirmed_qty, ack.promised_date.as_str()), expected);
+            *seen.entry(format!("{:?}", ack.status)).or_default() += 1;
+        }
+        for (status, range) in [
+            ("Rejected", 120..280),
+            ("Backordered", 120..280),
+            ("QuantityChanged", 300..500),
+            ("DateRescheduled", 300..500),
+            ("Accepted", 700..900),
+        ] {
+            assert!(range.contains(&seen[status]), "{status}: {seen:?}");
+        }
+        // A single unit is never changed to none.
+        let always = SupplierChanges {
+            quantity_changed_probability: 1.0,
+            change_pct: 20,
+            ..SupplierChanges::default()
+        };
+        let single = always.ack_line(1, "PO-1", &line(1, 1));
+        assert_eq!(
+            (single.status, single.confirmed_qty),
+            (AckLineStatus::Accepted, 1)
+        );
+        assert_eq!(always.ack_line(1, "PO-1", &line(1, 3)).confirmed_qty, 2);
+        assert_eq!(
+            SupplierChanges::default().ack_line(1, "PO-1", &line(1, 9)).status,
+            AckLineStatus::Accepted
+        );
+    }
+
+    #[test]
+    fn dates_move_across_month_and_year_ends() {
+        assert_eq!(days_after("2026-12-28", 7), "2027-01-04");
+        assert_eq!(days_after("2028-02-25", 7), "2028-03-03");
+        assert_eq!(days_after("2026-11-27", 0), "2026-11-27");
+        assert_eq!(days_after("not a date", 7), "not a date");
+    }
 }

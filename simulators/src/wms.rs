@@ -1,6 +1,8 @@
-//! The simulated WMS: takes inbound expectations (keyed by Idempotency-Key)
-//! and, after a receiving delay, emits one goods-receipt event per
-//! expectation to the core, delivered at least once.
+//! The simulated WMS: takes inbound expectations (keyed by Idempotency-Key),
+//! their updates and cancellations (the highest revision wins) and, after a
+//! receiving delay, emits one goods-receipt event per expectation still
+//! standing, counted against its latest revision, to the core, delivered at
+//! least once. A cancelled expectation gets no receipt.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +18,9 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 use contracts::http::TraceParent;
-use contracts::inbound::{GoodsReceipt, InboundExpectation, ReceiptLine, StockStatus};
+use contracts::inbound::{
+    GoodsReceipt, InboundExpectation, InboundExpectationCancellation, ReceiptLine, StockStatus,
+};
 use contracts::inventory::{AdjustmentReason, InventoryAdjustment, SnapshotSource};
 use contracts::routes::{core, wms};
 use contracts::{PartnerAck, Role};
@@ -56,6 +60,12 @@ pub struct Receiving {
     /// Chance that a receipt is recounted and corrected by a second event
     /// (seq 2) for the same receipt; decided per expectation.
     pub correction_probability: f64,
+    /// Chance that a line arrives as another item (its SKU with `-ALT`),
+    /// counted as blocked stock; after short, over and damaged.
+    pub wrong_item_probability: f64,
+    /// Chance that a receipt carries one more line, of goods nobody
+    /// advised (blocked stock); decided per expectation.
+    pub not_advised_probability: f64,
 }
 
 impl Receiving {
@@ -67,7 +77,16 @@ impl Receiving {
         draw < self.correction_probability
     }
 
-    /// The line as counted: (received, damaged, stock status).
+    /// Whether the receipt of `expectation_id` carries goods not advised.
+    pub fn adds_not_advised(&self, seed: u64, expectation_id: &str) -> bool {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(seed, "not-advised", expectation_id), &mut h);
+        let draw = (std::hash::Hasher::finish(&h) >> 11) as f64 / (1u64 << 53) as f64;
+        draw < self.not_advised_probability
+    }
+
+    /// The line as counted: (received, damaged, stock status); blocked
+    /// stock is the wrong item.
     pub fn count(
         &self,
         seed: u64,
@@ -84,12 +103,15 @@ impl Receiving {
             self.short_probability + self.over_probability,
         );
         let p_damaged = p_over + self.damaged_probability;
+        let p_wrong = p_damaged + self.wrong_item_probability;
         if draw < p_short {
             (advised.saturating_sub(off.max(1)), 0, StockStatus::Unrestricted)
         } else if draw < p_over {
             (advised + off.max(1), 0, StockStatus::Unrestricted)
         } else if draw < p_damaged {
             (advised, off.clamp(1, advised), StockStatus::Quality)
+        } else if draw < p_wrong {
+            (advised, 0, StockStatus::Blocked)
         } else {
             (advised, 0, StockStatus::Unrestricted)
         }
@@ -122,6 +144,8 @@ fn draw(seed: u64, what: &str, n: u64) -> f64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WmsSummary {
     pub inbound_expectations: usize,
+    pub expectation_updates: u64,
+    pub expectations_cancelled: u64,
     pub receipts_sent: u64,
     pub pending: usize,
     /// Order releases and shipments.
@@ -137,7 +161,11 @@ pub struct WmsSummary {
 #[derive(Debug)]
 pub struct WmsSim {
     config: WmsConfig,
-    expectations: Mutex<BTreeMap<String, InboundExpectation>>,
+    /// expectation_id → its highest revision and the expectation at it
+    /// (`None`: cancelled).
+    expectations: Mutex<BTreeMap<String, (u32, Option<InboundExpectation>)>>,
+    expectation_updates: AtomicU64,
+    expectations_cancelled: AtomicU64,
     idempotency: IdempotencyStore,
     core: PartnerClient,
     recorder: Recorder,
@@ -159,6 +187,8 @@ impl WmsSim {
             core: PartnerClient::new(&config.core_url, recorder.clone(), Role::Wms, Role::Core),
             config,
             expectations: Mutex::default(),
+            expectation_updates: AtomicU64::new(0),
+            expectations_cancelled: AtomicU64::new(0),
             idempotency: IdempotencyStore::default(),
             recorder,
             faults,
@@ -267,6 +297,8 @@ impl WmsSim {
     pub fn summary(&self) -> WmsSummary {
         WmsSummary {
             inbound_expectations: self.expectations.lock().expect("wms lock").len(),
+            expectation_updates: self.expectation_updates.load(Ordering::SeqCst),
+            expectations_cancelled: self.expectations_cancelled.load(Ordering::SeqCst),
             receipts_sent: self.receipts.load(Ordering::SeqCst),
             pending: self.pending(),
             outbound: self.outbound.summary(),
@@ -281,8 +313,18 @@ impl WmsSim {
     /// chance, recounts them and sends a correction (seq 2) a receiving
     /// delay later. A reorder fault sends the correction first and holds
     /// the first count back.
-    async fn receive(self: Arc<Self>, exp: InboundExpectation, trace: TraceParent) {
+    async fn receive(self: Arc<Self>, expectation_id: String, trace: TraceParent) {
         tokio::time::sleep(self.config.receipt_delay).await;
+        // Counted against the latest revision; a cancelled one is not received.
+        let current = self
+            .expectations
+            .lock()
+            .expect("wms lock")
+            .get(&expectation_id)
+            .and_then(|(_, exp)| exp.clone());
+        let Some(exp) = current else {
+            return;
+        };
         let n = self.receipts.fetch_add(1, Ordering::SeqCst) + 1;
         let first = GoodsReceipt {
             receipt_id: format!("RCV-{n:08}"),
@@ -305,7 +347,10 @@ impl WmsSim {
                         line_no: l.line_no,
                         po_number: l.po_number.clone(),
                         po_line_no: l.po_line_no,
-                        sku: l.sku.clone(),
+                        sku: match stock_status {
+                            StockStatus::Blocked => format!("{}-ALT", l.sku),
+                            _ => l.sku.clone(),
+                        },
                         qty_received,
                         qty_damaged,
                         stock_status,
@@ -314,6 +359,14 @@ impl WmsSim {
                 })
                 .collect(),
         };
+        let mut first = first;
+        if self
+            .config
+            .receiving
+            .adds_not_advised(self.config.seed, &exp.expectation_id)
+        {
+            first.lines.push(not_advised(&exp));
+        }
         let mut events = vec![first];
         if self
             .config
@@ -328,11 +381,17 @@ impl WmsSim {
         {
             let last = events.last().expect("at least the first count");
             let mut books = self.on_hand.lock().expect("wms lock");
-            for (line, advised) in last.lines.iter().zip(&exp.lines) {
+            let uom = exp.lines[0].uom;
+            for line in &last.lines {
                 let location = location_for(line.stock_status);
                 let qty = line.qty_received.saturating_sub(line.qty_damaged);
-                books.add(&line.sku, location, advised.uom, u64::from(qty));
-                positions.push((line.sku.clone(), location.to_owned(), advised.uom));
+                let uom = exp
+                    .lines
+                    .iter()
+                    .find(|l| l.line_no == line.line_no)
+                    .map_or(uom, |l| l.uom);
+                books.add(&line.sku, location, uom, u64::from(qty));
+                positions.push((line.sku.clone(), location.to_owned(), uom));
             }
         }
         let mut gap = self.config.receipt_delay;
@@ -370,9 +429,28 @@ impl WmsSim {
     }
 }
 
-/// A recount of `first` (seq 2): lines counted off the advice are found to
-/// be as advised after all; when none was off, the first line is found one
-/// short. So a correction always changes the count.
+/// Goods nobody advised, found with the expected ones: a line for a PO line
+/// the expectation lacks (its first PO, line 900 + the next line number),
+/// of an unknown SKU, in blocked stock.
+fn not_advised(exp: &InboundExpectation) -> ReceiptLine {
+    let first = &exp.lines[0];
+    let line_no = exp.lines.iter().map(|l| l.line_no).max().unwrap_or(0) + 1;
+    ReceiptLine {
+        line_no,
+        po_number: first.po_number.clone(),
+        po_line_no: 900 + line_no,
+        sku: format!("UNADVISED-{}", first.sku),
+        qty_received: first.quantity.div_ceil(10).max(1),
+        qty_damaged: 0,
+        stock_status: StockStatus::Blocked,
+        lot: None,
+    }
+}
+
+/// A recount of `first` (seq 2): lines counted off the advice (including
+/// the wrong item) are found to be as advised after all; when none was off,
+/// the first line is found one short. So a correction always changes the
+/// count. Goods not advised stay as they were.
 fn recount(first: &GoodsReceipt, exp: &InboundExpectation) -> GoodsReceipt {
     let mut second = GoodsReceipt {
         event_id: format!("{}-2", first.event_id.trim_end_matches("-1")),
@@ -382,13 +460,12 @@ fn recount(first: &GoodsReceipt, exp: &InboundExpectation) -> GoodsReceipt {
     };
     let mut changed = false;
     for line in &mut second.lines {
-        let advised = exp
-            .lines
-            .iter()
-            .find(|l| l.line_no == line.line_no)
-            .map_or(line.qty_received, |l| l.quantity);
-        if line.qty_received != advised || line.qty_damaged != 0 {
-            (line.qty_received, line.qty_damaged) = (advised, 0);
+        let Some(advised) = exp.lines.iter().find(|l| l.line_no == line.line_no) else {
+            continue;
+        };
+        if line.qty_received != advised.quantity || line.qty_damaged != 0 || line.sku != advised.sku {
+            (line.qty_received, line.qty_damaged) = (advised.quantity, 0);
+            line.sku = advised.sku.clone();
             line.stock_status = StockStatus::Unrestricted;
             changed = true;
         }
@@ -401,28 +478,93 @@ fn recount(first: &GoodsReceipt, exp: &InboundExpectation) -> GoodsReceipt {
     second
 }
 
-async fn inbound_expectation(State(wms): State<Arc<WmsSim>>, headers: HeaderMap, body: Bytes) -> Response {
-    let trace = incoming_trace(&headers);
-    mutate(
-        &wms.idempotency,
-        &headers,
-        &body,
-        StatusCode::CREATED,
-        |exp: InboundExpectation, _| {
-            let reference = format!("IBE-{}", exp.expectation_id);
-            wms.expectations
-                .lock()
-                .expect("wms lock")
-                .insert(exp.expectation_id.clone(), exp.clone());
-            let guard = wms.pending.start();
-            let worker = wms.clone();
+impl WmsSim {
+    /// Holds revision `revision` of `expectation_id` (`None`: cancelled)
+    /// unless a higher one is held; the first time the id is heard of as
+    /// standing, starts receiving it.
+    fn hold(
+        self: &Arc<Self>,
+        expectation_id: &str,
+        revision: u32,
+        exp: Option<InboundExpectation>,
+        trace: TraceParent,
+    ) {
+        let mut held = self.expectations.lock().expect("wms lock");
+        let fresh = !held.contains_key(expectation_id);
+        let standing = exp.is_some();
+        match held.get_mut(expectation_id) {
+            Some(slot) if slot.0 >= revision => return,
+            Some(slot) => *slot = (revision, exp),
+            None => {
+                held.insert(expectation_id.to_owned(), (revision, exp));
+            }
+        }
+        if fresh && standing {
+            let guard = self.pending.start();
+            let (worker, id) = (self.clone(), expectation_id.to_owned());
             tokio::spawn(async move {
-                worker.receive(exp, trace).await;
+                worker.receive(id, trace).await;
                 drop(guard);
             });
+        }
+    }
+}
+
+/// Takes an expectation, an update or a cancellation: `held` says which
+/// expectation, at which revision, and whether it stands.
+fn take<T: serde::de::DeserializeOwned>(
+    wms: &Arc<WmsSim>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    held: impl FnOnce(T) -> (String, u32, Option<InboundExpectation>),
+) -> Response {
+    let trace = incoming_trace(headers);
+    mutate(
+        &wms.idempotency,
+        headers,
+        body,
+        StatusCode::CREATED,
+        |doc: T, _| {
+            let (id, revision, exp) = held(doc);
+            let reference = match revision {
+                1 => format!("IBE-{id}"),
+                r => format!("IBE-{id}-r{r}"),
+            };
+            wms.hold(&id, revision, exp, trace);
             serde_json::to_value(PartnerAck { reference }).expect("an ack serializes")
         },
     )
+}
+
+async fn inbound_expectation(State(wms): State<Arc<WmsSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    take(&wms, &headers, &body, |exp: InboundExpectation| {
+        (exp.expectation_id.clone(), exp.revision, Some(exp))
+    })
+}
+
+/// `POST /v1/inbound-expectation-updates`: a replaced ASN's expectation.
+async fn inbound_expectation_update(
+    State(wms): State<Arc<WmsSim>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    take(&wms, &headers, &body, |exp: InboundExpectation| {
+        wms.expectation_updates.fetch_add(1, Ordering::SeqCst);
+        (exp.expectation_id.clone(), exp.revision, Some(exp))
+    })
+}
+
+/// `POST /v1/inbound-expectation-cancellations`: a cancelled ASN's
+/// expectation withdrawn.
+async fn inbound_expectation_cancellation(
+    State(wms): State<Arc<WmsSim>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    take(&wms, &headers, &body, |c: InboundExpectationCancellation| {
+        wms.expectations_cancelled.fetch_add(1, Ordering::SeqCst);
+        (c.expectation_id, c.revision, None)
+    })
 }
 
 /// `GET /v1/inventory-snapshot`: on-hand per (sku, location) as counted now.
@@ -452,6 +594,11 @@ pub fn app(wms: Arc<WmsSim>) -> Router {
     let control = crate::control::routes(wms.faults.clone());
     let router = Router::new()
         .route(wms::INBOUND_EXPECTATIONS, post(inbound_expectation))
+        .route(wms::INBOUND_EXPECTATION_UPDATES, post(inbound_expectation_update))
+        .route(
+            wms::INBOUND_EXPECTATION_CANCELLATIONS,
+            post(inbound_expectation_cancellation),
+        )
         .route(wms::ORDER_RELEASES, post(outbound::order_release))
         .route(wms::INVENTORY_SNAPSHOT, get(inventory_snapshot))
         .route("/_control/state", get(state))
@@ -471,7 +618,7 @@ mod tests {
             over_probability: 0.1,
             damaged_probability: 0.1,
             variance_pct: 20,
-            correction_probability: 0.0,
+            ..Receiving::default()
         };
         let (mut short, mut over, mut damaged) = (0, 0, 0);
         for line in 1..=2000 {

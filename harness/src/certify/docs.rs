@@ -23,6 +23,9 @@ pub fn example(type_name: &str) -> Option<&'static str> {
         "InboundExpectation" => {
             include_str!("../../../contracts/examples/InboundExpectation/valid-typical.json")
         }
+        "InboundExpectationCancellation" => {
+            include_str!("../../../contracts/examples/InboundExpectationCancellation/valid-typical.json")
+        }
         "ErpGoodsReceiptPosting" => {
             include_str!("../../../contracts/examples/ErpGoodsReceiptPosting/valid-typical.json")
         }

@@ -235,25 +235,7 @@ mod tests {
     const SUPPLIER: &str = "5060000000016";
 
     fn ex(party: Role, direction: Direction, endpoint: &str, seq: u64, request: Value) -> Exchange {
-        Exchange {
-            seq,
-            party,
-            peer: Role::Core,
-            direction,
-            method: "POST".into(),
-            endpoint: endpoint.into(),
-            status: Some(201),
-            error: None,
-            started_at_us: seq,
-            finished_at_us: seq + 1,
-            idempotency_key: Some(format!("k{seq}")),
-            trace_id: None,
-            replayed: false,
-            fault: None,
-            handler_status: None,
-            request: Some(request),
-            response: None,
-        }
+        crate::check::test_exchange(party, direction, endpoint, seq, request)
     }
 
     fn po() -> Exchange {

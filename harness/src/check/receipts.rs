@@ -11,12 +11,12 @@
 //!
 //! Conservation: per PO line, what the ERP was posted (postings − reversals)
 //! equals what the latest event of each receipt counted into stock
-//! (received − damaged); and each (receipt, line, seq) is posted at most
+//! (received − damaged, blocked stock left out: never posted); and each (receipt, line, seq) is posted at most
 //! once and reversed at most once.
 
 use std::collections::{BTreeMap, HashMap};
 
-use contracts::inbound::{ErpGoodsReceiptPosting, GoodsReceipt, ReceiptDiscrepancy};
+use contracts::inbound::{ErpGoodsReceiptPosting, GoodsReceipt, ReceiptDiscrepancy, StockStatus};
 use contracts::routes::{core, erp};
 use contracts::{Direction, Exchange, Role};
 use reports::{Check, Violation, Witness};
@@ -63,7 +63,8 @@ impl ReceiptEvents {
                     return;
                 };
                 let mut stock: Vec<((String, u32), u64)> = Vec::new();
-                for l in &r.lines {
+                // Blocked stock (not advised, wrong item) is never posted.
+                for l in r.lines.iter().filter(|l| l.stock_status != StockStatus::Blocked) {
                     let q = u64::from(l.qty_received.saturating_sub(l.qty_damaged));
                     let key = (l.po_number.clone(), l.po_line_no);
                     match stock.iter_mut().find(|(k, _)| *k == key) {
@@ -324,23 +325,9 @@ mod tests {
         body: serde_json::Value,
     ) -> Exchange {
         Exchange {
-            seq: start,
-            party,
-            peer: Role::Core,
-            direction,
-            method: "POST".into(),
-            endpoint: endpoint.into(),
-            status: Some(201),
-            error: None,
-            started_at_us: start,
             finished_at_us: end,
             idempotency_key: Some(format!("k-{body}")),
-            trace_id: None,
-            replayed: false,
-            fault: None,
-            handler_status: None,
-            request: Some(body),
-            response: None,
+            ..crate::check::test_exchange(party, direction, endpoint, start, body)
         }
     }
 

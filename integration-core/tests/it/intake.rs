@@ -270,3 +270,202 @@ async fn resent_asn_is_a_duplicate_and_reaches_the_wms_once() {
     t.stop().await;
 }
 }
+
+crate::both_backends! {
+/// A replace supersedes the open ASN: validated counting its new lines
+/// instead of the old ones, the WMS gets the one expectation again (same
+/// id, revision 2) and the old cartons are freed; a resent replace is a
+/// duplicate. A cancel withdraws it (revision 3 to the WMS, SSCCs freed);
+/// a receipt against it is then refused, and so is a replace or cancel of
+/// an ASN that is not open (cancelled, received or unknown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_and_cancel_update_and_withdraw_the_one_expectation() {
+    use contracts::inbound::AsnPurpose;
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let po = purchase_order("PO-4000", &[(1, 200)]);
+    assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po", &po).await);
+
+    let original = asn("ASN-R", &[("PO-4000", 1, 200)]);
+    assert_accepted(&post(&url, core::ASNS, "r-original", &original).await);
+    // 200 advised + 10 % = 220: another 50 does not fit yet.
+    let other = asn("ASN-O", &[("PO-4000", 1, 50)]);
+    let a = post(&url, core::ASNS, "o-early", &other).await;
+    a.assert_problem(422, "over-tolerance");
+
+    // The replace: 120, in a new carton (the helper's cartons for another id).
+    let mut replace = asn("ASN-R-v2", &[("PO-4000", 1, 120)]);
+    replace.asn_id = "ASN-R".into();
+    replace.purpose = AsnPurpose::Replace;
+    assert_accepted(&post(&url, core::ASNS, "r-replace", &replace).await);
+    let again = post(&url, core::ASNS, "r-replace-again", &replace).await;
+    assert_eq!(
+        (again.status, again.outcome()),
+        (200, "duplicate"),
+        "{}",
+        again.body
+    );
+    // 120 + 50 fits now.
+    assert_accepted(&post(&url, core::ASNS, "o", &other).await);
+
+    // The replacing carton is held; the original's carton is free again.
+    let mut clash = asn("ASN-X", &[("PO-4000", 1, 1)]);
+    clash.handling_units[1].sscc = replace.handling_units[1].sscc.clone();
+    clash.lines[0].sscc = replace.lines[0].sscc.clone();
+    let a = post(&url, core::ASNS, "x", &clash).await;
+    assert_eq!(
+        a.assert_problem(422, "sscc-in-open-asn").errors[0].pointer,
+        "/handling_units/1/sscc"
+    );
+    let mut reuse = asn("ASN-Y", &[("PO-4000", 1, 1)]);
+    reuse.handling_units[1].sscc = original.handling_units[1].sscc.clone();
+    reuse.lines[0].sscc = original.lines[0].sscc.clone();
+    assert_accepted(&post(&url, core::ASNS, "y", &reuse).await);
+
+    let created = parties.wms.wait_for(wms::INBOUND_EXPECTATIONS, 3).await;
+    let first = created.iter().find(|c| c.body["asn_id"] == "ASN-R").unwrap();
+    let id = first.body["expectation_id"].as_str().unwrap().to_owned();
+    assert_eq!(first.body["revision"], 1);
+    let updates = parties.wms.wait_for(wms::INBOUND_EXPECTATION_UPDATES, 1).await;
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].body["expectation_id"], id.as_str());
+    assert_eq!(updates[0].body["revision"], 2);
+    assert_eq!(updates[0].body["lines"][0]["quantity"], 120);
+    assert_eq!(
+        updates[0].idempotency_key.as_deref(),
+        Some(format!("expectation:{id}:r2").as_str())
+    );
+
+    // Cancel: the WMS is told, the carton freed, a receipt then refused.
+    let cancel = contracts::inbound::AdvanceShipNotice {
+        purpose: AsnPurpose::Cancel,
+        ..replace.clone()
+    };
+    assert_accepted(&post(&url, core::ASNS, "r-cancel", &cancel).await);
+    let cancelled = parties
+        .wms
+        .wait_for(wms::INBOUND_EXPECTATION_CANCELLATIONS, 1)
+        .await;
+    assert_eq!(cancelled[0].body["expectation_id"], id.as_str());
+    assert_eq!(cancelled[0].body["revision"], 3);
+    assert_accepted(
+        &post(&url, core::ASNS, "x-again", &{
+            let mut x = clash.clone();
+            x.asn_id = "ASN-X2".into();
+            x
+        })
+        .await,
+    );
+    let r = receipt("RCV-R", "EVT-R", 1, &id, "ASN-R", &[("PO-4000", 1, 120)]);
+    post(&url, core::GOODS_RECEIPTS, "rcv-r", &r)
+        .await
+        .assert_problem(422, "expectation-cancelled");
+    let mut late = replace.clone();
+    late.lines[0].quantity = 100;
+    post(&url, core::ASNS, "r-late", &late)
+        .await
+        .assert_problem(422, "asn-not-open");
+
+    // Goods received against ASN-O: it can no longer be replaced or cancelled.
+    let o_id = created.iter().find(|c| c.body["asn_id"] == "ASN-O").unwrap().body["expectation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = receipt("RCV-O", "EVT-O", 1, &o_id, "ASN-O", &[("PO-4000", 1, 50)]);
+    assert_accepted(&post(&url, core::GOODS_RECEIPTS, "rcv-o", &r).await);
+    let o_cancel = contracts::inbound::AdvanceShipNotice {
+        purpose: AsnPurpose::Cancel,
+        ..other.clone()
+    };
+    let a = post(&url, core::ASNS, "o-cancel", &o_cancel).await;
+    let problem = a.assert_problem(422, "asn-not-open");
+    assert!(problem.detail.unwrap_or_default().contains("received"));
+    let mut unknown = o_cancel.clone();
+    unknown.asn_id = "ASN-NEVER".into();
+    post(&url, core::ASNS, "never", &unknown)
+        .await
+        .assert_problem(422, "asn-not-open");
+    // No further update or cancellation reached the WMS.
+    assert_eq!(parties.wms.calls_to(wms::INBOUND_EXPECTATION_UPDATES).len(), 1);
+    assert_eq!(
+        parties.wms.calls_to(wms::INBOUND_EXPECTATION_CANCELLATIONS).len(),
+        1
+    );
+    t.stop().await;
+}
+}
+
+crate::both_backends! {
+/// Goods nobody advised and the wrong item each raise exactly one
+/// discrepancy of their kind, and neither is posted (blocked stock); the
+/// advised, right lines are posted as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_advised_and_wrong_item_raise_one_discrepancy_each_and_post_nothing() {
+    use contracts::inbound::StockStatus;
+    use contracts::routes::erp;
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let po = purchase_order("PO-5000", &[(1, 10), (2, 10)]);
+    assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po", &po).await);
+    assert_accepted(
+        &post(
+            &url,
+            core::ASNS,
+            "a",
+            &asn("ASN-D", &[("PO-5000", 1, 10), ("PO-5000", 2, 10)]),
+        )
+        .await,
+    );
+    let created = parties.wms.wait_for(wms::INBOUND_EXPECTATIONS, 1).await;
+    let id = created[0].body["expectation_id"].as_str().unwrap().to_owned();
+
+    let mut r = receipt(
+        "RCV-D",
+        "EVT-D",
+        1,
+        &id,
+        "ASN-D",
+        &[("PO-5000", 1, 10), ("PO-5000", 2, 10), ("PO-5000", 903, 2)],
+    );
+    r.lines[1].sku = format!("{}-ALT", r.lines[1].sku);
+    r.lines[1].stock_status = StockStatus::Blocked;
+    r.lines[2].sku = "UNADVISED".into();
+    r.lines[2].stock_status = StockStatus::Blocked;
+    assert_accepted(&post(&url, core::GOODS_RECEIPTS, "rcv", &r).await);
+
+    let found = parties.erp.wait_for(erp::RECEIPT_DISCREPANCIES, 2).await;
+    let mut kinds: Vec<(u64, String)> = found
+        .iter()
+        .map(|c| {
+            (
+                c.body["po_line_no"].as_u64().unwrap(),
+                c.body["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [(2, "wrong_item".to_owned()), (903, "not_advised".to_owned())]
+    );
+    parties.erp.wait_for(erp::GOODS_RECEIPT_POSTINGS, 1).await;
+    // Postings are queued before discrepancies: give a wrong one time to show.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let postings: Vec<_> = parties
+        .erp
+        .calls_to(erp::GOODS_RECEIPT_POSTINGS)
+        .into_iter()
+        .map(|c| {
+            (
+                c.body["po_line_no"].as_u64().unwrap(),
+                c.body["quantity"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(postings, [(1, 10)]);
+    assert_eq!(parties.erp.calls_to(erp::RECEIPT_DISCREPANCIES).len(), 2);
+    t.stop().await;
+}
+}

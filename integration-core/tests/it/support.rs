@@ -712,7 +712,12 @@ pub fn acknowledgement(ack_id: &str, po: &PurchaseOrder) -> PoAcknowledgement {
 /// An ASN of `supplier()` with lines `(po_number, po_line_no, quantity)`,
 /// each in its own carton on one pallet.
 pub fn asn(asn_id: &str, lines: &[(&str, u32, u32)]) -> AdvanceShipNotice {
-    let pallet = sscc(1_000);
+    // SSCCs of their own per asn_id: an SSCC sits in one open ASN only.
+    let base = asn_id
+        .bytes()
+        .fold(0u64, |h, b| (h * 131 + u64::from(b)) % 1_000_000_007)
+        * 1_000;
+    let pallet = sscc(base);
     let mut handling_units = vec![HandlingUnit {
         sscc: pallet.clone(),
         level: HandlingUnitLevel::Pallet,
@@ -720,7 +725,7 @@ pub fn asn(asn_id: &str, lines: &[(&str, u32, u32)]) -> AdvanceShipNotice {
     }];
     let mut asn_lines = Vec::new();
     for (i, &(po_number, po_line_no, quantity)) in lines.iter().enumerate() {
-        let carton = sscc(2_000 + i as u64);
+        let carton = sscc(base + 1 + i as u64);
         handling_units.push(HandlingUnit {
             sscc: carton.clone(),
             level: HandlingUnitLevel::Carton,

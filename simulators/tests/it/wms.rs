@@ -12,7 +12,7 @@ use axum::routing::post;
 use contracts::http::IDEMPOTENCY_KEY;
 use contracts::ids::with_check_digit;
 use contracts::inbound::{
-    ExpectationLine, GoodsReceipt, HandlingUnit, HandlingUnitLevel, InboundExpectation, Uom,
+    ExpectationLine, GoodsReceipt, HandlingUnit, HandlingUnitLevel, InboundExpectation, StockStatus, Uom,
 };
 use contracts::routes::{core, wms as paths};
 use contracts::{Gln, Gtin, Sscc};
@@ -43,6 +43,7 @@ fn expectation(id: &str) -> InboundExpectation {
     let sscc = Sscc::parse(&with_check_digit("00350600000000001")).unwrap();
     InboundExpectation {
         expectation_id: id.into(),
+        revision: 1,
         asn_id: format!("ASN-{id}"),
         supplier_gln: Gln::parse(&with_check_digit("506000000001")).unwrap(),
         estimated_arrival: "2026-11-27".into(),
@@ -72,6 +73,22 @@ fn expectation(id: &str) -> InboundExpectation {
 /// Runs a WMS with `receiving` and `rules` against a stand-in core, hands
 /// it one expectation and returns what the core received.
 async fn receipts_for(receiving: Receiving, rules: Vec<FaultRule>) -> Vec<(Instant, String, GoodsReceipt)> {
+    let one = vec![(
+        paths::INBOUND_EXPECTATIONS,
+        "expectation:IBE-1".to_owned(),
+        serde_json::to_value(expectation("IBE-1")).unwrap(),
+    )];
+    receipts_after(receiving, rules, Duration::from_millis(5), one).await
+}
+
+/// [`receipts_for`] with a receipt delay, after `posts` (path, key, body)
+/// to the WMS in turn.
+async fn receipts_after(
+    receiving: Receiving,
+    rules: Vec<FaultRule>,
+    receipt_delay: Duration,
+    posts: Vec<(&str, String, serde_json::Value)>,
+) -> Vec<(Instant, String, GoodsReceipt)> {
     let seen: Seen = Arc::default();
     let core_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let core_stub = axum::Router::new()
@@ -88,7 +105,7 @@ async fn receipts_for(receiving: Receiving, rules: Vec<FaultRule>) -> Vec<(Insta
     let sim = WmsSim::new(
         WmsConfig {
             core_url: core_server.url(),
-            receipt_delay: Duration::from_millis(5),
+            receipt_delay,
             receiving,
             seed: 9,
         },
@@ -97,14 +114,16 @@ async fn receipts_for(receiving: Receiving, rules: Vec<FaultRule>) -> Vec<(Insta
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = serve(listener, wms::app(sim.clone()), sim.faults().clone()).unwrap();
-    let answer = reqwest::Client::new()
-        .post(format!("{}{}", server.url(), paths::INBOUND_EXPECTATIONS))
-        .header(IDEMPOTENCY_KEY, "expectation:IBE-1")
-        .json(&expectation("IBE-1"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 201);
+    for (path, key, body) in posts {
+        let answer = reqwest::Client::new()
+            .post(format!("{}{path}", server.url()))
+            .header(IDEMPOTENCY_KEY, key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     while sim.pending() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -166,4 +185,70 @@ async fn a_reorder_fault_delivers_the_correction_first_and_holds_the_first_count
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), 4);
+}
+
+/// An update counts against the new revision (a late lower one changes
+/// nothing); a cancelled expectation gets no receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_win_by_revision_and_a_cancelled_expectation_is_not_received() {
+    let mut updated = expectation("IBE-1");
+    updated.revision = 2;
+    updated.lines[0].quantity = 7;
+    let json = |v: &InboundExpectation| serde_json::to_value(v).unwrap();
+    let cancellation = serde_json::json!({"expectation_id": "IBE-2", "revision": 2, "asn_id": "ASN-IBE-2",
+                                          "supplier_gln": with_check_digit("506000000001")});
+    let posts = vec![
+        (
+            paths::INBOUND_EXPECTATIONS,
+            "e1".to_owned(),
+            json(&expectation("IBE-1")),
+        ),
+        (
+            paths::INBOUND_EXPECTATION_UPDATES,
+            "e1r2".to_owned(),
+            json(&updated),
+        ),
+        (
+            paths::INBOUND_EXPECTATION_UPDATES,
+            "e1r1-late".to_owned(),
+            json(&expectation("IBE-1")),
+        ),
+        (
+            paths::INBOUND_EXPECTATIONS,
+            "e2".to_owned(),
+            json(&expectation("IBE-2")),
+        ),
+        (
+            paths::INBOUND_EXPECTATION_CANCELLATIONS,
+            "e2r2".to_owned(),
+            cancellation,
+        ),
+    ];
+    let seen = receipts_after(Receiving::default(), vec![], Duration::from_millis(1000), posts).await;
+    let receipts: Vec<_> = seen.iter().map(|(_, _, r)| r).collect();
+    assert_eq!(receipts.len(), 1, "{receipts:?}");
+    assert_eq!(receipts[0].expectation_id, "IBE-1");
+    assert_eq!(receipts[0].lines[0].qty_received, 7);
+    assert_eq!(receipts[0].lines[1].qty_received, 20);
+}
+
+/// The wrong item keeps its line but carries another SKU, and goods nobody
+/// advised come as one more line; both in blocked stock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_items_and_goods_not_advised_are_blocked_stock() {
+    let receiving = Receiving {
+        wrong_item_probability: 1.0,
+        not_advised_probability: 1.0,
+        ..Receiving::default()
+    };
+    let seen = receipts_for(receiving, vec![]).await;
+    assert_eq!(seen.len(), 1);
+    let lines = &seen[0].2.lines;
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l.stock_status == StockStatus::Blocked));
+    assert_eq!((lines[0].sku.as_str(), lines[0].qty_received), ("SKU-1-ALT", 10));
+    assert_eq!(
+        (lines[2].po_line_no, lines[2].sku.as_str()),
+        (903, "UNADVISED-SKU-1")
+    );
 }
