@@ -567,7 +567,7 @@ pub async fn bench_checker(opts: &CheckerBenchOptions) -> Result<CheckerBench, B
         released,
         asn_to_expectation_p99_ms: 60_000.0,
         quiescence: Ok(()),
-        fault_windows_us: Vec::new(),
+        fault_windows: Vec::new(),
         run_started_us: first_us,
         price_tolerance_pct: None,
     };

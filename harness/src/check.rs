@@ -41,22 +41,15 @@ pub struct Expectations {
     pub asn_to_expectation_p99_ms: f64,
     /// The run reached quiescence within its time bound; else what was left.
     pub quiescence: Result<(), String>,
-    /// Fault windows, as Unix microseconds: latency samples overlapping one
-    /// are left out of SLA percentiles.
-    pub fault_windows_us: Vec<(u64, u64)>,
+    /// Fault windows: a latency sample overlapping one on a party its flow
+    /// waits on ([`crate::sla::Flow::waits_on`]) is left out of SLA
+    /// percentiles.
+    pub fault_windows: Vec<crate::sla::FaultSpan>,
     /// When the run started (Unix microseconds), the origin of the
     /// throughput series.
     pub run_started_us: u64,
     /// The 3-way match's price tolerance the scenario configured.
     pub price_tolerance_pct: Option<u8>,
-}
-
-impl Expectations {
-    fn outside_faults(&self, from_us: u64, to_us: u64) -> bool {
-        self.fault_windows_us
-            .iter()
-            .all(|(a, b)| to_us < *a || from_us > *b)
-    }
 }
 
 /// The checker's verdicts and measurements.
@@ -712,7 +705,7 @@ pub fn check(
     let mut v = Vec::new();
     let mut asn_latency = histogram();
     let mut asn_flow = crate::sla::FlowMeasure::new(crate::sla::ASN_TO_EXPECTATION);
-    let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows_us);
+    let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows);
     let mut asn_keys: Vec<_> = g
         .asn_accepted
         .keys()
@@ -738,7 +731,10 @@ pub fn check(
         }
         match (accepted, effects.len()) {
             (Some((accepted_at, _)), 1) => {
-                if expect.outside_faults(*accepted_at, effects[0].0) {
+                if asn_flow
+                    .flow
+                    .outside(&expect.fault_windows, *accepted_at, effects[0].0)
+                {
                     let _ = asn_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
                 }
             }
@@ -806,7 +802,10 @@ pub fn check(
             let reversed = g.corrections.reversals_of(receipt_id, *line);
             match effects.len().saturating_sub(reversed) {
                 1 => {
-                    if expect.outside_faults(*accepted_at, effects[0].0) {
+                    if receipt_flow
+                        .flow
+                        .outside(&expect.fault_windows, *accepted_at, effects[0].0)
+                    {
                         let _ = receipt_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
                     }
                 }
@@ -1062,7 +1061,7 @@ mod tests {
             released: vec![],
             asn_to_expectation_p99_ms: 1000.0,
             quiescence: Ok(()),
-            fault_windows_us: vec![],
+            fault_windows: vec![],
             run_started_us: 0,
             price_tolerance_pct: None,
         }
@@ -1297,11 +1296,21 @@ mod tests {
             .map(|e| serde_json::to_string(e).unwrap() + "\n")
             .collect();
         std::fs::write(&path, text).unwrap();
-        let expect = Expectations {
-            fault_windows_us: vec![(2 * s, 4 * s)],
+        let down = |party| Expectations {
+            fault_windows: vec![crate::sla::FaultSpan {
+                party,
+                from_us: 2 * s,
+                to_us: 4 * s,
+            }],
             ..quiet_run()
         };
-        let findings = check(&[path], &Validator::new(), &expect).unwrap();
+        // A window on the WMS leaves the ERP postings' samples in: all five
+        // receipts are judged, and LOST is the one error.
+        let findings = check(std::slice::from_ref(&path), &Validator::new(), &down(Role::Wms)).unwrap();
+        let flow = &findings.flows[1];
+        assert_eq!(flow.flow, crate::sla::RECEIPT_TO_POSTING);
+        assert_eq!((flow.requests, flow.errors), (5, 1));
+        let findings = check(&[path], &Validator::new(), &down(Role::Erp)).unwrap();
         // AFTER was accepted after the last window ended: not kept.
         let mut kept: Vec<(&str, Option<u64>)> = findings
             .deliveries

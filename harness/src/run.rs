@@ -620,6 +620,17 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
     for w in &mut fault_windows {
         w.to_ms = w.to_ms.min(ended_ms);
     }
+    // The same windows for the checker, in Unix µs, each on its party
+    // (`fault_windows` holds one window per `[[faults]]` entry, in order).
+    let fault_spans: Vec<crate::sla::FaultSpan> = fault_windows
+        .iter()
+        .zip(&scenario.faults)
+        .map(|(w, f)| crate::sla::FaultSpan {
+            party: f.role.role(),
+            from_us: started_us + w.from_ms * 1000,
+            to_us: started_us + w.to_ms * 1000,
+        })
+        .collect();
     let core_status = core.status().await.ok();
     core.stop().await;
     if let Some(db) = database {
@@ -654,10 +665,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
             quiescence,
             price_tolerance_pct: scenario.invoicing.as_ref().map(|i| i.price_tolerance_pct),
             run_started_us: started_us,
-            fault_windows_us: fault_windows
-                .iter()
-                .map(|w| (started_us + w.from_ms * 1000, started_us + w.to_ms * 1000))
-                .collect(),
+            fault_windows: fault_spans.clone(),
         },
     )?;
     let mut findings = findings;
@@ -665,10 +673,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         let o = check::outbound::check(
             &histories,
             &check::outbound::OutboundExpectations {
-                fault_windows_us: fault_windows
-                    .iter()
-                    .map(|w| (started_us + w.from_ms * 1000, started_us + w.to_ms * 1000))
-                    .collect(),
+                fault_windows: fault_spans.clone(),
             },
         )?;
         findings.checks.extend(o.checks);

@@ -447,6 +447,15 @@ impl SimRole {
             SimRole::Supplier => "supplier",
         }
     }
+
+    /// The party this role is, in the history.
+    pub fn role(self) -> contracts::Role {
+        match self {
+            SimRole::Erp => contracts::Role::Erp,
+            SimRole::Wms => contracts::Role::Wms,
+            SimRole::Supplier => contracts::Role::Supplier,
+        }
+    }
 }
 
 /// One entry of the fault timeline: a rule, on a role, for a window.

@@ -28,6 +28,7 @@
 
 use std::borrow::Cow;
 
+use contracts::Role;
 use hdrhistogram::Histogram;
 use reports::{Check, Violation, Witness};
 use schemars::JsonSchema;
@@ -62,37 +63,46 @@ pub struct Flow {
     pub name: &'static str,
     /// Its row in the report's latency table.
     pub row: &'static str,
+    /// The party the flow waits on: only fault windows on that party leave
+    /// its samples out (`None`: every window does).
+    pub waits_on: Option<Role>,
 }
 
 pub const PO_RELEASE: Flow = Flow {
     key: "po_release",
     name: "po-release",
     row: "po-release",
+    waits_on: None,
 };
 pub const ASN_TO_EXPECTATION: Flow = Flow {
     key: "asn_to_expectation",
     name: "asn-to-expectation",
     row: "asn-accepted-to-expectation",
+    waits_on: Some(Role::Wms),
 };
 pub const RECEIPT_TO_POSTING: Flow = Flow {
     key: "receipt_to_posting",
     name: "receipt-to-posting",
     row: "receipt-accepted-to-posting",
+    waits_on: Some(Role::Erp),
 };
 pub const ORDER_RELEASE: Flow = Flow {
     key: "order_release",
     name: "order-release",
     row: "order-release",
+    waits_on: None,
 };
 pub const RELEASE_TO_DECISION: Flow = Flow {
     key: "release_to_decision",
     name: "release-to-decision",
     row: "release-to-decision",
+    waits_on: Some(Role::Wms),
 };
 pub const SHIP_CONFIRMATION_TO_POSTING: Flow = Flow {
     key: "ship_confirmation_to_posting",
     name: "ship-confirmation-to-posting",
     row: "ship-confirmation-to-posting",
+    waits_on: Some(Role::Erp),
 };
 
 /// Every flow, in report order.
@@ -106,6 +116,15 @@ pub const FLOWS: [Flow; 6] = [
 ];
 
 impl Flow {
+    /// A sample from `from_us` to `to_us` overlaps no fault window on a
+    /// party this flow waits on.
+    pub fn outside(self, windows: &[FaultSpan], from_us: u64, to_us: u64) -> bool {
+        windows
+            .iter()
+            .filter(|w| self.waits_on.is_none_or(|p| p == w.party))
+            .all(|w| to_us < w.from_us || from_us > w.to_us)
+    }
+
     /// The bounds of a flow the scenario gives no table: the core's
     /// deliveries lose nothing outside fault windows and keep a p99 (500 ms
     /// for ASN → expectation, as before per-flow SLAs; 2 s for the ERP
@@ -297,6 +316,14 @@ pub fn flow_checks(m: &FlowMeasure, bounds: &Bounds) -> Vec<Check> {
     checks
 }
 
+/// A fault window on one party, in Unix microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultSpan {
+    pub party: Role,
+    pub from_us: u64,
+    pub to_us: u64,
+}
+
 /// A message the core accepted and (maybe) delivered, for the recovery
 /// check.
 #[derive(Debug, Clone)]
@@ -315,25 +342,24 @@ pub struct Delivery {
 /// [`Delivery`]s the recovery check needs.
 #[derive(Debug, Clone)]
 pub struct Deliveries {
-    /// Fault windows, Unix µs.
-    windows: Vec<(u64, u64)>,
+    windows: Vec<FaultSpan>,
     /// Messages accepted up to the end of the last window are kept.
     keep_until: Option<u64>,
     pub kept: Vec<Delivery>,
 }
 
 impl Deliveries {
-    pub fn new(windows: &[(u64, u64)]) -> Self {
+    pub fn new(windows: &[FaultSpan]) -> Self {
         Self {
             windows: windows.to_vec(),
-            keep_until: windows.iter().map(|w| w.1).max(),
+            keep_until: windows.iter().map(|w| w.to_us).max(),
             kept: Vec::new(),
         }
     }
 
     /// One message of `m`'s flow, accepted at `accepted_us` and delivered
     /// at `delivered_us` (`None`: never): a sample of the flow when it
-    /// overlaps no fault window, kept for the recovery check when it was
+    /// overlaps no fault window on a party it waits on, kept for the recovery check when it was
     /// accepted before the last window ended. `key` names it.
     pub fn observe(
         &mut self,
@@ -344,7 +370,7 @@ impl Deliveries {
         witness: &Witness,
     ) {
         let end = delivered_us.unwrap_or(accepted_us);
-        if self.windows.iter().all(|(a, b)| end < *a || accepted_us > *b) {
+        if m.flow.outside(&self.windows, accepted_us, end) {
             m.record(delivered_us.map(|d| d.saturating_sub(accepted_us)));
         }
         if self.keep_until.is_some_and(|until| accepted_us <= until) {

@@ -31,8 +31,9 @@ use super::{HistoryError, for_each_exchange, histogram, latency, one_slot, parse
 /// What the outbound checks need besides the history.
 #[derive(Debug, Clone, Default)]
 pub struct OutboundExpectations {
-    /// Fault windows (Unix µs): latency samples overlapping one are left out.
-    pub fault_windows_us: Vec<(u64, u64)>,
+    /// Fault windows: latency samples overlapping one on a party their flow
+    /// waits on are left out.
+    pub fault_windows: Vec<crate::sla::FaultSpan>,
 }
 
 /// The outbound checks' verdicts and measurements.
@@ -183,10 +184,6 @@ impl Gathered {
     }
 }
 
-fn outside(windows: &[(u64, u64)], from_us: u64, to_us: u64) -> bool {
-    windows.iter().all(|(a, b)| to_us < *a || from_us > *b)
-}
-
 /// Judges the outbound flow from the history files.
 pub fn check(histories: &[PathBuf], expect: &OutboundExpectations) -> Result<OutboundFindings, HistoryError> {
     let mut g = Gathered::default();
@@ -202,7 +199,7 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
     let order_name = |k: &OrderKey| format!("order_number={} version={}", k.0, k.1);
     let mut decision_flow = crate::sla::FlowMeasure::new(crate::sla::RELEASE_TO_DECISION);
     let mut posting_flow = crate::sla::FlowMeasure::new(crate::sla::SHIP_CONFIRMATION_TO_POSTING);
-    let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows_us);
+    let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows);
     for (key, seen) in &g.releases {
         deliveries.observe(
             &mut decision_flow,
@@ -222,7 +219,10 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             continue;
         };
         checked += 1;
-        if outside(&expect.fault_windows_us, seen.first_sent_us, *decided_at) {
+        if decision_flow
+            .flow
+            .outside(&expect.fault_windows, seen.first_sent_us, *decided_at)
+        {
             let _ = decision_latency.record(decided_at.saturating_sub(seen.first_sent_us).max(1));
         }
         if let Some(other) = &seen.contradicted {
@@ -325,7 +325,10 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
             );
             match effects.len() {
                 1 if keys <= 1 => {
-                    if outside(&expect.fault_windows_us, seen.accepted_at_us, effects[0].0) {
+                    if posting_flow
+                        .flow
+                        .outside(&expect.fault_windows, seen.accepted_at_us, effects[0].0)
+                    {
                         let _ =
                             posting_latency.record(effects[0].0.saturating_sub(seen.accepted_at_us).max(1));
                     }

@@ -629,7 +629,7 @@ pub fn serve_party(
     activity: &Arc<Activity>,
 ) -> std::io::Result<Server> {
     let part = plan.partner(role);
-    let party = role_of(role);
+    let party = role.role();
     let server = match &part.external {
         Some(e) => start_proxy(
             listener,
@@ -671,14 +671,6 @@ pub fn serve_party(
     Ok(server)
 }
 
-fn role_of(role: SimRole) -> Role {
-    match role {
-        SimRole::Erp => Role::Erp,
-        SimRole::Wms => Role::Wms,
-        SimRole::Supplier => Role::Supplier,
-    }
-}
-
 /// For each external partner, the recording proxy its calls to the core go
 /// through (sent on with the in-process core's token for that role).
 /// `recorders` and `tokens` are the ERP's, the WMS's and the supplier's.
@@ -702,7 +694,7 @@ pub async fn serve_peer_proxies(
             listener,
             core_url,
             recorders[i].clone(),
-            role_of(role),
+            role.role(),
             Role::Core,
             Direction::Outbound,
             tokens[i].clone(),

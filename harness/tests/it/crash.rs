@@ -263,7 +263,17 @@ impl Run {
                 // Latency is not the point here: the outage and the crash are.
                 asn_to_expectation_p99_ms: 60_000.0,
                 quiescence,
-                fault_windows_us: vec![(self.run_started_us, now_us())],
+                fault_windows: [
+                    contracts::Role::Erp,
+                    contracts::Role::Wms,
+                    contracts::Role::Supplier,
+                ]
+                .map(|party| harness::sla::FaultSpan {
+                    party,
+                    from_us: self.run_started_us,
+                    to_us: now_us(),
+                })
+                .to_vec(),
                 run_started_us: self.run_started_us,
                 price_tolerance_pct: None,
             },
