@@ -125,13 +125,17 @@ pub fn mutate<T: DeserializeOwned>(
     outcome.into_response()
 }
 
-/// The trace a request belongs to, or a fresh one when it carries none.
-pub fn incoming_trace(headers: &HeaderMap) -> TraceParent {
+/// The W3C trace a request's `traceparent` names, if it carries a valid one.
+pub fn trace_of(headers: &HeaderMap) -> Option<TraceParent> {
     headers
         .get(TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .and_then(TraceParent::parse)
-        .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
+}
+
+/// The trace a request belongs to, or a fresh one when it carries none.
+pub fn incoming_trace(headers: &HeaderMap) -> TraceParent {
+    trace_of(headers).unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
 }
 
 /// Counts background work (scheduled sends) a simulator still has to do, so

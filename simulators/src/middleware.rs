@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER, TRACEPARENT, TraceParent};
+use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER};
 use contracts::{Direction, Exchange, Problem, Role};
 
 use crate::faults::{AfterCommit, Decision, Fault, FaultSet, Malformation};
@@ -138,12 +138,7 @@ pub fn request_exchange(
         started_at_us,
         finished_at_us: 0,
         idempotency_key: header_str(&parts.headers, IDEMPOTENCY_KEY),
-        trace_id: parts
-            .headers
-            .get(TRACEPARENT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(TraceParent::parse)
-            .map(|t| t.trace_id),
+        trace_id: crate::trace_of(&parts.headers).map(|t| t.trace_id),
         replayed: false,
         fault: None,
         handler_status: None,

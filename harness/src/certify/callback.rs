@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use contracts::http::{IDEMPOTENCY_KEY, TRACEPARENT, TraceParent};
+use contracts::http::IDEMPOTENCY_KEY;
 use contracts::routes::{OPERATIONS, Operation};
 use contracts::{Direction, Exchange, Problem, Role, Validator};
 use simulators::recorder::{Recorder, now_us};
@@ -220,11 +220,7 @@ async fn receive(
             started_at_us,
             finished_at_us: now_us(),
             idempotency_key: key.clone(),
-            trace_id: headers
-                .get(TRACEPARENT)
-                .and_then(|v| v.to_str().ok())
-                .and_then(TraceParent::parse)
-                .map(|t| t.trace_id),
+            trace_id: simulators::trace_of(&headers).map(|t| t.trace_id),
             replayed: false,
             fault: None,
             handler_status: None,
