@@ -21,7 +21,7 @@ mod inventory;
 mod invoicing;
 
 use contracts::inbound::{
-    AdvanceShipNotice, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
+    AdvanceShipNotice, AsnPurpose, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
     ReceiptDiscrepancy, StockStatus,
 };
 use contracts::routes::{self, core, erp, wms};
@@ -171,6 +171,8 @@ pub fn for_each_exchange(path: &Path, mut visit: impl FnMut(Exchange)) -> Result
 type AdvisedLine = (String, u32, u32, u8, u8, String);
 /// A receipt the core took in, as the WMS sent it.
 struct ReceiptSeen {
+    /// When the send the core accepted started.
+    started_at_us: u64,
     accepted_at_us: u64,
     witness: Witness,
     expectation_id: String,
@@ -259,6 +261,11 @@ struct Gathered {
     asn_accepted: HashMap<(String, String), (u64, Witness)>,
     /// (supplier, asn_id) → expectation effects at the WMS.
     expectations: HashMap<(String, String), Vec<(u64, Witness)>>,
+    /// expectation_id → its ASN (supplier, asn_id).
+    expectation_asns: HashMap<String, (String, String)>,
+    /// (supplier, asn_id) → (started, finished) of the first cancel of it
+    /// the core took in (accepted or a duplicate of an accepted one).
+    cancels: HashMap<(String, String), (u64, u64)>,
     /// receipt_id → seq of its first accepted event (the receipt the core
     /// took in is `receipt_events[(receipt_id, seq)]`).
     receipts: HashMap<String, u64>,
@@ -295,7 +302,32 @@ struct Gathered {
     throughput: BTreeMap<u64, u64>,
 }
 
+/// Whether a receipt event reached the core after a cancel of its ASN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CancelledBefore {
+    No,
+    Yes,
+    /// The cancel and the receipt were in flight together: either order.
+    Either,
+}
+
 impl Gathered {
+    /// Whether the core had taken in a cancel of the receipt event's ASN
+    /// before it took in the event: the cancel's send finished before the
+    /// event's started (yes), or started after the event's finished (no).
+    fn cancelled_before(&self, seen: &ReceiptSeen) -> CancelledBefore {
+        let cancel = self
+            .expectation_asns
+            .get(&seen.expectation_id)
+            .and_then(|asn| self.cancels.get(asn));
+        match cancel {
+            None => CancelledBefore::No,
+            Some(&(_, finished)) if finished <= seen.started_at_us => CancelledBefore::Yes,
+            Some(&(started, _)) if started >= seen.accepted_at_us => CancelledBefore::No,
+            Some(_) => CancelledBefore::Either,
+        }
+    }
+
     fn count(&mut self, name: &str) {
         *self.counts.entry(name.to_owned()).or_default() += 1;
     }
@@ -521,6 +553,15 @@ impl Gathered {
                         self.count("asn_duplicates_recognised");
                     }
                     let key = (asn.supplier_gln.to_string(), asn.asn_id);
+                    if asn.purpose == AsnPurpose::Cancel {
+                        let slot = self
+                            .cancels
+                            .entry(key.clone())
+                            .or_insert((ex.started_at_us, ex.finished_at_us));
+                        if ex.finished_at_us < slot.1 {
+                            *slot = (ex.started_at_us, ex.finished_at_us);
+                        }
+                    }
                     let entry = self
                         .asn_accepted
                         .entry(key)
@@ -541,6 +582,10 @@ impl Gathered {
                 if let Some(exp) = parse::<InboundExpectation>(&ex.request) {
                     self.count("expectations");
                     self.advise(&exp);
+                    self.expectation_asns.insert(
+                        exp.expectation_id.clone(),
+                        (exp.supplier_gln.to_string(), exp.asn_id.clone()),
+                    );
                     self.expectations
                         .entry((exp.supplier_gln.to_string(), exp.asn_id))
                         .or_insert_with(one_slot)
@@ -550,6 +595,7 @@ impl Gathered {
             (Role::Wms, Direction::Outbound, core::GOODS_RECEIPTS) if ex.is_success() => {
                 if let Some(r) = parse::<GoodsReceipt>(&ex.request) {
                     let seen = || ReceiptSeen {
+                        started_at_us: ex.started_at_us,
                         accepted_at_us: ex.finished_at_us,
                         witness: witness(ex),
                         expectation_id: r.expectation_id.clone(),
@@ -822,7 +868,7 @@ pub fn check(
             }
         }
     }
-    let mut unexpected: Vec<_> = g.postings.into_iter().collect();
+    let mut unexpected: Vec<_> = std::mem::take(&mut g.postings).into_iter().collect();
     unexpected.sort_by(|a, b| a.0.cmp(&b.0));
     for ((receipt_id, line), effects) in unexpected {
         checked += 1;
@@ -845,7 +891,8 @@ pub fn check(
     // Invariant 9: a variance beyond tolerance yields exactly one
     // discrepancy; within tolerance, none. Judged per PO line of each
     // receipt event the core applied (stale ones apply nothing), from what
-    // the WMS was told to expect and what it counted.
+    // the WMS was told to expect and what it counted; against nothing when
+    // the core had taken in a cancel of the ASN before the event.
     let mut v = Vec::new();
     let mut checked = 0;
     let mut events: Vec<_> = g.receipt_events.keys().cloned().collect();
@@ -855,6 +902,9 @@ pub fn check(
             continue;
         }
         let seen = &g.receipt_events[&(receipt_id.clone(), *seq)];
+        // A receipt the core took in after a cancel of its ASN is of goods
+        // nobody advised any more: every PO line is a variance (not advised).
+        let cancelled = g.cancelled_before(seen);
         let Some(advised) = g.expectation_lines.get(&seen.expectation_id) else {
             continue;
         };
@@ -874,7 +924,7 @@ pub fn check(
                     .iter()
                     .any(|(p, l, sku)| *p == po && *l == line && *sku != a.5)
             });
-            let beyond = match lines.first() {
+            let beyond_advice = match lines.first() {
                 None => true,
                 Some(_) if wrong_item => true,
                 Some(&&(_, _, _, over, under, _)) => {
@@ -891,6 +941,13 @@ pub fn check(
                 _ => format!("receipt_id={receipt_id} seq={seq} po_number={po} line={line}"),
             };
             let witness = Some(seen.witness.clone());
+            // The verdicts the order of cancel and receipt allows.
+            let beyond = match cancelled {
+                CancelledBefore::No => beyond_advice,
+                CancelledBefore::Yes => true,
+                CancelledBefore::Either if found.len() == 1 => true,
+                CancelledBefore::Either => beyond_advice,
+            };
             match (beyond, found.len()) {
                 (true, 1) | (false, 0) => {}
                 (true, 0) => v.push(Violation {
@@ -1089,24 +1146,29 @@ mod tests {
         }
     }
 
-    /// A receipt of `received` against 100 advised (tolerance +10/-5), and
-    /// `raised` discrepancies at the ERP: the verdict of invariant 9.
-    fn verdict(received: u32, raised: usize) -> Check {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.jsonl");
-        let mut lines = vec![
-            exchange(
-                Role::Wms,
-                Direction::Inbound,
-                wms::INBOUND_EXPECTATIONS,
-                201,
-                json!({"expectation_id": "IBE-1", "asn_id": "A", "supplier_gln": "5060000000016",
-                       "estimated_arrival": "2026-11-27", "handling_units": [],
-                       "lines": [{"line_no": 1, "po_number": "PO-1", "po_line_no": 1, "sku": "S",
-                                  "gtin": "4006381333931", "quantity": 100, "uom": "EA",
-                                  "sscc": "006141411234567890", "over_tolerance_pct": 10, "under_tolerance_pct": 5}]}),
-            ),
-            exchange(
+    /// The expectation IBE-1 of ASN A: PO-1 line 1, 100 advised
+    /// (tolerance +10/-5), delivered at 1–2.
+    fn advised_100() -> Exchange {
+        exchange(
+            Role::Wms,
+            Direction::Inbound,
+            wms::INBOUND_EXPECTATIONS,
+            201,
+            json!({"expectation_id": "IBE-1", "asn_id": "A", "supplier_gln": "5060000000016",
+                   "estimated_arrival": "2026-11-27", "handling_units": [],
+                   "lines": [{"line_no": 1, "po_number": "PO-1", "po_line_no": 1, "sku": "S",
+                              "gtin": "4006381333931", "quantity": 100, "uom": "EA",
+                              "sscc": "006141411234567890", "over_tolerance_pct": 10, "under_tolerance_pct": 5}]}),
+        )
+    }
+
+    /// The WMS's receipt RCV-1 against IBE-1 counting `received` (with
+    /// `damaged` of it damaged) in `status`, sent at `at`–`at`+1.
+    fn receipt_of(received: u32, damaged: u32, status: &str, at: u64) -> Exchange {
+        Exchange {
+            started_at_us: at,
+            finished_at_us: at + 1,
+            ..exchange(
                 Role::Wms,
                 Direction::Outbound,
                 core::GOODS_RECEIPTS,
@@ -1114,21 +1176,49 @@ mod tests {
                 json!({"receipt_id": "RCV-1", "event_id": "E-1", "seq": 1, "expectation_id": "IBE-1",
                        "asn_id": "A", "received_at": "2026-11-27T10:00:00Z",
                        "lines": [{"line_no": 1, "po_number": "PO-1", "po_line_no": 1, "sku": "S",
-                                  "qty_received": received, "qty_damaged": 0, "stock_status": "unrestricted"}]}),
-            ),
-        ];
-        for i in 0..raised {
-            lines.push(exchange(
-                Role::Erp,
-                Direction::Inbound,
-                erp::RECEIPT_DISCREPANCIES,
-                201,
-                json!({"receipt_id": "RCV-1", "receipt_line_no": 1, "po_number": "PO-1", "po_line_no": 1,
-                       "kind": "short", "expected": 100, "actual": received, "variance": i, "tolerance_pct": 5,
-                       "reason_code": "SHORT"}),
-            ));
+                                  "qty_received": received, "qty_damaged": damaged, "stock_status": status}]}),
+            )
         }
-        let text: String = lines
+    }
+
+    /// A discrepancy of `kind` for RCV-1's PO-1 line 1 at the ERP.
+    fn raised(kind: &str, actual: u32, n: usize) -> Exchange {
+        exchange(
+            Role::Erp,
+            Direction::Inbound,
+            erp::RECEIPT_DISCREPANCIES,
+            201,
+            json!({"receipt_id": "RCV-1", "receipt_line_no": 1, "po_number": "PO-1", "po_line_no": 1,
+                   "kind": kind, "expected": 100, "actual": actual, "variance": n, "tolerance_pct": 5,
+                   "reason_code": kind.to_uppercase()}),
+        )
+    }
+
+    /// The supplier's cancel of ASN A, taken in by the core at
+    /// `start`–`end`.
+    fn cancel_asn(start: u64, end: u64) -> Exchange {
+        Exchange {
+            started_at_us: start,
+            finished_at_us: end,
+            response: Some(json!({"message_id": "MSG-9", "outcome": "accepted",
+                                  "trace_id": "0af7651916cd43dd8448eb211c80319c"})),
+            ..exchange(
+                Role::Supplier,
+                Direction::Outbound,
+                core::ASNS,
+                202,
+                json!({"asn_id": "A", "purpose": "cancel", "supplier_gln": "5060000000016",
+                       "ship_date": "2026-11-20", "estimated_arrival": "2026-11-27", "carrier_scac": "SIMC",
+                       "bill_of_lading": "B", "handling_units": [], "lines": []}),
+            )
+        }
+    }
+
+    /// The verdict of invariant 9 on `history`.
+    fn judge_9(history: &[Exchange]) -> Check {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let text: String = history
             .iter()
             .map(|e| serde_json::to_string(e).unwrap() + "\n")
             .collect();
@@ -1139,6 +1229,15 @@ mod tests {
             .into_iter()
             .find(|c| c.name == "one-discrepancy-per-variance")
             .unwrap()
+    }
+
+    /// A receipt of `received` against 100 advised (tolerance +10/-5), and
+    /// `raised` discrepancies (kind short) at the ERP: the verdict of
+    /// invariant 9.
+    fn verdict(received: u32, n: usize) -> Check {
+        let mut history = vec![advised_100(), receipt_of(received, 0, "unrestricted", 1)];
+        history.extend((0..n).map(|i| raised("short", received, i)));
+        judge_9(&history)
     }
 
     #[test]
@@ -1397,5 +1496,53 @@ mod tests {
             spurious.violations[0].message.contains("unexpected"),
             "{spurious:?}"
         );
+    }
+
+    #[test]
+    fn invariant_9_judges_a_receipt_after_its_asn_s_cancel_as_goods_not_advised() {
+        // Counted as advised, but the cancel reached the core first: the
+        // goods are not advised any more, and one discrepancy is due.
+        let after = |n: usize| {
+            let mut h = vec![
+                advised_100(),
+                cancel_asn(10, 11),
+                receipt_of(100, 0, "unrestricted", 20),
+            ];
+            h.extend((0..n).map(|i| raised("not_advised", 100, i)));
+            judge_9(&h)
+        };
+        assert!(after(1).passed, "{:?}", after(1));
+        let lost = after(0);
+        assert!(
+            !lost.passed && lost.violations[0].message.contains("lost"),
+            "{lost:?}"
+        );
+        assert!(after(2).violations[0].message.contains("duplicated"));
+
+        // The receipt reached the core first (a later cancel is the core's
+        // to refuse): judged against the advice, within tolerance.
+        let before = |n: usize| {
+            let mut h = vec![
+                advised_100(),
+                receipt_of(100, 0, "unrestricted", 20),
+                cancel_asn(30, 31),
+            ];
+            h.extend((0..n).map(|i| raised("not_advised", 100, i)));
+            judge_9(&h)
+        };
+        assert!(before(0).passed, "{:?}", before(0));
+        assert!(before(1).violations[0].message.contains("unexpected"));
+
+        // In flight together: either order is the core's to choose.
+        let overlap = |n: usize| {
+            let mut h = vec![
+                advised_100(),
+                cancel_asn(19, 25),
+                receipt_of(100, 0, "unrestricted", 20),
+            ];
+            h.extend((0..n).map(|i| raised("not_advised", 100, i)));
+            judge_9(&h)
+        };
+        assert!(overlap(0).passed && overlap(1).passed);
     }
 }

@@ -412,7 +412,8 @@ pub fn discrepancy_kind(
 }
 
 /// A WMS receipt: one ERP posting per line, one discrepancy per variance
-/// beyond tolerance. A stale event (seq not above the last seen for the
+/// beyond tolerance. A receipt against an expectation whose ASN was
+/// cancelled (the cancel overtook the count) is goods not advised. A stale event (seq not above the last seen for the
 /// receipt) changes nothing. A later event (a correction, e.g. a recount)
 /// supersedes the earlier count: see [`post_receipt`].
 pub fn goods_receipt(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
@@ -459,23 +460,26 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
         "SELECT state FROM asns WHERE expectation_id = ?1",
         args![receipt.expectation_id],
     )?;
-    if state.as_deref() == Some("cancelled") {
-        return Err(ApiError::refused(
-            422,
-            "expectation-cancelled",
-            "receipt against a cancelled inbound expectation",
-            "/expectation_id".into(),
-            format!(
-                "expectation {} was withdrawn: its ASN {} was cancelled",
-                receipt.expectation_id, receipt.asn_id
-            ),
-        ));
+    // A cancel that reached the core after the WMS counted the goods but
+    // before their receipt: the goods are here all the same. They are taken
+    // in as goods nobody advised (the cancel withdrew the advice): posted
+    // as the WMS stocked them, one not-advised discrepancy per PO line. The
+    // ASN stays cancelled.
+    let cancelled = state.as_deref() == Some("cancelled");
+    if cancelled {
+        tracing::info!(
+            receipt_id = %receipt.receipt_id,
+            expectation_id = %receipt.expectation_id,
+            "receipt against a cancelled expectation: taken in as goods not advised"
+        );
+    } else {
+        // Goods counted: the ASN can no longer be replaced or cancelled.
+        tx.conn().execute(
+            "UPDATE asns SET state = 'received' WHERE expectation_id = ?1",
+            args![receipt.expectation_id],
+        )?;
     }
-    // Goods counted: the ASN can no longer be replaced or cancelled.
-    tx.conn().execute(
-        "UPDATE asns SET state = 'received' WHERE expectation_id = ?1",
-        args![receipt.expectation_id],
-    )?;
+    let advice: &[ExpectationLine] = if cancelled { &[] } else { &expectation.lines };
 
     post_receipt(tx, receipt)?;
     // A later event's discrepancies carry its seq in their key: a key is
@@ -495,8 +499,7 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
     let mut received: Vec<((&str, u32), u32, u32, bool)> = Vec::new();
     for line in &receipt.lines {
         let key = (line.po_number.as_str(), line.po_line_no);
-        let wrong_item = expectation
-            .lines
+        let wrong_item = advice
             .iter()
             .find(|l| l.po_number == key.0 && l.po_line_no == key.1)
             .is_some_and(|l| l.sku != line.sku);
@@ -509,8 +512,7 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
         }
     }
     for ((po_number, po_line_no), receipt_line_no, actual, wrong_item) in received {
-        let advised: Vec<_> = expectation
-            .lines
+        let advised: Vec<_> = advice
             .iter()
             .filter(|l| l.po_number == po_number && l.po_line_no == po_line_no)
             .collect();

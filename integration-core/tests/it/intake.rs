@@ -276,8 +276,8 @@ crate::both_backends! {
 /// instead of the old ones, the WMS gets the one expectation again (same
 /// id, revision 2) and the old cartons are freed; a resent replace is a
 /// duplicate. A cancel withdraws it (revision 3 to the WMS, SSCCs freed);
-/// a receipt against it is then refused, and so is a replace or cancel of
-/// an ASN that is not open (cancelled, received or unknown).
+/// a replace or cancel of an ASN that is not open (cancelled, received or
+/// unknown) is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_and_cancel_update_and_withdraw_the_one_expectation() {
     use contracts::inbound::AsnPurpose;
@@ -357,10 +357,10 @@ async fn replace_and_cancel_update_and_withdraw_the_one_expectation() {
         })
         .await,
     );
+    // Goods counted before the WMS heard of the cancel are still taken in
+    // (as not advised: see the receipts tests); the ASN stays cancelled.
     let r = receipt("RCV-R", "EVT-R", 1, &id, "ASN-R", &[("PO-4000", 1, 120)]);
-    post(&url, core::GOODS_RECEIPTS, "rcv-r", &r)
-        .await
-        .assert_problem(422, "expectation-cancelled");
+    assert_accepted(&post(&url, core::GOODS_RECEIPTS, "rcv-r", &r).await);
     let mut late = replace.clone();
     late.lines[0].quantity = 100;
     post(&url, core::ASNS, "r-late", &late)

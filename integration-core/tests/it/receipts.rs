@@ -181,3 +181,91 @@ async fn short_receipt_beyond_tolerance_reports_one_discrepancy() {
     t.stop().await;
 }
 }
+
+crate::both_backends! {
+/// The cancel/receipt race: the supplier's cancel reaches the core after the
+/// WMS counted the goods but before their receipt does. The goods are
+/// physically in: the receipt is accepted, posted to the ERP as the WMS
+/// stocked them, and raises exactly one discrepancy per PO line, of kind
+/// not advised (the cancel withdrew the advice). A correction of the count
+/// is judged the same way; the ASN stays cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_after_its_asn_was_cancelled_is_taken_in_as_not_advised() {
+    use contracts::inbound::AsnPurpose;
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let po = purchase_order("PO-CX", &[(1, 40), (2, 10)]);
+    let asn_doc = asn("ASN-CX", &[("PO-CX", 1, 30), ("PO-CX", 1, 10), ("PO-CX", 2, 10)]);
+    let exp = expect_goods(&url, &parties, &po, &asn_doc).await;
+
+    let cancel = contracts::inbound::AdvanceShipNotice {
+        purpose: AsnPurpose::Cancel,
+        ..asn_doc.clone()
+    };
+    assert_accepted(&post(&url, core::ASNS, "cx-cancel", &cancel).await);
+    parties.wms.wait_for(wms::INBOUND_EXPECTATION_CANCELLATIONS, 1).await;
+
+    // Counted before the WMS heard of the cancel: PO line 1 in two cartons.
+    let gr = receipt(
+        "RCV-CX",
+        "EVT-CX-1",
+        1,
+        &exp.expectation_id,
+        "ASN-CX",
+        &[("PO-CX", 1, 30), ("PO-CX", 1, 10), ("PO-CX", 2, 10)],
+    );
+    assert_accepted(&post(&url, core::GOODS_RECEIPTS, "gr-cx", &gr).await);
+    quiescent(&t.core).await;
+
+    let mut postings: Vec<(u32, u32, u32)> = parties
+        .erp
+        .calls_to(erp::GOODS_RECEIPT_POSTINGS)
+        .into_iter()
+        .map(|c| serde_json::from_value::<ErpGoodsReceiptPosting>(c.body).unwrap())
+        .map(|p| (p.receipt_line_no, p.po_line_no, p.quantity))
+        .collect();
+    postings.sort_unstable();
+    assert_eq!(postings, [(1, 1, 30), (2, 1, 10), (3, 2, 10)]);
+    let mut found: Vec<ReceiptDiscrepancy> = parties
+        .erp
+        .calls_to(erp::RECEIPT_DISCREPANCIES)
+        .into_iter()
+        .map(|c| serde_json::from_value(c.body).unwrap())
+        .collect();
+    found.sort_by_key(|d| d.po_line_no);
+    assert_eq!(found.len(), 2, "one per PO line: {found:?}");
+    for (d, (po_line_no, actual)) in found.iter().zip([(1, 40), (2, 10)]) {
+        assert_eq!(d.kind, DiscrepancyKind::NotAdvised, "{d:?}");
+        assert_eq!(
+            (d.po_line_no, d.expected, d.actual, d.variance),
+            (po_line_no, 0, actual, i64::from(actual))
+        );
+    }
+
+    // The ASN stays cancelled: a replace of it is still refused...
+    let mut late = asn_doc.clone();
+    late.purpose = AsnPurpose::Replace;
+    late.lines.truncate(1);
+    post(&url, core::ASNS, "cx-late", &late)
+        .await
+        .assert_problem(422, "asn-not-open");
+    // ... and a recount is judged against no advice either.
+    let mut recount = gr.clone();
+    recount.event_id = "EVT-CX-2".into();
+    recount.seq = 2;
+    recount.lines[2].qty_received = 9;
+    assert_accepted(&post(&url, core::GOODS_RECEIPTS, "gr-cx-2", &recount).await);
+    quiescent(&t.core).await;
+    let later: Vec<ReceiptDiscrepancy> = parties
+        .erp
+        .calls_to(erp::RECEIPT_DISCREPANCIES)
+        .into_iter()
+        .map(|c| serde_json::from_value::<ReceiptDiscrepancy>(c.body).unwrap())
+        .filter(|d| d.seq == 2)
+        .collect();
+    assert_eq!(later.len(), 2, "{later:?}");
+    assert!(later.iter().all(|d| d.kind == DiscrepancyKind::NotAdvised));
+    t.stop().await;
+}
+}
