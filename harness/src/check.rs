@@ -21,8 +21,8 @@ mod inventory;
 mod invoicing;
 
 use contracts::inbound::{
-    AdvanceShipNotice, AsnPurpose, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation, PurchaseOrder,
-    ReceiptDiscrepancy, StockStatus,
+    AdvanceShipNotice, AsnPurpose, DiscrepancyKind, ErpGoodsReceiptPosting, GoodsReceipt, InboundExpectation,
+    PurchaseOrder, ReceiptDiscrepancy, StockStatus,
 };
 use contracts::routes::{self, core, erp, wms};
 use contracts::{Direction, Exchange, IntakeAck, IntakeOutcome, Role, Validator};
@@ -176,8 +176,8 @@ struct ReceiptSeen {
     accepted_at_us: u64,
     witness: Witness,
     expectation_id: String,
-    /// (receipt line_no, po_number, po_line_no, qty_received).
-    lines: Vec<(u32, String, u32, u32)>,
+    /// (receipt line_no, po_number, po_line_no, qty_received, qty_damaged).
+    lines: Vec<(u32, String, u32, u32, u32)>,
     /// Receipt line_nos counted as blocked stock (never posted).
     blocked: Vec<u32>,
     /// (po_number, po_line_no, sku) of every line, for wrong items.
@@ -281,8 +281,9 @@ struct Gathered {
     /// at its highest revision the WMS got.
     expectation_lines: HashMap<String, Vec<AdvisedLine>>,
     expectation_revisions: HashMap<String, u32>,
-    /// (receipt_id, po_number, po_line_no, seq) → discrepancy effects at the ERP.
-    discrepancies: HashMap<(String, String, u32, u64), Vec<Witness>>,
+    /// (receipt_id, po_number, po_line_no, seq) → discrepancy effects at the
+    /// ERP, with their kind.
+    discrepancies: HashMap<(String, String, u32, u64), Vec<(DiscrepancyKind, Witness)>>,
     /// PO lines some accepted receipt counted as blocked stock (the wrong
     /// item): never posted.
     blocked_po_lines: std::collections::HashSet<(String, u32)>,
@@ -602,7 +603,15 @@ impl Gathered {
                         lines: r
                             .lines
                             .iter()
-                            .map(|l| (l.line_no, l.po_number.clone(), l.po_line_no, l.qty_received))
+                            .map(|l| {
+                                (
+                                    l.line_no,
+                                    l.po_number.clone(),
+                                    l.po_line_no,
+                                    l.qty_received,
+                                    l.qty_damaged,
+                                )
+                            })
                             .collect(),
                         blocked: r
                             .lines
@@ -635,7 +644,7 @@ impl Gathered {
                     self.discrepancies
                         .entry((d.receipt_id, d.po_number, d.po_line_no, d.seq))
                         .or_insert_with(one_slot)
-                        .push(witness(ex));
+                        .push((d.kind, witness(ex)));
                 }
             }
             (Role::Erp, Direction::Inbound, erp::GOODS_RECEIPT_POSTINGS) if ex.is_effect() => {
@@ -658,6 +667,23 @@ impl Gathered {
             }
             _ => {}
         }
+    }
+}
+
+/// The variance of an advised PO line as counted, beyond tolerance (over
+/// `over` %, under `under` %): over or short on the quantity received, else
+/// damaged when what is fit for stock (received − damaged) is short.
+fn variance_kind(expected: u64, received: u64, damaged: u64, over: u8, under: u8) -> Option<DiscrepancyKind> {
+    let above = |q: u64| q * 100 > expected * (100 + u64::from(over));
+    let below = |q: u64| q * 100 < expected * (100 - u64::from(under.min(100)));
+    if above(received) {
+        Some(DiscrepancyKind::Over)
+    } else if below(received) {
+        Some(DiscrepancyKind::Short)
+    } else if below(received.saturating_sub(damaged)) {
+        Some(DiscrepancyKind::Damaged)
+    } else {
+        None
     }
 }
 
@@ -889,7 +915,8 @@ pub fn check(
     ));
 
     // Invariant 9: a variance beyond tolerance yields exactly one
-    // discrepancy; within tolerance, none. Judged per PO line of each
+    // discrepancy, of its kind (see `variance_kind`, not advised, wrong
+    // item); within tolerance, none. Judged per PO line of each
     // receipt event the core applied (stale ones apply nothing), from what
     // the WMS was told to expect and what it counted; against nothing when
     // the core had taken in a cancel of the ASN before the event.
@@ -908,14 +935,16 @@ pub fn check(
         let Some(advised) = g.expectation_lines.get(&seen.expectation_id) else {
             continue;
         };
-        let mut per_line: Vec<((String, u32), u64)> = Vec::new();
-        for (_, po, line, qty) in &seen.lines {
+        // (po line) → (received, damaged)
+        let mut per_line: Vec<((String, u32), (u64, u64))> = Vec::new();
+        for (_, po, line, qty, damaged) in &seen.lines {
+            let (qty, damaged) = (u64::from(*qty), u64::from(*damaged));
             match per_line.iter_mut().find(|(k, _)| k.0 == *po && k.1 == *line) {
-                Some((_, sum)) => *sum += u64::from(*qty),
-                None => per_line.push(((po.clone(), *line), u64::from(*qty))),
+                Some((_, sum)) => *sum = (sum.0 + qty, sum.1 + damaged),
+                None => per_line.push(((po.clone(), *line), (qty, damaged))),
             }
         }
-        for ((po, line), received) in per_line {
+        for ((po, line), (received, damaged)) in per_line {
             checked += 1;
             let lines: Vec<_> = advised.iter().filter(|a| a.0 == po && a.1 == line).collect();
             let expected: u64 = lines.iter().map(|a| u64::from(a.2)).sum();
@@ -924,13 +953,16 @@ pub fn check(
                     .iter()
                     .any(|(p, l, sku)| *p == po && *l == line && *sku != a.5)
             });
-            let beyond_advice = match lines.first() {
-                None => true,
-                Some(_) if wrong_item => true,
-                Some(&&(_, _, _, over, under, _)) => {
-                    received * 100 > expected * (100 + u64::from(over))
-                        || received * 100 < expected * (100 - u64::from(under.min(100)))
-                }
+            let against_advice = match lines.first() {
+                None => Some(DiscrepancyKind::NotAdvised),
+                Some(_) if wrong_item => Some(DiscrepancyKind::WrongItem),
+                Some(&&(_, _, _, over, under, _)) => variance_kind(expected, received, damaged, over, under),
+            };
+            // The verdicts the order of cancel and receipt allows.
+            let allowed: &[Option<DiscrepancyKind>] = &match cancelled {
+                CancelledBefore::No => [against_advice, against_advice],
+                CancelledBefore::Yes => [Some(DiscrepancyKind::NotAdvised); 2],
+                CancelledBefore::Either => [against_advice, Some(DiscrepancyKind::NotAdvised)],
             };
             let found = g
                 .discrepancies
@@ -940,31 +972,47 @@ pub fn check(
                 1 => format!("receipt_id={receipt_id} po_number={po} line={line}"),
                 _ => format!("receipt_id={receipt_id} seq={seq} po_number={po} line={line}"),
             };
-            let witness = Some(seen.witness.clone());
-            // The verdicts the order of cancel and receipt allows.
-            let beyond = match cancelled {
-                CancelledBefore::No => beyond_advice,
-                CancelledBefore::Yes => true,
-                CancelledBefore::Either if found.len() == 1 => true,
-                CancelledBefore::Either => beyond_advice,
+            let counted = format!("received {received} ({damaged} damaged) against {expected} advised");
+            let due = allowed.iter().flatten().next();
+            let name = |k: &DiscrepancyKind| {
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
             };
-            match (beyond, found.len()) {
-                (true, 1) | (false, 0) => {}
-                (true, 0) => v.push(Violation {
+            let a_name = |k: &DiscrepancyKind| match k {
+                DiscrepancyKind::Over => "an over".to_owned(),
+                k => format!("a {}", name(k)),
+            };
+            let message = match (found.as_slice(), due) {
+                ([], _) if allowed.contains(&None) => None,
+                ([(kind, _)], _) if allowed.contains(&Some(*kind)) => None,
+                ([], Some(due)) => Some(format!(
+                    "{counted}: {} variance beyond tolerance, but no discrepancy reached the ERP (lost)",
+                    a_name(due)
+                )),
+                ([(kind, _)], Some(due)) => Some(format!(
+                    "{counted}: {} variance, but the discrepancy raised is of kind {} (wrong kind)",
+                    a_name(due),
+                    name(kind)
+                )),
+                (found, Some(_)) if !allowed.contains(&None) => Some(format!(
+                    "{} discrepancies for one variance (duplicated)",
+                    found.len()
+                )),
+                (found, _) => Some(format!(
+                    "{counted} is within tolerance, yet {} discrepancy(ies) were raised (unexpected)",
+                    found.len()
+                )),
+            };
+            if let Some(message) = message {
+                v.push(Violation {
                     key,
-                    message: format!("received {received} against {expected} advised, beyond tolerance, but no discrepancy reached the ERP (lost)"),
-                    witness: witness.into_iter().collect(),
-                }),
-                (true, n) => v.push(Violation {
-                    key,
-                    message: format!("{n} discrepancies for one variance (duplicated)"),
-                    witness: witness.into_iter().chain(found).collect(),
-                }),
-                (false, n) => v.push(Violation {
-                    key,
-                    message: format!("received {received} against {expected} advised is within tolerance, yet {n} discrepancy(ies) were raised (unexpected)"),
-                    witness: witness.into_iter().chain(found).collect(),
-                }),
+                    message,
+                    witness: std::iter::once(seen.witness.clone())
+                        .chain(found.into_iter().map(|f| f.1))
+                        .collect(),
+                });
             }
         }
     }
@@ -978,12 +1026,12 @@ pub fn check(
                 "{} discrepancy(ies) for a receipt event the core never accepted or that was stale (unexpected)",
                 found.len()
             ),
-            witness: found,
+            witness: found.into_iter().map(|f| f.1).collect(),
         });
     }
     checks.push(Check::new(
         "one-discrepancy-per-variance",
-        "a receiving variance beyond tolerance yields exactly one ERP discrepancy; within tolerance, none (invariant 9)",
+        "a receiving variance beyond tolerance yields exactly one ERP discrepancy of its kind (short, over, damaged, not advised, wrong item); within tolerance, none (invariant 9)",
         checked,
         v,
     ));
@@ -1232,11 +1280,10 @@ mod tests {
     }
 
     /// A receipt of `received` against 100 advised (tolerance +10/-5), and
-    /// `raised` discrepancies (kind short) at the ERP: the verdict of
-    /// invariant 9.
-    fn verdict(received: u32, n: usize) -> Check {
+    /// `n` discrepancies of `kind` at the ERP: the verdict of invariant 9.
+    fn verdict(received: u32, kind: &str, n: usize) -> Check {
         let mut history = vec![advised_100(), receipt_of(received, 0, "unrestricted", 1)];
-        history.extend((0..n).map(|i| raised("short", received, i)));
+        history.extend((0..n).map(|i| raised(kind, received, i)));
         judge_9(&history)
     }
 
@@ -1465,37 +1512,78 @@ mod tests {
 
     #[test]
     fn invariant_9_wants_one_discrepancy_beyond_tolerance_and_none_within() {
-        assert!(verdict(94, 1).passed, "short beyond 5%: one discrepancy is right");
         assert!(
-            verdict(111, 1).passed,
+            verdict(94, "short", 1).passed,
+            "short beyond 5%: one discrepancy is right"
+        );
+        assert!(
+            verdict(111, "over", 1).passed,
             "over beyond 10%: one discrepancy is right"
         );
         assert!(
-            verdict(95, 0).passed,
+            verdict(95, "short", 0).passed,
             "at the under-tolerance bound: none is right"
         );
         assert!(
-            verdict(110, 0).passed,
+            verdict(110, "over", 0).passed,
             "at the over-tolerance bound: none is right"
         );
 
-        let lost = verdict(80, 0);
+        let lost = verdict(80, "short", 0);
         assert!(!lost.passed);
         assert!(lost.violations[0].message.contains("lost"), "{lost:?}");
         assert_eq!(lost.violations[0].key, "receipt_id=RCV-1 po_number=PO-1 line=1");
 
-        let doubled = verdict(80, 2);
+        let doubled = verdict(80, "short", 2);
         assert!(
             doubled.violations[0].message.contains("duplicated"),
             "{doubled:?}"
         );
         assert_eq!(doubled.violations[0].witness.len(), 3);
 
-        let spurious = verdict(100, 1);
+        let spurious = verdict(100, "short", 1);
         assert!(
             spurious.violations[0].message.contains("unexpected"),
             "{spurious:?}"
         );
+    }
+
+    #[test]
+    fn invariant_9_wants_the_discrepancy_of_the_variance_s_kind() {
+        // One discrepancy, but of another kind than the variance: the ERP
+        // is told the goods are missing when there are too many.
+        let wrong = verdict(120, "short", 1);
+        assert!(!wrong.passed);
+        let m = &wrong.violations[0].message;
+        assert!(
+            m.contains("an over variance") || m.contains("a over variance"),
+            "{m}"
+        );
+        assert!(m.contains("of kind short (wrong kind)"), "{m}");
+        assert!(!verdict(80, "over", 1).passed);
+        assert!(!verdict(80, "not_advised", 1).passed);
+
+        // Damage: all 100 arrived, 20 damaged: 80 fit for stock is short
+        // of 95, a damaged variance; 5 damaged is within tolerance.
+        let damaged = |damaged: u32, kind: &str, n: usize| {
+            let mut h = vec![advised_100(), receipt_of(100, damaged, "quality", 1)];
+            h.extend((0..n).map(|i| raised(kind, 100 - damaged, i)));
+            judge_9(&h)
+        };
+        assert!(
+            damaged(20, "damaged", 1).passed,
+            "{:?}",
+            damaged(20, "damaged", 1)
+        );
+        let lost = damaged(20, "damaged", 0);
+        assert!(
+            lost.violations[0].message.contains("damaged variance")
+                && lost.violations[0].message.contains("lost"),
+            "{lost:?}"
+        );
+        assert!(!damaged(20, "short", 1).passed);
+        assert!(damaged(5, "damaged", 0).passed);
+        assert!(!damaged(5, "damaged", 1).passed);
     }
 
     #[test]

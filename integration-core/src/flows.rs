@@ -411,6 +411,27 @@ pub fn discrepancy_kind(
     }
 }
 
+/// The variance of one advised PO line as received, if beyond tolerance:
+/// short or over on the quantity received, else damaged when what is fit
+/// for stock (received − damaged) is short beyond the under-tolerance.
+/// Returns (kind, the actual quantity judged, the tolerance applied).
+pub fn line_variance(
+    expected: u32,
+    received: u32,
+    damaged: u32,
+    over_pct: u8,
+    under_pct: u8,
+) -> Option<(DiscrepancyKind, u32, u8)> {
+    match discrepancy_kind(expected, received, over_pct, under_pct) {
+        Some((kind, tol)) => Some((kind, received, tol)),
+        None => {
+            let fit = received.saturating_sub(damaged);
+            discrepancy_kind(expected, fit, over_pct, under_pct)
+                .map(|(_, tol)| (DiscrepancyKind::Damaged, fit, tol))
+        }
+    }
+}
+
 /// A WMS receipt: one ERP posting per line, one discrepancy per variance
 /// beyond tolerance. A receipt against an expectation whose ASN was
 /// cancelled (the cancel overtook the count) is goods not advised. A stale event (seq not above the last seen for the
@@ -494,9 +515,10 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
     // received, in several cartons. One variance per PO line, the first
     // that applies: not advised (no expectation line for it), wrong item
     // (a SKU other than the advised one counted against it), else short or
-    // over beyond tolerance.
-    // (po line, first receipt line, qty, a wrong item among its lines)
-    let mut received: Vec<((&str, u32), u32, u32, bool)> = Vec::new();
+    // over beyond tolerance, else damaged (what is fit for stock, received
+    // − damaged, short beyond the under-tolerance).
+    // (po line, first receipt line, received, damaged, a wrong item among its lines)
+    let mut received: Vec<((&str, u32), u32, u32, u32, bool)> = Vec::new();
     for line in &receipt.lines {
         let key = (line.po_number.as_str(), line.po_line_no);
         let wrong_item = advice
@@ -504,37 +526,41 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
             .find(|l| l.po_number == key.0 && l.po_line_no == key.1)
             .is_some_and(|l| l.sku != line.sku);
         match received.iter_mut().find(|(k, ..)| *k == key) {
-            Some((_, _, qty, wrong)) => {
+            Some((_, _, qty, damaged, wrong)) => {
                 *qty += line.qty_received;
+                *damaged += line.qty_damaged;
                 *wrong |= wrong_item;
             }
-            None => received.push((key, line.line_no, line.qty_received, wrong_item)),
+            None => received.push((key, line.line_no, line.qty_received, line.qty_damaged, wrong_item)),
         }
     }
-    for ((po_number, po_line_no), receipt_line_no, actual, wrong_item) in received {
+    for ((po_number, po_line_no), receipt_line_no, qty, damaged, wrong_item) in received {
         let advised: Vec<_> = advice
             .iter()
             .filter(|l| l.po_number == po_number && l.po_line_no == po_line_no)
             .collect();
+        // (kind, expected, actual, tolerance applied)
         let variance = match advised.first() {
-            None => Some((DiscrepancyKind::NotAdvised, 0, 0)),
+            None => Some((DiscrepancyKind::NotAdvised, 0, qty, 0)),
             Some(_) if wrong_item => Some((
                 DiscrepancyKind::WrongItem,
                 advised.iter().map(|l| l.quantity).sum(),
+                qty,
                 0,
             )),
             Some(first) => {
                 let expected = advised.iter().map(|l| l.quantity).sum();
-                discrepancy_kind(
+                line_variance(
                     expected,
-                    actual,
+                    qty,
+                    damaged,
                     first.over_tolerance_pct,
                     first.under_tolerance_pct,
                 )
-                .map(|(kind, tol)| (kind, expected, tol))
+                .map(|(kind, actual, tol)| (kind, expected, actual, tol))
             }
         };
-        if let Some((kind, expected, tolerance_pct)) = variance {
+        if let Some((kind, expected, actual, tolerance_pct)) = variance {
             let d = ReceiptDiscrepancy {
                 receipt_id: receipt.receipt_id.clone(),
                 receipt_line_no,
@@ -672,5 +698,26 @@ mod tests {
             Some((DiscrepancyKind::Short, 5))
         );
         assert_eq!(discrepancy_kind(10, 0, 0, 100), None);
+    }
+
+    #[test]
+    fn damage_is_a_variance_when_what_is_fit_for_stock_is_short_beyond_tolerance() {
+        // 5 of 100 damaged: 95 fit, at the 5 % bound.
+        assert_eq!(line_variance(100, 100, 5, 10, 5), None);
+        assert_eq!(
+            line_variance(100, 100, 20, 10, 5),
+            Some((DiscrepancyKind::Damaged, 80, 5))
+        );
+        // Short or over on the count comes first.
+        assert_eq!(
+            line_variance(100, 80, 20, 10, 5),
+            Some((DiscrepancyKind::Short, 80, 5))
+        );
+        assert_eq!(
+            line_variance(100, 120, 20, 10, 5),
+            Some((DiscrepancyKind::Over, 120, 10))
+        );
+        // Over by 10 %, 10 damaged: 100 fit.
+        assert_eq!(line_variance(100, 110, 10, 10, 5), None);
     }
 }

@@ -269,3 +269,60 @@ async fn receipt_after_its_asn_was_cancelled_is_taken_in_as_not_advised() {
     t.stop().await;
 }
 }
+
+crate::both_backends! {
+/// Damage is a variance of its own: a line that arrived in full but with
+/// more damaged than its under-tolerance allows yields exactly one
+/// discrepancy of kind damaged (actual: what is fit for stock); a little
+/// damage within tolerance yields none. Both are posted, received − damaged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damage_beyond_tolerance_reports_one_damaged_discrepancy() {
+    use contracts::inbound::StockStatus;
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let po = purchase_order("PO-DM", &[(1, 100), (2, 100)]);
+    let asn_doc = asn("ASN-DM", &[("PO-DM", 1, 100), ("PO-DM", 2, 100)]);
+    let exp = expect_goods(&url, &parties, &po, &asn_doc).await;
+
+    let mut gr = receipt(
+        "RCV-DM",
+        "EVT-DM-1",
+        1,
+        &exp.expectation_id,
+        "ASN-DM",
+        &[("PO-DM", 1, 100), ("PO-DM", 2, 100)],
+    );
+    // Line 1: 20 damaged (80 fit, beyond 5 %); line 2: 5 damaged (at the bound).
+    for (line, damaged) in gr.lines.iter_mut().zip([20, 5]) {
+        line.qty_damaged = damaged;
+        line.stock_status = StockStatus::Quality;
+    }
+    assert_accepted(&post(&url, core::GOODS_RECEIPTS, "gr-dm", &gr).await);
+    quiescent(&t.core).await;
+
+    let found: Vec<ReceiptDiscrepancy> = parties
+        .erp
+        .calls_to(erp::RECEIPT_DISCREPANCIES)
+        .into_iter()
+        .map(|c| serde_json::from_value(c.body).unwrap())
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let d = &found[0];
+    assert_eq!((d.kind, d.po_line_no), (DiscrepancyKind::Damaged, 1));
+    assert_eq!(
+        (d.expected, d.actual, d.variance, d.tolerance_pct),
+        (100, 80, -20, 5)
+    );
+    let mut posted: Vec<(u32, u32)> = parties
+        .erp
+        .calls_to(erp::GOODS_RECEIPT_POSTINGS)
+        .into_iter()
+        .map(|c| serde_json::from_value::<ErpGoodsReceiptPosting>(c.body).unwrap())
+        .map(|p| (p.po_line_no, p.quantity))
+        .collect();
+    posted.sort_unstable();
+    assert_eq!(posted, [(1, 80), (2, 95)]);
+    t.stop().await;
+}
+}
