@@ -14,8 +14,11 @@
 //! - invariant 4: each of its SSCCs sits in no other open ASN;
 //! - a replace or cancel names an ASN that is open.
 //!
-//! The acknowledgement judged is the latest the core accepted for the PO
-//! (the simulated supplier acknowledges once, before it ships).
+//! Each ASN is judged against the acknowledgement in force when it reached
+//! the core: the latest one the core had taken in before the ASN's send
+//! started (an ack taken in later does not change the verdict on an earlier
+//! ASN); an ack in flight together with the ASN may or may not have been,
+//! so the ASN is judged against the most lenient of them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -39,6 +42,9 @@ struct AsnEvent {
     lines: Vec<(PoLineKey, u32)>,
     ssccs: Vec<String>,
     witness: Witness,
+    /// When its send started and finished.
+    started_us: u64,
+    finished_us: u64,
 }
 
 /// What the supplier confirmed for a PO line.
@@ -53,7 +59,9 @@ struct Confirmed {
 pub(super) struct Asns {
     /// PO line → (version, ordered quantity, over-tolerance %).
     po_lines: HashMap<PoLineKey, (u32, u32, u8)>,
-    confirmed: HashMap<PoLineKey, Confirmed>,
+    /// PO line → what each acknowledgement the core took in confirmed, in
+    /// the order they were sent: (started, finished, confirmed).
+    confirmed: HashMap<PoLineKey, Vec<(u64, u64, Confirmed)>>,
     events: Vec<AsnEvent>,
     /// ASN → the expectation updates and cancellations the WMS took:
     /// (revision, witness).
@@ -115,13 +123,17 @@ impl Asns {
             (Role::Supplier, core::PO_ACKNOWLEDGEMENTS) => {
                 if let Some(ack) = parse::<PoAcknowledgement>(&ex.request) {
                     for l in ack.lines {
-                        self.confirmed.insert(
-                            (ack.po_number.clone(), l.line_no),
-                            Confirmed {
-                                qty: l.confirmed_qty,
-                                rejected: l.status == AckLineStatus::Rejected,
-                            },
-                        );
+                        self.confirmed
+                            .entry((ack.po_number.clone(), l.line_no))
+                            .or_default()
+                            .push((
+                                ex.started_at_us,
+                                ex.finished_at_us,
+                                Confirmed {
+                                    qty: l.confirmed_qty,
+                                    rejected: l.status == AckLineStatus::Rejected,
+                                },
+                            ));
                     }
                 }
             }
@@ -143,6 +155,8 @@ impl Asns {
                             .map(|h| h.sscc.to_string())
                             .collect(),
                         witness: witness(ex),
+                        started_us: ex.started_at_us,
+                        finished_us: ex.finished_at_us,
                     });
                 }
             }
@@ -157,7 +171,8 @@ impl Asns {
         if self
             .confirmed
             .get(po_line)
-            .is_some_and(|c| c.qty == 0 || c.rejected)
+            .and_then(|acks| acks.last())
+            .is_some_and(|(_, _, c)| c.qty == 0 || c.rejected)
         {
             return Some("confirmed none");
         }
@@ -165,6 +180,25 @@ impl Asns {
             Some(false) => Some("cancelled"),
             _ => None,
         }
+    }
+
+    /// What may have been confirmed for `line` when the core took in
+    /// `event`: the latest ack taken in before its send started (`None`:
+    /// none, the ordered quantity stands), and any ack in flight with it.
+    fn in_force(&self, line: &PoLineKey, event: &AsnEvent) -> Vec<Option<Confirmed>> {
+        let acks = self.confirmed.get(line).map(Vec::as_slice).unwrap_or_default();
+        let before = acks
+            .iter()
+            .filter(|(_, finished, _)| *finished <= event.started_us)
+            .max_by_key(|(_, finished, _)| *finished)
+            .map(|(_, _, c)| *c);
+        let mut possible = vec![before];
+        possible.extend(
+            acks.iter()
+                .filter(|(started, finished, _)| *finished > event.started_us && *started < event.finished_us)
+                .map(|(_, _, c)| Some(*c)),
+        );
+        possible
     }
 
     /// Replays the accepted ASNs in order (see the module doc).
@@ -237,8 +271,8 @@ impl Asns {
                     });
                     continue;
                 };
-                let confirmed = self.confirmed.get(*line);
-                if confirmed.is_some_and(|c| c.rejected) {
+                let possible = self.in_force(line, event);
+                if !possible.is_empty() && possible.iter().all(|c| c.is_some_and(|c| c.rejected)) {
                     r.commitment.push(Violation {
                         key,
                         message: "accepted, but refers to a PO line the supplier rejected (invariant 1)"
@@ -247,7 +281,13 @@ impl Asns {
                     });
                     continue;
                 }
-                let open_qty = confirmed.map_or(ordered, |c| c.qty);
+                // The most lenient of the acks that may have been in force.
+                let (open_qty, confirmed) = possible
+                    .iter()
+                    .filter(|c| !c.is_some_and(|c| c.rejected))
+                    .map(|c| (c.map_or(ordered, |c| c.qty), c.is_some()))
+                    .max()
+                    .unwrap_or((ordered, false));
                 let limit = u64::from(open_qty) * (100 + u64::from(over)) / 100;
                 let total = advised[*line];
                 if total > limit {
@@ -255,7 +295,7 @@ impl Asns {
                         key,
                         message: format!(
                             "accepted, and the open ASNs now advise {total} in all, beyond {limit} ({} {open_qty} + {over}%) (invariant 2)",
-                            if confirmed.is_some() { "confirmed" } else { "ordered" }
+                            if confirmed { "confirmed" } else { "ordered" }
                         ),
                         witness: vec![event.witness.clone()],
                     });
@@ -558,5 +598,59 @@ mod tests {
         assert_eq!(a.excuse(&r, &("PO-1".to_owned(), 1)), Some("cancelled"));
         assert_eq!(a.excuse(&r, &("PO-1".to_owned(), 2)), Some("cancelled"));
         assert_eq!(a.excuse(&r, &("PO-1".to_owned(), 3)), None);
+    }
+
+    #[test]
+    fn an_asn_is_judged_against_the_ack_in_force_when_it_arrived() {
+        // 80 of line 1 advised while the ordered 100 stood; the ack that
+        // confirms 50 came later. The ASN was within commitment when it
+        // arrived; the later ack does not change that.
+        let late_ack = Exchange {
+            started_at_us: 5,
+            finished_at_us: 6,
+            ..ack()
+        };
+        let (_, mut r) = judge(&[
+            po(),
+            asn(3, "A", "original", &[(1, 80, 2)], "accepted"),
+            late_ack.clone(),
+        ]);
+        assert!(
+            failed(&mut r).iter().all(|(_, v)| v.is_empty()),
+            "{:?}",
+            failed(&mut r)
+        );
+
+        // An ASN after that ack is judged by it: 80 > 55.
+        let (_, mut r) = judge(&[
+            po(),
+            late_ack.clone(),
+            asn(7, "B", "original", &[(1, 80, 3)], "accepted"),
+        ]);
+        let commitment = &failed(&mut r)[0].1;
+        assert_eq!(commitment.len(), 1, "{commitment:?}");
+        assert!(
+            commitment[0].contains("beyond 55 (confirmed 50 + 10%)"),
+            "{commitment:?}"
+        );
+
+        // An ack in flight with the ASN may have been taken in first or
+        // not: the ASN passes if either allows it; line 2 was still open
+        // under the order, so shipping it is no violation either.
+        let overlapping = Exchange {
+            started_at_us: 2,
+            finished_at_us: 10,
+            ..ack()
+        };
+        let (_, mut r) = judge(&[
+            po(),
+            overlapping,
+            asn(3, "A", "original", &[(1, 80, 2), (2, 5, 4)], "accepted"),
+        ]);
+        assert!(
+            failed(&mut r).iter().all(|(_, v)| v.is_empty()),
+            "{:?}",
+            failed(&mut r)
+        );
     }
 }
