@@ -5,12 +5,17 @@
 //! received quantity, the scenario's price tolerance) rather than trusting
 //! what the core says it applied.
 //!
-//! The core holds an invoice until a receipt of its PO is taken in, so an
-//! invoice whose PO has no accepted receipt must have no match result yet.
+//! Received, for the match, is what was posted as the buyer's stock: per
+//! receipt line received − damaged (unrestricted or quality stock); blocked
+//! stock (the wrong item, goods not advised) is never posted and counts 0.
+//!
+//! The core holds an invoice until a receipt of its PO is taken in (any
+//! line, blocked or not), so an invoice whose PO has no accepted receipt
+//! must have no match result yet.
 
 use std::collections::HashMap;
 
-use contracts::inbound::{GoodsReceipt, PurchaseOrder};
+use contracts::inbound::{GoodsReceipt, PurchaseOrder, StockStatus};
 use contracts::invoicing::{Invoice, LineMatchOutcome, MatchResult, price_within};
 use contracts::routes::{core, erp};
 use contracts::{Direction, Exchange, Role};
@@ -74,7 +79,11 @@ impl Invoicing {
                             (
                                 l.po_number.clone(),
                                 l.po_line_no,
-                                u64::from(l.qty_received.saturating_sub(l.qty_damaged)),
+                                // Blocked stock is never posted: not received.
+                                match l.stock_status {
+                                    StockStatus::Blocked => 0,
+                                    _ => u64::from(l.qty_received.saturating_sub(l.qty_damaged)),
+                                },
                             )
                         })
                         .collect();
@@ -416,6 +425,38 @@ mod tests {
         assert!(
             stray.violations[0].message.contains("never accepted"),
             "{stray:?}"
+        );
+    }
+
+    #[test]
+    fn blocked_stock_is_not_received_for_the_match() {
+        // Line 2's 6 arrived as the wrong item (blocked, never posted): the
+        // 5 invoiced exceed the 0 received.
+        let mut r = receipt();
+        let body = r.request.as_mut().unwrap();
+        body["lines"][1]["qty_received"] = json!(6);
+        body["lines"][1]["stock_status"] = json!("blocked");
+        let right = judge(
+            vec![
+                po(),
+                r.clone(),
+                invoice(),
+                result(4, ["matched", "quantity_exceeds_received"], &[2]),
+            ],
+            Some(2),
+        );
+        assert!(right.passed, "{right:?}");
+        // A core that counts the blocked stock as received matches line 2.
+        let lenient = judge(
+            vec![po(), r, invoice(), result(4, ["matched", "matched"], &[])],
+            Some(2),
+        );
+        assert!(!lenient.passed);
+        assert!(
+            lenient.violations[0]
+                .message
+                .contains("line 2: expected QuantityExceedsReceived (invoiced 5 at 5.00, received 0"),
+            "{lenient:?}"
         );
     }
 }

@@ -6,8 +6,16 @@
 //! stored as `held` and matched in the transaction that takes in the first
 //! goods receipt of its PO, on the invoice's own trace. So a match is never
 //! made against nothing, and an early invoice is never lost. The match uses
-//! what has been received (posted: received − damaged) per PO line at that
-//! moment; a later receipt for the same PO does not re-match it.
+//! what has been received per PO line at that moment; a later receipt for
+//! the same PO does not re-match it.
+//!
+//! **Received, for the match, is what was posted to the ERP as the buyer's
+//! stock**: per receipt line, received − damaged, in unrestricted or quality
+//! stock (goods under inspection are the buyer's and posted). Blocked stock
+//! (the wrong item, goods nobody advised, held at the dock for return) is
+//! never posted and counts 0; a receipt of only blocked stock still
+//! releases the PO's held invoices, which then find nothing received. The
+//! harness's invariant 16 check uses the same rule.
 //!
 //! Rules, per line, in this order: not on the PO → `not_on_po`; invoiced
 //! more than received → `quantity_exceeds_received` (no tolerance upwards:
@@ -30,8 +38,8 @@ use crate::store::Tx;
 
 /// Tables of the invoice flow.
 pub const SCHEMA: &str = r#"
--- Posted quantity (received − damaged) per receipt and PO line; a later
--- event of the same receipt replaces its rows.
+-- Posted quantity (received − damaged; blocked stock 0) per receipt and PO
+-- line; a later event of the same receipt replaces its rows.
 CREATE TABLE IF NOT EXISTS received_lines (
     receipt_id TEXT NOT NULL,
     po_number TEXT NOT NULL,
@@ -135,7 +143,7 @@ pub fn received(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
                 receipt.receipt_id,
                 line.po_number,
                 line.po_line_no,
-                line.qty_received.saturating_sub(line.qty_damaged)
+                posted_qty(line)
             ],
         )?;
         if !pos.contains(&line.po_number.as_str()) {
@@ -161,6 +169,15 @@ pub fn received(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// What a receipt line adds to the received quantity the match uses: what
+/// is posted to the ERP (received − damaged), nothing for blocked stock.
+pub fn posted_qty(line: &contracts::inbound::ReceiptLine) -> u32 {
+    match line.stock_status {
+        contracts::inbound::StockStatus::Blocked => 0,
+        _ => line.qty_received.saturating_sub(line.qty_damaged),
+    }
 }
 
 /// Matches `inv` against its PO and what is received, sends the result to

@@ -159,3 +159,56 @@ async fn each_line_that_does_not_match_is_exactly_one_exception() {
     t.stop().await;
 }
 }
+
+crate::both_backends! {
+/// Received, for the 3-way match, is what was posted as the buyer's stock:
+/// quality stock counts (received − damaged), blocked stock (the wrong
+/// item, held for return) counts nothing, though its receipt still
+/// releases the held invoice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_stock_is_not_received_for_the_match() {
+    use contracts::inbound::StockStatus;
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let po = purchase_order("PO-BLK", &[(1, 10), (2, 10)]);
+    let asn_doc = asn("ASN-BLK", &[("PO-BLK", 1, 10), ("PO-BLK", 2, 10)]);
+    let exp = expect_goods(&url, &parties, &po, &asn_doc).await;
+    let price = po.lines[0].unit_price.clone();
+    let inv = invoice("INV-BLK", &po, &[(1, 8, &price), (2, 10, &price)]);
+    assert_accepted(&post(&url, core::INVOICES, "inv-blk", &inv).await);
+
+    let mut gr = receipt(
+        "RCV-BLK",
+        "EVT-BLK-1",
+        1,
+        &exp.expectation_id,
+        "ASN-BLK",
+        &[("PO-BLK", 1, 10), ("PO-BLK", 2, 10)],
+    );
+    // Line 1: 2 damaged, 8 fit in quality stock; line 2: the wrong item.
+    gr.lines[0].qty_damaged = 2;
+    gr.lines[0].stock_status = StockStatus::Quality;
+    gr.lines[1].sku = format!("{}-ALT", gr.lines[1].sku);
+    gr.lines[1].stock_status = StockStatus::Blocked;
+    assert_accepted(&post(&url, core::GOODS_RECEIPTS, "gr-blk", &gr).await);
+    parties.erp.wait_for(erp::MATCH_RESULTS, 1).await;
+
+    let results = match_results(&parties);
+    let (_, result) = &results[0];
+    let got: Vec<(u32, LineMatchOutcome, u32)> = result
+        .lines
+        .iter()
+        .map(|l| (l.po_line_no, l.outcome, l.received_qty))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, LineMatchOutcome::Matched, 8),
+            (2, LineMatchOutcome::QuantityExceedsReceived, 0)
+        ]
+    );
+    assert_eq!(result.exceptions.len(), 1);
+    t.stop().await;
+}
+}

@@ -264,7 +264,7 @@ impl Suite {
     }
 
     /// An invoice for `po`: per PO line, what `receipt` posted (received −
-    /// damaged) or, without a receipt, the ordered quantity, at the PO's price.
+    /// damaged, blocked stock none) or, without a receipt, the ordered quantity, at the PO's price.
     pub(super) fn invoice_for(&self, po: &Value, receipt: Option<&Value>, case: u32) -> Value {
         let mut inv = self.docs.document("Invoice", case).unwrap_or(Value::Null);
         for k in ["po_number", "supplier_gln", "currency"] {
@@ -280,7 +280,8 @@ impl Suite {
                     .map(Vec::as_slice)
                     .unwrap_or_default()
                     .iter()
-                    .filter(|rl| rl["po_line_no"] == l["line_no"])
+                    // Blocked stock is never posted: not received.
+                    .filter(|rl| rl["po_line_no"] == l["line_no"] && rl["stock_status"] != "blocked")
                     .map(|rl| {
                         rl["qty_received"]
                             .as_u64()
