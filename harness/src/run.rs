@@ -282,7 +282,9 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         ));
     }
     parties.check_ready().await?;
-    for note in parties.notes(&scenario) {
+    // Told now, and kept in the report (JSON, HTML, JUnit, terminal).
+    let notes = parties.notes(&scenario);
+    for note in &notes {
         eprintln!("crossdock: {note}");
     }
     let out = output_dir(&opts.out_dir, &scenario.name)?;
@@ -774,6 +776,7 @@ pub async fn run_scenario(file: &Path, opts: &RunOptions) -> Result<RunOutcome, 
         },
         fault_windows,
         throughput: findings.throughput,
+        notes,
     };
     reports::write_json(&report, &out.join("report.json"))?;
     reports::write_junit(&report, &out.join("junit.xml"))?;

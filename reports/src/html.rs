@@ -171,6 +171,13 @@ pub fn render_html(report: &Report) -> String {
         started = esc(&report.started_at),
         duration = report.duration_ms,
     );
+    if !report.notes.is_empty() {
+        out.push_str("<h2>Notes</h2><ul id=\"notes\">");
+        for note in &report.notes {
+            let _ = write!(out, "<li>{}</li>", esc(note));
+        }
+        out.push_str("</ul>");
+    }
     out.push_str("<h2>Checks</h2><table id=\"checks\"><tr><th>check</th><th>result</th><th>checked</th><th>violations</th><th>invariant</th></tr>");
     for c in &report.checks {
         let _ = write!(

@@ -15,7 +15,8 @@
 //! `count`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `max_ms`, optional `sla_p99_ms`;
 //! samples overlapping a fault window are left out) and `fault_windows`
 //! (each: `role`, `kind`, optional `endpoint`, `from_ms`, `to_ms` from the
-//! start of the run).
+//! start of the run), `load`, `throughput`, and `notes`: what the run could
+//! not apply or judge with external parties, one sentence each.
 
 pub mod compare;
 mod html;
@@ -172,6 +173,10 @@ pub struct Report {
     pub fault_windows: Vec<FaultWindow>,
     /// Exchanges finished per time bucket (all parties).
     pub throughput: Vec<ThroughputPoint>,
+    /// What the run could not apply or judge with the parties it ran
+    /// against (an external core or partner), one sentence each; empty
+    /// when every party was simulated.
+    pub notes: Vec<String>,
 }
 
 /// Why a report could not be written.
@@ -223,6 +228,9 @@ pub fn junit(report: &Report) -> Result<String, WriteError> {
         let mut case = TestCase::new(check.name.as_str(), status);
         case.set_classname(report.scenario.as_str());
         suite.add_test_case(case);
+    }
+    if !report.notes.is_empty() {
+        suite.set_system_out(report.notes.join("\n"));
     }
     junit.add_test_suite(suite);
     junit
@@ -338,6 +346,9 @@ pub fn render_terminal(report: &Report) -> String {
             w.to_ms
         ));
     }
+    for note in &report.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
     out.push_str(if report.passed { "PASSED\n" } else { "FAILED\n" });
     out
 }
@@ -389,6 +400,7 @@ mod tests {
             load: vec![],
             fault_windows: vec![],
             throughput: vec![],
+            notes: vec![],
         }
     }
 
@@ -544,5 +556,32 @@ mod tests {
         assert_eq!(c.violations.len(), MAX_VIOLATIONS_KEPT);
         assert_eq!(c.violations_total, (MAX_VIOLATIONS_KEPT + 5) as u64);
         assert!(!c.passed);
+    }
+
+    #[test]
+    fn notes_on_external_parties_reach_every_rendering() {
+        let mut report = sample(true);
+        let note = "not applied: external wms: [wms] receiving behaviour";
+        report.notes = vec![note.into()];
+        let text = render_terminal(&report);
+        assert!(text.contains(&format!("note: {note}\nPASSED\n")), "{text}");
+        assert!(
+            render_html(&report).contains("<li>not applied: external wms: [wms] receiving behaviour</li>")
+        );
+        let xml = junit(&report).unwrap();
+        let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        assert!(
+            parsed.test_suites[0]
+                .system_out
+                .as_ref()
+                .is_some_and(|o| o.as_str().contains(note)),
+            "{xml}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        write_json(&report, &path).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["notes"][0], note);
+        assert!(!render_terminal(&sample(true)).contains("note:"));
     }
 }

@@ -129,6 +129,19 @@ fn a_library_scenario_passes_against_an_external_reference_core_process() {
         serde_json::from_str(&std::fs::read_to_string(out.join("inbound-happy-path/report.json")).unwrap())
             .unwrap();
     assert_eq!(report["passed"], true);
+    // ... and the report keeps that note, shown in the summary too.
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.starts_with("not applied: external core")),
+        "{}",
+        report["notes"]
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("note: not applied: external core"),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
     // The work really went through the external core: 200 POs, each with
     // one expectation at the WMS, delivered by its outbox (read over HTTP).
     assert_eq!(report["counts"]["expectations"], 200, "{}", report["counts"]);
@@ -219,6 +232,16 @@ async fn an_external_wms_is_judged_through_the_recording_proxies() {
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert_eq!(report.counts["expectations"], 25, "{:?}", report.counts);
+    // What the run could not script is in the report, not only on stderr.
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(
+        report.notes[0].starts_with("not applied: external wms: [wms] receiving behaviour"),
+        "{:?}",
+        report.notes
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(outcome.out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(written["notes"][0].as_str(), Some(report.notes[0].as_str()));
 
     // The harness's record of the WMS: the core's deliveries (inbound, as
     // the WMS saw them) and the WMS's receipts to the core (outbound), all

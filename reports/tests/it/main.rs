@@ -60,6 +60,7 @@ fn a_written_report_validates_against_the_schema() {
             at_ms: 0,
             exchanges: 4,
         }],
+        notes: vec!["not applied: external wms: [wms] receiving behaviour".into()],
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
