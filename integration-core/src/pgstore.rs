@@ -311,13 +311,7 @@ pub struct ScratchDb {
 impl ScratchDb {
     /// Creates `<prefix>_<pid>_<counter>_<random>` on the server of `server_url`.
     pub fn create(server_url: &str, prefix: &str) -> Result<Self, DbError> {
-        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let name = format!(
-            "{prefix}_{}_{}_{:08x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            rand::random::<u32>()
-        );
+        let name = scratch_name(prefix);
         admin(server_url, format!("CREATE DATABASE {name}"))?;
         Ok(Self {
             server: server_url.to_owned(),
@@ -329,11 +323,111 @@ impl ScratchDb {
     pub fn url(&self) -> String {
         with_database(&self.server, &self.name)
     }
+
+    /// Like [`create`](Self::create), but the database starts with the
+    /// core's schema: it is copied (`CREATE DATABASE … TEMPLATE`) from a
+    /// template database that has it, made once per server and schema
+    /// (`crossdock_tpl_<hash of the DDL>`) and kept for later processes, so
+    /// each test skips creating the tables. The template is made under a
+    /// scratch name and renamed when complete, so concurrent processes
+    /// never copy a half-made one.
+    pub fn create_migrated(server_url: &str, prefix: &str) -> Result<Self, DbError> {
+        static TEMPLATES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+        let template = {
+            let mut made = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
+            match made.iter().find(|(server, _)| server == server_url) {
+                Some((_, name)) => name.clone(),
+                None => {
+                    let name = schema_template(server_url)?;
+                    made.push((server_url.to_owned(), name.clone()));
+                    name
+                }
+            }
+        };
+        let name = scratch_name(prefix);
+        admin(server_url, format!("CREATE DATABASE {name} TEMPLATE {template}"))?;
+        Ok(Self {
+            server: server_url.to_owned(),
+            name,
+        })
+    }
+}
+
+fn scratch_name(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}_{:08x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+/// The name of a database on `server` holding the current schema, made if
+/// missing (see [`ScratchDb::create_migrated`]).
+fn schema_template(server: &str) -> Result<String, DbError> {
+    use sha2::{Digest, Sha256};
+    let mut ddl = Sha256::new();
+    for part in crate::store::schemas() {
+        ddl.update(ddl_for(Engine::Postgres, part).as_bytes());
+    }
+    ddl.update(LEASE_DDL.as_bytes());
+    let hash = ddl.finalize();
+    let name = format!(
+        "crossdock_tpl_{}",
+        hash[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let exists = |name: &str| -> Result<bool, DbError> {
+        let name = name.to_owned();
+        on_admin_thread(server, move |c| {
+            Ok(
+                c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
+                    .is_some(),
+            )
+        })
+    };
+    if exists(&name)? {
+        return Ok(name);
+    }
+    let draft = scratch_name(&name);
+    admin(server, format!("CREATE DATABASE {draft}"))?;
+    let made = (|| {
+        let mut config: postgres::Config = with_database(server, &draft)
+            .parse()
+            .map_err(|e| DbError::new(format!("invalid PostgreSQL URL {}: {e}", redact(server))))?;
+        config.connect_timeout(Duration::from_secs(5));
+        std::thread::spawn(move || {
+            let mut client = connect(&config)?;
+            create_schema(&mut client)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(DbError::new("the PostgreSQL schema thread panicked")))?;
+        admin(server, format!("ALTER DATABASE {draft} RENAME TO {name}"))
+    })();
+    if made.is_err() {
+        let _ = admin(server, format!("DROP DATABASE IF EXISTS {draft} WITH (FORCE)"));
+        // Another process renamed its draft first: use that one.
+        if !exists(&name)? {
+            made?;
+        }
+    }
+    Ok(name)
 }
 
 /// Runs `sql` on the admin database of `server`, on a thread of its own:
 /// the sync client must not run inside a tokio runtime.
 fn admin(server: &str, sql: String) -> Result<(), DbError> {
+    on_admin_thread(server, move |client| {
+        client.batch_execute(&sql).map_err(DbError::from)
+    })
+}
+
+/// Runs `f` with a client of the admin database of `server`, on a thread
+/// of its own.
+fn on_admin_thread<R: Send + 'static>(
+    server: &str,
+    f: impl FnOnce(&mut postgres::Client) -> Result<R, DbError> + Send + 'static,
+) -> Result<R, DbError> {
     let server = server.to_owned();
     std::thread::spawn(move || {
         let mut config: postgres::Config = server
@@ -349,7 +443,7 @@ fn admin(server: &str, sql: String) -> Result<(), DbError> {
             message: format!("PostgreSQL at {}: {}", redact(&server), e.message),
             code: e.code,
         })?;
-        client.batch_execute(&sql).map_err(DbError::from)
+        f(&mut client)
     })
     .join()
     .unwrap_or_else(|_| Err(DbError::new("the PostgreSQL admin thread panicked")))
