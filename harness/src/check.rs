@@ -283,7 +283,7 @@ struct Gathered {
     expectation_revisions: HashMap<String, u32>,
     /// (receipt_id, po_number, po_line_no, seq) → discrepancy effects at the
     /// ERP, with their kind.
-    discrepancies: HashMap<(String, String, u32, u64), Vec<(DiscrepancyKind, Witness)>>,
+    discrepancies: HashMap<DiscrepancyKey, Vec<(DiscrepancyKind, Witness)>>,
     /// PO lines some accepted receipt counted as blocked stock (the wrong
     /// item): never posted.
     blocked_po_lines: std::collections::HashSet<(String, u32)>,
@@ -302,6 +302,9 @@ struct Gathered {
     /// Throughput bucket → exchanges finished in it.
     throughput: BTreeMap<u64, u64>,
 }
+
+/// (receipt_id, po_number, po_line_no, seq) of a discrepancy.
+type DiscrepancyKey = (String, String, u32, u64);
 
 /// Whether a receipt event reached the core after a cancel of its ASN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -517,24 +517,40 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
     // (a SKU other than the advised one counted against it), else short or
     // over beyond tolerance, else damaged (what is fit for stock, received
     // − damaged, short beyond the under-tolerance).
-    // (po line, first receipt line, received, damaged, a wrong item among its lines)
-    let mut received: Vec<((&str, u32), u32, u32, u32, bool)> = Vec::new();
+    struct Counted<'a> {
+        po_line: (&'a str, u32),
+        /// The first receipt line counting it (names its discrepancy).
+        first_line: u32,
+        received: u32,
+        damaged: u32,
+        /// A wrong item among its lines.
+        wrong_item: bool,
+    }
+    let mut counted: Vec<Counted<'_>> = Vec::new();
     for line in &receipt.lines {
         let key = (line.po_number.as_str(), line.po_line_no);
         let wrong_item = advice
             .iter()
             .find(|l| l.po_number == key.0 && l.po_line_no == key.1)
             .is_some_and(|l| l.sku != line.sku);
-        match received.iter_mut().find(|(k, ..)| *k == key) {
-            Some((_, _, qty, damaged, wrong)) => {
-                *qty += line.qty_received;
-                *damaged += line.qty_damaged;
-                *wrong |= wrong_item;
+        match counted.iter_mut().find(|c| c.po_line == key) {
+            Some(c) => {
+                c.received += line.qty_received;
+                c.damaged += line.qty_damaged;
+                c.wrong_item |= wrong_item;
             }
-            None => received.push((key, line.line_no, line.qty_received, line.qty_damaged, wrong_item)),
+            None => counted.push(Counted {
+                po_line: key,
+                first_line: line.line_no,
+                received: line.qty_received,
+                damaged: line.qty_damaged,
+                wrong_item,
+            }),
         }
     }
-    for ((po_number, po_line_no), receipt_line_no, qty, damaged, wrong_item) in received {
+    for c in counted {
+        let ((po_number, po_line_no), receipt_line_no) = (c.po_line, c.first_line);
+        let (qty, damaged, wrong_item) = (c.received, c.damaged, c.wrong_item);
         let advised: Vec<_> = advice
             .iter()
             .filter(|l| l.po_number == po_number && l.po_line_no == po_line_no)
