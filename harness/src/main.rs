@@ -4,7 +4,7 @@ use clap::Parser;
 
 /// mimalloc instead of the system allocator: the simulators, the core and
 /// the load generators all allocate per request, and glibc malloc took
-/// about 12 % of the CPU in the core-lifecycle profile (docs/PERFORMANCE.md).
+/// about 17 % of the CPU in the core-lifecycle profile (docs/PERFORMANCE.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
