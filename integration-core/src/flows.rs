@@ -161,6 +161,9 @@ CREATE TABLE IF NOT EXISTS asn_ssccs (
     supplier_gln TEXT NOT NULL,
     asn_id TEXT NOT NULL
 );
+-- An ASN's SSCCs (released on every replace, cancel and resend): without
+-- it each release scanned the whole table.
+CREATE INDEX IF NOT EXISTS asn_ssccs_by_asn ON asn_ssccs(supplier_gln, asn_id);
 "#;
 
 /// An ASN by purpose. An **original** (a resent copy is a duplicate

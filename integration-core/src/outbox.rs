@@ -386,14 +386,23 @@ impl Worker {
             // What the gate and the breaker allow now: rows are read only
             // when something may be sent.
             let mut blocked_until = lane.gate.not_before();
-            let mut room = lane.limit.saturating_sub(lane.sending());
+            let sending = lane.sending();
+            let mut room = lane.limit.saturating_sub(sending);
+            // Rows are read in batches: while most of the lane's places
+            // are taken, wait for more of them to free up rather than read
+            // (each read also passes over the rows in flight) for every
+            // attempt that ends. A finishing attempt wakes the lane.
+            let mut wait_for_room = sending > 0 && room < read_batch(lane.limit);
             match lane.breaker.admission() {
                 Admission::Open => {}
-                Admission::Probe => room = room.min(1),
+                Admission::Probe => {
+                    room = room.min(1);
+                    wait_for_room = false;
+                }
                 Admission::BlockedUntil(t) => blocked_until = blocked_until.max(Some(t)),
                 Admission::ProbeInFlight => room = 0,
             }
-            let due = if room == 0 || blocked_until.is_some() {
+            let due = if room == 0 || blocked_until.is_some() || wait_for_room {
                 Vec::new()
             } else {
                 let store = self.store.clone();
@@ -425,7 +434,7 @@ impl Worker {
             // (or the end of a Retry-After / open breaker), or shutdown.
             let wait = match blocked_until {
                 Some(t) => t.saturating_duration_since(Instant::now()),
-                None if lane.limit <= lane.sending() => Duration::from_millis(500),
+                None if wait_for_room || lane.limit <= lane.sending() => Duration::from_millis(500),
                 None => {
                     let store = self.store.clone();
                     let in_flight = lane.in_flight_ids();
@@ -449,6 +458,12 @@ impl Worker {
         }
         tasks.join_all().await;
     }
+}
+
+/// The fewest free places a busy lane reads rows for: a quarter of its
+/// limit (at least one).
+fn read_batch(limit: usize) -> usize {
+    (limit / 4).max(1)
 }
 
 /// One lane: `inner` wrapped in the delivery stack, with its own gate and
