@@ -92,13 +92,6 @@ async fn a_trace_lists_the_intake_and_its_deliveries_with_attempts() {
 }
 }
 
-/// The value of the sample line `name` (with its labels) in `text`.
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .map(|v| v.parse().unwrap())
-}
-
 crate::both_backends! {
 /// Prometheus text: outbox depth by partner and state, attempts, dead
 /// letters, intake counts, and requests and latency per route, refused

@@ -24,6 +24,10 @@ async fn retry_after_holds_every_delivery_to_that_partner_only() {
     let first = purchase_order("PO-G1", &[(1, 10)]);
     assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-g1", &first).await);
     let limited = supplier_stub.wait_for(supplier::PURCHASE_ORDERS, 1).await[0].clone();
+    // The hold starts when the core has the 429, not when the stub sent it:
+    // a PO queued in between may legitimately go out before the answer
+    // arrives. Wait until the attempt is recorded (its answer taken in).
+    attempts_recorded(&url, "supplier", 1.0).await;
 
     // More POs for the same supplier, and an acknowledgement for the ERP.
     for n in 2..=4 {

@@ -62,6 +62,32 @@ pub async fn quiescent(core: &CoreHandle) -> OpsStatus {
     status(core).await
 }
 
+/// The value of the sample line `name` (with its labels) in the
+/// Prometheus text `text`.
+pub fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.parse().unwrap())
+}
+
+/// Waits until the core has recorded `n` delivery attempts to `partner`
+/// (`crossdock_outbox_attempts_total`), i.e. has taken in their answers.
+pub async fn attempts_recorded(url: &str, partner: &str, n: f64) {
+    let name = format!("crossdock_outbox_attempts_total{{partner=\"{partner}\"}}");
+    eventually(&format!("{n} attempts to {partner} recorded"), || async {
+        let text = client()
+            .get(format!("{url}{}", contracts::routes::core::METRICS))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        sample(&text, &name).is_some_and(|v| v >= n)
+    })
+    .await;
+}
+
 pub async fn status(core: &CoreHandle) -> OpsStatus {
     core.status().await.expect("the core reports its status")
 }
