@@ -186,12 +186,13 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
         return false;
     }
     // Two overlapping loads from each end cover every byte.
-    let u64_at = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
-    let u32_at = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+    fn ends<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk()?, s.last_chunk()?))
+    }
     match n {
         0..4 => a.iter().zip(b).all(|(x, y)| x == y),
-        4..8 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
-        8..=16 => u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8),
+        4..8 => ends::<4>(a) == ends::<4>(b),
+        8..=16 => ends::<8>(a) == ends::<8>(b),
         _ => a == b,
     }
 }
@@ -355,44 +356,58 @@ impl Quick {
         let ok = match v {
             Value::Null => n.accept & NULL != 0,
             Value::Bool(_) => n.accept & BOOLEAN != 0,
-            Value::Number(num) => {
-                let int = num.as_i64().map(i128::from).or(num.as_u64().map(i128::from));
-                match int {
-                    Some(i) => {
-                        n.accept & (INTEGER | NUMBER) != 0
-                            && n.minimum.is_none_or(|m| i >= i128::from(m))
-                            && n.maximum.is_none_or(|m| i <= i128::from(m))
-                    }
-                    None => match &n.number_fallback {
-                        Some(fallback) => fallback.is_valid(v),
-                        None => n.types == 0,
-                    },
-                }
-            }
-            Value::String(s) => {
-                n.accept & STRING != 0
-                    && (n.plain_string
-                        || self.string_ok(n, s) && n.format.as_ref().is_none_or(|f| f.is_valid(s, v)))
-            }
-            Value::Array(items) => {
-                n.accept & ARRAY != 0
-                    && n.min_items.is_none_or(|m| items.len() as u64 >= m)
-                    && n.max_items.is_none_or(|m| items.len() as u64 <= m)
-                    && n.items.is_none_or(|i| {
-                        let below = pair.map_or(NONE, |p| p.items);
-                        items
-                            .iter()
-                            .all(|item| self.check(i, item, below, overlay, visit))
-                    })
-            }
+            Value::Number(_) => Self::number_ok(n, v),
+            Value::String(s) => n.accept & STRING != 0 && (n.plain_string || Self::string_ok(n, s, v)),
+            Value::Array(items) => n.accept & ARRAY != 0 && self.array_ok(n, items, pair, overlay, visit),
             Value::Object(map) => n.accept & OBJECT != 0 && self.object_ok(n, map, pair, overlay, visit),
         };
-        if !ok {
+        ok && (n.plain || self.keywords_ok(n, v))
+    }
+
+    // The parts of `check`, out of line so that its frame stays small for
+    // the leaves (most values).
+
+    #[inline(never)]
+    fn number_ok(n: &Node, v: &Value) -> bool {
+        let Value::Number(num) = v else {
             return false;
+        };
+        let int = num.as_i64().map(i128::from).or(num.as_u64().map(i128::from));
+        match int {
+            Some(i) => {
+                n.accept & (INTEGER | NUMBER) != 0
+                    && n.minimum.is_none_or(|m| i >= i128::from(m))
+                    && n.maximum.is_none_or(|m| i <= i128::from(m))
+            }
+            None => match &n.number_fallback {
+                Some(fallback) => fallback.is_valid(v),
+                None => n.types == 0,
+            },
         }
-        if n.plain {
-            return true;
-        }
+    }
+
+    #[inline(never)]
+    fn array_ok<'a>(
+        &self,
+        n: &Node,
+        items: &'a [Value],
+        pair: Option<&Pair>,
+        overlay: &Overlay,
+        visit: &mut dyn Visit<'a>,
+    ) -> bool {
+        n.min_items.is_none_or(|m| items.len() as u64 >= m)
+            && n.max_items.is_none_or(|m| items.len() as u64 <= m)
+            && n.items.is_none_or(|i| {
+                let below = pair.map_or(NONE, |p| p.items);
+                items
+                    .iter()
+                    .all(|item| self.check(i, item, below, overlay, visit))
+            })
+    }
+
+    /// `enum`/`const`, `$ref`, `allOf`, `anyOf`, `oneOf`.
+    #[inline(never)]
+    fn keywords_ok(&self, n: &Node, v: &Value) -> bool {
         if let Some(allowed) = &n.one_of_strings {
             if !v.as_str().is_some_and(|s| allowed.iter().any(|a| same(a, s))) {
                 return false;
@@ -407,16 +422,18 @@ impl Quick {
             && (n.one_of.is_empty() || n.one_of.iter().filter(|&&b| again(b)).count() == 1)
     }
 
-    fn string_ok(&self, n: &Node, s: &str) -> bool {
+    #[inline(never)]
+    fn string_ok(n: &Node, s: &str, v: &Value) -> bool {
         if n.min_len.is_some() || n.max_len.is_some() {
             let len = if s.is_ascii() { s.len() } else { s.chars().count() } as u64;
             if n.min_len.is_some_and(|m| len < m) || n.max_len.is_some_and(|m| len > m) {
                 return false;
             }
         }
-        n.pattern.as_ref().is_none_or(|p| p.is_match(s))
+        n.pattern.as_ref().is_none_or(|p| p.is_match(s)) && n.format.as_ref().is_none_or(|f| f.is_valid(s, v))
     }
 
+    #[inline(never)]
     fn object_ok<'a>(
         &self,
         n: &Node,

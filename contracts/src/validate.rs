@@ -306,17 +306,17 @@ fn type_findings(type_name: &str, doc: &Value, out: &mut Findings) {
 // rule's condition for a finding, negated (or stricter: an SSCC that is not
 // 18 digits where a unit or a line names one is left to the full validation).
 
-/// What a tag of a type's overlay asks of the value there.
+/// What a tag of a type's overlay asks of the value there: a field check
+/// (as [`check_field`]), or reading a value an ASN rule needs; the ASN tags
+/// at an SSCC or a date field do that field's check too (it replaces the
+/// field's tag there, so a value is read once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tag {
-    /// An identifier, unit or date field (as [`check_field`]).
-    Field(FieldKind),
-    /// A value an ASN rule reads.
-    Asn(AsnPlace),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AsnPlace {
+    Sscc,
+    Gtin,
+    Gln,
+    Uom,
+    Date,
     ShipDate,
     EstimatedArrival,
     /// A handling unit (before its members).
@@ -327,6 +327,36 @@ enum AsnPlace {
     LineQuantity,
     LineExpiry,
     LineSscc,
+}
+
+impl Tag {
+    fn field(kind: FieldKind) -> Tag {
+        match kind {
+            FieldKind::Sscc => Tag::Sscc,
+            FieldKind::Gtin => Tag::Gtin,
+            FieldKind::Gln => Tag::Gln,
+            FieldKind::Uom => Tag::Uom,
+            FieldKind::Date => Tag::Date,
+        }
+    }
+
+    /// The field check this (ASN) tag does itself.
+    fn subsumes(self) -> Option<Tag> {
+        match self {
+            Tag::ShipDate | Tag::EstimatedArrival | Tag::LineExpiry => Some(Tag::Date),
+            Tag::UnitSscc | Tag::UnitParent | Tag::LineSscc => Some(Tag::Sscc),
+            _ => None,
+        }
+    }
+}
+
+/// The number of `t` in `tags` (added when new).
+fn tag_number(tags: &mut Vec<Tag>, t: Tag) -> u32 {
+    let at = tags.iter().position(|x| *x == t).unwrap_or_else(|| {
+        tags.push(t);
+        tags.len() - 1
+    });
+    at as u32
 }
 
 /// A type's one-walk check.
@@ -346,39 +376,34 @@ impl Fast {
         let quick = schemas.quick(name)?;
         let mut places = Places::default();
         let mut tags = Vec::new();
-        let mut tag = |places: &mut Places, path: &[Option<&str>], t: Tag| {
-            let at = tags.iter().position(|x| *x == t).unwrap_or_else(|| {
-                tags.push(t);
-                tags.len() - 1
-            });
-            places.at(path.iter().copied()).tags.push(at as u32);
-        };
         for (path, kind) in fields {
-            let path: Vec<Option<&str>> = path
-                .iter()
-                .map(|seg| match seg {
-                    Seg::Key(k) => Some(k.as_str()),
-                    Seg::Each => None,
-                })
-                .collect();
-            tag(&mut places, &path, Tag::Field(*kind));
+            let path = path.iter().map(|seg| match seg {
+                Seg::Key(k) => Some(k.as_str()),
+                Seg::Each => None,
+            });
+            let t = tag_number(&mut tags, Tag::field(*kind));
+            places.at(path).tags.push(t);
         }
         let asn = name == "AdvanceShipNotice";
         if asn {
-            use AsnPlace::*;
             let (unit, line) = (Some("handling_units"), Some("lines"));
-            for (path, place) in [
-                (&[Some("ship_date")][..], ShipDate),
-                (&[Some("estimated_arrival")], EstimatedArrival),
-                (&[unit, None], Unit),
-                (&[unit, None, Some("sscc")], UnitSscc),
-                (&[unit, None, Some("level")], UnitLevel),
-                (&[unit, None, Some("parent_sscc")], UnitParent),
-                (&[line, None, Some("quantity")], LineQuantity),
-                (&[line, None, Some("expiry")], LineExpiry),
-                (&[line, None, Some("sscc")], LineSscc),
+            for (path, t) in [
+                (&[Some("ship_date")][..], Tag::ShipDate),
+                (&[Some("estimated_arrival")], Tag::EstimatedArrival),
+                (&[unit, None], Tag::Unit),
+                (&[unit, None, Some("sscc")], Tag::UnitSscc),
+                (&[unit, None, Some("level")], Tag::UnitLevel),
+                (&[unit, None, Some("parent_sscc")], Tag::UnitParent),
+                (&[line, None, Some("quantity")], Tag::LineQuantity),
+                (&[line, None, Some("expiry")], Tag::LineExpiry),
+                (&[line, None, Some("sscc")], Tag::LineSscc),
             ] {
-                tag(&mut places, path, Tag::Asn(place));
+                let n = tag_number(&mut tags, t);
+                let place = places.at(path.iter().copied());
+                if let Some(field) = t.subsumes() {
+                    place.tags.retain(|&i| tags[i as usize] != field);
+                }
+                place.tags.push(n);
             }
         }
         Some(Fast {
@@ -409,7 +434,6 @@ impl Fast {
                 ship: None,
                 eta: None,
                 min_expiry: None,
-                last_sscc: None,
                 scratch: &mut scratch,
             };
             if !(quick.check_tagged(doc, &self.overlay, &mut scan) && scan.clean) {
@@ -461,8 +485,6 @@ struct Scan<'a, 's> {
     eta: Option<&'a str>,
     /// The earliest line expiry that is a calendar date, as a number.
     min_expiry: Option<u32>,
-    /// The last SSCC read and its digits (a value has several tags).
-    last_sscc: Option<(&'a str, Option<(u64, bool)>)>,
     scratch: &'s mut Scratch,
 }
 
@@ -470,12 +492,7 @@ impl<'a> Visit<'a> for Scan<'a, '_> {
     fn visit(&mut self, tags: &[u32], v: &'a Value) {
         for &tag in tags {
             match self.tags.get(tag as usize) {
-                Some(Tag::Field(kind)) => {
-                    if let Value::String(s) = v {
-                        self.clean &= self.field_ok(*kind, s);
-                    }
-                }
-                Some(Tag::Asn(place)) => self.asn(*place, v),
+                Some(&tag) => self.tag(tag, v),
                 None => self.clean = false,
             }
         }
@@ -536,11 +553,22 @@ fn sscc_digits(s: &str) -> Option<(u64, bool)> {
     if b.len() != 18 {
         return None;
     }
-    let sum = gs1_sum(b)?;
-    let eight = |i: usize| parse_8_digits(u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes")));
-    let key =
-        eight(0) * 10_000_000_000 + eight(8) * 100 + u64::from(b[16] - b'0') * 10 + u64::from(b[17] - b'0');
-    Some((key, sum % 10 == 0))
+    // Straight-line: two chunks of eight digits and two more.
+    const LANES: u64 = 0x00FF_00FF_00FF_00FF;
+    let (head, rest) = b.split_first_chunk::<8>()?;
+    let (mid, tail) = rest.split_first_chunk::<8>()?;
+    let (x, y) = (u64::from_le_bytes(*head), u64::from_le_bytes(*mid));
+    let (p, q) = (tail[0].wrapping_sub(b'0'), tail[1].wrapping_sub(b'0'));
+    if !(eight_digits(x) && eight_digits(y)) || p > 9 || q > 9 {
+        return None;
+    }
+    let (dx, dy) = (x - 0x3030_3030_3030_3030, y - 0x3030_3030_3030_3030);
+    let lanes = |v: u64| (v.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32;
+    // 18 digits: the even positions weigh 3, the odd ones (the check digit's) 1.
+    let even = lanes((dx & LANES) + (dy & LANES)) + u32::from(p);
+    let odd = lanes(((dx >> 8) & LANES) + ((dy >> 8) & LANES)) + u32::from(q);
+    let key = parse_8_digits(x) * 10_000_000_000 + parse_8_digits(y) * 100 + u64::from(p) * 10 + u64::from(q);
+    Some((key, (3 * even + odd) % 10 == 0))
 }
 
 /// The number of eight ASCII digits loaded little-endian (the first digit
@@ -563,15 +591,14 @@ fn date_number(s: &str) -> Option<u32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let mut n = 0u32;
-    for &c in b[0..4].iter().chain(&b[5..7]).chain(&b[8..10]) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        n = n * 10 + u32::from(d);
-    }
-    let (y, m, d) = (n / 10_000, n / 100 % 100, n % 100);
+    let digit = |i: usize| {
+        let d = b[i].wrapping_sub(b'0');
+        (d <= 9).then_some(u32::from(d))
+    };
+    let y = digit(0)? * 1000 + digit(1)? * 100 + digit(2)? * 10 + digit(3)?;
+    let m = digit(5)? * 10 + digit(6)?;
+    let d = digit(8)? * 10 + digit(9)?;
+    let n = y * 10_000 + m * 100 + d;
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let days = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -584,78 +611,57 @@ fn date_number(s: &str) -> Option<u32> {
 }
 
 impl<'a> Scan<'a, '_> {
-    /// No finding of [`check_field`] for `s` in a field of `kind`.
-    fn field_ok(&mut self, kind: FieldKind, s: &'a str) -> bool {
-        match kind {
-            FieldKind::Sscc => s.is_empty() || self.sscc(s).is_some_and(|(_, ok)| ok),
-            FieldKind::Gtin => gs1_ok(&[8, 12, 13, 14], s),
-            FieldKind::Gln => gs1_ok(&[13], s),
-            FieldKind::Uom => Uom::parse(s).is_some(),
-            FieldKind::Date => date_number(s).is_some(),
-        }
-    }
-
-    /// [`sscc_digits`] of `s`, remembered for the next tag of the same value.
-    fn sscc(&mut self, s: &'a str) -> Option<(u64, bool)> {
-        match self.last_sscc {
-            Some((last, digits)) if std::ptr::eq(last, s) => digits,
-            _ => {
-                let digits = sscc_digits(s);
-                self.last_sscc = Some((s, digits));
-                digits
+    fn tag(&mut self, tag: Tag, v: &'a Value) {
+        // Fields: no finding of `check_field` (which skips non-strings).
+        // ASN values: as `advance_ship_notice` reads them.
+        match (tag, v) {
+            (Tag::Sscc, Value::String(s)) => {
+                self.clean &= s.is_empty() || sscc_digits(s).is_some_and(|(_, ok)| ok);
             }
-        }
-    }
-
-    fn asn(&mut self, place: AsnPlace, v: &'a Value) {
-        match place {
-            AsnPlace::ShipDate => self.ship = v.as_str(),
-            AsnPlace::EstimatedArrival => self.eta = v.as_str(),
-            AsnPlace::LineQuantity => {
-                if v.as_i64().is_some_and(|q| q <= 0) {
-                    self.clean = false;
+            (Tag::Gtin, Value::String(s)) => self.clean &= gs1_ok(&[8, 12, 13, 14], s),
+            (Tag::Gln, Value::String(s)) => self.clean &= gs1_ok(&[13], s),
+            (Tag::Uom, Value::String(s)) => self.clean &= Uom::parse(s).is_some(),
+            (Tag::Date, Value::String(s)) => self.clean &= date_number(s).is_some(),
+            (Tag::ShipDate | Tag::EstimatedArrival, _) => {
+                let s = v.as_str();
+                self.clean &= s.is_none_or(|s| date_number(s).is_some());
+                if tag == Tag::ShipDate {
+                    self.ship = s;
+                } else {
+                    self.eta = s;
                 }
             }
-            AsnPlace::LineExpiry => {
-                if let Some(date) = v.as_str().and_then(date_number) {
+            (Tag::LineQuantity, _) => self.clean &= !v.as_i64().is_some_and(|q| q <= 0),
+            (Tag::LineExpiry, Value::String(s)) => match date_number(s) {
+                Some(date) => {
                     if self.min_expiry.is_none_or(|m| date < m) {
                         self.min_expiry = Some(date);
                     }
                 }
-            }
-            AsnPlace::LineSscc => {
-                if let Some(s) = v.as_str() {
-                    match self.sscc(s) {
-                        Some((key, _)) => self.scratch.lines.push(key),
-                        None => self.clean = false,
-                    }
+                None => self.clean = false,
+            },
+            (Tag::Unit, _) => self.scratch.units.push(Unit::default()),
+            (Tag::UnitLevel, Value::String(s)) => {
+                if let Some(unit) = self.scratch.units.last_mut() {
+                    unit.pallet = Some(s == "pallet");
                 }
             }
-            AsnPlace::Unit => self.scratch.units.push(Unit::default()),
-            AsnPlace::UnitSscc | AsnPlace::UnitParent | AsnPlace::UnitLevel => {
-                let Some(s) = v.as_str() else {
+            (Tag::UnitSscc | Tag::UnitParent | Tag::LineSscc, Value::String(s)) => {
+                // Stricter than the SSCC field's check: an empty one is
+                // left to the full validation too.
+                let Some((key, ok)) = sscc_digits(s) else {
+                    self.clean = false;
                     return;
                 };
-                let key = if place == AsnPlace::UnitLevel {
-                    None
-                } else {
-                    match self.sscc(s) {
-                        Some((key, _)) => Some(key),
-                        None => {
-                            self.clean = false;
-                            return;
-                        }
-                    }
-                };
-                let Some(unit) = self.scratch.units.last_mut() else {
-                    return;
-                };
-                match place {
-                    AsnPlace::UnitLevel => unit.pallet = Some(s == "pallet"),
-                    AsnPlace::UnitSscc => unit.sscc = key,
-                    _ => unit.parent = key,
+                self.clean &= ok;
+                match (tag, self.scratch.units.last_mut()) {
+                    (Tag::LineSscc, _) => self.scratch.lines.push(key),
+                    (Tag::UnitSscc, Some(unit)) => unit.sscc = Some(key),
+                    (_, Some(unit)) => unit.parent = Some(key),
+                    (_, None) => self.clean = false,
                 }
             }
+            _ => {}
         }
     }
 
