@@ -146,13 +146,17 @@ pub(crate) fn all_in_range(bytes: &[u8], lo: u8, hi: u8) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     let at_least = ONES * u64::from(0x80 - lo);
     let above = ONES * u64::from(0x7F - hi);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut ok = true;
-    for chunk in &mut chunks {
+    let Some(last) = bytes.last_chunk::<8>() else {
+        return bytes.iter().all(|b| (lo..=hi).contains(b));
+    };
+    // The chunks from the start, and the last eight bytes (overlapping the
+    // last chunk when the length is not a multiple of eight).
+    let mut ok = in_range(u64::from_le_bytes(*last), at_least, above);
+    for chunk in bytes.chunks_exact(8) {
         let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         ok &= in_range(x, at_least, above);
     }
-    ok && chunks.remainder().iter().all(|b| (lo..=hi).contains(b))
+    ok
 }
 
 /// The eight bytes of `x` are each in the range that `at_least` and `above`
