@@ -104,7 +104,7 @@ impl SimplePattern {
                 let lo = class.trailing_zeros();
                 let hi = 127 - class.leading_zeros();
                 let contiguous = (lo..=hi).all(|b| class & (1u128 << b) != 0);
-                let range = contiguous.then(|| (lo as u8, hi as u8));
+                let range = contiguous.then_some((lo as u8, hi as u8));
                 Matcher::Lengths {
                     in_class,
                     lengths,
@@ -138,8 +138,9 @@ impl SimplePattern {
 }
 
 /// Every byte of `bytes` in `lo..=hi` (`hi` < 128), eight at a time: a
-/// byte `b` < 0x80 is ≥ `lo` when `b + (0x80 − lo)` has its top bit set, and
-/// > `hi` when `b + (0x7F − hi)` has; neither sum carries into the next byte.
+/// byte `b` < 0x80 is at least `lo` when `b + (0x80 − lo)` has its top bit
+/// set, and above `hi` when `b + (0x7F − hi)` has; neither sum carries into
+/// the next byte.
 /// A byte ≥ 0x80 fails the first test (whatever the carries do to the others).
 pub(crate) fn all_in_range(bytes: &[u8], lo: u8, hi: u8) -> bool {
     debug_assert!(lo <= hi && hi < 0x80);

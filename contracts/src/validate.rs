@@ -631,7 +631,7 @@ impl<'a> Scan<'a, '_> {
                     self.eta = s;
                 }
             }
-            (Tag::LineQuantity, _) => self.clean &= !v.as_i64().is_some_and(|q| q <= 0),
+            (Tag::LineQuantity, _) => self.clean &= v.as_i64().is_none_or(|q| q > 0),
             (Tag::LineExpiry, Value::String(s)) => match date_number(s) {
                 Some(date) => {
                     if self.min_expiry.is_none_or(|m| date < m) {
