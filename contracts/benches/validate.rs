@@ -175,7 +175,8 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpu { wall: WallTime });
     targets = bench_cpu
 }
-/// `CONTRACTS_PROFILE=<part>:<n>` (part `full`, `schema` or `domain`): no
+/// `CONTRACTS_PROFILE=<part>:<n>` (part `full`, `schema` or `domain`; or
+/// `walk`, a bare walk over the document's nodes, the floor): no
 /// criterion, just `n` validations of the document, for an instruction-count
 /// profile: `valgrind --tool=callgrind` of two runs, the difference of their
 /// totals over the difference of their `n` is the cost of one validation.
@@ -199,9 +200,21 @@ fn profile(spec: &str) {
                 .domain("AdvanceShipNotice", black_box(&doc))
                 .unwrap()
                 .len(),
-            other => panic!("unknown part {other:?}: full, schema or domain"),
+            // The floor: a walk that reads every node and compares nothing.
+            "walk" => usize::from(black_box(walk(black_box(&doc))) == 0),
+            other => panic!("unknown part {other:?}: full, schema, domain or walk"),
         };
         assert_eq!(black_box(findings), 0);
+    }
+}
+
+/// Every node of `v` visited: object keys and string lengths read.
+fn walk(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Object(map) => map.iter().map(|(k, v)| k.len() + walk(v)).sum(),
+        serde_json::Value::Array(items) => items.iter().map(walk).sum(),
+        serde_json::Value::String(s) => s.len(),
+        _ => 1,
     }
 }
 

@@ -40,6 +40,9 @@ enum Matcher {
     Lengths {
         in_class: Box<[bool; 256]>,
         lengths: u128,
+        /// The class as one range of bytes `lo..=hi`, when it is one:
+        /// tested eight bytes at a time.
+        range: Option<(u8, u8)>,
     },
     Glushkov(Box<Glushkov>),
 }
@@ -98,7 +101,15 @@ impl SimplePattern {
                 for (b, slot) in in_class.iter_mut().enumerate().take(128) {
                     *slot = class & (1u128 << b) != 0;
                 }
-                Matcher::Lengths { in_class, lengths }
+                let lo = class.trailing_zeros();
+                let hi = 127 - class.leading_zeros();
+                let contiguous = (lo..=hi).all(|b| class & (1u128 << b) != 0);
+                let range = contiguous.then_some((lo as u8, hi as u8));
+                Matcher::Lengths {
+                    in_class,
+                    lengths,
+                    range,
+                }
             }
             None => Matcher::Glushkov(Box::new(g)),
         };
@@ -109,14 +120,59 @@ impl SimplePattern {
     pub fn is_match(&self, s: &str) -> bool {
         let bytes = s.as_bytes();
         match &self.matcher {
-            Matcher::Lengths { in_class, lengths } => {
+            Matcher::Lengths {
+                in_class,
+                lengths,
+                range,
+            } => {
                 bytes.len() < 128
                     && lengths & (1u128 << bytes.len()) != 0
-                    && bytes.iter().all(|&b| in_class[usize::from(b)])
+                    && match *range {
+                        Some((lo, hi)) => all_in_range(bytes, lo, hi),
+                        None => bytes.iter().all(|&b| in_class[usize::from(b)]),
+                    }
             }
             Matcher::Glushkov(g) => g.is_match(bytes),
         }
     }
+}
+
+/// Every byte of `bytes` in `lo..=hi` (`hi` < 128), eight at a time: a
+/// byte `b` < 0x80 is at least `lo` when `b + (0x80 − lo)` has its top bit
+/// set, and above `hi` when `b + (0x7F − hi)` has; neither sum carries into
+/// the next byte.
+/// A byte ≥ 0x80 fails the first test (whatever the carries do to the others).
+pub(crate) fn all_in_range(bytes: &[u8], lo: u8, hi: u8) -> bool {
+    debug_assert!(lo <= hi && hi < 0x80);
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let at_least = ONES * u64::from(0x80 - lo);
+    let above = ONES * u64::from(0x7F - hi);
+    let Some(last) = bytes.last_chunk::<8>() else {
+        return bytes.iter().all(|b| (lo..=hi).contains(b));
+    };
+    // The chunks from the start, and the last eight bytes (overlapping the
+    // last chunk when the length is not a multiple of eight).
+    let mut ok = in_range(u64::from_le_bytes(*last), at_least, above);
+    for chunk in bytes.chunks_exact(8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        ok &= in_range(x, at_least, above);
+    }
+    ok
+}
+
+/// The eight bytes of `x` are each in the range that `at_least` and `above`
+/// encode (see [`all_in_range`]).
+#[inline]
+fn in_range(x: u64, at_least: u64, above: u64) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    x & HIGH == 0 && x.wrapping_add(at_least) & HIGH == HIGH && x.wrapping_add(above) & HIGH == 0
+}
+
+/// The eight bytes of `x` are each an ASCII digit.
+#[inline]
+pub(crate) fn eight_digits(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    in_range(x, ONES * u64::from(0x80 - b'0'), ONES * u64::from(0x7F - b'9'))
 }
 
 impl Glushkov {
@@ -525,6 +581,28 @@ mod tests {
         let tp = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$";
         assert!(m(tp, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"));
         assert!(!m(tp, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1"));
+    }
+
+    #[test]
+    fn the_range_test_agrees_with_a_byte_loop() {
+        let mut strings: Vec<Vec<u8>> = Vec::new();
+        for len in 0..20 {
+            for bad_at in 0..=len {
+                for bad in [0u8, b'*', b'/', b':', b'@', b'Z', b'[', 0x7F, 0x80, 0xC3, 0xFF] {
+                    let mut s: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+                    if bad_at < len {
+                        s[bad_at] = bad;
+                    }
+                    strings.push(s);
+                }
+            }
+        }
+        for (lo, hi) in [(b'0', b'9'), (b'A', b'Z'), (0, 0x7F), (b'a', b'a')] {
+            for s in &strings {
+                let want = s.iter().all(|b| (lo..=hi).contains(b));
+                assert_eq!(all_in_range(s, lo, hi), want, "{s:?} in {lo}..={hi}");
+            }
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ const NUMBER: u8 = 8;
 const STRING: u8 = 16;
 const ARRAY: u8 = 32;
 const OBJECT: u8 = 64;
+const ALL: u8 = 127;
 
 /// Keywords that only annotate.
 const ANNOTATIONS: [&str; 8] = [
@@ -78,6 +79,15 @@ struct Node {
     all_of: Vec<usize>,
     any_of: Vec<usize>,
     one_of: Vec<usize>,
+    // Derived after compiling (see `Quick::derive`), for the walk.
+    /// The instance types allowed (`types`, or all when it is 0).
+    accept: u8,
+    /// No `enum`/`const`, `$ref`, `allOf`, `anyOf`, `oneOf`.
+    plain: bool,
+    /// No `minLength`, `maxLength`, `pattern`, `format`.
+    plain_string: bool,
+    /// The bits of `required` over `properties`.
+    required_mask: u64,
 }
 
 /// A `format` asserted on strings.
@@ -95,6 +105,95 @@ impl Format {
             Format::DateTime => is_valid_datetime(s),
             Format::Other(f) => f.is_valid(v),
         }
+    }
+}
+
+/// Places of a document the caller wants to be told about during a
+/// [`Quick::check_tagged`] walk: a tree of member keys and "every item"
+/// steps, with tags (the caller's numbers) at each place.
+#[derive(Debug, Default)]
+pub(crate) struct Places {
+    pub(crate) tags: Vec<u32>,
+    pub(crate) keys: Vec<(String, Places)>,
+    pub(crate) each: Option<Box<Places>>,
+}
+
+impl Places {
+    /// The place at the end of `path` (created when absent).
+    pub(crate) fn at<'p>(&mut self, path: impl IntoIterator<Item = Option<&'p str>>) -> &mut Places {
+        let mut place = self;
+        for step in path {
+            place = match step {
+                Some(key) => {
+                    let i = match place.keys.iter().position(|(k, _)| k == key) {
+                        Some(i) => i,
+                        None => {
+                            place.keys.push((key.to_owned(), Places::default()));
+                            place.keys.len() - 1
+                        }
+                    };
+                    &mut place.keys[i].1
+                }
+                None => place.each.get_or_insert_with(Box::default),
+            };
+        }
+        place
+    }
+
+    fn is_leaf(&self) -> bool {
+        self.keys.is_empty() && self.each.is_none()
+    }
+}
+
+/// [`Places`] laid over a compiled schema: one pair per (schema node, place)
+/// a walk can reach, with the place's tags and the pairs of its members (by
+/// index of the node's `properties`) and items.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    pairs: Vec<Pair>,
+}
+
+struct Pair {
+    tags: Vec<u32>,
+    props: Vec<u32>,
+    items: u32,
+}
+
+/// No pair: a value at no place of the overlay.
+const NONE: u32 = u32::MAX;
+
+impl Overlay {
+    const EMPTY: Overlay = Overlay { pairs: Vec::new() };
+}
+
+/// Told the values at tagged places during [`Quick::check_tagged`].
+pub(crate) trait Visit<'a> {
+    /// `v` is at a place with `tags`.
+    fn visit(&mut self, tags: &[u32], v: &'a Value);
+}
+
+impl Visit<'_> for () {
+    fn visit(&mut self, _tags: &[u32], _v: &Value) {}
+}
+
+/// Equal keys, compared inline (keys are short; a call of `memcmp` per
+/// member costs more than the comparison).
+#[inline]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Two overlapping loads from each end cover every byte.
+    fn ends<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk()?, s.last_chunk()?))
+    }
+    match n {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => ends::<4>(a) == ends::<4>(b),
+        8..=16 => ends::<8>(a) == ends::<8>(b),
+        _ => a == b,
     }
 }
 
@@ -122,6 +221,7 @@ impl Quick {
         debug_assert_eq!(root, 0);
         let mut quick = Self { nodes: c.nodes };
         quick.simplify();
+        quick.derive();
         Some(quick)
     }
 
@@ -169,6 +269,21 @@ impl Quick {
         }
     }
 
+    /// The fields derived for the walk.
+    fn derive(&mut self) {
+        for n in &mut self.nodes {
+            n.accept = if n.types == 0 { ALL } else { n.types };
+            n.plain = n.one_of_strings.is_none()
+                && n.refs.is_empty()
+                && n.all_of.is_empty()
+                && n.any_of.is_empty()
+                && n.one_of.is_empty();
+            n.plain_string =
+                n.min_len.is_none() && n.max_len.is_none() && n.pattern.is_none() && n.format.is_none();
+            n.required_mask = n.required.iter().fold(0, |mask, &i| mask | 1 << i);
+        }
+    }
+
     /// The node `at` stands for: itself, or the end of its chain of
     /// reference-only nodes (a cycle of them is left alone).
     fn through_refs(&self, mut at: usize) -> usize {
@@ -182,72 +297,151 @@ impl Quick {
         start
     }
 
-    /// Whether `doc` is valid against the schema.
-    pub(crate) fn is_valid(&self, doc: &Value) -> bool {
-        self.check(0, doc)
+    /// Lays `places` over this schema, so that [`Quick::check_tagged`] finds
+    /// each place's tags without comparing keys. `None` when a tagged place
+    /// could be reached other than along `properties` and `items` from the
+    /// root (below `$ref`, `allOf`, `anyOf` or `oneOf` of a node with
+    /// tagged places beneath it, or in a member `properties` does not name
+    /// and the schema allows): the walk would then miss values at it.
+    pub(crate) fn overlay(&self, places: &Places) -> Option<Overlay> {
+        let mut build = OverlayBuild {
+            quick: self,
+            pairs: Vec::new(),
+            memo: Vec::new(),
+        };
+        let root = build.pair(0, places)?;
+        debug_assert_eq!(root, 0);
+        Some(Overlay { pairs: build.pairs })
     }
 
-    fn check(&self, at: usize, v: &Value) -> bool {
+    /// Whether `doc` is valid against the schema.
+    pub(crate) fn is_valid(&self, doc: &Value) -> bool {
+        self.check(0, doc, NONE, &Overlay::EMPTY, &mut ())
+    }
+
+    /// Whether `doc` is valid against the schema (the verdict of
+    /// [`Quick::is_valid`]), telling `visit` each value at a tagged place of
+    /// `overlay` (built by [`Quick::overlay`] for this schema) on the way:
+    /// its tags, before the value's members or items. When
+    /// the verdict is "valid", every value at a tagged place has been told
+    /// (exactly once); after "invalid" the walk may have stopped early.
+    pub(crate) fn check_tagged<'a>(
+        &self,
+        doc: &'a Value,
+        overlay: &Overlay,
+        visit: &mut dyn Visit<'a>,
+    ) -> bool {
+        self.check(0, doc, 0, overlay, visit)
+    }
+
+    /// `pair`: the pair of `overlay` this value sits at, or [`NONE`].
+    fn check<'a>(
+        &self,
+        at: usize,
+        v: &'a Value,
+        pair: u32,
+        overlay: &Overlay,
+        visit: &mut dyn Visit<'a>,
+    ) -> bool {
         let n = &self.nodes[at];
+        let pair = overlay.pairs.get(pair as usize);
+        if let Some(p) = pair {
+            if !p.tags.is_empty() {
+                visit.visit(&p.tags, v);
+            }
+        }
         if n.never {
             return false;
         }
         let ok = match v {
-            Value::Null => n.types == 0 || n.types & NULL != 0,
-            Value::Bool(_) => n.types == 0 || n.types & BOOLEAN != 0,
-            Value::Number(num) => {
-                let int = num.as_i64().map(i128::from).or(num.as_u64().map(i128::from));
-                match int {
-                    Some(i) => {
-                        (n.types == 0 || n.types & (INTEGER | NUMBER) != 0)
-                            && n.minimum.is_none_or(|m| i >= i128::from(m))
-                            && n.maximum.is_none_or(|m| i <= i128::from(m))
-                    }
-                    None => match &n.number_fallback {
-                        Some(fallback) => fallback.is_valid(v),
-                        None => n.types == 0,
-                    },
-                }
-            }
-            Value::String(s) => {
-                (n.types == 0 || n.types & STRING != 0)
-                    && self.string_ok(n, s)
-                    && n.format.as_ref().is_none_or(|f| f.is_valid(s, v))
-            }
-            Value::Array(items) => {
-                (n.types == 0 || n.types & ARRAY != 0)
-                    && n.min_items.is_none_or(|m| items.len() as u64 >= m)
-                    && n.max_items.is_none_or(|m| items.len() as u64 <= m)
-                    && n.items
-                        .is_none_or(|i| items.iter().all(|item| self.check(i, item)))
-            }
-            Value::Object(map) => (n.types == 0 || n.types & OBJECT != 0) && self.object_ok(n, map),
+            Value::Null => n.accept & NULL != 0,
+            Value::Bool(_) => n.accept & BOOLEAN != 0,
+            Value::Number(_) => Self::number_ok(n, v),
+            Value::String(s) => n.accept & STRING != 0 && (n.plain_string || Self::string_ok(n, s, v)),
+            Value::Array(items) => n.accept & ARRAY != 0 && self.array_ok(n, items, pair, overlay, visit),
+            Value::Object(map) => n.accept & OBJECT != 0 && self.object_ok(n, map, pair, overlay, visit),
         };
-        if !ok {
+        ok && (n.plain || self.keywords_ok(n, v))
+    }
+
+    // The parts of `check`, out of line so that its frame stays small for
+    // the leaves (most values).
+
+    #[inline(never)]
+    fn number_ok(n: &Node, v: &Value) -> bool {
+        let Value::Number(num) = v else {
             return false;
+        };
+        let int = num.as_i64().map(i128::from).or(num.as_u64().map(i128::from));
+        match int {
+            Some(i) => {
+                n.accept & (INTEGER | NUMBER) != 0
+                    && n.minimum.is_none_or(|m| i >= i128::from(m))
+                    && n.maximum.is_none_or(|m| i <= i128::from(m))
+            }
+            None => match &n.number_fallback {
+                Some(fallback) => fallback.is_valid(v),
+                None => n.types == 0,
+            },
         }
+    }
+
+    #[inline(never)]
+    fn array_ok<'a>(
+        &self,
+        n: &Node,
+        items: &'a [Value],
+        pair: Option<&Pair>,
+        overlay: &Overlay,
+        visit: &mut dyn Visit<'a>,
+    ) -> bool {
+        n.min_items.is_none_or(|m| items.len() as u64 >= m)
+            && n.max_items.is_none_or(|m| items.len() as u64 <= m)
+            && n.items.is_none_or(|i| {
+                let below = pair.map_or(NONE, |p| p.items);
+                items
+                    .iter()
+                    .all(|item| self.check(i, item, below, overlay, visit))
+            })
+    }
+
+    /// `enum`/`const`, `$ref`, `allOf`, `anyOf`, `oneOf`.
+    #[inline(never)]
+    fn keywords_ok(&self, n: &Node, v: &Value) -> bool {
         if let Some(allowed) = &n.one_of_strings {
-            if !v.as_str().is_some_and(|s| allowed.iter().any(|a| a == s)) {
+            if !v.as_str().is_some_and(|s| allowed.iter().any(|a| same(a, s))) {
                 return false;
             }
         }
-        n.refs.iter().all(|&r| self.check(r, v))
-            && n.all_of.iter().all(|&b| self.check(b, v))
-            && (n.any_of.is_empty() || n.any_of.iter().any(|&b| self.check(b, v)))
-            && (n.one_of.is_empty() || n.one_of.iter().filter(|&&b| self.check(b, v)).count() == 1)
+        // The same value again: its place's tags were told above, and an
+        // overlay has no tagged place below a node with these keywords.
+        let again = |b: usize| self.check(b, v, NONE, &Overlay::EMPTY, &mut ());
+        n.refs.iter().all(|&r| again(r))
+            && n.all_of.iter().all(|&b| again(b))
+            && (n.any_of.is_empty() || n.any_of.iter().any(|&b| again(b)))
+            && (n.one_of.is_empty() || n.one_of.iter().filter(|&&b| again(b)).count() == 1)
     }
 
-    fn string_ok(&self, n: &Node, s: &str) -> bool {
+    #[inline(never)]
+    fn string_ok(n: &Node, s: &str, v: &Value) -> bool {
         if n.min_len.is_some() || n.max_len.is_some() {
             let len = if s.is_ascii() { s.len() } else { s.chars().count() } as u64;
             if n.min_len.is_some_and(|m| len < m) || n.max_len.is_some_and(|m| len > m) {
                 return false;
             }
         }
-        n.pattern.as_ref().is_none_or(|p| p.is_match(s))
+        n.pattern.as_ref().is_none_or(|p| p.is_match(s)) && n.format.as_ref().is_none_or(|f| f.is_valid(s, v))
     }
 
-    fn object_ok(&self, n: &Node, map: &Map<String, Value>) -> bool {
+    #[inline(never)]
+    fn object_ok<'a>(
+        &self,
+        n: &Node,
+        map: &'a Map<String, Value>,
+        pair: Option<&Pair>,
+        overlay: &Overlay,
+        visit: &mut dyn Visit<'a>,
+    ) -> bool {
         // Required keys seen, as a bit set over `properties` (at most 64
         // properties carry `required`; compile refuses more).
         let mut seen: u64 = 0;
@@ -257,13 +451,14 @@ impl Quick {
         let mut next = 0;
         for (key, value) in map {
             let found = match n.properties.get(next) {
-                Some((k, _)) if k == key => Ok(next),
+                Some((k, _)) if same(k, key) => Ok(next),
                 _ => n.properties.binary_search_by(|(k, _)| k.as_str().cmp(key)),
             };
             match found {
                 Ok(i) => {
                     next = i + 1;
-                    if !self.check(n.properties[i].1, value) {
+                    let below = pair.map_or(NONE, |p| p.props.get(i).copied().unwrap_or(NONE));
+                    if !self.check(n.properties[i].1, value, below, overlay, visit) {
                         return false;
                     }
                     if i < 64 {
@@ -274,14 +469,71 @@ impl Quick {
                     Additional::Any => {}
                     Additional::Deny => return false,
                     Additional::Schema(s) => {
-                        if !self.check(s, value) {
+                        if !self.check(s, value, NONE, &Overlay::EMPTY, &mut ()) {
                             return false;
                         }
                     }
                 },
             }
         }
-        n.required.iter().all(|&i| seen & (1 << i) != 0)
+        seen & n.required_mask == n.required_mask
+    }
+}
+
+struct OverlayBuild<'q, 'p> {
+    quick: &'q Quick,
+    pairs: Vec<Pair>,
+    /// (node, place) → pair, so a recursive schema ends.
+    memo: Vec<(usize, &'p Places, u32)>,
+}
+
+impl<'p> OverlayBuild<'_, 'p> {
+    fn pair(&mut self, at: usize, place: &'p Places) -> Option<u32> {
+        if let Some(&(_, _, id)) = self
+            .memo
+            .iter()
+            .find(|(n, p, _)| *n == at && std::ptr::eq(*p, place))
+        {
+            return Some(id);
+        }
+        let n = &self.quick.nodes[at];
+        let id = u32::try_from(self.pairs.len()).ok().filter(|&id| id != NONE)?;
+        self.pairs.push(Pair {
+            tags: place.tags.clone(),
+            props: vec![NONE; n.properties.len()],
+            items: NONE,
+        });
+        self.memo.push((at, place, id));
+        if place.is_leaf() || n.never {
+            return Some(id);
+        }
+        // The walk passes no place into these keywords.
+        if !(n.refs.is_empty() && n.all_of.is_empty() && n.any_of.is_empty() && n.one_of.is_empty()) {
+            return None;
+        }
+        let objects = n.types == 0 || n.types & OBJECT != 0;
+        for (key, below) in &place.keys {
+            match n.properties.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+                Ok(i) => {
+                    let child = self.pair(n.properties[i].1, below)?;
+                    self.pairs[id as usize].props[i] = child;
+                }
+                // Such a member makes the document invalid: no value to miss.
+                Err(_) if !objects || matches!(n.additional, Additional::Deny) => {}
+                Err(_) => return None,
+            }
+        }
+        if let Some(below) = &place.each {
+            match n.items {
+                Some(items) => {
+                    let child = self.pair(items, below)?;
+                    self.pairs[id as usize].items = child;
+                }
+                None if n.types != 0 && n.types & ARRAY == 0 => {}
+                None => return None,
+            }
+        }
+        Some(id)
     }
 }
 

@@ -156,6 +156,11 @@ impl SchemaSet {
         ))
     }
 
+    /// The fast validity check of the schema named `name`, when it covers it.
+    pub(crate) fn quick(&self, name: &str) -> Option<&crate::quick::Quick> {
+        self.quick.get(name)
+    }
+
     /// Validates `doc` against the schema named `name`.
     ///
     /// Returns every violation, each with its JSON pointer.

@@ -35,6 +35,7 @@
 //! elsewhere. A domain finding at a pointer the schema already reported is
 //! dropped: one finding per fault.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -45,6 +46,8 @@ use crate::events::published;
 use crate::http::TraceParent;
 use crate::inbound::Uom;
 use crate::invoicing::{LineMatchOutcome, price_e4};
+use crate::pattern::eight_digits;
+use crate::quick::{Overlay, Places, Visit};
 use crate::schema::{SchemaSet, UnknownSchema, catalog};
 
 /// The rule a finding breaks.
@@ -160,6 +163,8 @@ pub struct Validator {
     fields: BTreeMap<&'static str, Vec<(Vec<Seg>, FieldKind)>>,
     /// The same fields as one tree per type, walked once per document.
     trees: BTreeMap<&'static str, FieldTree>,
+    /// The one-walk verdict "valid, no finding" of each type it covers.
+    fast: BTreeMap<&'static str, Fast>,
 }
 
 impl std::fmt::Debug for Validator {
@@ -201,10 +206,16 @@ impl Validator {
             .iter()
             .map(|(name, fields)| (*name, FieldTree::of(fields)))
             .collect();
+        let schemas = SchemaSet::new();
+        let fast = fields
+            .iter()
+            .filter_map(|(name, fields)| Some((*name, Fast::new(&schemas, name, fields)?)))
+            .collect();
         Self {
-            schemas: SchemaSet::new(),
+            schemas,
             fields,
             trees,
+            fast,
         }
     }
 
@@ -220,6 +231,16 @@ impl Validator {
 
     /// Schema and domain findings for `doc` as a `type_name`, schema first.
     pub fn validate(&self, type_name: &str, doc: &Value) -> Result<Vec<Finding>, UnknownSchema> {
+        // The common case first: one walk that finds no fault. Any doubt
+        // (a fault, or a type the walk does not cover) takes the way below,
+        // which reports the findings.
+        if self
+            .fast
+            .get(type_name)
+            .is_some_and(|fast| fast.clean(&self.schemas, type_name, doc))
+        {
+            return Ok(Vec::new());
+        }
         let mut findings: Vec<Finding> = self
             .schemas
             .validate(type_name, doc)?
@@ -249,12 +270,479 @@ impl Validator {
         tree.walk(doc, &mut Vec::new(), &mut out);
         // Type rules come after every field's findings.
         out.phase = tree.fields;
-        if let Some(event) = published(type_name) {
-            cloud_event(doc, event.event_type, type_rules(event.data), &mut out);
-        } else if let Some(rules) = type_rules(type_name) {
-            rules(doc, &mut out);
-        }
+        type_findings(type_name, doc, &mut out);
         Ok(out.into_vec())
+    }
+
+    /// The verdict of the one-walk check of `doc` as a `type_name`:
+    /// `Some(true)` when it finds `doc` valid with no domain finding,
+    /// `Some(false)` when it leaves the judgement to the full validation,
+    /// `None` when the type has no such check. For tests that hold it to
+    /// the findings of the full validation.
+    #[doc(hidden)]
+    pub fn fast_verdict(&self, type_name: &str, doc: &Value) -> Option<bool> {
+        Some(self.fast.get(type_name)?.clean(&self.schemas, type_name, doc))
+    }
+}
+
+/// The rules of `type_name` beyond its identifier, unit and date fields.
+fn type_findings(type_name: &str, doc: &Value, out: &mut Findings) {
+    if let Some(event) = published(type_name) {
+        cloud_event(doc, event.event_type, type_rules(event.data), out);
+    } else if let Some(rules) = type_rules(type_name) {
+        rules(doc, out);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The one-walk verdict.
+//
+// The fast schema check (`crate::quick`) walks the document anyway; laid
+// over it, the domain rules' fields and the values the ASN rules read are
+// told to a `Scan` as the walk passes them. It only answers "valid, no
+// finding" or "ask the full validation", so findings, their pointers and
+// their order stay those of the rule-at-a-time code above, which judges
+// every document the walk does not pass. The condition for passing is each
+// rule's condition for a finding, negated (or stricter: an SSCC that is not
+// 18 digits where a unit or a line names one is left to the full validation).
+
+/// What a tag of a type's overlay asks of the value there: a field check
+/// (as [`check_field`]), or reading a value an ASN rule needs; the ASN tags
+/// at an SSCC or a date field do that field's check too (it replaces the
+/// field's tag there, so a value is read once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Sscc,
+    Gtin,
+    Gln,
+    Uom,
+    Date,
+    ShipDate,
+    EstimatedArrival,
+    /// A handling unit (before its members).
+    Unit,
+    UnitSscc,
+    UnitLevel,
+    UnitParent,
+    LineQuantity,
+    LineExpiry,
+    LineSscc,
+}
+
+impl Tag {
+    fn field(kind: FieldKind) -> Tag {
+        match kind {
+            FieldKind::Sscc => Tag::Sscc,
+            FieldKind::Gtin => Tag::Gtin,
+            FieldKind::Gln => Tag::Gln,
+            FieldKind::Uom => Tag::Uom,
+            FieldKind::Date => Tag::Date,
+        }
+    }
+
+    /// The field check this (ASN) tag does itself.
+    fn subsumes(self) -> Option<Tag> {
+        match self {
+            Tag::ShipDate | Tag::EstimatedArrival | Tag::LineExpiry => Some(Tag::Date),
+            Tag::UnitSscc | Tag::UnitParent | Tag::LineSscc => Some(Tag::Sscc),
+            _ => None,
+        }
+    }
+}
+
+/// The number of `t` in `tags` (added when new).
+fn tag_number(tags: &mut Vec<Tag>, t: Tag) -> u32 {
+    let at = tags.iter().position(|x| *x == t).unwrap_or_else(|| {
+        tags.push(t);
+        tags.len() - 1
+    });
+    at as u32
+}
+
+/// A type's one-walk check.
+struct Fast {
+    overlay: Overlay,
+    /// By tag number.
+    tags: Vec<Tag>,
+    /// The type's rules are the ASN's, judged from the walk; otherwise they
+    /// run as in [`Validator::domain`] after a clean walk.
+    asn: bool,
+}
+
+impl Fast {
+    /// `None` when the quick check does not cover the type's schema, or the
+    /// overlay cannot reach every field.
+    fn new(schemas: &SchemaSet, name: &str, fields: &[(Vec<Seg>, FieldKind)]) -> Option<Self> {
+        let quick = schemas.quick(name)?;
+        let mut places = Places::default();
+        let mut tags = Vec::new();
+        for (path, kind) in fields {
+            let path = path.iter().map(|seg| match seg {
+                Seg::Key(k) => Some(k.as_str()),
+                Seg::Each => None,
+            });
+            let t = tag_number(&mut tags, Tag::field(*kind));
+            places.at(path).tags.push(t);
+        }
+        let asn = name == "AdvanceShipNotice";
+        if asn {
+            let (unit, line) = (Some("handling_units"), Some("lines"));
+            for (path, t) in [
+                (&[Some("ship_date")][..], Tag::ShipDate),
+                (&[Some("estimated_arrival")], Tag::EstimatedArrival),
+                (&[unit, None], Tag::Unit),
+                (&[unit, None, Some("sscc")], Tag::UnitSscc),
+                (&[unit, None, Some("level")], Tag::UnitLevel),
+                (&[unit, None, Some("parent_sscc")], Tag::UnitParent),
+                (&[line, None, Some("quantity")], Tag::LineQuantity),
+                (&[line, None, Some("expiry")], Tag::LineExpiry),
+                (&[line, None, Some("sscc")], Tag::LineSscc),
+            ] {
+                let n = tag_number(&mut tags, t);
+                let place = places.at(path.iter().copied());
+                if let Some(field) = t.subsumes() {
+                    place.tags.retain(|&i| tags[i as usize] != field);
+                }
+                place.tags.push(n);
+            }
+        }
+        Some(Fast {
+            overlay: quick.overlay(&places)?,
+            tags,
+            asn,
+        })
+    }
+
+    /// Whether `doc` is valid and breaks no domain rule; `false` also when
+    /// in doubt.
+    fn clean(&self, schemas: &SchemaSet, type_name: &str, doc: &Value) -> bool {
+        let Some(quick) = schemas.quick(type_name) else {
+            return false;
+        };
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::default();
+        }
+        SCRATCH.with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return false;
+            };
+            scratch.units.clear();
+            scratch.lines.clear();
+            let mut scan = Scan {
+                tags: &self.tags,
+                clean: true,
+                ship: None,
+                eta: None,
+                min_expiry: None,
+                scratch: &mut scratch,
+            };
+            if !(quick.check_tagged(doc, &self.overlay, &mut scan) && scan.clean) {
+                return false;
+            }
+            if self.asn {
+                scan.asn_clean()
+            } else {
+                let mut out = Findings::default();
+                type_findings(type_name, doc, &mut out);
+                out.found.is_empty()
+            }
+        })
+    }
+}
+
+/// Per-thread buffers of the one-walk check, kept between calls.
+#[derive(Default)]
+struct Scratch {
+    units: Vec<Unit>,
+    /// Each line's SSCC.
+    lines: Vec<u64>,
+    /// Open addressing: (SSCC, unit index), [`NO_UNIT`] in empty slots.
+    table: Vec<(u64, u32)>,
+    /// Each unit's parent, or [`NO_UNIT`].
+    parent: Vec<u32>,
+    /// Per unit, for the cycle search: 0 unvisited, 1 on the walk, 2 done.
+    state: Vec<u8>,
+    path: Vec<u32>,
+}
+
+const NO_UNIT: u32 = u32::MAX;
+
+/// A handling unit's members, as the ASN rules read them.
+#[derive(Default, Clone, Copy)]
+struct Unit {
+    sscc: Option<u64>,
+    /// The level is "pallet"; `None` when it is not a string.
+    pallet: Option<bool>,
+    parent: Option<u64>,
+}
+
+/// The state of one walk.
+struct Scan<'a, 's> {
+    tags: &'s [Tag],
+    /// No rule is broken so far.
+    clean: bool,
+    ship: Option<&'a str>,
+    eta: Option<&'a str>,
+    /// The earliest line expiry that is a calendar date, as a number.
+    min_expiry: Option<u32>,
+    scratch: &'s mut Scratch,
+}
+
+impl<'a> Visit<'a> for Scan<'a, '_> {
+    fn visit(&mut self, tags: &[u32], v: &'a Value) {
+        for &tag in tags {
+            match self.tags.get(tag as usize) {
+                Some(&tag) => self.tag(tag, v),
+                None => self.clean = false,
+            }
+        }
+    }
+}
+
+/// No finding of [`check_gs1`]: empty, or all digits of one of the lengths
+/// with the right check digit.
+fn gs1_ok(lens: &[usize], s: &str) -> bool {
+    s.is_empty() || lens.contains(&s.len()) && gs1_sum(s.as_bytes()).is_some_and(|sum| sum % 10 == 0)
+}
+
+/// The GS1 weighted sum of all of `b`'s digits, check digit included (weight
+/// 3 on the positions of the other parity than the last one's, 1 on the
+/// rest): a multiple of 10 when the check digit is right. `None` when `b` is
+/// not all ASCII digits or longer than 24. Eight digits at a time: their
+/// values as bytes, the even and the odd ones summed in 16-bit lanes.
+fn gs1_sum(b: &[u8]) -> Option<u32> {
+    const LANES: u64 = 0x00FF_00FF_00FF_00FF;
+    if b.len() > 24 {
+        return None;
+    }
+    let mut chunks = b.chunks_exact(8);
+    let (mut even, mut odd) = (0u64, 0u64);
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        if !eight_digits(x) {
+            return None;
+        }
+        let d = x - 0x3030_3030_3030_3030;
+        even += d & LANES;
+        odd += (d >> 8) & LANES;
+    }
+    // At most three chunks: a lane holds at most 27.
+    let lanes = |v: u64| (v.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32;
+    let (mut even, mut odd) = (lanes(even), lanes(odd));
+    let rest = chunks.remainder();
+    for (i, &c) in rest.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        // Chunks are 8 bytes: a rest byte's parity is its index's.
+        if i % 2 == 0 {
+            even += u32::from(d);
+        } else {
+            odd += u32::from(d);
+        }
+    }
+    let last_odd = b.len() % 2 == 0;
+    Some(if last_odd { 3 * even + odd } else { even + 3 * odd })
+}
+
+/// An SSCC's 18 digits as a number (as [`sscc_key`]) and whether its check
+/// digit is right; `None` when it is not 18 digits.
+fn sscc_digits(s: &str) -> Option<(u64, bool)> {
+    let b = s.as_bytes();
+    if b.len() != 18 {
+        return None;
+    }
+    // Straight-line: two chunks of eight digits and two more.
+    const LANES: u64 = 0x00FF_00FF_00FF_00FF;
+    let (head, rest) = b.split_first_chunk::<8>()?;
+    let (mid, tail) = rest.split_first_chunk::<8>()?;
+    let (x, y) = (u64::from_le_bytes(*head), u64::from_le_bytes(*mid));
+    let (p, q) = (tail[0].wrapping_sub(b'0'), tail[1].wrapping_sub(b'0'));
+    if !(eight_digits(x) && eight_digits(y)) || p > 9 || q > 9 {
+        return None;
+    }
+    let (dx, dy) = (x - 0x3030_3030_3030_3030, y - 0x3030_3030_3030_3030);
+    let lanes = |v: u64| (v.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32;
+    // 18 digits: the even positions weigh 3, the odd ones (the check digit's) 1.
+    let even = lanes((dx & LANES) + (dy & LANES)) + u32::from(p);
+    let odd = lanes(((dx >> 8) & LANES) + ((dy >> 8) & LANES)) + u32::from(q);
+    let key = parse_8_digits(x) * 10_000_000_000 + parse_8_digits(y) * 100 + u64::from(p) * 10 + u64::from(q);
+    Some((key, (3 * even + odd) % 10 == 0))
+}
+
+/// The number of eight ASCII digits loaded little-endian (the first digit
+/// in the lowest byte): `core`'s float parser's `parse_8digits`.
+fn parse_8_digits(mut v: u64) -> u64 {
+    const MASK: u64 = 0x0000_00FF_0000_00FF;
+    const MUL1: u64 = 0x000F_4240_0000_0064;
+    const MUL2: u64 = 0x0000_2710_0000_0001;
+    v -= 0x3030_3030_3030_3030;
+    v = (v * 10) + (v >> 8);
+    let v1 = (v & MASK).wrapping_mul(MUL1);
+    let v2 = ((v >> 16) & MASK).wrapping_mul(MUL2);
+    u64::from((v1.wrapping_add(v2) >> 32) as u32)
+}
+
+/// [`parse_date`] as a number that orders as the date does (YYYYMMDD),
+/// without parsing text to integers.
+fn date_number(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digit = |i: usize| {
+        let d = b[i].wrapping_sub(b'0');
+        (d <= 9).then_some(u32::from(d))
+    };
+    let y = digit(0)? * 1000 + digit(1)? * 100 + digit(2)? * 10 + digit(3)?;
+    let m = digit(5)? * 10 + digit(6)?;
+    let d = digit(8)? * 10 + digit(9)?;
+    let n = y * 10_000 + m * 100 + d;
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days).contains(&d).then_some(n)
+}
+
+impl<'a> Scan<'a, '_> {
+    fn tag(&mut self, tag: Tag, v: &'a Value) {
+        // Fields: no finding of `check_field` (which skips non-strings).
+        // ASN values: as `advance_ship_notice` reads them.
+        match (tag, v) {
+            (Tag::Sscc, Value::String(s)) => {
+                self.clean &= s.is_empty() || sscc_digits(s).is_some_and(|(_, ok)| ok);
+            }
+            (Tag::Gtin, Value::String(s)) => self.clean &= gs1_ok(&[8, 12, 13, 14], s),
+            (Tag::Gln, Value::String(s)) => self.clean &= gs1_ok(&[13], s),
+            (Tag::Uom, Value::String(s)) => self.clean &= Uom::parse(s).is_some(),
+            (Tag::Date, Value::String(s)) => self.clean &= date_number(s).is_some(),
+            (Tag::ShipDate | Tag::EstimatedArrival, _) => {
+                let s = v.as_str();
+                self.clean &= s.is_none_or(|s| date_number(s).is_some());
+                if tag == Tag::ShipDate {
+                    self.ship = s;
+                } else {
+                    self.eta = s;
+                }
+            }
+            (Tag::LineQuantity, _) => self.clean &= v.as_i64().is_none_or(|q| q > 0),
+            (Tag::LineExpiry, Value::String(s)) => match date_number(s) {
+                Some(date) => {
+                    if self.min_expiry.is_none_or(|m| date < m) {
+                        self.min_expiry = Some(date);
+                    }
+                }
+                None => self.clean = false,
+            },
+            (Tag::Unit, _) => self.scratch.units.push(Unit::default()),
+            (Tag::UnitLevel, Value::String(s)) => {
+                if let Some(unit) = self.scratch.units.last_mut() {
+                    unit.pallet = Some(s == "pallet");
+                }
+            }
+            (Tag::UnitSscc | Tag::UnitParent | Tag::LineSscc, Value::String(s)) => {
+                // Stricter than the SSCC field's check: an empty one is
+                // left to the full validation too.
+                let Some((key, ok)) = sscc_digits(s) else {
+                    self.clean = false;
+                    return;
+                };
+                self.clean &= ok;
+                match (tag, self.scratch.units.last_mut()) {
+                    (Tag::LineSscc, _) => self.scratch.lines.push(key),
+                    (Tag::UnitSscc, Some(unit)) => unit.sscc = Some(key),
+                    (_, Some(unit)) => unit.parent = Some(key),
+                    (_, None) => self.clean = false,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// No finding of [`advance_ship_notice`] (after a clean walk).
+    fn asn_clean(&mut self) -> bool {
+        // Dates: valid YYYY-MM-DD dates order as their numbers do.
+        let ship = self.ship.and_then(date_number);
+        if let Some(ship) = ship {
+            let eta = self.eta.and_then(date_number);
+            if eta.is_some_and(|eta| eta < ship) || self.min_expiry.is_some_and(|e| e < ship) {
+                return false;
+            }
+        }
+        let s = &mut *self.scratch;
+        let n = s.units.len();
+        if n == 0 {
+            return true; // lines are not checked against no units
+        }
+        // SSCC → first unit; a second unit of an SSCC is a finding.
+        let bits = (2 * n).next_power_of_two().max(16).trailing_zeros();
+        let mask = (1usize << bits) - 1;
+        let slot = |key: u64| (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+        s.table.clear();
+        s.table.resize(1 << bits, (0, NO_UNIT));
+        let find = |table: &[(u64, u32)], key: u64| -> Result<u32, usize> {
+            let mut at = slot(key);
+            loop {
+                match table[at] {
+                    (_, NO_UNIT) => return Err(at),
+                    (k, i) if k == key => return Ok(i),
+                    _ => at = (at + 1) & mask,
+                }
+            }
+        };
+        for (i, unit) in s.units.iter().enumerate() {
+            if let Some(key) = unit.sscc {
+                match find(&s.table, key) {
+                    Ok(_) => return false,
+                    Err(at) => s.table[at] = (key, i as u32),
+                }
+            }
+        }
+        // Parents: listed, and pallets.
+        s.parent.clear();
+        for unit in &s.units {
+            let parent = match unit.parent {
+                None => NO_UNIT,
+                Some(key) => match find(&s.table, key) {
+                    Err(_) => return false,
+                    Ok(at) => {
+                        if s.units[at as usize].pallet == Some(false) {
+                            return false;
+                        }
+                        at
+                    }
+                },
+            };
+            s.parent.push(parent);
+        }
+        // No cycle: follow parents; a walk that meets its own path is one.
+        s.state.clear();
+        s.state.resize(n, 0);
+        for start in 0..n {
+            s.path.clear();
+            let mut cur = start as u32;
+            while cur != NO_UNIT {
+                match s.state[cur as usize] {
+                    2 => break,
+                    1 => return false,
+                    _ => {}
+                }
+                s.state[cur as usize] = 1;
+                s.path.push(cur);
+                cur = s.parent[cur as usize];
+            }
+            for &u in &s.path {
+                s.state[u as usize] = 2;
+            }
+        }
+        // Every line in a listed unit.
+        s.lines.iter().all(|&key| find(&s.table, key).is_ok())
     }
 }
 
@@ -1519,6 +2007,79 @@ mod tests {
         assert_eq!(gs1_digits(&[13], "50600000000a7"), None);
         assert_eq!(gs1_digits(&[13], "5060000000017x"), None);
         assert_eq!(gs1_digits(&[13], ""), None);
+    }
+
+    /// Strings near GS1 identifiers and dates: digits of every length up to
+    /// 25, each with one byte replaced by a near non-digit.
+    fn near_digits() -> Vec<String> {
+        let mut out = Vec::new();
+        for len in 0..=25 {
+            let digits: String = (0..len)
+                .map(|i| char::from(b'0' + ((i * 7 + 3) % 10) as u8))
+                .collect();
+            out.push(digits.clone());
+            for at in 0..len {
+                for c in ['*', '/', ':', 'a', '\u{0}', '\u{7f}', 'é'] {
+                    let mut s: Vec<char> = digits.chars().collect();
+                    s[at] = c;
+                    out.push(s.into_iter().collect());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_gs1_checks_agree_with_check_gs1() {
+        let mut strings = near_digits();
+        for data in ["0061414100000001", "400638100001", "506000000001", "9638507"] {
+            for d in 0..10 {
+                strings.push(format!("{data}{d}"));
+            }
+        }
+        for s in &strings {
+            for lens in [&[18][..], &[8, 12, 13, 14], &[13]] {
+                let mut out = Findings::default();
+                check_gs1("X", lens, s, &[], &mut out);
+                assert_eq!(gs1_ok(lens, s), out.found.is_empty(), "{s:?} {lens:?}");
+            }
+            let mut out = Findings::default();
+            check_gs1("SSCC", &[18], s, &[], &mut out);
+            let fast = sscc_digits(s);
+            assert_eq!(fast.map(|(key, _)| key), sscc_key(s), "{s:?}");
+            assert_eq!(
+                s.is_empty() || fast.is_some_and(|(_, ok)| ok),
+                out.found.is_empty(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn date_number_agrees_with_parse_date() {
+        let mut strings = near_digits();
+        for y in ["0000", "1900", "2000", "2024", "2025", "9999"] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    strings.push(format!("{y}-{m:02}-{d:02}"));
+                }
+            }
+        }
+        strings.extend(
+            [
+                "2025-1-01",
+                "2025-01-1 ",
+                "2025/01/01",
+                "+025-01-01",
+                "2025-01-01T",
+            ]
+            .map(String::from),
+        );
+        for s in &strings {
+            let want =
+                parse_date(s).map(|(y, m, d)| u32::from(y) * 10_000 + u32::from(m) * 100 + u32::from(d));
+            assert_eq!(date_number(s), want, "{s:?}");
+        }
     }
 
     #[test]

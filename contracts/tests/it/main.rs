@@ -2,6 +2,7 @@
 
 mod asyncapi;
 mod examples;
+mod fast;
 mod findings;
 mod openapi;
 mod patterns;
