@@ -7,6 +7,12 @@
 //! effect) and records the exchange to a history file. The figure that
 //! matters is the ratio: the two runs share the machine, the runtime and the
 //! generator, so noise mostly cancels.
+//!
+//! Each round also takes the process's CPU time (generator, server, and for
+//! the simulator its recorder thread, flushed before the round's clock
+//! stops). On a machine shared with other work, CPU time per request is the
+//! steadier figure: a round that other processes slow down is slower in
+//! wall time but costs about the same CPU.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -50,11 +56,18 @@ pub struct Throughput {
     pub requests: u64,
     pub errors: u64,
     pub elapsed: Duration,
+    /// CPU time the whole process spent in the round (user + system).
+    pub cpu: Duration,
 }
 
 impl Throughput {
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// CPU microseconds per answered request.
+    pub fn cpu_us_per_request(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / (self.requests.max(1) as f64)
     }
 }
 
@@ -71,7 +84,11 @@ pub struct BenchReport {
 }
 
 fn median(rounds: &[Throughput]) -> f64 {
-    let mut rates: Vec<f64> = rounds.iter().map(Throughput::per_second).collect();
+    median_of(rounds, Throughput::per_second)
+}
+
+fn median_of(rounds: &[Throughput], figure: impl Fn(&Throughput) -> f64) -> f64 {
+    let mut rates: Vec<f64> = rounds.iter().map(figure).collect();
     rates.sort_by(f64::total_cmp);
     match rates.len() {
         0 => 0.0,
@@ -95,6 +112,29 @@ impl BenchReport {
     pub fn ratio(&self) -> f64 {
         self.simulator_median() / self.bare_median().max(1e-9)
     }
+
+    /// Median CPU microseconds per request of the bare server's rounds.
+    pub fn bare_cpu_us(&self) -> f64 {
+        median_of(&self.bare_rounds, Throughput::cpu_us_per_request)
+    }
+
+    /// Median CPU microseconds per request of the simulator's rounds.
+    pub fn simulator_cpu_us(&self) -> f64 {
+        median_of(&self.simulator_rounds, Throughput::cpu_us_per_request)
+    }
+
+    /// Bare hyper's CPU per request / the simulator's, between medians: the
+    /// throughput ratio the two would have if CPU were the only limit.
+    pub fn cpu_ratio(&self) -> f64 {
+        self.bare_cpu_us() / self.simulator_cpu_us().max(1e-9)
+    }
+}
+
+/// CPU time of this process so far (every thread, user + system).
+fn process_cpu() -> Duration {
+    cpu_time::ProcessTime::try_now()
+        .map(|t| t.as_duration())
+        .unwrap_or_default()
 }
 
 const BODY: &[u8] = br#"{"receipt_id":"RCV-1","receipt_line_no":1,"po_number":"PO-1","po_line_no":1,"sku":"SKU-1","quantity":5,"stock_status":"unrestricted"}"#;
@@ -189,6 +229,7 @@ async fn drive(addr: SocketAddr, total: u64, max: Duration, concurrency: usize) 
         requests: done.load(Ordering::Relaxed),
         errors: errors.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
+        cpu: Duration::ZERO,
     }
 }
 
@@ -205,9 +246,19 @@ pub async fn bench_simulator(opts: &BenchOptions) -> std::io::Result<BenchReport
     drive(server.addr, 2_000, Duration::from_secs(5), opts.concurrency).await;
 
     let (mut bare_rounds, mut simulator_rounds) = (Vec::new(), Vec::new());
+    recorder.flush().await?;
     for _ in 0..opts.rounds.max(1) {
-        bare_rounds.push(drive(bare_addr, opts.requests, opts.max_duration, opts.concurrency).await);
-        simulator_rounds.push(drive(server.addr, opts.requests, opts.max_duration, opts.concurrency).await);
+        let cpu = process_cpu();
+        let mut bare = drive(bare_addr, opts.requests, opts.max_duration, opts.concurrency).await;
+        bare.cpu = process_cpu().saturating_sub(cpu);
+        bare_rounds.push(bare);
+        let cpu = process_cpu();
+        let mut sim = drive(server.addr, opts.requests, opts.max_duration, opts.concurrency).await;
+        // The round's records written, so the next round does not pay for
+        // them (the fsync's wait is CPU idle).
+        recorder.flush().await?;
+        sim.cpu = process_cpu().saturating_sub(cpu);
+        simulator_rounds.push(sim);
     }
     bare_join.abort();
     server.stop().await?;

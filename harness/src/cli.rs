@@ -633,11 +633,12 @@ pub async fn execute(cli: Cli) -> u8 {
                 Ok(r) => {
                     let line = |name: &str, t: &crate::bench::Throughput| {
                         println!(
-                            "{name:<12} {:>9} requests  {:>6} errors  {:>8.1} s  {:>10.0} req/s",
+                            "{name:<12} {:>9} requests  {:>6} errors  {:>8.1} s  {:>10.0} req/s  {:>6.1} µs CPU/req",
                             t.requests,
                             t.errors,
                             t.elapsed.as_secs_f64(),
-                            t.per_second()
+                            t.per_second(),
+                            t.cpu_us_per_request()
                         );
                     };
                     for (i, (b, sim)) in r.bare_rounds.iter().zip(&r.simulator_rounds).enumerate() {
@@ -650,6 +651,12 @@ pub async fn execute(cli: Cli) -> u8 {
                         r.simulator_median()
                     );
                     println!("ratio        {:.2} (simulator / bare hyper, medians)", r.ratio());
+                    println!(
+                        "cpu/request  bare hyper {:.1} µs, simulator {:.1} µs: cpu ratio {:.2} (bare / simulator, medians)",
+                        r.bare_cpu_us(),
+                        r.simulator_cpu_us(),
+                        r.cpu_ratio()
+                    );
                     if let Some(rss) = r.rss_after {
                         println!("rss after    {:.1} MB", rss as f64 / 1_048_576.0);
                     }

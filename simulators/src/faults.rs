@@ -335,7 +335,7 @@ pub struct FaultSet {
     seed: u64,
     next_id: AtomicU64,
     rules: RwLock<Vec<ActiveRule>>,
-    counters: Mutex<HashMap<String, u64>>,
+    counters: Mutex<HashMap<String, u64, foldhash::fast::RandomState>>,
 }
 
 impl std::fmt::Debug for FaultSet {

@@ -9,10 +9,18 @@
 //! Memory is bounded: the store keeps the most recent
 //! [`DEFAULT_CAPACITY`] keys (Stripe keeps keys 24 h; a simulator under a
 //! million-request load keeps the newest) and forgets the oldest first.
+//!
+//! Hashing: keys and bodies are hashed with foldhash, not std's SipHash.
+//! The keys come from the partner under test, so a caller could in principle
+//! pick keys that collide; foldhash is still seeded at random per process
+//! (minimal DoS resistance), and the worst a hostile caller could do to a
+//! simulator on 127.0.0.1 is slow its own test run down. The body digest
+//! (64 bits, like SipHash's) only tells "same body" from "another body"
+//! under one key.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Mutex;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -103,9 +111,10 @@ impl IntoResponse for Outcome {
 
 #[derive(Debug, Default)]
 struct Entries {
-    by_key: HashMap<String, (u64, StoredAnswer)>,
+    /// One allocation per key, shared with `order`.
+    by_key: HashMap<Arc<str>, (u64, StoredAnswer), foldhash::fast::RandomState>,
     /// Keys in insertion order, for eviction.
-    order: VecDeque<String>,
+    order: VecDeque<Arc<str>>,
 }
 
 /// Stored answers by Idempotency-Key, with the hash of the body that made them.
@@ -113,6 +122,8 @@ struct Entries {
 pub struct IdempotencyStore {
     entries: Mutex<Entries>,
     capacity: usize,
+    /// Digests request bodies (seeded once per store).
+    bodies: foldhash::quality::RandomState,
 }
 
 impl Default for IdempotencyStore {
@@ -121,18 +132,13 @@ impl Default for IdempotencyStore {
     }
 }
 
-fn body_hash(body: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    body.hash(&mut h);
-    h.finish()
-}
-
 impl IdempotencyStore {
     /// A store remembering at most `capacity` keys (at least one).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::default(),
             capacity: capacity.max(1),
+            bodies: foldhash::quality::RandomState::default(),
         }
     }
 
@@ -146,7 +152,7 @@ impl IdempotencyStore {
         let Some(key) = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()) else {
             return Outcome::MissingKey;
         };
-        let hash = body_hash(body);
+        let hash = self.bodies.hash_one(body);
         let mut entries = self.entries.lock().expect("idempotency lock");
         match entries.by_key.get(key) {
             Some((h, answer)) if *h == hash => Outcome::Replay(answer.clone()),
@@ -158,8 +164,9 @@ impl IdempotencyStore {
                 {
                     entries.by_key.remove(&oldest);
                 }
-                entries.order.push_back(key.to_owned());
-                entries.by_key.insert(key.to_owned(), (hash, answer.clone()));
+                let key: Arc<str> = Arc::from(key);
+                entries.order.push_back(key.clone());
+                entries.by_key.insert(key, (hash, answer.clone()));
                 Outcome::Fresh(answer)
             }
         }

@@ -25,10 +25,12 @@ pub use server::{ConnKill, Server, serve, serve_plain};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use contracts::Problem;
@@ -53,6 +55,34 @@ pub fn problem_response(problem: Problem) -> Response {
     r
 }
 
+/// A body read to its end, at most `limit` bytes: `axum::body::to_bytes`
+/// (same limit, same errors) without its collector's buffer list, which
+/// costs allocations even for the usual body that comes in one frame.
+pub async fn body_bytes(body: Body, limit: usize) -> Result<Bytes, axum::Error> {
+    let mut body = http_body_util::Limited::new(body, limit);
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(axum::Error::new)?.into_data() else {
+            continue; // trailers: not part of the body
+        };
+        match (&mut joined, first.take()) {
+            (Some(all), _) => all.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(head)) => {
+                let mut all = Vec::with_capacity(head.len() + data.len());
+                all.extend_from_slice(&head);
+                all.extend_from_slice(&data);
+                joined = Some(all);
+            }
+        }
+    }
+    Ok(match joined {
+        Some(all) => Bytes::from(all),
+        None => first.unwrap_or_default(),
+    })
+}
+
 /// A mutating request as a handler takes it: its headers, moved rather than
 /// cloned as axum's `HeaderMap` extractor does, and its body, buffered.
 #[derive(Debug)]
@@ -66,7 +96,7 @@ impl<S: Send + Sync> FromRequest<S> for Posted {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        let body = body_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
             problem_response(
                 Problem::new(413, "body-too-large", "request body too large").with_detail(e.to_string()),
             )
@@ -101,13 +131,14 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &Bytes) -> Result<(T, serde_json::
 }
 
 /// The common shape of a simulated mutating endpoint: parse, then run
-/// `effect` once per Idempotency-Key and answer `status` with its body.
-pub fn mutate<T: DeserializeOwned>(
+/// `effect` once per Idempotency-Key and answer `status` with its body
+/// (whatever `effect` returns, serialized as JSON).
+pub fn mutate<T: DeserializeOwned, A: Serialize>(
     store: &IdempotencyStore,
     headers: &HeaderMap,
     bytes: &Bytes,
     status: StatusCode,
-    effect: impl FnOnce(T, &str) -> serde_json::Value,
+    effect: impl FnOnce(T, &str) -> A,
 ) -> Response {
     let doc = match serde_json::from_slice::<T>(bytes) {
         Ok(doc) => doc,
@@ -120,7 +151,7 @@ pub fn mutate<T: DeserializeOwned>(
     };
     let outcome: Outcome = store.execute(headers, bytes, |key| StoredAnswer {
         status,
-        body: Bytes::from(serde_json::to_vec(&effect(doc, key)).expect("a JSON value serializes")),
+        body: Bytes::from(serde_json::to_vec(&effect(doc, key)).expect("an answer serializes")),
     });
     outcome.into_response()
 }
@@ -166,3 +197,29 @@ impl Drop for PendingGuard {
 
 /// RFC 3339 UTC timestamps: the one implementation lives in `contracts`.
 pub use contracts::time::rfc3339_utc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked(parts: &[&'static [u8]]) -> Body {
+        let frames: Vec<Result<Bytes, std::convert::Infallible>> =
+            parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        Body::from_stream(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn body_bytes_reads_one_frame_or_many_within_the_limit() {
+        assert_eq!(
+            body_bytes(Body::from("{\"a\":1}"), 64).await.unwrap(),
+            Bytes::from_static(b"{\"a\":1}")
+        );
+        assert_eq!(
+            body_bytes(chunked(&[b"{\"a\"", b":", b"1}"]), 64).await.unwrap(),
+            Bytes::from_static(b"{\"a\":1}")
+        );
+        assert_eq!(body_bytes(Body::empty(), 64).await.unwrap(), Bytes::new());
+        let too_long = body_bytes(chunked(&[b"12345", b"678"]), 6).await.unwrap_err();
+        assert_eq!(too_long.to_string(), "length limit exceeded");
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
@@ -18,7 +18,7 @@ use contracts::{Direction, Exchange, Problem, Role};
 use crate::faults::{AfterCommit, Decision, Fault, FaultSet, Malformation};
 use crate::recorder::{Recorder, now_us};
 use crate::server::ConnKill;
-use crate::{CONTROL_PREFIX, MAX_BODY_BYTES, problem_response};
+use crate::{CONTROL_PREFIX, MAX_BODY_BYTES, body_bytes, problem_response};
 
 /// Who records inbound exchanges, as whom, and with which faults.
 #[derive(Debug, Clone)]
@@ -131,7 +131,7 @@ pub fn request_exchange(
         party,
         peer,
         direction,
-        method: parts.method.to_string(),
+        method: parts.method.as_str().to_owned(),
         endpoint: parts.uri.path().to_owned(),
         status: None,
         error: None,
@@ -165,10 +165,13 @@ pub async fn record_inbound(State(rec): State<Arc<InboundRecording>>, req: Reque
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;
     }
-    let kill = req.extensions().get::<ConnKill>().cloned();
+    let kill = ConnKill::current();
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
+    let bytes = match body_bytes(body, MAX_BODY_BYTES).await {
+        // Copied off hyper's read buffer: the record holds the body until the
+        // writer thread is done with it, and while a slice of that buffer
+        // lives hyper cannot reuse it and allocates a new one per request.
+        Ok(b) => Bytes::copy_from_slice(&b),
         Err(e) => {
             return problem_response(
                 Problem::new(413, "body-too-large", "request body too large").with_detail(e.to_string()),
@@ -200,7 +203,7 @@ pub async fn record_inbound(State(rec): State<Arc<InboundRecording>>, req: Reque
         Some(fault) => {
             if let Some(response) = refusal(&decision, fault) {
                 let (rparts, rbody) = response.into_parts();
-                let rbytes = to_bytes(rbody, usize::MAX).await.unwrap_or_default();
+                let rbytes = body_bytes(rbody, usize::MAX).await.unwrap_or_default();
                 exchange.status = Some(rparts.status.as_u16());
                 exchange.finished_at_us = now_us();
                 rec.recorder
@@ -217,7 +220,7 @@ pub async fn record_inbound(State(rec): State<Arc<InboundRecording>>, req: Reque
         .run(Request::from_parts(parts, Body::from(bytes.clone())))
         .await;
     let (mut rparts, rbody) = response.into_parts();
-    let rbytes = to_bytes(rbody, usize::MAX).await.unwrap_or_default();
+    let rbytes = body_bytes(rbody, usize::MAX).await.unwrap_or_default();
     exchange.replayed = rparts
         .headers
         .get(IDEMPOTENT_REPLAYED)
@@ -235,7 +238,7 @@ pub async fn record_inbound(State(rec): State<Arc<InboundRecording>>, req: Reque
                             .with_detail("the request may or may not have been applied"),
                     );
                     let (fparts, fbody) = r.into_parts();
-                    let fbytes = to_bytes(fbody, usize::MAX).await.unwrap_or_default();
+                    let fbytes = body_bytes(fbody, usize::MAX).await.unwrap_or_default();
                     exchange.status = Some(504);
                     exchange.finished_at_us = now_us();
                     rec.recorder

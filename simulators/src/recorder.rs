@@ -139,21 +139,24 @@ fn write_raw(
 ) -> std::io::Result<()> {
     let (request, response) = (raw_body(request), raw_body(response));
     line.clear();
-    let mut splice = Vec::new();
-    for (name, body, slot) in [
+    let mut splice: [Option<(&str, Bytes)>; 2] = [None, None];
+    for ((name, body, slot), spliced) in [
         ("request", request, &mut exchange.request),
         ("response", response, &mut exchange.response),
-    ] {
+    ]
+    .into_iter()
+    .zip(&mut splice)
+    {
         match body {
             Some(RawBody::Parsed(v)) => *slot = Some(v),
-            Some(RawBody::Verbatim(b)) => splice.push((name, b)),
+            Some(RawBody::Verbatim(b)) => *spliced = Some((name, b)),
             None => {}
         }
     }
     serde_json::to_writer(&mut *line, &*exchange)?;
     // The record is an object: reopen it to append the verbatim members.
     line.pop();
-    for (name, b) in splice {
+    for (name, b) in splice.into_iter().flatten() {
         line.extend_from_slice(b",\"");
         line.extend_from_slice(name.as_bytes());
         line.extend_from_slice(b"\":");

@@ -1,8 +1,9 @@
 //! The simulators' own accept loop (hyper, one task per connection).
 //!
-//! Unlike `axum::serve`, it can really misbehave: each connection carries a
-//! [`ConnKill`] switch in its requests' extensions, and pulling it resets the
-//! connection (SO_LINGER 0, so the peer sees an RST, not a polite close).
+//! Unlike `axum::serve`, it can really misbehave: each connection's task
+//! carries a [`ConnKill`] switch (a task-local, so a request costs no
+//! extension map), and pulling it resets the connection (SO_LINGER 0, so the
+//! peer sees an RST, not a polite close).
 //! While a fault refuses connections, new ones are reset as they arrive.
 
 use std::net::SocketAddr;
@@ -23,10 +24,22 @@ use crate::faults::FaultSet;
 #[derive(Debug, Clone)]
 pub struct ConnKill(Arc<Notify>);
 
+tokio::task_local! {
+    /// The switch of the connection whose task is running: hyper polls a
+    /// request's service future on its connection's task.
+    static CONN_KILL: ConnKill;
+}
+
 impl ConnKill {
     /// Resets the connection; the current response is never sent.
     pub fn reset(&self) {
         self.0.notify_one();
+    }
+
+    /// The switch of the connection the current request arrived on; `None`
+    /// outside [`serve`] (a router driven without a socket).
+    pub fn current() -> Option<ConnKill> {
+        CONN_KILL.try_with(ConnKill::clone).ok()
     }
 }
 
@@ -64,14 +77,10 @@ async fn connection(stream: TcpStream, app: Router) {
     };
     let (control, stream) = control;
     let kill = ConnKill(Arc::new(Notify::new()));
-    let switch = kill.clone();
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(switch.clone());
-        app.clone().oneshot(req)
-    });
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| app.clone().oneshot(req));
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::select! {
-        _ = conn => {}
+        _ = CONN_KILL.scope(kill.clone(), conn) => {}
         _ = kill.0.notified() => {
             let _ = socket2::SockRef::from(&control).set_linger(Some(Duration::ZERO));
         }
