@@ -584,8 +584,9 @@ fn parse_8_digits(mut v: u64) -> u64 {
     u64::from((v1.wrapping_add(v2) >> 32) as u32)
 }
 
-/// [`parse_date`] as a number that orders as the date does (YYYYMMDD),
-/// without parsing text to integers.
+/// A strict `YYYY-MM-DD` calendar date as a number that orders as the date
+/// does (YYYYMMDD), without parsing text to integers ([`parse_date`] splits
+/// it).
 fn date_number(s: &str) -> Option<u32> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
@@ -1043,27 +1044,7 @@ fn gs1_digits(lens: &[usize], s: &str) -> Option<(u8, u8)> {
 
 /// Parses a strict `YYYY-MM-DD` calendar date.
 pub fn parse_date(s: &str) -> Option<(u16, u8, u8)> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let part = &s[r];
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())
-            .flatten()
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (1..=days).contains(&d).then_some((y as u16, m as u8, d as u8))
+    date_number(s).map(|n| ((n / 10_000) as u16, (n / 100 % 100) as u8, (n % 100) as u8))
 }
 
 // ---------------------------------------------------------------------------
@@ -2055,8 +2036,34 @@ mod tests {
         }
     }
 
+    /// The text-parsing reading of a date that [`date_number`] must agree
+    /// with (its former implementation as `parse_date`).
+    fn reference_date(s: &str) -> Option<(u32, u32, u32)> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            let part = &s[r];
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())
+                .flatten()
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let days = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        (1..=days).contains(&d).then_some((y, m, d))
+    }
+
     #[test]
-    fn date_number_agrees_with_parse_date() {
+    fn date_number_and_parse_date_agree_with_the_text_reading() {
         let mut strings = near_digits();
         for y in ["0000", "1900", "2000", "2024", "2025", "9999"] {
             for m in 0..=13 {
@@ -2076,9 +2083,14 @@ mod tests {
             .map(String::from),
         );
         for s in &strings {
-            let want =
-                parse_date(s).map(|(y, m, d)| u32::from(y) * 10_000 + u32::from(m) * 100 + u32::from(d));
-            assert_eq!(date_number(s), want, "{s:?}");
+            let want = reference_date(s);
+            assert_eq!(
+                date_number(s),
+                want.map(|(y, m, d)| y * 10_000 + m * 100 + d),
+                "{s:?}"
+            );
+            let parsed = parse_date(s).map(|(y, m, d)| (u32::from(y), u32::from(m), u32::from(d)));
+            assert_eq!(parsed, want, "{s:?}");
         }
     }
 
