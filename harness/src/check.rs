@@ -1591,16 +1591,20 @@ mod tests {
 
     #[test]
     fn invariant_9_judges_a_receipt_after_its_asn_s_cancel_as_goods_not_advised() {
+        // The history `head`, then `n` not-advised discrepancies raised.
+        let judged = |mut h: Vec<Exchange>, n: usize| {
+            h.extend((0..n).map(|i| raised("not_advised", 100, i)));
+            judge_9(&h)
+        };
         // Counted as advised, but the cancel reached the core first: the
         // goods are not advised any more, and one discrepancy is due.
         let after = |n: usize| {
-            let mut h = vec![
+            let h = vec![
                 advised_100(),
                 cancel_asn(10, 11),
                 receipt_of(100, 0, "unrestricted", 20),
             ];
-            h.extend((0..n).map(|i| raised("not_advised", 100, i)));
-            judge_9(&h)
+            judged(h, n)
         };
         assert!(after(1).passed, "{:?}", after(1));
         let lost = after(0);
@@ -1613,26 +1617,24 @@ mod tests {
         // The receipt reached the core first (a later cancel is the core's
         // to refuse): judged against the advice, within tolerance.
         let before = |n: usize| {
-            let mut h = vec![
+            let h = vec![
                 advised_100(),
                 receipt_of(100, 0, "unrestricted", 20),
                 cancel_asn(30, 31),
             ];
-            h.extend((0..n).map(|i| raised("not_advised", 100, i)));
-            judge_9(&h)
+            judged(h, n)
         };
         assert!(before(0).passed, "{:?}", before(0));
         assert!(before(1).violations[0].message.contains("unexpected"));
 
         // In flight together: either order is the core's to choose.
         let overlap = |n: usize| {
-            let mut h = vec![
+            let h = vec![
                 advised_100(),
                 cancel_asn(19, 25),
                 receipt_of(100, 0, "unrestricted", 20),
             ];
-            h.extend((0..n).map(|i| raised("not_advised", 100, i)));
-            judge_9(&h)
+            judged(h, n)
         };
         assert!(overlap(0).passed && overlap(1).passed);
     }
