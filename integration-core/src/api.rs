@@ -165,7 +165,10 @@ where
     }
     .instrument(span)
     .await?;
-    state.outbox_notify.notify_one();
+    // The lanes got the rows at the commit, unless they must read them.
+    if !state.store.hands_over() {
+        state.outbox_notify.notify_one();
+    }
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, axum::Json(answer.ack)).into_response();
     if answer.replayed {

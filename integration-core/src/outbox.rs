@@ -9,7 +9,8 @@
 
 mod layers;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,11 +25,11 @@ use contracts::Role;
 use contracts::http::RETRY_AFTER;
 
 pub use layers::{
-    Admission, Breaker, BreakerConfig, CircuitBreaker, CircuitBreakerLayer, DeliveryService, Gate,
-    HttpAttempt, RetryAfter, RetryAfterLayer, Sent, Timeout, TimeoutLayer, stack,
+    Admission, Breaker, BreakerConfig, CircuitBreaker, CircuitBreakerLayer, DeliveryService, Gate, Http,
+    HttpAttempt, RetryAfter, RetryAfterLayer, Sent, Timeout, TimeoutLayer, http_client, stack,
 };
 
-use crate::store::{Delivery, Store};
+use crate::store::{Delivery, Dispatch, Fresh, Store};
 use crate::{Partners, now_us};
 
 /// How one delivery attempt ended.
@@ -178,7 +179,7 @@ impl Default for RetryConfig {
 
 /// Parses Retry-After as delay-seconds (RFC 9110); HTTP dates are treated
 /// as "retry later" with no extra bound.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+fn retry_after(headers: &axum::http::HeaderMap) -> Option<Duration> {
     headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
@@ -207,16 +208,45 @@ struct Lane {
     /// bounds. A row whose attempt is over frees its place at once, while
     /// its outcome waits for the store's next commit.
     sending: std::sync::atomic::AtomicUsize,
+    /// Rows the store handed over at their commit, waiting for a place
+    /// (already in `inflight`).
+    queue: Mutex<VecDeque<Delivery>>,
+    /// Rows claimed for `queue`: handed over, or claimed and not yet
+    /// committed. At most [`QUEUE_CAP`].
+    queued: AtomicUsize,
+    /// Whether the outbox may hold due rows of this lane that are not in
+    /// `queue`: a restart, a retry, a replay, a row the queue had no room
+    /// for, a write on PostgreSQL. Only then does the lane read it.
+    db_dirty: AtomicBool,
 }
+
+/// The most handed-over rows a lane holds in memory; beyond, rows wait in
+/// the outbox and the lane reads them from there.
+const QUEUE_CAP: usize = 4096;
 
 impl Lane {
     fn sending(&self) -> usize {
-        self.sending.load(std::sync::atomic::Ordering::Acquire)
+        self.sending.load(Ordering::Acquire)
     }
 
     /// An attempt is over (sent or deferred): its place is free.
     fn attempt_over(&self) {
-        self.sending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.sending.fetch_sub(1, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    /// Up to `n` handed-over rows, oldest first.
+    fn take_queued(&self, n: usize) -> Vec<Delivery> {
+        let mut queue = self.queue.lock().expect("queue lock");
+        let n = n.min(queue.len());
+        let taken: Vec<Delivery> = queue.drain(..n).collect();
+        self.queued.fetch_sub(taken.len(), Ordering::AcqRel);
+        taken
+    }
+
+    /// The outbox may hold due rows for this lane: read it on the next pass.
+    fn outbox_changed(&self) {
+        self.db_dirty.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 
@@ -227,6 +257,56 @@ impl Lane {
             .iter()
             .copied()
             .collect()
+    }
+}
+
+/// The lanes as the store's committer sees them: it hands each lane the
+/// rows queued for it (see [`Dispatch`]).
+struct Lanes(Vec<Arc<Lane>>);
+
+impl Lanes {
+    fn of(&self, target: &str) -> Option<&Arc<Lane>> {
+        self.0.iter().find(|l| l.partner == target)
+    }
+}
+
+impl Dispatch for Lanes {
+    fn claim(&self, target: &str, id: i64) -> bool {
+        let Some(lane) = self.of(target) else {
+            return false;
+        };
+        if lane.queued.fetch_add(1, Ordering::AcqRel) >= QUEUE_CAP {
+            lane.queued.fetch_sub(1, Ordering::AcqRel);
+            // It stays in the outbox: read from there once committed.
+            lane.db_dirty.store(true, Ordering::Release);
+            return false;
+        }
+        lane.inflight.lock().expect("inflight lock").insert(id);
+        true
+    }
+
+    fn unclaim(&self, target: &str, id: i64) {
+        if let Some(lane) = self.of(target) {
+            lane.inflight.lock().expect("inflight lock").remove(&id);
+            lane.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn ready(&self, fresh: Vec<Fresh>) {
+        for Fresh { target, delivery } in fresh {
+            if let Some(lane) = self.of(&target) {
+                lane.queue.lock().expect("queue lock").push_back(delivery);
+            }
+        }
+        // Every lane looks: at its new rows, or at the outbox (a row it had
+        // no room for is committed now). A lane with neither goes back to
+        // sleep at once.
+        for lane in &self.0 {
+            let has_rows = !lane.queue.lock().expect("queue lock").is_empty();
+            if has_rows || lane.db_dirty.load(Ordering::Acquire) {
+                lane.wake.notify_one();
+            }
+        }
     }
 }
 
@@ -249,10 +329,7 @@ impl Worker {
     ) -> Self {
         // The per-attempt timeout is the stack's Timeout layer; the client
         // only bounds connecting.
-        let http = reqwest::Client::builder()
-            .connect_timeout(retry.timeout)
-            .build()
-            .expect("a plain HTTP client builds");
+        let http = layers::http_client(retry.timeout);
         let mut lanes: Vec<Arc<Lane>> = [
             (Role::Erp, &partners.erp),
             (Role::Wms, &partners.wms),
@@ -278,6 +355,9 @@ impl Worker {
                 &retry,
             ));
         }
+        // Rows queued by the store's writes come straight to the lanes
+        // (SQLite; on PostgreSQL the lanes claim rows from the outbox).
+        store.set_dispatch(Some(Arc::new(Lanes(lanes.clone()))));
         Self {
             store,
             retry,
@@ -289,8 +369,9 @@ impl Worker {
 
     /// One attempt at `d`, in a `delivery` span (visible with
     /// `CROSSDOCK_LOG=debug`): kind (the partner's path), business key (the
-    /// Idempotency-Key), trace id, partner, attempt.
-    async fn deliver(&self, lane: &Lane, d: Delivery) {
+    /// Idempotency-Key), trace id, partner, attempt. Whether the row is
+    /// still pending afterwards (to be retried, or deferred).
+    async fn deliver(&self, lane: &Lane, d: Delivery) -> bool {
         let span = tracing::debug_span!(
             "delivery",
             id = d.id,
@@ -303,7 +384,7 @@ impl Worker {
         self.attempt(lane, d).instrument(span).await
     }
 
-    async fn attempt(&self, lane: &Lane, d: Delivery) {
+    async fn attempt(&self, lane: &Lane, d: Delivery) -> bool {
         let (id, attempts) = (d.id, d.attempts);
         let partner = lane.partner;
         tracing::debug!("delivery attempt");
@@ -316,7 +397,7 @@ impl Worker {
                 if let Err(e) = self.store.defer(id, why.to_owned(), wall_us(until)).await {
                     tracing::error!(id, error = %e, "failed to defer a delivery");
                 }
-                return;
+                return true;
             }
         };
         let attempts_made = attempts + 1;
@@ -324,7 +405,9 @@ impl Worker {
             AttemptOutcome::Status { status, .. } => Some(*status),
             AttemptOutcome::Network(_) => None,
         };
-        let result = match self.retry.policy.decide(&outcome, attempts_made) {
+        let decision = self.retry.policy.decide(&outcome, attempts_made);
+        let pending = matches!(decision, Decision::Retry { .. });
+        let result = match decision {
             Decision::Delivered => {
                 tracing::debug!(?status, "delivered");
                 self.store
@@ -346,9 +429,11 @@ impl Worker {
                 self.store.mark_dead(id, status, why).await
             }
         };
-        if let Err(e) = result {
+        if let Err(e) = &result {
             tracing::error!(id, error = %e, "failed to record a delivery outcome");
         }
+        // A mark that failed leaves the row pending too.
+        pending || result.is_err()
     }
 
     /// Runs until `shutdown` turns true; in-flight deliveries are awaited.
@@ -359,39 +444,50 @@ impl Worker {
         for lane in &self.lanes {
             lanes.spawn(self.clone().run_lane(lane.clone(), shutdown.clone()));
         }
-        // Fan the core's "new work" signal out to every lane.
+        // Fan the core's "the outbox changed" signal (a replay, a write on
+        // PostgreSQL) out to every lane.
         let mut stop = shutdown.clone();
         loop {
             tokio::select! {
                 _ = self.notify.notified() => {
                     for lane in &self.lanes {
-                        lane.wake.notify_one();
+                        lane.outbox_changed();
                     }
                 }
                 _ = stop.changed() => break,
             }
         }
         lanes.join_all().await;
+        // Rows queued from now on wait in the outbox for the next start.
+        self.store.set_dispatch(None);
     }
 
     async fn run_lane(self: Arc<Self>, lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
         let partner = lane.partner;
         let mut tasks = tokio::task::JoinSet::new();
+        // Rows left from before a restart are read at once.
+        lane.db_dirty.store(true, Ordering::Release);
+        // When the next row left in the outbox falls due, if known.
+        let mut next_due: Option<Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let in_flight = lane.in_flight_ids();
-            // What the gate and the breaker allow now: rows are read only
+            if next_due.is_some_and(|t| t <= Instant::now()) {
+                next_due = None;
+                lane.db_dirty.store(true, Ordering::Release);
+            }
+            // What the gate and the breaker allow now: rows are taken only
             // when something may be sent.
             let mut blocked_until = lane.gate.not_before();
             let sending = lane.sending();
             let mut room = lane.limit.saturating_sub(sending);
-            // Rows are read in batches: while most of the lane's places
-            // are taken, wait for more of them to free up rather than read
-            // (each read also passes over the rows in flight) for every
-            // attempt that ends. A finishing attempt wakes the lane.
+            // The outbox is read in batches: while most of the lane's
+            // places are taken, wait for more of them to free up rather
+            // than read it (each read also passes over the rows in flight)
+            // for every attempt that ends. A finishing attempt wakes the
+            // lane. Rows handed over in memory are taken at once.
             let mut wait_for_room = sending > 0 && room < read_batch(lane.limit);
             match lane.breaker.admission() {
                 Admission::Open => {}
@@ -402,57 +498,81 @@ impl Worker {
                 Admission::BlockedUntil(t) => blocked_until = blocked_until.max(Some(t)),
                 Admission::ProbeInFlight => room = 0,
             }
-            let due = if room == 0 || blocked_until.is_some() || wait_for_room {
-                Vec::new()
-            } else {
-                let store = self.store.clone();
-                let skip = in_flight.clone();
-                tokio::task::spawn_blocking(move || store.due_deliveries_for(partner, now_us(), room, &skip))
+            let mut due = Vec::new();
+            let mut read_all_due = false;
+            if room > 0 && blocked_until.is_none() {
+                due = lane.take_queued(room);
+                let room = room - due.len();
+                if room > 0 && !wait_for_room && lane.db_dirty.swap(false, Ordering::AcqRel) {
+                    let store = self.store.clone();
+                    let skip = lane.in_flight_ids();
+                    let read = tokio::task::spawn_blocking(move || {
+                        store.due_deliveries_for(partner, now_us(), room, &skip)
+                    })
                     .await
                     .unwrap_or_else(|e| {
                         Err(crate::db::DbError::new(format!(
                             "the outbox read task failed: {e}"
                         )))
-                    })
-                    .unwrap_or_else(|e| {
-                        tracing::error!(partner, error = %e, "failed to read the outbox");
-                        Vec::new()
-                    })
-            };
+                    });
+                    match read {
+                        Ok(rows) => {
+                            // A full read may have left more due rows.
+                            read_all_due = rows.len() < room;
+                            if !read_all_due {
+                                lane.db_dirty.store(true, Ordering::Release);
+                            }
+                            // A row handed over since the read began is in
+                            // flight already: taken once.
+                            let mut inflight = lane.inflight.lock().expect("inflight lock");
+                            due.extend(rows.into_iter().filter(|d| inflight.insert(d.id)));
+                        }
+                        Err(e) => {
+                            tracing::error!(partner, error = %e, "failed to read the outbox");
+                            lane.db_dirty.store(true, Ordering::Release);
+                        }
+                    }
+                }
+            }
             for d in due {
-                lane.inflight.lock().expect("inflight lock").insert(d.id);
-                lane.sending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                lane.sending.fetch_add(1, Ordering::AcqRel);
                 let (worker, lane) = (self.clone(), lane.clone());
                 tasks.spawn(async move {
                     let id = d.id;
-                    worker.deliver(&lane, d).await;
+                    let pending = worker.deliver(&lane, d).await;
                     lane.inflight.lock().expect("inflight lock").remove(&id);
+                    if pending {
+                        // Read the outbox for when it falls due again.
+                        lane.db_dirty.store(true, Ordering::Release);
+                    }
                     lane.wake.notify_one();
                 });
             }
+            // After reading every due row, learn when the next one left in
+            // the outbox falls due (or the end of a lease on PostgreSQL).
+            if read_all_due {
+                let store = self.store.clone();
+                let in_flight = lane.in_flight_ids();
+                next_due = tokio::task::spawn_blocking(move || store.next_due_us_for(partner, &in_flight))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .map(|t| Instant::now() + Duration::from_micros(t.saturating_sub(now_us())));
+            }
             // Sleep until new work, a finished delivery, the next due time
-            // (or the end of a Retry-After / open breaker), or shutdown.
+            // (or the end of a Retry-After / open breaker), or shutdown; at
+            // most half a second, after which the outbox is read again.
             let wait = match blocked_until {
                 Some(t) => t.saturating_duration_since(Instant::now()),
-                None if wait_for_room || lane.limit <= lane.sending() => Duration::from_millis(500),
-                None => {
-                    let store = self.store.clone();
-                    let in_flight = lane.in_flight_ids();
-                    let next_due =
-                        tokio::task::spawn_blocking(move || store.next_due_us_for(partner, &in_flight))
-                            .await
-                            .ok()
-                            .and_then(Result::ok)
-                            .flatten();
-                    next_due
-                        .map(|t| Duration::from_micros(t.saturating_sub(now_us())))
-                        .unwrap_or(Duration::from_millis(500))
-                }
+                None => next_due.map_or(Duration::from_millis(500), |t| {
+                    t.saturating_duration_since(Instant::now())
+                }),
             }
             .clamp(Duration::from_millis(1), Duration::from_millis(500));
             tokio::select! {
                 _ = lane.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait) => lane.db_dirty.store(true, Ordering::Release),
                 _ = shutdown.changed() => {}
             }
         }
@@ -488,6 +608,9 @@ where
         wake: Notify::new(),
         inflight: Mutex::default(),
         sending: Default::default(),
+        queue: Mutex::default(),
+        queued: AtomicUsize::new(0),
+        db_dirty: AtomicBool::new(true),
     })
 }
 

@@ -7,15 +7,27 @@
 //!
 //! Writes go through **group commit**: one committer thread owns the writer
 //! connection and takes the jobs queued while the previous batch was being
-//! committed, runs each inside its own savepoint of one transaction, commits
-//! once (one fsync for the batch) and only then answers every job. Each
-//! intake keeps its own atomicity (idempotency lookup, business-key dedupe,
-//! validation, state change, outbox rows, stored answer): a job that fails
-//! rolls back to its savepoint and leaves the rest of the batch alone.
+//! committed, runs them in one transaction, commits once (one fsync for the
+//! batch) and only then answers every job. Each intake keeps its own
+//! atomicity (idempotency lookup, business-key dedupe, validation, state
+//! change, outbox rows, stored answer): the batch runs first without
+//! savepoints and, if any job fails, is rolled back whole and run again
+//! with each job in a savepoint of its own, so a job that fails rolls back
+//! alone and leaves the rest of the batch alone. (Savepoints on every job
+//! cost SQLite a copy of each page a job touches; most batches have no
+//! failure.) A job may therefore run twice, so it has no effects outside
+//! the transaction.
+//!
+//! The outbox rows a batch queued are handed to the outbox worker's lanes
+//! in memory at the commit ([`Dispatch`]: claimed before it, sent after
+//! it), so a lane reads the outbox only for rows it was not handed (a
+//! restart, retries, replays, a full lane queue). The rows are durable
+//! and pending in the outbox until marked, as before.
 //! Bookkeeping of the outbox (delivered, retry, dead marks) goes through the
 //! same committer, so it shares the intakes' fsyncs instead of paying its
 //! own. Reads use a second connection (WAL lets it read beside the writer).
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -43,13 +55,15 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE INDEX IF NOT EXISTS inbox_business_key ON inbox(kind, business_key);
 
+-- Keyed by the key itself (one b-tree per insert, not a table and an
+-- index).
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     endpoint TEXT NOT NULL,
     request_hash TEXT NOT NULL,
     status INTEGER NOT NULL,
     response TEXT NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS purchase_orders (
     po_number TEXT PRIMARY KEY,
@@ -120,8 +134,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at_us INTEGER NOT NULL,
     delivered_at_us INTEGER
 );
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at_us);
-CREATE INDEX IF NOT EXISTS outbox_partner_due ON outbox(partner, state, next_attempt_at_us);
+-- What each lane reads: only pending rows are indexed, so a delivered row
+-- leaves the index and the index stays as small as the backlog. Dead
+-- letters likewise (ops API, replay).
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(partner, next_attempt_at_us) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(id) WHERE state = 'dead';
+-- Indexes of earlier versions, replaced by the two above.
+DROP INDEX IF EXISTS outbox_due;
+DROP INDEX IF EXISTS outbox_partner_due;
 CREATE INDEX IF NOT EXISTS inbox_trace ON inbox(trace_id);
 CREATE INDEX IF NOT EXISTS outbox_trace ON outbox(trace_id);
 "#;
@@ -197,6 +217,29 @@ pub struct Delivery {
     pub attempts: u32,
 }
 
+/// A row an intake just queued in the outbox, with the lane (`target`) it
+/// goes to.
+#[derive(Debug, Clone)]
+pub struct Fresh {
+    pub target: String,
+    pub delivery: Delivery,
+}
+
+/// Where the SQLite committer hands the rows a batch queued in the outbox
+/// (the outbox worker's lanes), so that no lane has to read them back.
+/// The rows stay in the outbox (pending) until marked, as before: the
+/// handoff only saves the read.
+pub trait Dispatch: Send + Sync {
+    /// Before the commit: whether `target`'s lane takes row `id`. A lane
+    /// that takes it treats it as in flight at once, so no read of the
+    /// outbox picks it up as well.
+    fn claim(&self, target: &str, id: i64) -> bool;
+    /// The commit failed: the claimed row does not exist.
+    fn unclaim(&self, target: &str, id: i64);
+    /// After the commit: the claimed rows, to be sent.
+    fn ready(&self, fresh: Vec<Fresh>);
+}
+
 pub use contracts::ops::{DeadLetter, OpsStatus};
 use contracts::ops::{DeliveryState, TraceHop};
 
@@ -270,11 +313,32 @@ impl<'a> Tx<'a> {
         trace_id: &str,
     ) -> Result<(), ApiError> {
         let body = serde_json::to_string(body).map_err(|e| ApiError::Storage(e.to_string()))?;
-        self.tx.execute(
+        let args = args![target, path, idempotency_key, body, trace_id, self.now_us];
+        let Some(fresh) = self.tx.fresh() else {
+            self.tx.execute(
+                "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                args,
+            )?;
+            return Ok(());
+        };
+        let id: i64 = self.tx.one(
             "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            args![target, path, idempotency_key, body, trace_id, self.now_us],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+            args,
         )?;
+        fresh.borrow_mut().push(Fresh {
+            target: target.to_owned(),
+            delivery: Delivery {
+                id,
+                partner: role_from_str(target),
+                path: path.to_owned(),
+                idempotency_key: idempotency_key.to_owned(),
+                body,
+                trace_id: trace_id.to_owned(),
+                attempts: 0,
+            },
+        });
         Ok(())
     }
 }
@@ -320,11 +384,88 @@ impl Default for StoreOptions {
     }
 }
 
-/// Called once the job's batch is committed (or failed to commit).
-type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// A write: runs inside its savepoint (`None`: the batch could not begin),
-/// says whether to keep its changes, and how to answer after the commit.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
+/// A write queued for the committer. It may run twice: a batch runs its
+/// jobs without savepoints first and, if one of them fails, rolls the
+/// whole batch back and runs every job again in a savepoint of its own.
+/// So a job has no effects outside the transaction (as on PostgreSQL,
+/// where a conflicting transaction is retried whole).
+trait Write: Send {
+    /// Runs the write on the batch's transaction and keeps its result;
+    /// whether its changes are to be kept.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// The outbox rows its last successful run queued.
+    fn take_fresh(&mut self) -> Vec<Fresh>;
+    /// Answers after the batch's commit (or its failure).
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+type Job = Box<dyn Write>;
+
+/// A [`Write`] of a closure whose result is sent on `answer`.
+struct Queued<F, R> {
+    f: F,
+    answer: oneshot::Sender<Result<R, ApiError>>,
+    result: Option<Result<R, ApiError>>,
+    fresh: RefCell<Vec<Fresh>>,
+}
+
+/// The committer's connection as a job sees it: SQLite, collecting the
+/// outbox rows the job queues.
+struct Collecting<'a> {
+    conn: SqliteConn<'a>,
+    fresh: &'a RefCell<Vec<Fresh>>,
+}
+
+impl Conn for Collecting<'_> {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+    fn execute(&self, sql: &str, args: &[Value]) -> Result<usize, DbError> {
+        self.conn.execute(sql, args)
+    }
+    fn query_all(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.conn.query_all(sql, args)
+    }
+    fn fresh(&self) -> Option<&RefCell<Vec<Fresh>>> {
+        Some(self.fresh)
+    }
+}
+
+impl<F, R> Write for Queued<F, R>
+where
+    F: Fn(&dyn Conn) -> Result<R, ApiError> + Send,
+    R: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        self.result = None;
+        self.fresh.get_mut().clear();
+        let r = (self.f)(&Collecting {
+            conn: SqliteConn(conn),
+            fresh: &self.fresh,
+        });
+        let ok = r.is_ok();
+        if !ok {
+            self.fresh.get_mut().clear();
+        }
+        self.result = Some(r);
+        ok
+    }
+
+    fn take_fresh(&mut self) -> Vec<Fresh> {
+        std::mem::take(self.fresh.get_mut())
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let r = match self.result {
+            Some(r) => committed.map_err(ApiError::Storage).and(r),
+            None => Err(ApiError::Storage(match committed {
+                Ok(()) => "the write did not run (its savepoint failed to open)".into(),
+                Err(e) => e,
+            })),
+        };
+        let _ = self.answer.send(r);
+    }
+}
 
 /// Runs a statement without parameters through the statement cache (a
 /// job's SAVEPOINT and RELEASE, twice per write: rusqlite's `Savepoint`
@@ -341,8 +482,114 @@ fn roll_back_job(conn: &Connection) {
     }
 }
 
-/// The committer thread: batches queued jobs into one transaction each.
-fn committer(mut conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, commits: Arc<AtomicU64>) {
+/// Runs `job`; a panic counts as a failure (`None`).
+fn run_job(job: &mut Job, conn: &Connection) -> Option<bool> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn))).ok()
+}
+
+/// The shared slot of the lanes that take fresh outbox rows, if any.
+type DispatchSlot = Arc<std::sync::RwLock<Option<Arc<dyn Dispatch>>>>;
+
+/// Commits `tx`, handing the fresh outbox rows of `jobs` (those that
+/// succeeded) to their lanes: claimed before the commit, so no read of the
+/// outbox takes them meanwhile; ready after it; given back if it failed.
+fn commit_dispatching(
+    tx: rusqlite::Transaction<'_>,
+    jobs: &mut [Job],
+    dispatch: &DispatchSlot,
+) -> Result<(), String> {
+    let dispatch = dispatch.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut claimed = Vec::new();
+    for job in jobs.iter_mut() {
+        let fresh = job.take_fresh();
+        if let Some(d) = &dispatch {
+            claimed.extend(fresh.into_iter().filter(|f| d.claim(&f.target, f.delivery.id)));
+        }
+    }
+    let committed = tx.commit().map_err(|e| format!("failed to commit: {e}"));
+    if let Some(d) = dispatch {
+        match committed {
+            Ok(()) => d.ready(claimed),
+            Err(_) => {
+                for f in &claimed {
+                    d.unclaim(&f.target, f.delivery.id);
+                }
+                d.ready(Vec::new());
+            }
+        }
+    }
+    committed
+}
+
+/// The batch in one transaction without savepoints: committed when every
+/// job succeeded (`Some`, the commit's outcome), rolled back at the first
+/// failure (`None`): the caller then runs it again job by job.
+fn run_optimistic(
+    conn: &mut Connection,
+    batch: &mut [Job],
+    dispatch: &DispatchSlot,
+) -> Option<Result<(), String>> {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return Some(Err(format!("failed to begin a transaction: {e}"))),
+    };
+    for job in batch.iter_mut() {
+        if run_job(job, &tx) != Some(true) {
+            // Dropping `tx` rolls the whole batch back.
+            return None;
+        }
+    }
+    Some(commit_dispatching(tx, batch, dispatch))
+}
+
+/// The batch in one transaction, each job in a savepoint of its own: a job
+/// that fails rolls back alone. A job that panics is dropped unanswered
+/// (its caller sees a storage error). Returns the jobs to answer and the
+/// commit's outcome.
+fn run_savepoints(
+    conn: &mut Connection,
+    batch: Vec<Job>,
+    dispatch: &DispatchSlot,
+) -> (Vec<Job>, Result<(), String>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return (batch, Err(format!("failed to begin a transaction: {e}"))),
+    };
+    let mut answered = Vec::with_capacity(batch.len());
+    for mut job in batch {
+        if let Err(e) = run_cached(&tx, "SAVEPOINT job") {
+            tracing::error!(error = %e, "failed to open a job's savepoint");
+            answered.push(job);
+            continue;
+        }
+        match run_job(&mut job, &tx) {
+            Some(true) => match run_cached(&tx, "RELEASE job") {
+                Ok(()) => answered.push(job),
+                Err(e) => {
+                    roll_back_job(&tx);
+                    job.finish(Err(format!("failed to release a savepoint: {e}")));
+                }
+            },
+            Some(false) => {
+                roll_back_job(&tx);
+                answered.push(job);
+            }
+            None => roll_back_job(&tx),
+        }
+    }
+    let committed = commit_dispatching(tx, &mut answered, dispatch);
+    (answered, committed)
+}
+
+/// The committer thread: batches queued jobs into one transaction each
+/// (one fsync per batch), answering every job after its batch's commit.
+fn committer(
+    mut conn: Connection,
+    jobs: mpsc::Receiver<Job>,
+    max_batch: usize,
+    commits: Arc<AtomicU64>,
+    dispatch: DispatchSlot,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch.max(1) {
@@ -351,46 +598,13 @@ fn committer(mut conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, 
                 Err(_) => break,
             }
         }
-        let mut finishes = Vec::with_capacity(batch.len());
-        let committed = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => {
-                for job in batch {
-                    if run_cached(&tx, "SAVEPOINT job").is_err() {
-                        finishes.push(job(None).1);
-                        continue;
-                    }
-                    // A panicking job drops its answer (its caller sees a
-                    // storage error) and rolls back to its savepoint; the
-                    // committer and the rest of the batch carry on.
-                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&tx))));
-                    match ran {
-                        Ok((true, finish)) => match run_cached(&tx, "RELEASE job") {
-                            Ok(()) => finishes.push(finish),
-                            Err(e) => {
-                                roll_back_job(&tx);
-                                finish(Err(format!("failed to release a savepoint: {e}")));
-                            }
-                        },
-                        Ok((false, finish)) => {
-                            roll_back_job(&tx);
-                            finishes.push(finish);
-                        }
-                        Err(_) => roll_back_job(&tx),
-                    }
-                }
-                let done = tx.commit().map_err(|e| format!("failed to commit: {e}"));
-                commits.fetch_add(1, Ordering::Relaxed);
-                done
-            }
-            Err(e) => {
-                for job in batch {
-                    finishes.push(job(None).1);
-                }
-                Err(format!("failed to begin a transaction: {e}"))
-            }
+        let (answered, committed) = match run_optimistic(&mut conn, &mut batch, &dispatch) {
+            Some(committed) => (batch, committed),
+            None => run_savepoints(&mut conn, batch, &dispatch),
         };
-        for finish in finishes {
-            finish(committed.clone());
+        commits.fetch_add(1, Ordering::Relaxed);
+        for job in answered {
+            job.finish(committed.clone());
         }
     }
 }
@@ -427,9 +641,11 @@ impl std::fmt::Display for StoreLocation {
 enum Backend {
     Sqlite {
         /// Queue of the committer thread, which owns the writer connection.
-        jobs: Mutex<mpsc::Sender<Job>>,
+        jobs: mpsc::Sender<Job>,
         /// Reads, beside the writer.
         reader: Mutex<Connection>,
+        /// The lanes the committer hands fresh outbox rows to.
+        dispatch: DispatchSlot,
     },
     Postgres(Pool),
 }
@@ -499,6 +715,10 @@ impl Store {
             // (SQLite's statement subjournal): in memory, not in a temp
             // file (those writes were 12 % of a lifecycle run's CPU).
             conn.pragma_update(None, "temp_store", "MEMORY")?;
+            // Checkpoint every 8,192 WAL pages (32 MiB) rather than 1,000:
+            // a page written by many commits in between is copied back to
+            // the database once.
+            conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
             // Every statement of the flows stays prepared (rusqlite keeps
             // 16 by default: fewer than one intake uses, so each was
@@ -514,17 +734,43 @@ impl Store {
         let (jobs, queue) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
+        let dispatch = DispatchSlot::default();
+        let slot = dispatch.clone();
         std::thread::Builder::new()
             .name("crossdock-committer".into())
-            .spawn(move || committer(writer, queue, options.max_batch, counter))
+            .spawn(move || committer(writer, queue, options.max_batch, counter, slot))
             .map_err(|e| DbError::new(format!("failed to start the committer thread: {e}")))?;
         Ok(Self {
             backend: Backend::Sqlite {
-                jobs: Mutex::new(jobs),
+                jobs,
                 reader: Mutex::new(reader),
+                dispatch,
             },
             commits,
         })
+    }
+
+    /// Hands the outbox rows each committed write queued to `dispatch`
+    /// from now on (`None`: stop), instead of leaving them for a read of
+    /// the outbox. SQLite only (on PostgreSQL, replicas claim rows with
+    /// leases); whether it took effect.
+    pub fn set_dispatch(&self, dispatch: Option<Arc<dyn Dispatch>>) -> bool {
+        match &self.backend {
+            Backend::Sqlite { dispatch: slot, .. } => {
+                *slot.write().unwrap_or_else(|p| p.into_inner()) = dispatch;
+                true
+            }
+            Backend::Postgres(_) => false,
+        }
+    }
+
+    /// Whether committed writes hand their outbox rows to the lanes (see
+    /// [`Store::set_dispatch`]); otherwise the lanes must be told to read.
+    pub fn hands_over(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite { dispatch, .. } => dispatch.read().unwrap_or_else(|p| p.into_inner()).is_some(),
+            Backend::Postgres(_) => false,
+        }
     }
 
     /// The engine behind this store.
@@ -540,8 +786,8 @@ impl Store {
         self.commits.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` in one write transaction (its own savepoint in the current
-    /// group-commit batch on SQLite; a SERIALIZABLE transaction, retried on
+    /// Runs `f` in one write transaction (its part of the current
+    /// group-commit batch on SQLite, run again alone if another job fails; a SERIALIZABLE transaction, retried on
     /// a conflict, on PostgreSQL), answered after its commit. Blocking:
     /// call from the blocking pool.
     pub(crate) fn transaction<R: Send + 'static>(
@@ -559,20 +805,15 @@ impl Store {
         let (answer, rx) = oneshot::channel();
         match &self.backend {
             Backend::Sqlite { jobs, .. } => {
-                let job: Job = Box::new(move |conn: Option<&Connection>| {
-                    let r = match conn {
-                        Some(c) => f(&SqliteConn(c)),
-                        None => Err(ApiError::Storage("failed to open a savepoint".into())),
-                    };
-                    let keep = r.is_ok();
-                    let finish: Finish = Box::new(move |committed: Result<(), String>| {
-                        let _ = answer.send(committed.map_err(ApiError::Storage).and(r));
-                    });
-                    (keep, finish)
+                let job: Job = Box::new(Queued {
+                    f,
+                    answer,
+                    result: None,
+                    fresh: RefCell::new(Vec::new()),
                 });
                 // A send fails only when the committer is gone; the dropped
                 // receiver then reports it.
-                let _ = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job);
+                let _ = jobs.send(job);
             }
             Backend::Postgres(pool) => {
                 let commits = self.commits.clone();
@@ -612,11 +853,12 @@ impl Store {
         })
     }
 
-    /// Takes in one message atomically: its own savepoint inside the
-    /// current group-commit batch; answered after that batch's fsync.
-    /// `apply` validates it and makes its effects (state, outbox rows)
-    /// inside the same savepoint. On PostgreSQL `apply` may run more than
-    /// once (a conflicting transaction is retried whole), so it must not
+    /// Takes in one message atomically: its part of the current
+    /// group-commit batch; answered after that batch's fsync. `apply`
+    /// validates it and makes its effects (state, outbox rows) in the same
+    /// transaction. `apply` may run more than once (on SQLite when another
+    /// job of the batch fails, on PostgreSQL when a conflicting transaction
+    /// is retried whole), so it must not
     /// have effects outside the transaction. Blocking: call from the
     /// blocking pool.
     pub fn intake(
@@ -998,8 +1240,8 @@ impl Store {
     }
 }
 
-/// One intake, inside its transaction `tx` (a savepoint of a group-commit
-/// batch on SQLite).
+/// One intake, inside its transaction `tx` (part of a group-commit batch
+/// on SQLite).
 fn intake_in(
     tx: &dyn Conn,
     intake: &Intake,

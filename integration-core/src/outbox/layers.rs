@@ -135,17 +135,48 @@ where
 /// is an outcome like a status.
 #[derive(Debug, Clone)]
 pub struct HttpAttempt {
-    http: reqwest::Client,
+    http: Http,
     base: String,
 }
 
+/// The lanes' HTTP/1.1 client: hyper's pooled client (keep-alive,
+/// `TCP_NODELAY`, a connect timeout), without reqwest's layers over it
+/// (URL parsing, proxies, redirects) on every delivery.
+pub type Http = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// A client for [`HttpAttempt`]s: connecting gives up after
+/// `connect_timeout` (the whole attempt is bounded by the stack's
+/// [`Timeout`]).
+pub fn http_client(connect_timeout: Duration) -> Http {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector)
+}
+
 impl HttpAttempt {
-    pub fn new(http: reqwest::Client, base: &str) -> Self {
+    pub fn new(http: Http, base: &str) -> Self {
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
         }
     }
+}
+
+/// An error and its causes, as one line ("client error (Connect): tcp
+/// connect error: Connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl Service<Delivery> for HttpAttempt {
@@ -158,29 +189,40 @@ impl Service<Delivery> for HttpAttempt {
     }
 
     fn call(&mut self, d: Delivery) -> Self::Future {
+        use axum::http::{Request, header};
+        use http_body_util::BodyExt;
         let trace = TraceParent {
             trace_id: d.trace_id.clone(),
             parent_id: String::new(),
             sampled: true,
         }
         .child(rand::random());
-        let request = self
-            .http
-            .post(format!("{}{}", self.base, d.path))
+        let url = format!("{}{}", self.base, d.path);
+        let request = Request::post(url.as_str())
             .header(IDEMPOTENCY_KEY, &d.idempotency_key)
             .header(TRACEPARENT, trace.header_value())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(d.body);
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(d.body)));
+        let http = self.http.clone();
         Box::pin(async move {
-            Ok(Sent::Attempted(match request.send().await {
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    return Ok(Sent::Attempted(AttemptOutcome::Network(format!(
+                        "cannot send to {url}: {e}"
+                    ))));
+                }
+            };
+            Ok(Sent::Attempted(match http.request(request).await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = retry_after(resp.headers());
-                    // Drain the body so the connection can be reused.
-                    let _ = resp.bytes().await;
+                    // Read the body to its end so the connection can be
+                    // reused.
+                    let _ = resp.into_body().collect().await;
                     AttemptOutcome::Status { status, retry_after }
                 }
-                Err(e) => AttemptOutcome::Network(e.to_string()),
+                Err(e) => AttemptOutcome::Network(format!("POST {url}: {}", error_chain(&e))),
             }))
         })
     }

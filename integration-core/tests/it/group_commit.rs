@@ -154,3 +154,106 @@ fn one_key_sent_concurrently_is_taken_in_once() {
     let s = store.ops_status().unwrap();
     assert_eq!((s.inbox_messages, s.outbox_pending), (1, 1), "{s:?}");
 }
+
+/// Records what the committer hands over, refusing the ids `refuse` names.
+#[derive(Default)]
+struct Handoffs {
+    claimed: std::sync::Mutex<Vec<i64>>,
+    ready: std::sync::Mutex<Vec<integration_core::store::Fresh>>,
+    refuse_odd: bool,
+}
+
+impl integration_core::store::Dispatch for Handoffs {
+    fn claim(&self, target: &str, id: i64) -> bool {
+        assert_eq!(target, "erp");
+        if self.refuse_odd && id % 2 == 1 {
+            return false;
+        }
+        self.claimed.lock().unwrap().push(id);
+        true
+    }
+    fn unclaim(&self, _: &str, id: i64) {
+        panic!("row {id} given back: no commit failed");
+    }
+    fn ready(&self, fresh: Vec<integration_core::store::Fresh>) {
+        self.ready.lock().unwrap().extend(fresh);
+    }
+}
+
+fn pending_rows(store: &Store) -> Vec<(i64, String)> {
+    store
+        .read(|c| {
+            c.query_all(
+                "SELECT id, idempotency_key FROM outbox WHERE state = 'pending' ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
+        })
+        .unwrap()
+}
+
+#[test]
+fn committed_outbox_rows_are_handed_to_the_lanes_and_refused_ones_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("core.sqlite")).unwrap());
+    let handoffs = Arc::new(Handoffs::default());
+    assert!(store.set_dispatch(Some(handoffs.clone())));
+    assert!(store.hands_over());
+    // A quarter refused: their batches run again job by job.
+    concurrent_intakes(&store, 32, |i| format!("k{i}"), |i| i % 4 == 0);
+    let rows = pending_rows(&store);
+    assert_eq!(rows.len(), 24);
+    let mut ready: Vec<(i64, String)> = handoffs
+        .ready
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|f| (f.delivery.id, f.delivery.idempotency_key.clone()))
+        .collect();
+    ready.sort();
+    assert_eq!(ready, rows, "every committed row handed over once, with its id");
+    let mut claimed = handoffs.claimed.lock().unwrap().clone();
+    claimed.sort();
+    assert_eq!(claimed, rows.iter().map(|r| r.0).collect::<Vec<_>>());
+    for f in handoffs.ready.lock().unwrap().iter() {
+        let i: usize = f.delivery.idempotency_key["out-".len()..].parse().unwrap();
+        assert_ne!(i % 4, 0, "a refused intake's row was handed over");
+        assert_eq!(f.delivery.body, format!("{{\"i\":{i}}}"));
+        assert_eq!((f.target.as_str(), f.delivery.attempts), ("erp", 0));
+    }
+
+    // Without a dispatcher, rows only wait in the outbox.
+    store.set_dispatch(None);
+    assert!(!store.hands_over());
+    // (Business keys B-1..B-3 are duplicates by now; B-0 was refused, so
+    // it is new and queues one row.)
+    concurrent_intakes(&store, 4, |i| format!("later-{i}"), |_| false);
+    assert_eq!(handoffs.ready.lock().unwrap().len(), 24);
+    assert_eq!(pending_rows(&store).len(), 25);
+}
+
+#[test]
+fn rows_a_lane_has_no_room_for_stay_in_the_outbox_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("core.sqlite")).unwrap());
+    let handoffs = Arc::new(Handoffs {
+        refuse_odd: true,
+        ..Handoffs::default()
+    });
+    store.set_dispatch(Some(handoffs.clone()));
+    concurrent_intakes(&store, 16, |i| format!("k{i}"), |_| false);
+    let rows = pending_rows(&store);
+    assert_eq!(rows.len(), 16);
+    let mut ready: Vec<i64> = handoffs
+        .ready
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|f| f.delivery.id)
+        .collect();
+    ready.sort();
+    let even: Vec<i64> = rows.iter().map(|r| r.0).filter(|id| id % 2 == 0).collect();
+    assert_eq!(ready, even, "only the claimed rows are handed over");
+}
