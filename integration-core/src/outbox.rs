@@ -218,6 +218,10 @@ struct Lane {
     /// `queue`: a restart, a retry, a replay, a row the queue had no room
     /// for, a write on PostgreSQL. Only then does the lane read it.
     db_dirty: AtomicBool,
+    /// The queue was full and refused a row: every new row waits in the
+    /// outbox too, until a read of it finds no more due rows, so newer
+    /// rows never overtake (and starve) the older ones left there.
+    spilled: AtomicBool,
 }
 
 /// The most handed-over rows a lane holds in memory; beyond, rows wait in
@@ -275,9 +279,14 @@ impl Dispatch for Lanes {
         let Some(lane) = self.of(target) else {
             return false;
         };
+        if lane.spilled.load(Ordering::Acquire) {
+            lane.db_dirty.store(true, Ordering::Release);
+            return false;
+        }
         if lane.queued.fetch_add(1, Ordering::AcqRel) >= QUEUE_CAP {
             lane.queued.fetch_sub(1, Ordering::AcqRel);
             // It stays in the outbox: read from there once committed.
+            lane.spilled.store(true, Ordering::Release);
             lane.db_dirty.store(true, Ordering::Release);
             return false;
         }
@@ -519,7 +528,9 @@ impl Worker {
                         Ok(rows) => {
                             // A full read may have left more due rows.
                             read_all_due = rows.len() < room;
-                            if !read_all_due {
+                            if read_all_due {
+                                lane.spilled.store(false, Ordering::Release);
+                            } else {
                                 lane.db_dirty.store(true, Ordering::Release);
                             }
                             // A row handed over since the read began is in
@@ -611,6 +622,7 @@ where
         queue: Mutex::default(),
         queued: AtomicUsize::new(0),
         db_dirty: AtomicBool::new(true),
+        spilled: AtomicBool::new(false),
     })
 }
 
