@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use rand::rngs::StdRng;
@@ -35,7 +34,7 @@ use crate::client::PartnerClient;
 use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
 use crate::recorder::Recorder;
-use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded};
+use crate::{InboundRecording, PendingWork, Posted, incoming_trace, mutate, recorded};
 
 /// GS1 company prefix of the simulated supplier's SSCCs.
 const COMPANY_PREFIX: &str = "0614141";
@@ -415,7 +414,7 @@ impl SupplierSim {
 
     /// Sends a replace or cancel of an ASN once; whether the core took it.
     async fn send_change(&self, asn: &AdvanceShipNotice, what: &str, trace: &TraceParent) -> bool {
-        let body = serde_json::to_value(asn).expect("an ASN serializes");
+        let body = crate::client::json_body(asn);
         self.asn_sends.fetch_add(1, Ordering::SeqCst);
         self.core
             .post(
@@ -432,7 +431,7 @@ impl SupplierSim {
     async fn fulfil(self: Arc<Self>, po: PurchaseOrder, trace: TraceParent) {
         tokio::time::sleep(self.config.ack_delay).await;
         let ack = self.acknowledgement(&po);
-        let body = serde_json::to_value(&ack).expect("an ack serializes");
+        let body = crate::client::json_body(&ack);
         let sent = self
             .core
             .post(
@@ -452,7 +451,7 @@ impl SupplierSim {
             return;
         }
         self.asns.fetch_add(1, Ordering::SeqCst);
-        let body = serde_json::to_value(&asn).expect("an ASN serializes");
+        let body = crate::client::json_body(&asn);
         let (min, max) = self.config.asn_copies;
         let copies = self
             .rng
@@ -505,7 +504,7 @@ impl SupplierSim {
         tokio::time::sleep(invoicing.delay).await;
         let invoice = self.invoice(&po, &asn, &invoicing);
         self.invoices.fetch_add(1, Ordering::SeqCst);
-        let body = serde_json::to_value(&invoice).expect("an invoice serializes");
+        let body = crate::client::json_body(&invoice);
         self.core
             .post(
                 core::INVOICES,
@@ -517,7 +516,7 @@ impl SupplierSim {
     }
 }
 
-async fn purchase_order(State(sup): State<Arc<SupplierSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn purchase_order(State(sup): State<Arc<SupplierSim>>, Posted { headers, body }: Posted) -> Response {
     let trace = incoming_trace(&headers);
     mutate(
         &sup.idempotency,
@@ -536,7 +535,7 @@ async fn purchase_order(State(sup): State<Arc<SupplierSim>>, headers: HeaderMap,
                 worker.fulfil(po, trace).await;
                 drop(guard);
             });
-            serde_json::to_value(PartnerAck { reference }).expect("an ack serializes")
+            PartnerAck { reference }
         },
     )
 }
