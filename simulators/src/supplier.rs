@@ -429,7 +429,7 @@ impl SupplierSim {
 
     /// Acknowledge, then ship: the supplier's side of one purchase order.
     async fn fulfil(self: Arc<Self>, po: PurchaseOrder, trace: TraceParent) {
-        tokio::time::sleep(self.config.ack_delay).await;
+        crate::pause(self.config.ack_delay).await;
         let ack = self.acknowledgement(&po);
         let body = crate::client::json_body(&ack);
         let sent = self
@@ -444,7 +444,7 @@ impl SupplierSim {
         if !sent.is_success() {
             return;
         }
-        tokio::time::sleep(self.config.asn_delay).await;
+        crate::pause(self.config.asn_delay).await;
         let asn = self.ship_notice(&po, &ack);
         if asn.lines.is_empty() {
             // Every line rejected or backordered: nothing to ship.
@@ -501,7 +501,7 @@ impl SupplierSim {
         if !invoicing.enabled || asn.lines.is_empty() {
             return;
         }
-        tokio::time::sleep(invoicing.delay).await;
+        crate::pause(invoicing.delay).await;
         let invoice = self.invoice(&po, &asn, &invoicing);
         self.invoices.fetch_add(1, Ordering::SeqCst);
         let body = crate::client::json_body(&invoice);

@@ -216,7 +216,7 @@ impl WmsSim {
         if positions.is_empty() || draw(seed, "adjust", n) >= behaviour.adjustment_probability {
             return;
         }
-        tokio::time::sleep(behaviour.adjustment_delay).await;
+        crate::pause(behaviour.adjustment_delay).await;
         let (sku, location, uom) = &positions[(draw(seed, "position", n) * positions.len() as f64) as usize];
         let magnitude = 1 + (draw(seed, "size", n) * f64::from(behaviour.max_delta.max(1))) as i64;
         let (reason, sign) = match (draw(seed, "reason", n) * 4.0) as u32 {
@@ -314,7 +314,7 @@ impl WmsSim {
     /// delay later. A reorder fault sends the correction first and holds
     /// the first count back.
     async fn receive(self: Arc<Self>, expectation_id: String, trace: TraceParent) {
-        tokio::time::sleep(self.config.receipt_delay).await;
+        crate::pause(self.config.receipt_delay).await;
         // Counted against the latest revision; a cancelled one is not received.
         let current = self
             .expectations
@@ -399,12 +399,12 @@ impl WmsSim {
             events.reverse();
             gap = hold;
             if events.len() == 1 {
-                tokio::time::sleep(hold).await;
+                crate::pause(hold).await;
             }
         }
         for (i, event) in events.iter().enumerate() {
             if i > 0 {
-                tokio::time::sleep(gap).await;
+                crate::pause(gap).await;
             }
             self.emit(event, &trace).await;
         }

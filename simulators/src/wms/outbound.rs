@@ -183,7 +183,7 @@ impl WmsSim {
     /// Picks, packs and ships an accepted order, then tells the core.
     async fn ship(self: Arc<Self>, order: OrderRelease, warehouse_order_id: String, trace: TraceParent) {
         let config = self.outbound.config.lock().expect("wms outbound lock").clone();
-        tokio::time::sleep(config.ship_delay).await;
+        crate::pause(config.ship_delay).await;
         let n = self.outbound.shipments.fetch_add(1, Ordering::SeqCst) + 1;
         let confirmation = ShipmentConfirmation {
             shipment_id: format!("SHP-{n:08}"),
