@@ -342,7 +342,7 @@ impl PartnerClient {
             response: None,
         };
         self.recorder
-            .record_raw(exchange, Some(body.clone()), Some(attempt.body.clone()))
+            .record_sent(exchange, body.clone(), Some(attempt.body.clone()))
             .await;
         attempt
     }
