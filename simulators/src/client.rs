@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{HeaderValue, Method, Request, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -28,6 +28,11 @@ use crate::recorder::{Recorder, now_us};
 
 /// How long one attempt may take, answer read to its end included.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The request headers of ours, as names that cost no allocation per use
+/// (a `&str` name is parsed and copied every time).
+const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static(IDEMPOTENCY_KEY);
+const TRACEPARENT_HEADER: HeaderName = HeaderName::from_static(TRACEPARENT);
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -245,8 +250,8 @@ impl PartnerClient {
             .uri(target.uri(path)?)
             .header(header::ACCEPT, HeaderValue::from_static("*/*"))
             .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(IDEMPOTENCY_KEY, key)
-            .header(TRACEPARENT, traceparent);
+            .header(IDEMPOTENCY_KEY_HEADER, key)
+            .header(TRACEPARENT_HEADER, traceparent);
         if let Some(bearer) = self.bearer.get() {
             let value = bearer.header.clone().ok_or("invalid bearer token")?;
             request = request.header(header::AUTHORIZATION, value);
