@@ -5,7 +5,7 @@
 //! each ASN several times, some copies at once, the way real suppliers do,
 //! and then replace it (changed quantities, new cartons) or cancel it.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -191,7 +191,9 @@ pub struct SupplierSummary {
 #[derive(Debug)]
 pub struct SupplierSim {
     config: SupplierConfig,
-    orders: Mutex<BTreeMap<String, PurchaseOrder>>,
+    /// The numbers of the purchase orders received (the orders themselves
+    /// go to their fulfilment task; only their count is reported).
+    orders: Mutex<HashSet<String>>,
     idempotency: IdempotencyStore,
     core: PartnerClient,
     recorder: Recorder,
@@ -528,7 +530,7 @@ async fn purchase_order(State(sup): State<Arc<SupplierSim>>, Posted { headers, b
             sup.orders
                 .lock()
                 .expect("supplier lock")
-                .insert(po.po_number.clone(), po.clone());
+                .insert(po.po_number.clone());
             let guard = sup.pending.start();
             let worker = sup.clone();
             tokio::spawn(async move {
