@@ -116,15 +116,15 @@ impl ErpSim {
     /// Releases one held purchase order to the core, starting its trace.
     /// Returns `None` when the ERP holds no such order.
     pub async fn release(&self, po_number: &str) -> Option<Attempt> {
-        let po = self
-            .books
-            .lock()
-            .expect("erp lock")
-            .purchase_orders
-            .get(po_number)
-            .cloned()?;
-        let body = serde_json::to_value(&po).expect("a PO serializes");
-        let key = format!("po-release:{}:v{}", po.po_number, po.version);
+        // Serialized where it is held: no copy of the order.
+        let (body, key) = {
+            let books = self.books.lock().expect("erp lock");
+            let po = books.purchase_orders.get(po_number)?;
+            (
+                crate::client::json_body(po),
+                format!("po-release:{}:v{}", po.po_number, po.version),
+            )
+        };
         let trace = TraceParent::from_random(rand::random(), rand::random());
         Some(self.core.post(core::PURCHASE_ORDERS, &body, &key, &trace).await)
     }
@@ -288,7 +288,7 @@ async fn release(State(erp): State<Arc<ErpSim>>, Path(po_number): Path<String>) 
         Some(attempt) => axum::Json(serde_json::json!({
             "status": attempt.status,
             "error": attempt.error,
-            "body": attempt.body,
+            "body": attempt.json(),
         }))
         .into_response(),
     }

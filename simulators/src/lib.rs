@@ -169,6 +169,15 @@ pub fn incoming_trace(headers: &HeaderMap) -> TraceParent {
     trace_of(headers).unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
 }
 
+/// Waits `delay`; a zero delay does not wait at all. (`tokio::time::sleep`
+/// of zero still arms a timer that fires at the next millisecond tick: a
+/// wheel insert, a wake-up and up to a millisecond of latency per call.)
+pub(crate) async fn pause(delay: std::time::Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
 /// Counts background work (scheduled sends) a simulator still has to do, so
 /// the harness can tell when the system is quiet.
 #[derive(Debug, Clone, Default)]

@@ -24,7 +24,7 @@ const BATCH: usize = 256;
 /// up. A writer woken for every record costs a futex wake and a context
 /// switch per request on the producer's core; one waking every
 /// `GATHER` takes tens of records per wake under load. Idle, it blocks.
-const GATHER: Duration = Duration::from_micros(500);
+const GATHER: Duration = Duration::from_millis(2);
 
 /// The history file's write buffer.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -34,6 +34,9 @@ enum Msg {
     /// An exchange whose bodies are still raw bytes: the writer thread
     /// splices them in, off the request path.
     Raw(Box<Exchange>, Option<Bytes>, Option<Bytes>),
+    /// An exchange this party sent: its request is compact JSON the party
+    /// serialized itself, spliced in without a check.
+    Sent(Box<Exchange>, Bytes, Option<Bytes>),
     Flush(oneshot::Sender<std::io::Result<u64>>),
 }
 
@@ -98,6 +101,16 @@ impl Recorder {
             .await;
     }
 
+    /// Queues the record of a request this party sent: `request` is the
+    /// compact JSON it serialized (as `client::json_body` makes it), written
+    /// as is; `response` is raw bytes, kept when they are JSON.
+    pub async fn record_sent(&self, exchange: Exchange, request: Bytes, response: Option<Bytes>) {
+        let _ = self
+            .tx
+            .send(Msg::Sent(Box::new(exchange), request, response))
+            .await;
+    }
+
     /// Waits until every record queued before this call is written and
     /// flushed; returns how many records the file holds.
     pub async fn flush(&self) -> std::io::Result<u64> {
@@ -134,10 +147,9 @@ fn write_raw(
     out: &mut BufWriter<File>,
     line: &mut Vec<u8>,
     exchange: &mut Exchange,
-    request: Option<Bytes>,
-    response: Option<Bytes>,
+    request: Option<RawBody>,
+    response: Option<RawBody>,
 ) -> std::io::Result<()> {
-    let (request, response) = (raw_body(request), raw_body(response));
     line.clear();
     let mut splice: [Option<(&str, Bytes)>; 2] = [None, None];
     for ((name, body, slot), spliced) in [
@@ -195,6 +207,19 @@ fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: BufWriter<File>) {
                     }
                     exchange.seq = seq;
                     seq += 1;
+                    let (request, response) = (raw_body(request), raw_body(response));
+                    if let Err(e) = write_raw(&mut out, &mut line, &mut exchange, request, response) {
+                        failed = Some(e);
+                    }
+                }
+                Msg::Sent(mut exchange, request, response) => {
+                    if failed.is_some() {
+                        continue;
+                    }
+                    exchange.seq = seq;
+                    seq += 1;
+                    let request = (!request.is_empty()).then_some(RawBody::Verbatim(request));
+                    let response = raw_body(response);
                     if let Err(e) = write_raw(&mut out, &mut line, &mut exchange, request, response) {
                         failed = Some(e);
                     }
@@ -245,7 +270,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn raw_bodies_are_spliced_verbatim_or_reparsed_or_dropped() {
+    async fn raw_and_sent_bodies_are_spliced_verbatim_or_reparsed_or_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.jsonl");
         let rec = Recorder::create(&path).unwrap();
@@ -257,17 +282,30 @@ mod tests {
             Some(Bytes::from_static(b"not json")),
         )
         .await;
-        rec.record_raw(ex, Some(Bytes::from_static(b"{\n  \"b\": [1, 2]\n}")), None)
-            .await;
-        assert_eq!(rec.flush().await.unwrap(), 2);
+        rec.record_raw(
+            ex.clone(),
+            Some(Bytes::from_static(b"{\n  \"b\": [1, 2]\n}")),
+            None,
+        )
+        .await;
+        rec.record_sent(
+            ex,
+            Bytes::from_static(b"{\"c\":\"x\"}"),
+            Some(Bytes::from_static(b"{\"ok\":true}")),
+        )
+        .await;
+        assert_eq!(rec.flush().await.unwrap(), 3);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<Exchange> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(lines[0].request, Some(serde_json::json!({"a": 1})));
         assert_eq!(lines[0].response, None);
         assert_eq!(lines[0].seq, 0);
         assert_eq!(lines[1].request, Some(serde_json::json!({"b": [1, 2]})));
         assert_eq!(lines[1].seq, 1);
+        assert_eq!(lines[2].request, Some(serde_json::json!({"c": "x"})));
+        assert_eq!(lines[2].response, Some(serde_json::json!({"ok": true})));
+        assert_eq!(lines[2].seq, 2);
     }
 
     #[tokio::test]

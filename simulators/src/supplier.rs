@@ -5,15 +5,14 @@
 //! each ASN several times, some copies at once, the way real suppliers do,
 //! and then replace it (changed quantities, new cartons) or cancel it.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use rand::rngs::StdRng;
@@ -35,7 +34,7 @@ use crate::client::PartnerClient;
 use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
 use crate::recorder::Recorder;
-use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded};
+use crate::{InboundRecording, PendingWork, Posted, incoming_trace, mutate, recorded};
 
 /// GS1 company prefix of the simulated supplier's SSCCs.
 const COMPANY_PREFIX: &str = "0614141";
@@ -192,7 +191,9 @@ pub struct SupplierSummary {
 #[derive(Debug)]
 pub struct SupplierSim {
     config: SupplierConfig,
-    orders: Mutex<BTreeMap<String, PurchaseOrder>>,
+    /// The numbers of the purchase orders received (the orders themselves
+    /// go to their fulfilment task; only their count is reported).
+    orders: Mutex<HashSet<String>>,
     idempotency: IdempotencyStore,
     core: PartnerClient,
     recorder: Recorder,
@@ -415,7 +416,7 @@ impl SupplierSim {
 
     /// Sends a replace or cancel of an ASN once; whether the core took it.
     async fn send_change(&self, asn: &AdvanceShipNotice, what: &str, trace: &TraceParent) -> bool {
-        let body = serde_json::to_value(asn).expect("an ASN serializes");
+        let body = crate::client::json_body(asn);
         self.asn_sends.fetch_add(1, Ordering::SeqCst);
         self.core
             .post(
@@ -430,9 +431,9 @@ impl SupplierSim {
 
     /// Acknowledge, then ship: the supplier's side of one purchase order.
     async fn fulfil(self: Arc<Self>, po: PurchaseOrder, trace: TraceParent) {
-        tokio::time::sleep(self.config.ack_delay).await;
+        crate::pause(self.config.ack_delay).await;
         let ack = self.acknowledgement(&po);
-        let body = serde_json::to_value(&ack).expect("an ack serializes");
+        let body = crate::client::json_body(&ack);
         let sent = self
             .core
             .post(
@@ -445,14 +446,14 @@ impl SupplierSim {
         if !sent.is_success() {
             return;
         }
-        tokio::time::sleep(self.config.asn_delay).await;
+        crate::pause(self.config.asn_delay).await;
         let asn = self.ship_notice(&po, &ack);
         if asn.lines.is_empty() {
             // Every line rejected or backordered: nothing to ship.
             return;
         }
         self.asns.fetch_add(1, Ordering::SeqCst);
-        let body = serde_json::to_value(&asn).expect("an ASN serializes");
+        let body = crate::client::json_body(&asn);
         let (min, max) = self.config.asn_copies;
         let copies = self
             .rng
@@ -502,10 +503,10 @@ impl SupplierSim {
         if !invoicing.enabled || asn.lines.is_empty() {
             return;
         }
-        tokio::time::sleep(invoicing.delay).await;
+        crate::pause(invoicing.delay).await;
         let invoice = self.invoice(&po, &asn, &invoicing);
         self.invoices.fetch_add(1, Ordering::SeqCst);
-        let body = serde_json::to_value(&invoice).expect("an invoice serializes");
+        let body = crate::client::json_body(&invoice);
         self.core
             .post(
                 core::INVOICES,
@@ -517,7 +518,7 @@ impl SupplierSim {
     }
 }
 
-async fn purchase_order(State(sup): State<Arc<SupplierSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn purchase_order(State(sup): State<Arc<SupplierSim>>, Posted { headers, body }: Posted) -> Response {
     let trace = incoming_trace(&headers);
     mutate(
         &sup.idempotency,
@@ -529,14 +530,14 @@ async fn purchase_order(State(sup): State<Arc<SupplierSim>>, headers: HeaderMap,
             sup.orders
                 .lock()
                 .expect("supplier lock")
-                .insert(po.po_number.clone(), po.clone());
+                .insert(po.po_number.clone());
             let guard = sup.pending.start();
             let worker = sup.clone();
             tokio::spawn(async move {
                 worker.fulfil(po, trace).await;
                 drop(guard);
             });
-            serde_json::to_value(PartnerAck { reference }).expect("an ack serializes")
+            PartnerAck { reference }
         },
     )
 }

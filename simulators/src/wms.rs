@@ -30,7 +30,7 @@ use crate::faults::FaultSet;
 use crate::idempotency::IdempotencyStore;
 use crate::inventory::{OnHand, location_for, warehouse_gln};
 use crate::recorder::{Recorder, now_us};
-use crate::{InboundRecording, PendingWork, incoming_trace, mutate, recorded, rfc3339_utc};
+use crate::{InboundRecording, PendingWork, Posted, incoming_trace, mutate, recorded, rfc3339_utc};
 
 pub mod outbound;
 
@@ -216,7 +216,7 @@ impl WmsSim {
         if positions.is_empty() || draw(seed, "adjust", n) >= behaviour.adjustment_probability {
             return;
         }
-        tokio::time::sleep(behaviour.adjustment_delay).await;
+        crate::pause(behaviour.adjustment_delay).await;
         let (sku, location, uom) = &positions[(draw(seed, "position", n) * positions.len() as f64) as usize];
         let magnitude = 1 + (draw(seed, "size", n) * f64::from(behaviour.max_delta.max(1))) as i64;
         let (reason, sign) = match (draw(seed, "reason", n) * 4.0) as u32 {
@@ -256,7 +256,7 @@ impl WmsSim {
             self.adjustments_forgotten.fetch_add(1, Ordering::SeqCst);
             return;
         }
-        let body = serde_json::to_value(&adjustment).expect("an adjustment serializes");
+        let body = crate::client::json_body(&adjustment);
         // A new business flow: its own trace.
         let trace = TraceParent::from_random(rand::random(), rand::random());
         for copy in 1..=self.faults.copies(core::INVENTORY_ADJUSTMENTS) {
@@ -314,7 +314,7 @@ impl WmsSim {
     /// delay later. A reorder fault sends the correction first and holds
     /// the first count back.
     async fn receive(self: Arc<Self>, expectation_id: String, trace: TraceParent) {
-        tokio::time::sleep(self.config.receipt_delay).await;
+        crate::pause(self.config.receipt_delay).await;
         // Counted against the latest revision; a cancelled one is not received.
         let current = self
             .expectations
@@ -399,12 +399,12 @@ impl WmsSim {
             events.reverse();
             gap = hold;
             if events.len() == 1 {
-                tokio::time::sleep(hold).await;
+                crate::pause(hold).await;
             }
         }
         for (i, event) in events.iter().enumerate() {
             if i > 0 {
-                tokio::time::sleep(gap).await;
+                crate::pause(gap).await;
             }
             self.emit(event, &trace).await;
         }
@@ -415,7 +415,7 @@ impl WmsSim {
     /// fault redelivers it as new requests (their own keys), as a webhook
     /// retry would.
     async fn emit(&self, receipt: &GoodsReceipt, trace: &TraceParent) {
-        let body = serde_json::to_value(receipt).expect("a receipt serializes");
+        let body = crate::client::json_body(receipt);
         let copies = self.faults.copies(core::GOODS_RECEIPTS);
         for copy in 1..=copies {
             let key = match copy {
@@ -531,12 +531,12 @@ fn take<T: serde::de::DeserializeOwned>(
                 r => format!("IBE-{id}-r{r}"),
             };
             wms.hold(&id, revision, exp, trace);
-            serde_json::to_value(PartnerAck { reference }).expect("an ack serializes")
+            PartnerAck { reference }
         },
     )
 }
 
-async fn inbound_expectation(State(wms): State<Arc<WmsSim>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn inbound_expectation(State(wms): State<Arc<WmsSim>>, Posted { headers, body }: Posted) -> Response {
     take(&wms, &headers, &body, |exp: InboundExpectation| {
         (exp.expectation_id.clone(), exp.revision, Some(exp))
     })
@@ -545,8 +545,7 @@ async fn inbound_expectation(State(wms): State<Arc<WmsSim>>, headers: HeaderMap,
 /// `POST /v1/inbound-expectation-updates`: a replaced ASN's expectation.
 async fn inbound_expectation_update(
     State(wms): State<Arc<WmsSim>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Response {
     take(&wms, &headers, &body, |exp: InboundExpectation| {
         wms.expectation_updates.fetch_add(1, Ordering::SeqCst);
@@ -558,8 +557,7 @@ async fn inbound_expectation_update(
 /// expectation withdrawn.
 async fn inbound_expectation_cancellation(
     State(wms): State<Arc<WmsSim>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Response {
     take(&wms, &headers, &body, |c: InboundExpectationCancellation| {
         wms.expectations_cancelled.fetch_add(1, Ordering::SeqCst);

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use contracts::http::TraceParent;
 use contracts::outbound::{Decision, ErpShipmentPosting, OrderRelease, OrderReleaseDecision};
@@ -104,15 +104,14 @@ impl ErpSim {
             .orders
             .get(order_number)
             .cloned()?;
-        let body = serde_json::to_value(&order).expect("an order serializes");
+        let body = crate::client::json_body(&order);
         let key = format!("order-release:{}:v{}", order.order_number, order.version);
         let trace = TraceParent::from_random(rand::random(), rand::random());
         let attempt = self.core.post(core::ORDER_RELEASES, &body, &key, &trace).await;
         let decision = attempt
             .is_success()
-            .then_some(attempt.body.as_ref())
-            .flatten()
-            .and_then(|b| OrderReleaseDecision::deserialize(b).ok());
+            .then(|| attempt.parse::<OrderReleaseDecision>())
+            .flatten();
         if let Some(d) = decision {
             let mut books = self.outbound.books.lock().expect("erp outbound lock");
             match d.decision {

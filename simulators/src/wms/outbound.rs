@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -25,7 +25,7 @@ use contracts::routes::core;
 use super::WmsSim;
 use crate::idempotency::StoredAnswer;
 use crate::recorder::now_us;
-use crate::{incoming_trace, parse_body, rfc3339_utc};
+use crate::{Posted, incoming_trace, parse_body, rfc3339_utc};
 
 /// Which items the warehouse knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,7 +183,7 @@ impl WmsSim {
     /// Picks, packs and ships an accepted order, then tells the core.
     async fn ship(self: Arc<Self>, order: OrderRelease, warehouse_order_id: String, trace: TraceParent) {
         let config = self.outbound.config.lock().expect("wms outbound lock").clone();
-        tokio::time::sleep(config.ship_delay).await;
+        crate::pause(config.ship_delay).await;
         let n = self.outbound.shipments.fetch_add(1, Ordering::SeqCst) + 1;
         let confirmation = ShipmentConfirmation {
             shipment_id: format!("SHP-{n:08}"),
@@ -211,7 +211,7 @@ impl WmsSim {
                 })
                 .collect(),
         };
-        let body = serde_json::to_value(&confirmation).expect("a confirmation serializes");
+        let body = crate::client::json_body(&confirmation);
         // At-least-once delivery: a duplicate fault redelivers the same event
         // as new requests (their own keys), as a webhook retry would.
         let copies = self.faults.copies(core::SHIPMENT_CONFIRMATIONS);
@@ -236,8 +236,7 @@ impl WmsSim {
 /// idempotent on Idempotency-Key and on (order_number, version).
 pub(super) async fn order_release(
     State(wms): State<Arc<WmsSim>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Response {
     let trace = incoming_trace(&headers);
     let order = match parse_body::<OrderRelease>(&body) {
