@@ -154,7 +154,11 @@ pub fn http_client(connect_timeout: Duration) -> Http {
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(connect_timeout));
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector)
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        // Idle connections close after 90 s, as reqwest's did.
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build(connector)
 }
 
 impl HttpAttempt {
