@@ -395,6 +395,8 @@ trait Write: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// The outbox rows its last successful run queued.
     fn take_fresh(&mut self) -> Vec<Fresh>;
+    /// Forgets its last run (it was rolled back and cannot run again).
+    fn discard(&mut self);
     /// Answers after the batch's commit (or its failure).
     fn finish(self: Box<Self>, committed: Result<(), String>);
 }
@@ -453,6 +455,11 @@ where
 
     fn take_fresh(&mut self) -> Vec<Fresh> {
         std::mem::take(self.fresh.get_mut())
+    }
+
+    fn discard(&mut self) {
+        self.result = None;
+        self.fresh.get_mut().clear();
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
@@ -559,6 +566,8 @@ fn run_savepoints(
     for mut job in batch {
         if let Err(e) = run_cached(&tx, "SAVEPOINT job") {
             tracing::error!(error = %e, "failed to open a job's savepoint");
+            // Not run here: what a rolled-back run left is not its answer.
+            job.discard();
             answered.push(job);
             continue;
         }
