@@ -187,50 +187,37 @@ fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: BufWriter<File>) {
     while rx.blocking_recv_many(&mut batch, BATCH) > 0 {
         let full = batch.len() == BATCH;
         for msg in batch.drain(..) {
-            match msg {
-                Msg::Record(mut exchange) => {
-                    if failed.is_some() {
-                        continue;
-                    }
-                    exchange.seq = seq;
-                    seq += 1;
-                    let written = serde_json::to_writer(&mut out, &exchange)
-                        .map_err(std::io::Error::from)
-                        .and_then(|()| out.write_all(b"\n"));
-                    if let Err(e) = written {
-                        failed = Some(e);
-                    }
-                }
-                Msg::Raw(mut exchange, request, response) => {
-                    if failed.is_some() {
-                        continue;
-                    }
-                    exchange.seq = seq;
-                    seq += 1;
-                    let (request, response) = (raw_body(request), raw_body(response));
-                    if let Err(e) = write_raw(&mut out, &mut line, &mut exchange, request, response) {
-                        failed = Some(e);
-                    }
-                }
-                Msg::Sent(mut exchange, request, response) => {
-                    if failed.is_some() {
-                        continue;
-                    }
-                    exchange.seq = seq;
-                    seq += 1;
-                    let request = (!request.is_empty()).then_some(RawBody::Verbatim(request));
-                    let response = raw_body(response);
-                    if let Err(e) = write_raw(&mut out, &mut line, &mut exchange, request, response) {
-                        failed = Some(e);
-                    }
-                }
+            // What each record's bodies are: its own (typed) members, or raw
+            // bytes spliced in.
+            let (mut exchange, raw) = match msg {
                 Msg::Flush(done) => {
                     let result = match &failed {
                         Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
                         None => out.flush().and_then(|()| out.get_ref().sync_data()).map(|()| seq),
                     };
                     let _ = done.send(result);
+                    continue;
                 }
+                _ if failed.is_some() => continue,
+                Msg::Record(exchange) => (exchange, None),
+                Msg::Raw(exchange, request, response) => {
+                    (exchange, Some((raw_body(request), raw_body(response))))
+                }
+                Msg::Sent(exchange, request, response) => {
+                    let request = (!request.is_empty()).then_some(RawBody::Verbatim(request));
+                    (exchange, Some((request, raw_body(response))))
+                }
+            };
+            exchange.seq = seq;
+            seq += 1;
+            let written = match raw {
+                None => serde_json::to_writer(&mut out, &exchange)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n")),
+                Some((request, response)) => write_raw(&mut out, &mut line, &mut exchange, request, response),
+            };
+            if let Err(e) = written {
+                failed = Some(e);
             }
         }
         if !full && rx.is_empty() {
