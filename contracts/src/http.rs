@@ -9,6 +9,26 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// RFC 9110 Retry-After.
 pub const RETRY_AFTER: &str = "retry-after";
 
+/// A `Retry-After` value's delay in seconds (RFC 9110 delay-seconds);
+/// `None` for an HTTP date or anything else.
+pub fn retry_after_seconds(value: &str) -> Option<u64> {
+    value.trim().parse().ok()
+}
+
+/// A transport error and its causes as one line ("client error (Connect):
+/// tcp connect error: Connection refused"), as every party words it in
+/// its records.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A parsed W3C `traceparent` (version 00).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceParent {
@@ -76,6 +96,33 @@ impl TraceParent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_delay_seconds_only() {
+        assert_eq!(retry_after_seconds(" 7 "), Some(7));
+        assert_eq!(retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_after_seconds("-1"), None);
+    }
+
+    #[test]
+    fn an_error_chain_names_every_cause() {
+        let inner = std::io::Error::other("connection refused");
+        let outer = ChainLink("connect failed", inner);
+        assert_eq!(error_chain(&outer), "connect failed: connection refused");
+    }
+
+    #[derive(Debug)]
+    struct ChainLink(&'static str, std::io::Error);
+    impl std::fmt::Display for ChainLink {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for ChainLink {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.1)
+        }
+    }
 
     #[test]
     fn traceparent_round_trips_and_rejects_malformed() {

@@ -245,11 +245,7 @@ async fn ask_wms(
         Ok(resp) => resp,
     };
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let retry_after = crate::outbox::retry_after(resp.headers()).map(|d| d.as_secs());
     let bytes = match resp.bytes().await {
         Ok(b) => b,
         Err(e) if e.is_timeout() => return Err(NoDecision::Timeout),

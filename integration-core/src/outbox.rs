@@ -177,13 +177,13 @@ impl Default for RetryConfig {
     }
 }
 
-/// Parses Retry-After as delay-seconds (RFC 9110); HTTP dates are treated
-/// as "retry later" with no extra bound.
-fn retry_after(headers: &axum::http::HeaderMap) -> Option<Duration> {
+/// An answer's Retry-After as delay-seconds (RFC 9110); HTTP dates are
+/// treated as "retry later" with no extra bound.
+pub(crate) fn retry_after(headers: &axum::http::HeaderMap) -> Option<Duration> {
     headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(contracts::http::retry_after_seconds)
         .map(Duration::from_secs)
 }
 

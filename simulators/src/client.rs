@@ -21,7 +21,10 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER, TRACEPARENT, TraceParent};
+use contracts::http::{
+    IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER, TRACEPARENT, TraceParent, error_chain,
+    retry_after_seconds,
+};
 use contracts::{Direction, Exchange, Role};
 
 use crate::recorder::{Recorder, now_us};
@@ -65,6 +68,16 @@ impl Attempt {
         match self.status {
             None => true,
             Some(s) => matches!(s, 408 | 409 | 429) || s >= 500,
+        }
+    }
+
+    /// An attempt that got no answer.
+    fn failed(error: String) -> Self {
+        Self {
+            status: None,
+            body: Bytes::new(),
+            retry_after: None,
+            error: Some(error),
         }
     }
 
@@ -174,25 +187,12 @@ pub struct PartnerClient {
     bearer: std::sync::Arc<std::sync::OnceLock<Bearer>>,
 }
 
-/// A transport error with its causes ("client error (Connect): tcp connect
-/// error: Connection refused (os error 111)").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// An answer's `Retry-After` in seconds, when it has one.
 fn retry_after(headers: &axum::http::HeaderMap) -> Option<Duration> {
     headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(retry_after_seconds)
         .map(Duration::from_secs)
 }
 
@@ -264,17 +264,7 @@ impl PartnerClient {
     /// Sends one request and reads its answer to the end, within
     /// [`ATTEMPT_TIMEOUT`]; the answer and whether it was a replay.
     async fn exchange(&self, request: Request<Full<Bytes>>) -> (Attempt, bool) {
-        let failed = |error: String| {
-            (
-                Attempt {
-                    status: None,
-                    body: Bytes::new(),
-                    retry_after: None,
-                    error: Some(error),
-                },
-                false,
-            )
-        };
+        let failed = |error: String| (Attempt::failed(error), false);
         let sent = tokio::time::timeout(ATTEMPT_TIMEOUT, async {
             let response = self.http.request(request).await.map_err(|e| error_chain(&e))?;
             let (parts, body) = response.into_parts();
@@ -317,15 +307,7 @@ impl PartnerClient {
         let started_at_us = now_us();
         let (attempt, replayed) = match self.request(path, body, idempotency_key, trace) {
             Ok(request) => self.exchange(request).await,
-            Err(error) => (
-                Attempt {
-                    status: None,
-                    body: Bytes::new(),
-                    retry_after: None,
-                    error: Some(error),
-                },
-                false,
-            ),
+            Err(error) => (Attempt::failed(error), false),
         };
         let exchange = Exchange {
             seq: 0,

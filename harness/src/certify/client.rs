@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contracts::http::{IDEMPOTENCY_KEY, RETRY_AFTER, TRACEPARENT, TraceParent};
+use contracts::http::{IDEMPOTENCY_KEY, RETRY_AFTER, TRACEPARENT, TraceParent, error_chain};
 use contracts::{Direction, Exchange, Role};
 use simulators::recorder::{Recorder, now_us};
 
@@ -297,18 +297,6 @@ impl TargetClient {
             .await;
         answer
     }
-}
-
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Which role calls a core path, or a resource under it (the core binds

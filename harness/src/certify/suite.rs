@@ -456,7 +456,7 @@ impl Suite {
         for t in too_many {
             let subject = format!("{} {}", t.method, t.path);
             match t.retry_after.as_deref().map(str::trim) {
-                Some(v) if v.parse::<u64>().is_ok() || looks_like_http_date(v) => {
+                Some(v) if contracts::http::retry_after_seconds(v).is_some() || looks_like_http_date(v) => {
                     checks
                         .rate_limit
                         .case(subject, true, format!("429 with Retry-After: {v}"))

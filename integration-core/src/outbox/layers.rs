@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder};
 
-use contracts::http::{IDEMPOTENCY_KEY, TRACEPARENT, TraceParent};
+use contracts::http::{IDEMPOTENCY_KEY, TRACEPARENT, TraceParent, error_chain};
 
 use super::{AttemptOutcome, MAX_RETRY_AFTER, retry_after};
 use crate::store::Delivery;
@@ -168,19 +168,6 @@ impl HttpAttempt {
             base: base.trim_end_matches('/').to_owned(),
         }
     }
-}
-
-/// An error and its causes, as one line ("client error (Connect): tcp
-/// connect error: Connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 impl Service<Delivery> for HttpAttempt {
