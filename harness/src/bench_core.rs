@@ -412,6 +412,10 @@ pub struct LifecycleOptions {
     pub duration: Duration,
     /// Release loops, one release in flight each.
     pub concurrency: usize,
+    /// POs released and not yet completed, at most (a loop waits for one
+    /// to complete before it releases another); `None`: no bound, each loop
+    /// releases its next PO as soon as the core has taken the last.
+    pub in_flight: Option<usize>,
     /// Lines per PO.
     pub lines: u32,
     /// Time allowed after the window for the flow to drain.
@@ -598,15 +602,45 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     ];
 
     let lines = u64::from(opts.lines.max(1));
-    let completed = || erp.summary().goods_receipt_postings as u64 / lines;
+    let completed = {
+        let erp = erp.clone();
+        move || erp.summary().goods_receipt_postings as u64 / lines
+    };
     let next = Arc::new(AtomicU64::new(0));
+    // The bound on POs in flight: a permit per PO released, given back
+    // (by the watcher below) as POs complete.
+    let in_flight = opts
+        .in_flight
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1))));
     let cpu_before = cpu_snapshot();
     let start = Instant::now();
+    let window_end = tokio::time::Instant::from_std(start + opts.duration);
+    let watcher = in_flight.clone().map(|permits| {
+        let completed = completed.clone();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let now = completed();
+                if now > seen {
+                    permits.add_permits((now - seen) as usize);
+                    seen = now;
+                }
+            }
+        })
+    });
     let mut loops = JoinSet::new();
     for _ in 0..opts.concurrency.max(1) {
         let (erp, next, window, n_lines) = (erp.clone(), next.clone(), opts.duration, opts.lines.max(1));
+        let in_flight = in_flight.clone();
         loops.spawn(async move {
             while start.elapsed() < window {
+                if let Some(permits) = &in_flight {
+                    match tokio::time::timeout_at(window_end, permits.acquire()).await {
+                        Ok(Ok(permit)) => permit.forget(),
+                        _ => break,
+                    }
+                }
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let po = purchase_order(n, n_lines);
                 let number = po.po_number.clone();
@@ -616,6 +650,9 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
         });
     }
     loops.join_all().await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     let window = start.elapsed();
     let cpu_after = cpu_snapshot();
     let completed_in_window = completed();

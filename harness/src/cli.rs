@@ -263,6 +263,12 @@ pub enum BenchCommand {
         /// stayed idle).
         #[arg(long, default_value_t = 128)]
         concurrency: usize,
+        /// POs released and not yet completed (every line posted at the
+        /// ERP), at most: a loop releases its next PO only when one has
+        /// completed, so the run measures what the flow sustains, not how
+        /// fast the core takes in POs it will deliver later. 0: no bound.
+        #[arg(long, default_value_t = 0)]
+        in_flight: usize,
         /// Lines per PO.
         #[arg(long, default_value_t = 1)]
         lines: u32,
@@ -695,6 +701,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 BenchCommand::CoreLifecycle {
                     seconds,
                     concurrency,
+                    in_flight,
                     lines,
                     drain_seconds,
                     dir,
@@ -713,6 +720,7 @@ pub async fn execute(cli: Cli) -> u8 {
             let opts = crate::bench_core::LifecycleOptions {
                 duration: std::time::Duration::from_secs(seconds),
                 concurrency,
+                in_flight: (in_flight > 0).then_some(in_flight),
                 lines,
                 drain: std::time::Duration::from_secs(drain_seconds),
                 dir,
