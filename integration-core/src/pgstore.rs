@@ -17,8 +17,9 @@
 //!   `lease_until_us`) with `FOR UPDATE SKIP LOCKED`, so two replicas never
 //!   claim the same row, and a row whose lease ran out (its replica died)
 //!   is claimed by another.
-//! - **DDL** is the SQLite schema translated by [`crate::db::ddl_for`],
-//!   plus the lease columns, created under an advisory lock so replicas
+//! - **DDL** is the SQLite schema translated by [`crate::db::ddl_for`]
+//!   (and brought up to date by [`crate::store::upgrade_schema`]), plus
+//!   the lease columns, created under an advisory lock so replicas
 //!   starting together do not race.
 
 use std::sync::{Arc, Mutex, mpsc};
@@ -220,6 +221,7 @@ fn create_schema(client: &mut postgres::Client) -> Result<(), DbError> {
     for ddl in crate::store::schemas() {
         tx.batch_execute(&ddl_for(Engine::Postgres, ddl))?;
     }
+    crate::store::upgrade_schema(&PgConn::new(&mut tx))?;
     tx.batch_execute(LEASE_DDL)?;
     tx.execute(
         "CREATE INDEX IF NOT EXISTS outbox_lease ON outbox(partner, state, lease_until_us)",
@@ -370,6 +372,9 @@ fn schema_template(server: &str) -> Result<String, DbError> {
     let mut ddl = Sha256::new();
     for part in crate::store::schemas() {
         ddl.update(ddl_for(Engine::Postgres, part).as_bytes());
+    }
+    for part in crate::store::TRACE_INDEXES {
+        ddl.update(part.as_bytes());
     }
     ddl.update(LEASE_DDL.as_bytes());
     let hash = ddl.finalize();

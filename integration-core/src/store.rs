@@ -27,7 +27,7 @@
 //! same committer, so it shares the intakes' fsyncs instead of paying its
 //! own. Reads use a second connection (WAL lets it read beside the writer).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     payload_hash TEXT NOT NULL,
     payload TEXT NOT NULL,
     trace_id TEXT NOT NULL,
-    received_at_us INTEGER NOT NULL
+    received_at_us INTEGER NOT NULL,
+    -- `traces.no` of `trace_id` (see `traces`).
+    trace_no INTEGER
 );
 CREATE INDEX IF NOT EXISTS inbox_business_key ON inbox(kind, business_key);
 
@@ -132,7 +134,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_status INTEGER,
     last_error TEXT,
     created_at_us INTEGER NOT NULL,
-    delivered_at_us INTEGER
+    delivered_at_us INTEGER,
+    -- `traces.no` of `trace_id` (see `traces`).
+    trace_no INTEGER
 );
 -- What each lane reads: only pending rows are indexed, so a delivered row
 -- leaves the index and the index stays as small as the backlog. Dead
@@ -142,9 +146,95 @@ CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(id) WHERE state = 'dead';
 -- Indexes of earlier versions, replaced by the two above.
 DROP INDEX IF EXISTS outbox_due;
 DROP INDEX IF EXISTS outbox_partner_due;
-CREATE INDEX IF NOT EXISTS inbox_trace ON inbox(trace_id);
-CREATE INDEX IF NOT EXISTS outbox_trace ON outbox(trace_id);
+
+-- One row per distinct trace id, numbered in order of first use. The
+-- inbox and outbox find a trace's rows by its number (`TRACE_INDEXES`):
+-- an index on the random 128-bit trace id itself took a random leaf page
+-- per message, each written to the WAL by its commit; the numbers of the
+-- flows in flight are recent, so their inserts land at the index's tail,
+-- and the random insert is paid once per trace, here.
+CREATE TABLE IF NOT EXISTS traces (
+    no INTEGER PRIMARY KEY,
+    trace_id TEXT NOT NULL UNIQUE
+);
 "#;
+
+/// The trace indexes, created once the inbox and outbox have `trace_no`
+/// (a store made before it gets the column at open, see
+/// [`upgrade_schema`]); the indexes on the trace id of earlier versions go.
+pub(crate) const TRACE_INDEXES: [&str; 4] = [
+    "DROP INDEX IF EXISTS inbox_trace",
+    "DROP INDEX IF EXISTS outbox_trace",
+    "CREATE INDEX IF NOT EXISTS inbox_trace_no ON inbox(trace_no)",
+    "CREATE INDEX IF NOT EXISTS outbox_trace_no ON outbox(trace_no)",
+];
+
+/// Brings the tables `schemas()` created (or found) to the current
+/// schema, inside the caller's transaction: a store whose inbox and outbox
+/// predate `trace_no` gets the columns, every trace id of theirs a row of
+/// `traces` and every row its number; then the trace indexes.
+pub(crate) fn upgrade_schema(conn: &dyn Conn) -> Result<(), DbError> {
+    for table in ["inbox", "outbox"] {
+        let has: i64 = match conn.engine() {
+            Engine::Sqlite => conn.one(
+                "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = 'trace_no'",
+                args![table],
+            )?,
+            Engine::Postgres => conn.one(
+                "SELECT COUNT(*) FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name::text = ?1 AND column_name = 'trace_no'",
+                args![table],
+            )?,
+        };
+        if has > 0 {
+            continue;
+        }
+        conn.execute(
+            &crate::db::ddl_for(
+                conn.engine(),
+                &format!("ALTER TABLE {table} ADD COLUMN trace_no INTEGER"),
+            ),
+            &[],
+        )?;
+        conn.execute(
+            &format!(
+                "INSERT INTO traces (trace_id)
+                 SELECT trace_id FROM (SELECT trace_id, MIN(id) AS first_id FROM {table} GROUP BY trace_id) AS t
+                 WHERE true ORDER BY first_id
+                 ON CONFLICT (trace_id) DO NOTHING"
+            ),
+            &[],
+        )?;
+        conn.execute(
+            &format!(
+                "UPDATE {table} SET trace_no = (SELECT no FROM traces WHERE traces.trace_id = {table}.trace_id)"
+            ),
+            &[],
+        )?;
+    }
+    for ddl in TRACE_INDEXES {
+        conn.execute(ddl, &[])?;
+    }
+    Ok(())
+}
+
+/// The number of `trace_id` in `traces`, which gets a row if it has none:
+/// looked up first (most messages belong to a trace already known); an
+/// insert that finds the row there (another transaction, another replica)
+/// looks it up again.
+fn trace_no_of(conn: &dyn Conn, trace_id: &str) -> Result<i64, DbError> {
+    let find = "SELECT no FROM traces WHERE trace_id = ?1";
+    if let Some(no) = conn.one_opt(find, args![trace_id])? {
+        return Ok(no);
+    }
+    match conn.one_opt(
+        "INSERT INTO traces (trace_id) VALUES (?1) ON CONFLICT (trace_id) DO NOTHING RETURNING no",
+        args![trace_id],
+    )? {
+        Some(no) => Ok(no),
+        None => conn.one(find, args![trace_id]),
+    }
+}
 
 /// SHA-256 of a JSON value's canonical text (serde_json sorts object keys).
 pub fn payload_hash(value: &serde_json::Value) -> String {
@@ -259,12 +349,29 @@ pub struct Tx<'a> {
     pub(crate) tx: &'a dyn Conn,
     pub message_id: i64,
     pub trace_id: &'a str,
+    /// The number of `trace_id` in `traces`, once known (an intake knows
+    /// it; an ops transaction looks it up at its first enqueue).
+    trace_no: Cell<Option<i64>>,
     pub now_us: u64,
 }
 
 impl<'a> Tx<'a> {
     pub fn conn(&self) -> &'a dyn Conn {
         self.tx
+    }
+
+    /// The number of `trace_id` (this transaction's trace when it is
+    /// that one, looked up once).
+    fn trace_no(&self, trace_id: &str) -> Result<i64, DbError> {
+        if trace_id != self.trace_id {
+            return trace_no_of(self.tx, trace_id);
+        }
+        if let Some(no) = self.trace_no.get() {
+            return Ok(no);
+        }
+        let no = trace_no_of(self.tx, trace_id)?;
+        self.trace_no.set(Some(no));
+        Ok(no)
     }
 
     /// Queues a delivery to `partner`, to go out after this transaction commits.
@@ -313,18 +420,29 @@ impl<'a> Tx<'a> {
         trace_id: &str,
     ) -> Result<(), ApiError> {
         let body = serde_json::to_string(body).map_err(|e| ApiError::Storage(e.to_string()))?;
-        let args = args![target, path, idempotency_key, body, trace_id, self.now_us];
+        let trace_no = self.trace_no(trace_id)?;
+        let args = args![
+            target,
+            path,
+            idempotency_key,
+            body,
+            trace_id,
+            self.now_us,
+            trace_no
+        ];
         let Some(fresh) = self.tx.fresh() else {
             self.tx.execute(
-                "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us,
+                                     trace_no)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
                 args,
             )?;
             return Ok(());
         };
         let id: i64 = self.tx.one(
-            "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+            "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us,
+                                 trace_no)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) RETURNING id",
             args,
         )?;
         fresh.borrow_mut().push(Fresh {
@@ -735,10 +853,15 @@ impl Store {
             conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             Ok(conn)
         };
-        let writer = open()?;
+        let mut writer = open()?;
+        // One transaction: an upgrade of an older store happens whole or
+        // not at all.
+        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for ddl in schemas() {
-            writer.execute_batch(ddl)?;
+            tx.execute_batch(ddl)?;
         }
+        upgrade_schema(&SqliteConn(&tx))?;
+        tx.commit()?;
         let reader = open()?;
         let (jobs, queue) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
@@ -908,6 +1031,7 @@ impl Store {
                 tx: c,
                 message_id: 0,
                 trace_id: &trace_id,
+                trace_no: Cell::new(None),
                 now_us,
             })
         })
@@ -1152,15 +1276,18 @@ impl Store {
     pub fn trace(&self, trace_id: &str) -> Result<Vec<TraceHop>, DbError> {
         let trace_id = trace_id.to_owned();
         let (intakes, deliveries) = self.read(move |c| {
+            let Some(no) = c.one_opt::<i64>("SELECT no FROM traces WHERE trace_id = ?1", args![trace_id])? else {
+                return Ok((Vec::new(), Vec::new()));
+            };
             let intakes = c.query_all(
-                "SELECT id, kind, business_key, received_at_us FROM inbox WHERE trace_id = ?1 ORDER BY id",
-                args![trace_id],
+                "SELECT id, kind, business_key, received_at_us FROM inbox WHERE trace_no = ?1 ORDER BY id",
+                args![no],
             )?;
             let deliveries = c.query_all(
                 "SELECT id, partner, path, idempotency_key, state, attempts, last_status, last_error, created_at_us,
                         delivered_at_us
-                 FROM outbox WHERE trace_id = ?1 ORDER BY id",
-                args![trace_id],
+                 FROM outbox WHERE trace_no = ?1 ORDER BY id",
+                args![no],
             )?;
             Ok((intakes, deliveries))
         })?;
@@ -1304,22 +1431,25 @@ fn intake_in(
             },
         ),
         None => {
+            let trace_no = trace_no_of(tx, &intake.trace_id)?;
             let message_id: i64 = tx.one(
-                "INSERT INTO inbox (kind, business_key, payload_hash, payload, trace_id, received_at_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                "INSERT INTO inbox (kind, business_key, payload_hash, payload, trace_id, received_at_us, trace_no)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
                 args![
                     intake.kind,
                     intake.business_key,
                     hash,
                     body.text,
                     intake.trace_id,
-                    now_us
+                    now_us,
+                    trace_no
                 ],
             )?;
             apply(&Tx {
                 tx,
                 message_id,
                 trace_id: &intake.trace_id,
+                trace_no: Cell::new(Some(trace_no)),
                 now_us,
             })?;
             (

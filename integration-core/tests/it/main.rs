@@ -24,3 +24,4 @@ mod reconciliation;
 mod regressions;
 mod security;
 mod support;
+mod traces;

@@ -93,6 +93,69 @@ async fn a_trace_lists_the_intake_and_its_deliveries_with_attempts() {
 }
 
 crate::both_backends! {
+/// A second intake on a trace joins it (its intake and delivery listed
+/// after the first's); an intake on another trace stays out of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intakes_on_one_trace_are_listed_together_and_another_trace_apart() {
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let (shared, other) = (trace_id(0x51), trace_id(0x52));
+    for (key, po, trace) in [
+        ("po-s1", "PO-S1", &shared),
+        ("po-o1", "PO-O1", &other),
+        ("po-s2", "PO-S2", &shared),
+    ] {
+        let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+        assert_accepted(
+            &post_with(
+                &url,
+                core::PURCHASE_ORDERS,
+                Send {
+                    key: Some(key),
+                    traceparent: Some(&traceparent),
+                },
+                &purchase_order(po, &[(1, 10)]),
+            )
+            .await,
+        );
+    }
+    parties.supplier.wait_for(supplier::PURCHASE_ORDERS, 3).await;
+    quiescent(&t.core).await;
+
+    let hops = |trace: String| {
+        let url = url.clone();
+        async move {
+            let a = get(&format!("{url}/v1/trace/{trace}")).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            let got: Trace = serde_json::from_value(a.body).unwrap();
+            got.hops
+                .iter()
+                .map(|h| match h {
+                    TraceHop::Intake { business_key, .. } => format!("in:{business_key}"),
+                    TraceHop::Delivery { partner, state, .. } => format!("out:{partner}:{state:?}"),
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        hops(shared.clone()).await,
+        [
+            "in:PO-S1:v1",
+            "out:supplier:Delivered",
+            "in:PO-S2:v1",
+            "out:supplier:Delivered"
+        ]
+    );
+    assert_eq!(
+        hops(other.clone()).await,
+        ["in:PO-O1:v1", "out:supplier:Delivered"]
+    );
+    t.stop().await;
+}
+}
+
+crate::both_backends! {
 /// Prometheus text: outbox depth by partner and state, attempts, dead
 /// letters, intake counts, and requests and latency per route, refused
 /// requests included.

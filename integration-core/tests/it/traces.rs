@@ -1,0 +1,282 @@
+//! `Store::trace` on trace numbers (`traces`, `inbox.trace_no`,
+//! `outbox.trace_no`): an intake's hops and the deliveries it queued, on
+//! both engines; and a store made before trace numbers, upgraded at open.
+
+use contracts::Role;
+use contracts::ops::TraceHop;
+use integration_core::Store;
+use integration_core::store::{Intake, StoreOptions};
+use serde_json::json;
+
+use crate::support::{PG_SERVER, pg_database};
+
+const T: &str = "0af7651916cd43dd8448eb211c80319c";
+const U: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const V: &str = "00f067aa0ba902b700f067aa0ba902b7";
+const UNKNOWN: &str = "ffffffffffffffffffffffffffffffff";
+
+fn intake(key: &str, business_key: &str, trace_id: &str) -> Intake {
+    Intake {
+        kind: "test",
+        endpoint: "/v1/test",
+        business_key: business_key.to_owned(),
+        idempotency_key: key.to_owned(),
+        payload: json!({ "k": business_key }),
+        trace_id: trace_id.to_owned(),
+        dedupe: true,
+    }
+}
+
+/// The hops of `trace_id` as `in:<business key>` and
+/// `out:<partner>:<idempotency key>`, in the store's order.
+fn hops(store: &Store, trace_id: &str) -> Vec<String> {
+    store
+        .trace(trace_id)
+        .unwrap()
+        .into_iter()
+        .map(|h| match h {
+            TraceHop::Intake { business_key, .. } => format!("in:{business_key}"),
+            TraceHop::Delivery {
+                partner,
+                idempotency_key,
+                ..
+            } => format!("out:{partner}:{idempotency_key}"),
+        })
+        .collect()
+}
+
+fn count(store: &Store, sql: &'static str) -> i64 {
+    store.read(move |c| c.one::<i64>(sql, &[])).unwrap()
+}
+
+/// Two intakes on trace T, one on U; a delivery queued on another
+/// message's trace (V); an ops transaction's delivery on T.
+fn intakes_and_their_deliveries_are_listed_by_trace(store: &Store) {
+    let first = store
+        .intake(&intake("k1", "B-1", T), 10, |tx| {
+            tx.enqueue(Role::Erp, "/v1/x", "out-1", &json!({ "n": 1 }))?;
+            tx.enqueue_traced(Role::Wms, "/v1/y", "out-v", &json!({ "n": 2 }), V)
+        })
+        .unwrap();
+    assert_eq!(first.status, 201);
+    assert_eq!(first.ack.trace_id, T);
+    store
+        .intake(&intake("k2", "B-2", U), 20, |tx| {
+            tx.enqueue(Role::Erp, "/v1/x", "out-2", &json!({ "n": 3 }))
+        })
+        .unwrap();
+    store
+        .intake(&intake("k3", "B-3", T), 30, |tx| {
+            tx.enqueue(Role::Supplier, "/v1/z", "out-3", &json!({ "n": 4 }))
+        })
+        .unwrap();
+    // A replay and a duplicate add nothing.
+    let replay = store.intake(&intake("k3", "B-3", T), 35, |_| Ok(())).unwrap();
+    assert!(replay.replayed);
+    let duplicate = store.intake(&intake("k4", "B-3", U), 36, |_| Ok(())).unwrap();
+    assert_eq!(duplicate.status, 200);
+    store
+        .ops_transaction(T, 40, |tx| {
+            tx.enqueue(Role::Erp, "/v1/ops", "out-4", &json!({ "n": 5 }))
+        })
+        .unwrap();
+
+    assert_eq!(
+        hops(store, T),
+        [
+            "in:B-1",
+            "out:erp:out-1",
+            "in:B-3",
+            "out:supplier:out-3",
+            "out:erp:out-4"
+        ]
+    );
+    assert_eq!(hops(store, U), ["in:B-2", "out:erp:out-2"]);
+    assert_eq!(hops(store, V), ["out:wms:out-v"]);
+    assert!(hops(store, UNKNOWN).is_empty());
+    // One number per distinct trace; every row has its trace's.
+    assert_eq!(count(store, "SELECT COUNT(*) FROM traces"), 3);
+    assert_eq!(
+        count(
+            store,
+            "SELECT COUNT(*) FROM inbox JOIN traces ON traces.no = inbox.trace_no
+             WHERE traces.trace_id = inbox.trace_id"
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            store,
+            "SELECT COUNT(*) FROM outbox JOIN traces ON traces.no = outbox.trace_no
+             WHERE traces.trace_id = outbox.trace_id"
+        ),
+        5
+    );
+}
+
+#[test]
+fn intakes_and_their_deliveries_are_listed_by_trace_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("core.sqlite")).unwrap();
+    intakes_and_their_deliveries_are_listed_by_trace(&store);
+    // Read through the trace-number indexes, not a scan.
+    for (table, index) in [("inbox", "inbox_trace_no"), ("outbox", "outbox_trace_no")] {
+        let sql =
+            format!("EXPLAIN QUERY PLAN SELECT id, trace_id FROM {table} WHERE trace_no = 1 ORDER BY id");
+        let plan = store
+            .read(move |c| c.query_all(&sql, &[]))
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String>(3).unwrap())
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(plan.contains(&format!("USING INDEX {index}")), "{table}: {plan}");
+    }
+}
+
+#[test]
+fn intakes_and_their_deliveries_are_listed_by_trace_postgres() {
+    let db = pg_database();
+    let store = Store::open_postgres(&db.url(), StoreOptions::default()).unwrap();
+    intakes_and_their_deliveries_are_listed_by_trace(&store);
+}
+
+/// The inbox and outbox as the store made them before trace numbers, with
+/// their indexes on the trace id, and rows on traces T and U.
+const OLD_SQLITE: &str = "
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    business_key TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    received_at_us INTEGER NOT NULL
+);
+CREATE INDEX inbox_business_key ON inbox(kind, business_key);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    partner TEXT NOT NULL,
+    path TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at_us INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    last_status INTEGER,
+    last_error TEXT,
+    created_at_us INTEGER NOT NULL,
+    delivered_at_us INTEGER
+);
+CREATE INDEX outbox_pending ON outbox(partner, next_attempt_at_us) WHERE state = 'pending';
+CREATE INDEX outbox_dead ON outbox(id) WHERE state = 'dead';
+CREATE INDEX inbox_trace ON inbox(trace_id);
+CREATE INDEX outbox_trace ON outbox(trace_id);
+";
+
+const OLD_ROWS: &str = "
+INSERT INTO inbox (kind, business_key, payload_hash, payload, trace_id, received_at_us) VALUES
+    ('test', 'B-1', 'h1', '{}', '0af7651916cd43dd8448eb211c80319c', 10),
+    ('test', 'B-2', 'h2', '{}', '4bf92f3577b34da6a3ce929d0e0e4736', 20);
+INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, state, created_at_us) VALUES
+    ('erp', '/v1/x', 'out-1', '{}', '0af7651916cd43dd8448eb211c80319c', 10, 'delivered', 10),
+    ('wms', '/v1/y', 'out-2', '{}', '4bf92f3577b34da6a3ce929d0e0e4736', 20, 'pending', 20),
+    ('supplier', '/v1/z', 'out-3', '{}', '0af7651916cd43dd8448eb211c80319c', 30, 'dead', 30);
+";
+
+/// What an upgraded store must answer, and that a new intake on an old
+/// trace joins it.
+fn old_rows_are_traced_after_the_upgrade(store: &Store) {
+    assert_eq!(hops(store, T), ["in:B-1", "out:erp:out-1", "out:supplier:out-3"]);
+    assert_eq!(hops(store, U), ["in:B-2", "out:wms:out-2"]);
+    assert_eq!(count(store, "SELECT COUNT(*) FROM traces"), 2);
+    store
+        .intake(&intake("k9", "B-9", T), 40, |tx| {
+            tx.enqueue(Role::Erp, "/v1/x", "out-9", &json!({ "n": 9 }))
+        })
+        .unwrap();
+    assert_eq!(
+        hops(store, T),
+        [
+            "in:B-1",
+            "out:erp:out-1",
+            "out:supplier:out-3",
+            "in:B-9",
+            "out:erp:out-9"
+        ]
+    );
+    assert_eq!(count(store, "SELECT COUNT(*) FROM traces"), 2);
+}
+
+#[test]
+fn a_store_made_before_trace_numbers_is_upgraded_at_open_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(OLD_SQLITE).unwrap();
+        c.execute_batch(OLD_ROWS).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    old_rows_are_traced_after_the_upgrade(&store);
+    drop(store);
+
+    let indexes = |path: &std::path::Path| -> Vec<String> {
+        let c = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = c
+            .prepare("SELECT name FROM sqlite_master
+                 WHERE type = 'index' AND tbl_name IN ('inbox', 'outbox') AND name LIKE '%trace%' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(indexes(&path), ["inbox_trace_no", "outbox_trace_no"]);
+    // Opening it again changes nothing.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(hops(&store, U), ["in:B-2", "out:wms:out-2"]);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM traces"), 2);
+    drop(store);
+    assert_eq!(indexes(&path), ["inbox_trace_no", "outbox_trace_no"]);
+}
+
+#[test]
+fn a_store_made_before_trace_numbers_is_upgraded_at_open_postgres() {
+    // An empty database, not the migrated template.
+    let db = integration_core::pgstore::ScratchDb::create(PG_SERVER, "crossdock_t")
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_SERVER}: {e}"));
+    let old = OLD_SQLITE
+        .replace(
+            "INTEGER PRIMARY KEY",
+            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        )
+        .replace("INTEGER", "BIGINT");
+    {
+        let mut c = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
+        c.batch_execute(&old).unwrap();
+        c.batch_execute(OLD_ROWS).unwrap();
+    }
+    let store = Store::open_postgres(&db.url(), StoreOptions::default()).unwrap();
+    old_rows_are_traced_after_the_upgrade(&store);
+    let indexes = store
+        .read(|c| {
+            c.query_all(
+                "SELECT indexname::text FROM pg_indexes
+                 WHERE schemaname = current_schema() AND tablename IN ('inbox', 'outbox')
+                   AND indexname LIKE '%trace%' ORDER BY indexname",
+                &[],
+            )
+        })
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String>(0).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(indexes, ["inbox_trace_no", "outbox_trace_no"]);
+    drop(store);
+    // A second replica opening it changes nothing.
+    let again = Store::open_postgres(&db.url(), StoreOptions::default()).unwrap();
+    assert_eq!(hops(&again, U), ["in:B-2", "out:wms:out-2"]);
+    assert_eq!(count(&again, "SELECT COUNT(*) FROM traces"), 2);
+}
