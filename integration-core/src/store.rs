@@ -39,7 +39,7 @@ use tokio::sync::oneshot;
 
 use contracts::{IntakeAck, IntakeOutcome, Role};
 
-use crate::db::{Conn, DbError, Engine, Row, SqliteConn, Value, args};
+use crate::db::{Arg, Conn, DbError, Engine, Row, SqliteConn, ToArg, Value, args};
 use crate::error::ApiError;
 use crate::pgstore::Pool;
 
@@ -439,10 +439,10 @@ impl<'a> Tx<'a> {
             )?;
             return Ok(());
         };
-        let id: i64 = self.tx.one(
+        let id: i64 = self.tx.insert_id(
             "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us,
                                  trace_no)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
             args,
         )?;
         fresh.borrow_mut().push(Fresh {
@@ -540,11 +540,14 @@ impl Conn for Collecting<'_> {
     fn engine(&self) -> Engine {
         Engine::Sqlite
     }
-    fn execute(&self, sql: &str, args: &[Value]) -> Result<usize, DbError> {
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize, DbError> {
         self.conn.execute(sql, args)
     }
-    fn query_all(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError> {
+    fn query_all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
         self.conn.query_all(sql, args)
+    }
+    fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> Result<i64, DbError> {
+        self.conn.insert_id(sql, args)
     }
     fn fresh(&self) -> Option<&RefCell<Vec<Fresh>>> {
         Some(self.fresh)
@@ -1166,12 +1169,18 @@ impl Store {
     /// applies only while the row's lease is still this replica's (another
     /// replica may have reclaimed it after the lease ran out), and releases
     /// the lease.
-    async fn mark(&self, set: &'static str, args: Vec<Value>) -> Result<(), ApiError> {
-        let id = args.first().cloned();
+    async fn mark(&self, set: &'static str, args: Vec<Arg<'_>>) -> Result<(), ApiError> {
+        let id = args.first().copied().map(Value::from);
+        // Owned (the write runs on another thread), borrowed again there.
+        let args: Vec<Value> = args.into_iter().map(Value::from).collect();
+        fn borrowed(args: &[Value]) -> Vec<Arg<'_>> {
+            args.iter().map(ToArg::to_arg).collect()
+        }
         match self.lease_owner() {
             None => {
                 let sql = format!("UPDATE outbox SET {set} WHERE id = ?1");
-                self.write(move |c| Ok(c.execute(&sql, &args)?)).await?;
+                self.write(move |c| Ok(c.execute(&sql, &borrowed(&args))?))
+                    .await?;
             }
             Some(owner) => {
                 let n = args.len() + 1;
@@ -1181,7 +1190,9 @@ impl Store {
                 );
                 let mut args = args;
                 args.push(Value::Text(owner));
-                let changed = self.write(move |c| Ok(c.execute(&sql, &args)?)).await?;
+                let changed = self
+                    .write(move |c| Ok(c.execute(&sql, &borrowed(&args))?))
+                    .await?;
                 if changed == 0 {
                     tracing::info!(?id, "outbox row no longer leased to this replica: mark skipped");
                 }
@@ -1432,9 +1443,9 @@ fn intake_in(
         ),
         None => {
             let trace_no = trace_no_of(tx, &intake.trace_id)?;
-            let message_id: i64 = tx.one(
+            let message_id: i64 = tx.insert_id(
                 "INSERT INTO inbox (kind, business_key, payload_hash, payload, trace_id, received_at_us, trace_no)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 args![
                     intake.kind,
                     intake.business_key,
