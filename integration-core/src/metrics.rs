@@ -40,31 +40,50 @@ impl Histogram {
     }
 }
 
-/// Request metrics, by (method, route template).
+/// Request metrics, by (method, route template): both label values are
+/// static strings, so recording a request allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
+    by_route: Mutex<ByRoute>,
+}
+
+#[derive(Debug, Default)]
+struct ByRoute {
     /// (method, route, status) → count.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    requests: BTreeMap<(&'static str, &'static str, u16), u64>,
     /// (method, route) → latency.
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    latency: BTreeMap<(&'static str, &'static str), Histogram>,
 }
 
 impl Metrics {
-    pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let key = (method.to_owned(), route.to_owned());
-        *self
-            .requests
-            .lock()
-            .expect("metrics lock")
-            .entry((key.0.clone(), key.1.clone(), status))
-            .or_default() += 1;
-        self.latency
-            .lock()
-            .expect("metrics lock")
-            .entry(key)
+    pub fn record(&self, method: &'static str, route: &'static str, status: u16, seconds: f64) {
+        let mut by_route = self.by_route.lock().expect("metrics lock");
+        *by_route.requests.entry((method, route, status)).or_default() += 1;
+        by_route
+            .latency
+            .entry((method, route))
             .or_default()
             .observe(seconds);
     }
+}
+
+/// The method's label: a standard method's name, or `OTHER` (so a client
+/// cannot grow the label set).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [(Method, &str); 7] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(m, _)| m == method)
+        .map_or("OTHER", |(_, name)| name)
 }
 
 /// The route template of `path`: one of the core's paths, or `other`.
@@ -95,12 +114,12 @@ fn route_of(path: &str) -> &'static str {
 /// count as `other`, so a scan cannot grow the label set).
 pub(crate) async fn observe(State(state): State<Arc<CoreState>>, req: Request, next: Next) -> Response {
     let route = route_of(req.uri().path());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    state.metrics.record(&method, route, status, seconds);
+    state.metrics.record(method, route, status, seconds);
     if route != core::METRICS {
         tracing::debug!(%method, %route, status, ms = seconds * 1000.0, "request");
     }
@@ -187,7 +206,8 @@ pub(crate) fn render(metrics: &Metrics, inbox: &[(String, i64)], outbox: &[Outbo
         "# HELP crossdock_http_requests_total Requests answered since start, by route and status."
     );
     let _ = writeln!(w, "# TYPE crossdock_http_requests_total counter");
-    for ((method, route, status), n) in metrics.requests.lock().expect("metrics lock").iter() {
+    let by_route = metrics.by_route.lock().expect("metrics lock");
+    for ((method, route, status), n) in &by_route.requests {
         let _ = writeln!(
             w,
             "crossdock_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
@@ -199,7 +219,7 @@ pub(crate) fn render(metrics: &Metrics, inbox: &[(String, i64)], outbox: &[Outbo
         "# HELP crossdock_http_request_duration_seconds Time to answer, by route (intake latency per flow for the business routes)."
     );
     let _ = writeln!(w, "# TYPE crossdock_http_request_duration_seconds histogram");
-    for ((method, route), h) in metrics.latency.lock().expect("metrics lock").iter() {
+    for ((method, route), h) in &by_route.latency {
         let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
         let mut cumulative = 0;
         for (i, bound) in LATENCY_BUCKETS_S.iter().enumerate() {
@@ -260,5 +280,13 @@ mod tests {
         );
         assert_eq!(line("crossdock_intake_messages_total{kind=\"asn\"}"), "2");
         assert_eq!(line("crossdock_dead_letters"), "0");
+    }
+
+    #[test]
+    fn standard_methods_are_labelled_by_name_and_any_other_as_other() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"PROPFIND").unwrap()), "OTHER");
     }
 }
