@@ -10,8 +10,10 @@
 //!
 //! **core-lifecycle** runs the core with the three simulators in this
 //! process: the ERP releases POs as fast as `concurrency` release loops
-//! allow; each goes PO → supplier → acknowledgement → ASN → expectation →
-//! WMS receipt → ERP goods-receipt posting. The figure is completed POs
+//! allow, with at most `in_flight` released and not yet completed (a loop
+//! waits for a completion before it releases more); each goes PO →
+//! supplier → acknowledgement → ASN → expectation → WMS receipt → ERP
+//! goods-receipt posting. The figure is completed POs
 //! (all lines posted) per second over the load window. With `--store
 //! postgres://… --replicas 1,2,3` it runs once per replica count, each on
 //! a database of its own on that server, the parties' connections spread
