@@ -154,15 +154,18 @@ macro_rules! int_to_arg {
     )*};
 }
 int_to_arg!(i64, i32, u32, u16, u8, bool);
+/// Saturates at `i64::MAX` (a time far in the future stays far).
+fn saturating(n: u64) -> Arg<'static> {
+    Arg::Int(n.min(i64::MAX as u64) as i64)
+}
 impl ToArg for u64 {
-    /// Saturates at `i64::MAX` (a time far in the future stays far).
     fn to_arg(&self) -> Arg<'_> {
-        Arg::Int((*self).min(i64::MAX as u64) as i64)
+        saturating(*self)
     }
 }
 impl ToArg for usize {
     fn to_arg(&self) -> Arg<'_> {
-        Arg::Int((*self as u64).min(i64::MAX as u64) as i64)
+        saturating(*self as u64)
     }
 }
 

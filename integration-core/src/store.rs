@@ -223,8 +223,7 @@ pub(crate) fn upgrade_schema(conn: &dyn Conn) -> Result<(), DbError> {
 /// insert that finds the row there (another transaction, another replica)
 /// looks it up again.
 fn trace_no_of(conn: &dyn Conn, trace_id: &str) -> Result<i64, DbError> {
-    let find = "SELECT no FROM traces WHERE trace_id = ?1";
-    if let Some(no) = conn.one_opt(find, args![trace_id])? {
+    if let Some(no) = known_trace_no(conn, trace_id)? {
         return Ok(no);
     }
     match conn.one_opt(
@@ -232,8 +231,14 @@ fn trace_no_of(conn: &dyn Conn, trace_id: &str) -> Result<i64, DbError> {
         args![trace_id],
     )? {
         Some(no) => Ok(no),
-        None => conn.one(find, args![trace_id]),
+        None => known_trace_no(conn, trace_id)?
+            .ok_or_else(|| DbError::new(format!("trace {trace_id}: no number after its insert"))),
     }
+}
+
+/// The number of `trace_id` in `traces`, if it has one.
+fn known_trace_no(conn: &dyn Conn, trace_id: &str) -> Result<Option<i64>, DbError> {
+    conn.one_opt("SELECT no FROM traces WHERE trace_id = ?1", args![trace_id])
 }
 
 /// SHA-256 of a JSON value's canonical text (serde_json sorts object keys).
@@ -430,21 +435,14 @@ impl<'a> Tx<'a> {
             self.now_us,
             trace_no
         ];
+        let insert = "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us,
+                                          created_at_us, trace_no)
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)";
         let Some(fresh) = self.tx.fresh() else {
-            self.tx.execute(
-                "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us,
-                                     trace_no)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-                args,
-            )?;
+            self.tx.execute(insert, args)?;
             return Ok(());
         };
-        let id: i64 = self.tx.insert_id(
-            "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us,
-                                 trace_no)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-            args,
-        )?;
+        let id: i64 = self.tx.insert_id(insert, args)?;
         fresh.borrow_mut().push(Fresh {
             target: target.to_owned(),
             delivery: Delivery {
@@ -1169,34 +1167,30 @@ impl Store {
     /// applies only while the row's lease is still this replica's (another
     /// replica may have reclaimed it after the lease ran out), and releases
     /// the lease.
-    async fn mark(&self, set: &'static str, args: Vec<Arg<'_>>) -> Result<(), ApiError> {
-        let id = args.first().copied().map(Value::from);
-        // Owned (the write runs on another thread), borrowed again there.
-        let args: Vec<Value> = args.into_iter().map(Value::from).collect();
-        fn borrowed(args: &[Value]) -> Vec<Arg<'_>> {
-            args.iter().map(ToArg::to_arg).collect()
-        }
-        match self.lease_owner() {
-            None => {
-                let sql = format!("UPDATE outbox SET {set} WHERE id = ?1");
-                self.write(move |c| Ok(c.execute(&sql, &borrowed(&args))?))
-                    .await?;
-            }
+    async fn mark(&self, set: &'static str, args: &[Arg<'_>]) -> Result<(), ApiError> {
+        // Owned: the write runs on the committer's thread, which borrows
+        // them again.
+        let mut owned: Vec<Value> = args.iter().copied().map(Value::from).collect();
+        let leased = self.lease_owner();
+        let sql = match &leased {
+            None => format!("UPDATE outbox SET {set} WHERE id = ?1"),
             Some(owner) => {
-                let n = args.len() + 1;
-                let sql = format!(
+                owned.push(Value::Text(owner.clone()));
+                format!(
                     "UPDATE outbox SET {set}, lease_owner = NULL, lease_until_us = NULL
-                     WHERE id = ?1 AND lease_owner = ?{n}"
-                );
-                let mut args = args;
-                args.push(Value::Text(owner));
-                let changed = self
-                    .write(move |c| Ok(c.execute(&sql, &borrowed(&args))?))
-                    .await?;
-                if changed == 0 {
-                    tracing::info!(?id, "outbox row no longer leased to this replica: mark skipped");
-                }
+                     WHERE id = ?1 AND lease_owner = ?{}",
+                    owned.len()
+                )
             }
+        };
+        let changed = self
+            .write(move |c| {
+                let args: Vec<Arg<'_>> = owned.iter().map(ToArg::to_arg).collect();
+                Ok(c.execute(&sql, &args)?)
+            })
+            .await?;
+        if leased.is_some() && changed == 0 {
+            tracing::info!(id = ?args.first(), "outbox row no longer leased to this replica: mark skipped");
         }
         Ok(())
     }
@@ -1207,7 +1201,7 @@ impl Store {
         self.mark(
             "state = 'delivered', attempts = attempts + 1, last_status = ?2, last_error = NULL,
              delivered_at_us = ?3",
-            args![id, status, now_us].to_vec(),
+            args![id, status, now_us],
         )
         .await
     }
@@ -1222,7 +1216,7 @@ impl Store {
     ) -> Result<(), ApiError> {
         self.mark(
             "attempts = attempts + 1, last_status = ?2, last_error = ?3, next_attempt_at_us = ?4",
-            args![id, status, error, next_attempt_at_us].to_vec(),
+            args![id, status, error, next_attempt_at_us],
         )
         .await
     }
@@ -1233,7 +1227,7 @@ impl Store {
     pub async fn defer(&self, id: i64, why: String, next_attempt_at_us: u64) -> Result<(), ApiError> {
         self.mark(
             "last_error = ?2, next_attempt_at_us = ?3",
-            args![id, why, next_attempt_at_us].to_vec(),
+            args![id, why, next_attempt_at_us],
         )
         .await
     }
@@ -1242,7 +1236,7 @@ impl Store {
     pub async fn mark_dead(&self, id: i64, status: Option<u16>, error: String) -> Result<(), ApiError> {
         self.mark(
             "state = 'dead', attempts = attempts + 1, last_status = ?2, last_error = ?3",
-            args![id, status, error].to_vec(),
+            args![id, status, error],
         )
         .await
     }
@@ -1287,7 +1281,7 @@ impl Store {
     pub fn trace(&self, trace_id: &str) -> Result<Vec<TraceHop>, DbError> {
         let trace_id = trace_id.to_owned();
         let (intakes, deliveries) = self.read(move |c| {
-            let Some(no) = c.one_opt::<i64>("SELECT no FROM traces WHERE trace_id = ?1", args![trace_id])? else {
+            let Some(no) = known_trace_no(c, &trace_id)? else {
                 return Ok((Vec::new(), Vec::new()));
             };
             let intakes = c.query_all(
