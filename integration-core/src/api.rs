@@ -620,12 +620,8 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
-        // Layers run bottom-up on a request: observe (metrics) first, so
-        // refused requests are counted too; then authenticate.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::authenticate,
-        ))
+        // One middleware: it times and counts every request, refused ones
+        // too, and authenticates it (see `metrics::observe`).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::observe,

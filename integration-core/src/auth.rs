@@ -1,21 +1,19 @@
-//! Who is calling, established in one place: the [`authenticate`]
-//! middleware wraps the whole router. It maps `Authorization: Bearer` to a
+//! Who is calling, established in one place: [`admit`], run by the
+//! router's one middleware (`metrics::observe`) on every request. It maps `Authorization: Bearer` to a
 //! [`Caller`], refuses unknown tokens (401), callers whose role does not
 //! serve the path (403) and callers over their rate limit (429), and hands
 //! the caller to the handlers as a request extension.
 //!
-//! Order inside the middleware: authenticate, authorise, then rate-limit,
+//! Order inside [`admit`]: authenticate, authorise, then rate-limit,
 //! so an unknown token never uses a partner's budget.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use sha2::{Digest, Sha256};
@@ -217,44 +215,42 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The one place a request's caller is established (see the module docs).
-pub(crate) async fn authenticate(
-    State(state): State<Arc<CoreState>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let path = req.uri().path().to_owned();
-    let need = need(&path);
+/// The one place a request's caller is established (see the module docs):
+/// `Ok` with the caller added to the request's extensions, or the refusal
+/// to send instead.
+pub(crate) fn admit(state: &CoreState, req: &mut Request) -> Result<(), Response> {
+    let path = req.uri().path();
+    let need = need(path);
     if need == Need::Public {
-        return next.run(req).await;
+        return Ok(());
     }
     let given = req.headers().contains_key(header::AUTHORIZATION);
-    let Some(caller) = bearer(&req)
+    let Some(caller) = bearer(req)
         .and_then(|t| state.config.credentials.caller(t))
         .cloned()
     else {
         tracing::info!(%path, token_given = given, "request refused: no valid bearer token");
-        return unauthorized(
+        return Err(unauthorized(
             if given {
                 "the bearer token is not known to the core"
             } else {
                 "send Authorization: Bearer <token> (a partner's or an operator's token)"
             },
             given,
-        );
+        ));
     };
     if need != Need::Anyone && need != caller.role() {
         tracing::info!(%path, caller = %caller.key(), "request refused: wrong role");
-        return forbidden(&caller, &path);
+        return Err(forbidden(&caller, path));
     }
     if let Some(limiter) = &state.limiter {
         if let Err(wait) = limiter.check(&caller.key()) {
             tracing::debug!(%path, caller = %caller.key(), ?wait, "request refused: rate limit");
-            return too_many(&caller, limiter.limit, wait);
+            return Err(too_many(&caller, limiter.limit, wait));
         }
     }
     req.extensions_mut().insert(caller);
-    next.run(req).await.into_response()
+    Ok(())
 }
 
 #[cfg(test)]

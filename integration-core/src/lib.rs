@@ -16,6 +16,7 @@ mod metrics;
 pub mod outbound;
 pub mod outbox;
 pub mod pgstore;
+mod server;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -254,13 +255,7 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
     });
     let app = api::router(state);
     let (stop_server, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(server::serve(listener, app, rx));
     Ok(CoreHandle {
         addr,
         store,

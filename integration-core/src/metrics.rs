@@ -110,13 +110,18 @@ fn route_of(path: &str) -> &'static str {
     ROUTES.into_iter().find(|r| *r == path).unwrap_or("other")
 }
 
-/// Counts and times every request by its route template (unmatched paths
-/// count as `other`, so a scan cannot grow the label set).
-pub(crate) async fn observe(State(state): State<Arc<CoreState>>, req: Request, next: Next) -> Response {
+/// The router's one middleware: counts and times every request by its
+/// route template (unmatched paths count as `other`, so a scan cannot grow
+/// the label set), refused ones too, and admits it
+/// ([`crate::auth::admit`]) before the router sees it.
+pub(crate) async fn observe(State(state): State<Arc<CoreState>>, mut req: Request, next: Next) -> Response {
     let route = route_of(req.uri().path());
     let method = method_label(req.method());
     let started = Instant::now();
-    let response = next.run(req).await;
+    let response = match crate::auth::admit(&state, &mut req) {
+        Ok(()) => next.run(req).await,
+        Err(refused) => refused,
+    };
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.record(method, route, status, seconds);
