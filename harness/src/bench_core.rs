@@ -420,6 +420,8 @@ pub struct LifecycleOptions {
     pub in_flight: Option<usize>,
     /// Lines per PO.
     pub lines: u32,
+    /// The store's `commit_interval` (SQLite).
+    pub commit_interval: Duration,
     /// Time allowed after the window for the flow to drain.
     pub drain: Duration,
     /// Where the database and the simulators' histories go.
@@ -577,6 +579,7 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     );
     config.credentials = credentials();
     config.postgres = database.as_ref().map(|db| db.url());
+    config.store.commit_interval = opts.commit_interval;
     for (client, token) in [
         (erp.core_client(), ERP_TOKEN),
         (wms.core_client(), WMS_TOKEN),

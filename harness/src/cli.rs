@@ -274,6 +274,11 @@ pub enum BenchCommand {
         /// Lines per PO.
         #[arg(long, default_value_t = 1)]
         lines: u32,
+        /// SQLite: the shortest time between two commits' starts while the
+        /// core is busy (the store's `commit_interval`; 0 commits as soon as
+        /// the previous commit is done).
+        #[arg(long, default_value_t = 20)]
+        commit_interval_ms: u64,
         /// Seconds allowed after the window to drain.
         #[arg(long, default_value_t = 30)]
         drain_seconds: u64,
@@ -705,6 +710,7 @@ pub async fn execute(cli: Cli) -> u8 {
                     concurrency,
                     in_flight,
                     lines,
+                    commit_interval_ms,
                     drain_seconds,
                     dir,
                     store,
@@ -724,6 +730,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 concurrency,
                 in_flight: (in_flight > 0).then_some(in_flight),
                 lines,
+                commit_interval: std::time::Duration::from_millis(commit_interval_ms),
                 drain: std::time::Duration::from_secs(drain_seconds),
                 dir,
                 postgres: store,

@@ -98,6 +98,50 @@ fn concurrent_intakes_share_commits_and_each_is_answered_after_its_own() {
     assert_eq!(naive.commits(), 16);
 }
 
+/// The committer gathers jobs only while they keep coming: clients that
+/// all wait on the batch at hand, and a lone intake after them, are
+/// committed at once, not held for the commit interval.
+#[test]
+fn waiting_clients_are_not_held_for_the_commit_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let interval = std::time::Duration::from_secs(60);
+    let store = Arc::new(
+        Store::open_with(
+            &dir.path().join("core.sqlite"),
+            StoreOptions {
+                commit_interval: interval,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    // Rounds of 64 at once: from the second batch on, the previous one was
+    // big enough for the committer to gather. (Later rounds resend the
+    // first round's documents under new keys: duplicates, still writes.)
+    for round in 0..3 {
+        let answers = concurrent_intakes(&store, 64, |i| format!("r{round}-k{i}"), |_| false);
+        let expected = if round == 0 { 201 } else { 200 };
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.as_ref().is_ok_and(|a| a.status == expected))
+        );
+    }
+    let lone = store
+        .intake(&intake(1_000, "lone"), 2, |tx| {
+            tx.enqueue(Role::Erp, "/v1/x", "out-lone", &serde_json::json!({}))
+        })
+        .unwrap();
+    assert_eq!(lone.status, 201);
+    assert!(
+        started.elapsed() < interval / 2,
+        "{:?} for 193 intakes: a batch waited for the interval",
+        started.elapsed()
+    );
+    assert_eq!(store.ops_status().unwrap().inbox_messages, 65);
+}
+
 #[test]
 fn a_refused_intake_rolls_back_alone_inside_its_batch() {
     let dir = tempfile::tempdir().unwrap();
