@@ -152,7 +152,7 @@ CREATE TABLE IF NOT EXISTS asns (
     -- open | cancelled | received
     state TEXT NOT NULL,
     PRIMARY KEY (supplier_gln, asn_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS asns_expectation ON asns(expectation_id);
 
 -- Every SSCC sits in at most one open ASN (invariant 4).
@@ -160,7 +160,7 @@ CREATE TABLE IF NOT EXISTS asn_ssccs (
     sscc TEXT PRIMARY KEY,
     supplier_gln TEXT NOT NULL,
     asn_id TEXT NOT NULL
-);
+) WITHOUT ROWID;
 -- An ASN's SSCCs (released on every replace, cancel and resend): without
 -- it each release scanned the whole table.
 CREATE INDEX IF NOT EXISTS asn_ssccs_by_asn ON asn_ssccs(supplier_gln, asn_id);

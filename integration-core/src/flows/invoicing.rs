@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS received_lines (
     po_line_no INTEGER NOT NULL,
     quantity INTEGER NOT NULL,
     PRIMARY KEY (receipt_id, po_number, po_line_no)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS received_by_po ON received_lines(po_number, po_line_no);
 
 CREATE TABLE IF NOT EXISTS invoices (
