@@ -216,13 +216,13 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// The one place a request's caller is established (see the module docs):
-/// `Ok` with the caller added to the request's extensions, or the refusal
-/// to send instead.
-pub(crate) fn admit(state: &CoreState, req: &mut Request) -> Result<(), Response> {
+/// `None` when admitted (the caller added to the request's extensions),
+/// else the refusal to send instead.
+pub(crate) fn admit(state: &CoreState, req: &mut Request) -> Option<Response> {
     let path = req.uri().path();
     let need = need(path);
     if need == Need::Public {
-        return Ok(());
+        return None;
     }
     let given = req.headers().contains_key(header::AUTHORIZATION);
     let Some(caller) = bearer(req)
@@ -230,7 +230,7 @@ pub(crate) fn admit(state: &CoreState, req: &mut Request) -> Result<(), Response
         .cloned()
     else {
         tracing::info!(%path, token_given = given, "request refused: no valid bearer token");
-        return Err(unauthorized(
+        return Some(unauthorized(
             if given {
                 "the bearer token is not known to the core"
             } else {
@@ -241,16 +241,16 @@ pub(crate) fn admit(state: &CoreState, req: &mut Request) -> Result<(), Response
     };
     if need != Need::Anyone && need != caller.role() {
         tracing::info!(%path, caller = %caller.key(), "request refused: wrong role");
-        return Err(forbidden(&caller, path));
+        return Some(forbidden(&caller, path));
     }
     if let Some(limiter) = &state.limiter {
         if let Err(wait) = limiter.check(&caller.key()) {
             tracing::debug!(%path, caller = %caller.key(), ?wait, "request refused: rate limit");
-            return Err(too_many(&caller, limiter.limit, wait));
+            return Some(too_many(&caller, limiter.limit, wait));
         }
     }
     req.extensions_mut().insert(caller);
-    Ok(())
+    None
 }
 
 #[cfg(test)]

@@ -119,8 +119,8 @@ pub(crate) async fn observe(State(state): State<Arc<CoreState>>, mut req: Reques
     let method = method_label(req.method());
     let started = Instant::now();
     let response = match crate::auth::admit(&state, &mut req) {
-        Ok(()) => next.run(req).await,
-        Err(refused) => refused,
+        None => next.run(req).await,
+        Some(refused) => refused,
     };
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
