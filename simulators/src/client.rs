@@ -186,7 +186,8 @@ struct Idle {
 /// in every answer's extensions. Here the pool is a stack of idle senders;
 /// what it keeps of that client's behaviour: connections are made by its
 /// connector (`TCP_NODELAY`), the newest idle one is used first, one idle for
-/// [`POOL_IDLE_TIMEOUT`] is closed, a request a reused connection never
+/// [`POOL_IDLE_TIMEOUT`] is not reused (closed when a checkout finds it:
+/// no timer sweeps the idle ones), a request a reused connection never
 /// wrote (it closed meanwhile) is sent again on another, and errors read as
 /// that client words them ("client error (Connect): tcp connect error: …").
 #[derive(Debug)]
