@@ -420,8 +420,8 @@ pub struct LifecycleOptions {
     pub in_flight: Option<usize>,
     /// Lines per PO.
     pub lines: u32,
-    /// The store's `commit_interval` (SQLite).
-    pub commit_interval: Duration,
+    /// The store's `commit_interval` (SQLite); `None`: the store's default.
+    pub commit_interval: Option<Duration>,
     /// Time allowed after the window for the flow to drain.
     pub drain: Duration,
     /// Where the database and the simulators' histories go.
@@ -579,7 +579,9 @@ pub async fn bench_core_lifecycle(opts: &LifecycleOptions) -> Result<LifecycleRe
     );
     config.credentials = credentials();
     config.postgres = database.as_ref().map(|db| db.url());
-    config.store.commit_interval = opts.commit_interval;
+    if let Some(interval) = opts.commit_interval {
+        config.store.commit_interval = interval;
+    }
     for (client, token) in [
         (erp.core_client(), ERP_TOKEN),
         (wms.core_client(), WMS_TOKEN),

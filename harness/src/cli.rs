@@ -275,10 +275,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         lines: u32,
         /// SQLite: the shortest time between two commits' starts while the
-        /// core is busy (the store's `commit_interval`; 0 commits as soon as
-        /// the previous commit is done).
-        #[arg(long, default_value_t = 20)]
-        commit_interval_ms: u64,
+        /// core is busy (the store's `commit_interval`, 20 ms unless given;
+        /// 0 commits as soon as the previous commit is done).
+        #[arg(long)]
+        commit_interval_ms: Option<u64>,
         /// Seconds allowed after the window to drain.
         #[arg(long, default_value_t = 30)]
         drain_seconds: u64,
@@ -730,7 +730,7 @@ pub async fn execute(cli: Cli) -> u8 {
                 concurrency,
                 in_flight: (in_flight > 0).then_some(in_flight),
                 lines,
-                commit_interval: std::time::Duration::from_millis(commit_interval_ms),
+                commit_interval: commit_interval_ms.map(std::time::Duration::from_millis),
                 drain: std::time::Duration::from_secs(drain_seconds),
                 dir,
                 postgres: store,

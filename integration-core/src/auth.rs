@@ -1,8 +1,9 @@
 //! Who is calling, established in one place: [`admit`], run by the
-//! router's one middleware (`metrics::observe`) on every request. It maps `Authorization: Bearer` to a
-//! [`Caller`], refuses unknown tokens (401), callers whose role does not
-//! serve the path (403) and callers over their rate limit (429), and hands
-//! the caller to the handlers as a request extension.
+//! router's one middleware (`metrics::observe`) on every request. It maps
+//! `Authorization: Bearer` to a [`Caller`], refuses unknown tokens (401),
+//! callers whose role does not serve the path (403) and callers over their
+//! rate limit (429), and hands the caller to the handlers as a request
+//! extension.
 //!
 //! Order inside [`admit`]: authenticate, authorise, then rate-limit,
 //! so an unknown token never uses a partner's budget.
