@@ -9,6 +9,7 @@
 //! # store = "postgres://postgres@127.0.0.1:5432/crossdock"  # instead of database:
 //! #   a PostgreSQL database (must exist) that several replicas may share
 //! outbox_lease_ms = 30000          # PostgreSQL: how long a replica's outbox claim lasts
+//! commit_interval_ms = 20          # SQLite, under load: shortest time between commits (0: off)
 //!
 //! [partners]                       # base URLs the outbox delivers to
 //! erp = "http://127.0.0.1:7001"
@@ -146,6 +147,42 @@ impl std::str::FromStr for StoreText {
             integration_core::pgstore::check_url(url)?;
         }
         Ok(StoreText(location))
+    }
+}
+
+/// The SQLite committer's `commit_interval` in milliseconds: 0 (off) to
+/// [`CommitIntervalMs::MAX`]. It is how long a busy committer may hold a
+/// batch, so it bounds the latency it adds to every write under load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitIntervalMs(pub u32);
+
+impl CommitIntervalMs {
+    pub const MAX: u32 = 1000;
+}
+
+impl std::str::FromStr for CommitIntervalMs {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().parse::<u32>() {
+            Ok(ms) if ms <= Self::MAX => Ok(CommitIntervalMs(ms)),
+            _ => Err(format!(
+                "expected milliseconds from 0 (off) to {}, found {s:?}",
+                Self::MAX
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CommitIntervalMs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        match u32::try_from(v) {
+            Ok(ms) if ms <= Self::MAX => Ok(CommitIntervalMs(ms)),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected milliseconds from 0 (off) to {}, found {v}",
+                Self::MAX
+            ))),
+        }
     }
 }
 
@@ -292,6 +329,9 @@ pub struct CoreFile {
     pub store: Option<StoreText>,
     /// PostgreSQL: how long a replica's claim on an outbox row lasts.
     pub outbox_lease_ms: Option<crate::scenario::Positive>,
+    /// SQLite, under load: the shortest time between two commits' starts
+    /// (`StoreOptions::commit_interval`); 0 turns gathering off.
+    pub commit_interval_ms: Option<CommitIntervalMs>,
     #[serde(default)]
     pub partners: PartnersFile,
     #[serde(default)]
@@ -311,6 +351,7 @@ impl Default for CoreFile {
             database: default_database(),
             store: None,
             outbox_lease_ms: None,
+            commit_interval_ms: None,
             partners: PartnersFile::default(),
             retry: RetryFile::default(),
             auth: AuthFile::default(),
@@ -323,10 +364,12 @@ impl Default for CoreFile {
 /// The environment variables `crossdock core` reads, each overriding the
 /// file key beside it. `CROSSDOCK_AUTH_SUPPLIERS` is a comma-separated list
 /// of `gln=token`, replacing the file's `[[auth.suppliers]]`.
-pub const ENV_VARS: [(&str, &str); 23] = [
+pub const ENV_VARS: [(&str, &str); 27] = [
     ("CROSSDOCK_LISTEN", "listen"),
     ("CROSSDOCK_DATABASE", "database"),
     ("CROSSDOCK_STORE", "store"),
+    ("CROSSDOCK_OUTBOX_LEASE_MS", "outbox_lease_ms"),
+    ("CROSSDOCK_COMMIT_INTERVAL_MS", "commit_interval_ms"),
     ("CROSSDOCK_PARTNERS_ERP", "partners.erp"),
     ("CROSSDOCK_PARTNERS_WMS", "partners.wms"),
     ("CROSSDOCK_PARTNERS_SUPPLIER", "partners.supplier"),
@@ -350,6 +393,8 @@ pub const ENV_VARS: [(&str, &str); 23] = [
     ("CROSSDOCK_RATE_LIMIT_BURST", "rate_limit.burst"),
     ("CROSSDOCK_EVENTS_URL", "events.url"),
     ("CROSSDOCK_EVENTS_STREAM", "events.stream"),
+    ("CROSSDOCK_EVENTS_SUBJECT_PREFIX", "events.subject_prefix"),
+    ("CROSSDOCK_EVENTS_SOURCE", "events.source"),
 ];
 
 /// Variables with the prefix that other commands read; not a typo.
@@ -413,6 +458,8 @@ pub fn apply_env(
             }
             "CROSSDOCK_DATABASE" => file.database = PathBuf::from(value),
             "CROSSDOCK_STORE" => file.store = Some(value.parse().map_err(bad)?),
+            "CROSSDOCK_OUTBOX_LEASE_MS" => file.outbox_lease_ms = Some(positive(&value).map_err(bad)?),
+            "CROSSDOCK_COMMIT_INTERVAL_MS" => file.commit_interval_ms = Some(value.parse().map_err(bad)?),
             "CROSSDOCK_PARTNERS_ERP" => file.partners.erp = value.parse().map_err(bad)?,
             "CROSSDOCK_PARTNERS_WMS" => file.partners.wms = value.parse().map_err(bad)?,
             "CROSSDOCK_PARTNERS_SUPPLIER" => file.partners.supplier = value.parse().map_err(bad)?,
@@ -470,6 +517,8 @@ pub fn apply_env(
             "CROSSDOCK_RATE_LIMIT_BURST" => file.rate_limit.burst = Some(positive(&value).map_err(bad)?),
             "CROSSDOCK_EVENTS_URL" => file.events.url = Some(value),
             "CROSSDOCK_EVENTS_STREAM" => file.events.stream = Some(value),
+            "CROSSDOCK_EVENTS_SUBJECT_PREFIX" => file.events.subject_prefix = Some(value),
+            "CROSSDOCK_EVENTS_SOURCE" => file.events.source = Some(value),
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (crossdock core reads {})",
                 ENV_VARS.map(|(v, _)| v).join(", ")
@@ -542,6 +591,9 @@ pub fn core_config(file: &CoreFile) -> Result<(CoreConfig, Option<GeneratedToken
     }
     if let Some(ms) = file.outbox_lease_ms {
         config.store.lease = Duration::from_millis(u64::from(ms.0));
+    }
+    if let Some(CommitIntervalMs(ms)) = file.commit_interval_ms {
+        config.store.commit_interval = Duration::from_millis(u64::from(ms));
     }
     let a = &file.auth;
     let generated =
@@ -775,6 +827,53 @@ mod tests {
                 .contains("CROSSDOCK_STORE: expected a SQLite file path or a postgres:// URL")
         );
         assert_eq!(e.exit_code(), crate::exit::BAD_INPUT);
+    }
+
+    #[test]
+    fn the_commit_interval_and_outbox_lease_come_from_the_file_or_the_environment() {
+        let (c, _) = core_config(&CoreFile::default()).unwrap();
+        assert_eq!(
+            c.store.commit_interval,
+            integration_core::StoreOptions::default().commit_interval
+        );
+        let (_dir, path) = config_file("commit_interval_ms = 0\noutbox_lease_ms = 2000\n");
+        let mut f = load_config(Some(&path)).unwrap();
+        let (c, _) = core_config(&f).unwrap();
+        assert_eq!(c.store.commit_interval, Duration::ZERO);
+        let vars = [
+            ("CROSSDOCK_COMMIT_INTERVAL_MS".to_owned(), "5".to_owned()),
+            ("CROSSDOCK_OUTBOX_LEASE_MS".to_owned(), "700".to_owned()),
+            (
+                "CROSSDOCK_EVENTS_URL".to_owned(),
+                "nats://127.0.0.1:4222".to_owned(),
+            ),
+            ("CROSSDOCK_EVENTS_SUBJECT_PREFIX".to_owned(), "a.b".to_owned()),
+            ("CROSSDOCK_EVENTS_SOURCE".to_owned(), "/dc/7".to_owned()),
+        ];
+        assert!(apply_env(&mut f, vars).unwrap().is_empty());
+        let (c, _) = core_config(&f).unwrap();
+        assert_eq!(c.store.commit_interval, Duration::from_millis(5));
+        assert_eq!(c.store.lease, Duration::from_millis(700));
+        let e = c.events.unwrap();
+        assert_eq!((e.subject_prefix.as_str(), e.source.as_str()), ("a.b", "/dc/7"));
+
+        std::fs::write(&path, "listen = \"127.0.0.1:0\"\ncommit_interval_ms = 1001\n").unwrap();
+        let e = load_config(Some(&path)).unwrap_err().to_string();
+        assert!(
+            e.contains("core.toml:2:") && e.contains("commit_interval_ms"),
+            "{e}"
+        );
+        assert!(e.contains("from 0 (off) to 1000, found 1001"), "{e}");
+        for bad in ["-1", "20ms", ""] {
+            let vars = [("CROSSDOCK_COMMIT_INTERVAL_MS".to_owned(), bad.to_owned())];
+            let e = apply_env(&mut CoreFile::default(), vars).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit::BAD_INPUT);
+            assert!(
+                e.to_string()
+                    .contains("CROSSDOCK_COMMIT_INTERVAL_MS: expected milliseconds"),
+                "{e}"
+            );
+        }
     }
 
     #[tokio::test]

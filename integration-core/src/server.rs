@@ -2,9 +2,9 @@
 //!
 //! `axum::serve` would sniff each connection for HTTP/2 (hyper-util's
 //! `auto` builder) and leaves Nagle on; the core's partners speak HTTP/1.1,
-//! so the plain HTTP/1 builder (as the simulators' `server::serve` uses),
-//! and every socket gets `TCP_NODELAY` (an answer never waits for the
-//! peer's ACK of the one before). Stopping
+//! so the plain HTTP/1 builder, and every socket gets `TCP_NODELAY` (an
+//! answer never waits for the peer's ACK of the one before), both as the
+//! simulators' `server::serve` does. Stopping
 //! works as `axum::serve`'s graceful shutdown did: no new connections,
 //! requests in progress are answered, idle keep-alive connections close,
 //! and [`serve`] returns when the last connection has.

@@ -112,6 +112,11 @@ pub fn serve(listener: TcpListener, app: Router, faults: Arc<FaultSet>) -> std::
                         drop(stream);
                         continue;
                     }
+                    // As on the core: an answer never waits for the peer's
+                    // ACK of the one before (Nagle).
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                    }
                     conns.spawn(connection(stream, app.clone()));
                 }
             }
