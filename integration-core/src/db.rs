@@ -254,6 +254,12 @@ pub trait Conn {
     fn fresh(&self) -> Option<&RefCell<Vec<crate::store::Fresh>>> {
         None
     }
+    /// Where a write tallies the inbox and outbox rows it adds and the
+    /// delivery attempts it records, for the running totals the batch
+    /// writes before its commit (the SQLite committer's connection).
+    fn tally(&self) -> Option<&RefCell<crate::store::Tally>> {
+        None
+    }
 }
 
 impl dyn Conn + '_ {

@@ -209,6 +209,196 @@ fn old_rows_are_traced_after_the_upgrade(store: &Store) {
     assert_eq!(count(store, "SELECT COUNT(*) FROM traces"), 2);
 }
 
+/// `Store::metrics` and `Store::ops_status` (on SQLite from running
+/// totals) against counting the inbox and outbox row by row.
+fn totals_match_a_scan(store: &Store) {
+    let scan = store
+        .read(|c| {
+            let rows = c.query_all(
+                "SELECT partner, state, COUNT(*) FROM outbox GROUP BY partner, state ORDER BY partner, state",
+                &[],
+            )?;
+            let rows = rows
+                .iter()
+                .map(|r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)))
+                .collect::<Result<Vec<_>, integration_core::db::DbError>>()?;
+            let inbox = c.query_all(
+                "SELECT kind, COUNT(*) FROM inbox GROUP BY kind ORDER BY kind",
+                &[],
+            )?;
+            let inbox = inbox
+                .iter()
+                .map(|r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)))
+                .collect::<Result<Vec<_>, integration_core::db::DbError>>()?;
+            Ok((rows, inbox))
+        })
+        .unwrap();
+    let (inbox, outbox) = store.metrics().unwrap();
+    let mut counted: Vec<(String, String, i64)> = outbox
+        .iter()
+        .filter(|r| r.deliveries > 0)
+        .map(|r| (r.partner.clone(), r.state.clone(), r.deliveries))
+        .collect();
+    counted.sort();
+    assert_eq!(counted, scan.0);
+    assert_eq!(inbox, scan.1);
+    let status = store.ops_status().unwrap();
+    let of = |state: &str| scan.0.iter().filter(|r| r.1 == state).map(|r| r.2).sum::<i64>();
+    assert_eq!(
+        (
+            status.outbox_pending,
+            status.outbox_delivered,
+            status.outbox_dead,
+            status.inbox_messages
+        ),
+        (
+            of("pending"),
+            of("delivered"),
+            of("dead"),
+            scan.1.iter().map(|r| r.1).sum()
+        )
+    );
+}
+
+/// Attempts made, per partner, as /metrics reports them.
+fn attempts(store: &Store) -> Vec<(String, i64)> {
+    let (_, outbox) = store.metrics().unwrap();
+    let mut per: Vec<(String, i64)> = Vec::new();
+    for r in outbox {
+        match per.iter_mut().find(|(p, _)| *p == r.partner) {
+            Some((_, n)) => *n += r.attempts,
+            None => per.push((r.partner, r.attempts)),
+        }
+    }
+    per.sort();
+    per
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_totals_follow_intakes_marks_rollbacks_and_replays_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("totals.sqlite")).unwrap();
+    totals_match_a_scan(&store);
+    for n in 0..6 {
+        store
+            .intake_async(intake(&format!("k{n}"), &format!("B-{n}"), T), 10, move |tx| {
+                tx.enqueue(Role::Erp, "/v1/x", &format!("erp-{n}"), &json!({ "n": n }))?;
+                tx.enqueue(Role::Wms, "/v1/y", &format!("wms-{n}"), &json!({ "n": n }))
+            })
+            .await
+            .unwrap();
+    }
+    // A job that fails after queueing a row leaves no trace in the totals.
+    let refused = store
+        .intake_async(intake("k-bad", "B-bad", T), 10, |tx| {
+            tx.enqueue(Role::Erp, "/v1/x", "erp-bad", &json!({}))?;
+            Err(integration_core::error::ApiError::refused(
+                422,
+                "test",
+                "refused",
+                String::new(),
+                "refused after its enqueue".into(),
+            ))
+        })
+        .await;
+    assert!(refused.is_err() || refused.unwrap().status == 422);
+    totals_match_a_scan(&store);
+    assert_eq!(store.ops_status().unwrap().outbox_pending, 12);
+    // In one batch with writes that stand, the failing write is rolled
+    // back alone (each then runs in a savepoint of its own), and so is
+    // its tally.
+    let write = |n: u32, fail: bool| {
+        let store = &store;
+        async move {
+            store
+                .intake_async(intake(&format!("kb{n}"), &format!("BB-{n}"), T), 10, move |tx| {
+                    tx.enqueue(Role::Supplier, "/v1/z", &format!("sup-{n}"), &json!({ "n": n }))?;
+                    if fail {
+                        return Err(integration_core::error::ApiError::refused(
+                            422,
+                            "test",
+                            "refused",
+                            String::new(),
+                            "refused after its enqueue".into(),
+                        ));
+                    }
+                    Ok(())
+                })
+                .await
+        }
+    };
+    let (a, b, c) = tokio::join!(write(1, false), write(2, true), write(3, false));
+    assert!(a.is_ok() && c.is_ok());
+    assert!(b.is_err() || b.unwrap().status == 422);
+    totals_match_a_scan(&store);
+    let pending_supplier = store
+        .metrics()
+        .unwrap()
+        .1
+        .into_iter()
+        .find(|r| r.partner == "supplier" && r.state == "pending")
+        .map(|r| r.deliveries);
+    assert_eq!(pending_supplier, Some(2));
+
+    let ids: Vec<(i64, String)> = store
+        .read(|c| {
+            let rows = c.query_all(
+                "SELECT id, partner FROM outbox WHERE partner <> 'supplier' ORDER BY id",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)))
+                .collect()
+        })
+        .unwrap();
+    for (i, (id, _)) in ids.iter().enumerate() {
+        match i % 3 {
+            0 => store.mark_delivered(*id, 200, 20).await.unwrap(),
+            1 => store.mark_retry(*id, Some(503), "busy".into(), 30).await.unwrap(),
+            _ => store.mark_dead(*id, Some(400), "refused".into()).await.unwrap(),
+        }
+    }
+    // Deferring counts no attempt.
+    store.defer(ids[1].0, "breaker open".into(), 40).await.unwrap();
+    totals_match_a_scan(&store);
+    assert_eq!(
+        attempts(&store),
+        [
+            ("erp".to_owned(), 6),
+            ("supplier".to_owned(), 0),
+            ("wms".to_owned(), 6)
+        ]
+    );
+
+    // A replay puts dead letters back with a fresh budget; attempts
+    // already made stay counted.
+    let replayed = tokio::task::block_in_place(|| {
+        store.replay_dead_letters(&integration_core::store::ReplaySelection::All, 50)
+    })
+    .unwrap();
+    assert_eq!(replayed, 4);
+    totals_match_a_scan(&store);
+    assert_eq!(store.ops_status().unwrap().outbox_dead, 0);
+    assert_eq!(
+        attempts(&store),
+        [
+            ("erp".to_owned(), 6),
+            ("supplier".to_owned(), 0),
+            ("wms".to_owned(), 6)
+        ]
+    );
+    store.mark_delivered(ids[2].0, 200, 60).await.unwrap(); // an ERP row
+    totals_match_a_scan(&store);
+    assert_eq!(
+        attempts(&store),
+        [
+            ("erp".to_owned(), 7),
+            ("supplier".to_owned(), 0),
+            ("wms".to_owned(), 6)
+        ]
+    );
+}
+
 #[test]
 fn a_store_made_before_trace_numbers_is_upgraded_at_open_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -219,7 +409,19 @@ fn a_store_made_before_trace_numbers_is_upgraded_at_open_sqlite() {
         c.execute_batch(OLD_ROWS).unwrap();
     }
     let store = Store::open(&path).unwrap();
+    // The running totals count what the old store held.
+    let status = store.ops_status().unwrap();
+    assert_eq!(
+        (
+            status.inbox_messages,
+            status.outbox_pending,
+            status.outbox_delivered,
+            status.outbox_dead
+        ),
+        (2, 1, 1, 1)
+    );
     old_rows_are_traced_after_the_upgrade(&store);
+    totals_match_a_scan(&store);
     drop(store);
 
     let indexes = |path: &std::path::Path| -> Vec<String> {
