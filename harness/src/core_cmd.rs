@@ -295,7 +295,7 @@ impl EventsFile {
         let Some(url) = &self.url else {
             if self.stream.is_some() || self.subject_prefix.is_some() || self.source.is_some() {
                 return Err(CoreCmdError::BadInput(
-                    "events: stream, subject_prefix or source given without url (--events nats://…)".into(),
+                    "events ([events] in the file or CROSSDOCK_EVENTS_*): stream, subject_prefix or source given without url (--events nats://…)".into(),
                 ));
             }
             return Ok(None);
@@ -310,9 +310,11 @@ impl EventsFile {
         if let Some(v) = &self.source {
             config.source.clone_from(v);
         }
-        config
-            .validate()
-            .map_err(|e| CoreCmdError::BadInput(format!("events: {e}")))?;
+        config.validate().map_err(|e| {
+            CoreCmdError::BadInput(format!(
+                "events ([events] in the file or CROSSDOCK_EVENTS_*): {e}"
+            ))
+        })?;
         Ok(Some(config))
     }
 }

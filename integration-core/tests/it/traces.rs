@@ -277,7 +277,8 @@ fn attempts(store: &Store) -> Vec<(String, i64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_totals_follow_intakes_marks_rollbacks_and_replays_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("totals.sqlite")).unwrap();
+    let path = dir.path().join("totals.sqlite");
+    let store = Store::open(&path).unwrap();
     totals_match_a_scan(&store);
     for n in 0..6 {
         store
@@ -388,6 +389,30 @@ async fn running_totals_follow_intakes_marks_rollbacks_and_replays_sqlite() {
         ]
     );
     store.mark_delivered(ids[2].0, 200, 60).await.unwrap(); // an ERP row
+    totals_match_a_scan(&store);
+    assert_eq!(
+        attempts(&store),
+        [
+            ("erp".to_owned(), 7),
+            ("supplier".to_owned(), 0),
+            ("wms".to_owned(), 6)
+        ]
+    );
+
+    // Rows written behind the totals' back (an older binary on the same
+    // file) are counted at the next open; attempts made stay counted.
+    drop(store);
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us, created_at_us)
+                 VALUES ('wms', '/v1/y', 'old-binary', '{}', 't', 1, 1);
+             INSERT INTO inbox (kind, business_key, payload_hash, payload, trace_id, received_at_us)
+                 VALUES ('test', 'B-old', 'h', '{}', 't', 1);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
     totals_match_a_scan(&store);
     assert_eq!(
         attempts(&store),
