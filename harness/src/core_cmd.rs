@@ -158,31 +158,37 @@ pub struct CommitIntervalMs(pub u32);
 
 impl CommitIntervalMs {
     pub const MAX: u32 = 1000;
+
+    fn new(ms: i64) -> Option<Self> {
+        u32::try_from(ms)
+            .ok()
+            .filter(|ms| *ms <= Self::MAX)
+            .map(CommitIntervalMs)
+    }
+
+    fn expected(found: impl std::fmt::Display) -> String {
+        format!(
+            "expected milliseconds from 0 (off) to {}, found {found}",
+            Self::MAX
+        )
+    }
 }
 
 impl std::str::FromStr for CommitIntervalMs {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().parse::<u32>() {
-            Ok(ms) if ms <= Self::MAX => Ok(CommitIntervalMs(ms)),
-            _ => Err(format!(
-                "expected milliseconds from 0 (off) to {}, found {s:?}",
-                Self::MAX
-            )),
-        }
+        s.trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(Self::new)
+            .ok_or_else(|| Self::expected(format_args!("{s:?}")))
     }
 }
 
 impl<'de> Deserialize<'de> for CommitIntervalMs {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = i64::deserialize(d)?;
-        match u32::try_from(v) {
-            Ok(ms) if ms <= Self::MAX => Ok(CommitIntervalMs(ms)),
-            _ => Err(serde::de::Error::custom(format!(
-                "expected milliseconds from 0 (off) to {}, found {v}",
-                Self::MAX
-            ))),
-        }
+        Self::new(v).ok_or_else(|| serde::de::Error::custom(Self::expected(v)))
     }
 }
 

@@ -209,16 +209,11 @@ fn sqlite_totals(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let one = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
     if one("SELECT COUNT(*) FROM outbox")? != one("SELECT COALESCE(SUM(deliveries), 0) FROM outbox_totals")? {
         tx.execute_batch(
-            "CREATE TEMP TABLE recount AS
-                 SELECT partner, COUNT(*) AS deliveries, COALESCE(SUM(attempts), 0) AS attempts
-                 FROM outbox GROUP BY partner;
-             INSERT INTO recount (partner, deliveries, attempts)
-                 SELECT partner, 0, attempts FROM outbox_totals;
-             DELETE FROM outbox_totals;
-             INSERT INTO outbox_totals (partner, deliveries, attempts)
-                 SELECT partner, MAX(deliveries), MAX(attempts) FROM recount GROUP BY partner;
-             DELETE FROM outbox_totals WHERE deliveries = 0;
-             DROP TABLE recount;",
+            "INSERT INTO outbox_totals (partner, deliveries, attempts)
+                 SELECT partner, COUNT(*), COALESCE(SUM(attempts), 0) FROM outbox WHERE true GROUP BY partner
+                 ON CONFLICT (partner) DO UPDATE SET deliveries = excluded.deliveries,
+                     attempts = MAX(attempts, excluded.attempts);
+             DELETE FROM outbox_totals WHERE partner NOT IN (SELECT partner FROM outbox);",
         )?;
     }
     if one("SELECT COUNT(*) FROM inbox")? != one("SELECT COALESCE(SUM(messages), 0) FROM inbox_totals")? {
@@ -240,10 +235,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn inbox(&mut self, kind: &'static str) {
+    fn inbox(&mut self, kind: &'static str, messages: i64) {
         match self.inbox.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => self.inbox.push((kind, 1)),
+            Some((_, n)) => *n += messages,
+            None => self.inbox.push((kind, messages)),
         }
     }
 
@@ -259,10 +254,7 @@ impl Tally {
 
     fn add(&mut self, other: Tally) {
         for (kind, n) in other.inbox {
-            match self.inbox.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, m)) => *m += n,
-                None => self.inbox.push((kind, n)),
-            }
+            self.inbox(kind, n);
         }
         for (partner, d, a) in other.outbox {
             self.outbox(&partner, d, a);
@@ -1618,40 +1610,20 @@ impl Store {
         Ok((inbox, outbox))
     }
 
-    /// Inbox messages and outbox rows by state (SQLite: from the running
-    /// totals, as [`Store::metrics`]).
+    /// Inbox messages and outbox rows by state: the sums of
+    /// [`Store::metrics`] (on SQLite from the running totals).
     pub fn ops_status(&self) -> Result<OpsStatus, DbError> {
-        let (inbox_messages, rows) = self.read(|c| match c.engine() {
-            Engine::Sqlite => Ok((
-                c.one("SELECT COALESCE(SUM(messages), 0) FROM inbox_totals", &[])?,
-                c.query_all(
-                    "SELECT 'pending', COUNT(*) FROM outbox WHERE state = 'pending'
-                     UNION ALL SELECT 'dead', COUNT(*) FROM outbox WHERE state = 'dead'
-                     UNION ALL SELECT 'rows', COALESCE(SUM(deliveries), 0) FROM outbox_totals",
-                    &[],
-                )?,
-            )),
-            Engine::Postgres => Ok((
-                c.one("SELECT COUNT(*) FROM inbox", &[])?,
-                c.query_all("SELECT state, COUNT(*) FROM outbox GROUP BY state", &[])?,
-            )),
-        })?;
+        let (inbox, outbox) = self.metrics()?;
         let mut status = OpsStatus {
-            inbox_messages,
+            inbox_messages: inbox.iter().map(|(_, n)| n).sum(),
             ..OpsStatus::default()
         };
-        let mut rows_in_all = None;
-        for r in rows {
-            let (state, n): (String, i64) = (r.get(0)?, r.get(1)?);
-            match state.as_str() {
-                "pending" => status.outbox_pending = n,
-                "delivered" => status.outbox_delivered = n,
-                "rows" => rows_in_all = Some(n),
-                _ => status.outbox_dead += n,
+        for r in outbox {
+            match r.state.as_str() {
+                "pending" => status.outbox_pending += r.deliveries,
+                "delivered" => status.outbox_delivered += r.deliveries,
+                _ => status.outbox_dead += r.deliveries,
             }
-        }
-        if let Some(n) = rows_in_all {
-            status.outbox_delivered = n - status.outbox_pending - status.outbox_dead;
         }
         Ok(status)
     }
@@ -1726,7 +1698,7 @@ fn intake_in(
                     trace_no
                 ],
             )?;
-            tally(tx, |t| t.inbox(intake.kind));
+            tally(tx, |t| t.inbox(intake.kind, 1));
             apply(&Tx {
                 tx,
                 message_id,
