@@ -7,6 +7,7 @@
 pub mod acks;
 pub mod asyncapi;
 pub mod events;
+pub mod faults;
 pub mod history;
 pub mod http;
 pub mod ids;

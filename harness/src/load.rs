@@ -22,73 +22,14 @@
 //! let report = Driver::new(schedule).run(|i| async move { target.send(i).await.is_ok() }).await;
 //! ```
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer};
+pub use scenario::Ramp;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-
-/// One ramp stage: from the rate in force, linearly to `to_per_s` over
-/// `over_s` seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ramp {
-    /// The arrival rate at the end of the stage (0 ends the schedule once
-    /// reached).
-    pub to_per_s: f64,
-    /// How long the change takes; a stage to the same rate holds it.
-    pub over_s: f64,
-}
-
-impl<'de> Deserialize<'de> for Ramp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            to_per_s: f64,
-            over_s: f64,
-        }
-        let raw = Raw::deserialize(d)?;
-        if !(raw.to_per_s.is_finite() && raw.to_per_s >= 0.0) {
-            return Err(serde::de::Error::custom(format!(
-                "expected to_per_s >= 0, found {}",
-                raw.to_per_s
-            )));
-        }
-        if !(raw.over_s.is_finite() && raw.over_s > 0.0) {
-            return Err(serde::de::Error::custom(format!(
-                "expected over_s > 0, found {}",
-                raw.over_s
-            )));
-        }
-        Ok(Ramp {
-            to_per_s: raw.to_per_s,
-            over_s: raw.over_s,
-        })
-    }
-}
-
-impl JsonSchema for Ramp {
-    fn schema_name() -> Cow<'static, str> {
-        "Ramp".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "object",
-            "description": "from the rate in force, linearly to `to_per_s` over `over_s` seconds",
-            "properties": {
-                "to_per_s": {"type": "number", "minimum": 0},
-                "over_s": {"type": "number", "exclusiveMinimum": 0}
-            },
-            "required": ["to_per_s", "over_s"],
-            "additionalProperties": false
-        })
-    }
-}
 
 /// When each send is due: `start_per_s`, then each ramp in turn, then the
 /// last rate held. Send 0 is due at offset 0; send `i` when the arrivals
@@ -239,7 +180,7 @@ pub struct Driver {
     /// [`LoadReport::judged`].
     pub exclude: Vec<(Duration, Duration)>,
     /// The flow driven, for the judged figures.
-    pub flow: crate::sla::Flow,
+    pub flow: checker::sla::Flow,
 }
 
 /// The driver's figures for one run.
@@ -266,7 +207,7 @@ pub struct LoadReport {
     pub late_after: Duration,
     /// The sends that overlap none of [`Driver::exclude`]'s windows: what
     /// an SLA is judged on.
-    pub judged: crate::sla::FlowMeasure,
+    pub judged: checker::sla::FlowMeasure,
 }
 
 impl LoadReport {
@@ -288,7 +229,7 @@ impl LoadReport {
 
 /// A latency histogram: 1 µs to 1 h, 3 significant digits.
 pub fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+    checker::history::histogram()
 }
 
 fn micros(d: Duration) -> u64 {
@@ -299,7 +240,7 @@ fn micros(d: Duration) -> u64 {
 struct Tally {
     hist: Histogram<u64>,
     /// Sends outside the excluded windows: latency, requests and errors.
-    judged: crate::sla::FlowMeasure,
+    judged: checker::sla::FlowMeasure,
     exclude: Vec<(Instant, Instant)>,
     /// Sends in flight, by task, with their intended time.
     intended_of: HashMap<tokio::task::Id, Instant>,
@@ -355,7 +296,7 @@ impl Driver {
             start: None,
             send_for: None,
             exclude: Vec::new(),
-            flow: crate::sla::PO_RELEASE,
+            flow: checker::sla::PO_RELEASE,
         }
     }
 
@@ -367,7 +308,7 @@ impl Driver {
     }
 
     /// Names the flow the judged figures are for (default `po-release`).
-    pub fn flow(mut self, flow: crate::sla::Flow) -> Self {
+    pub fn flow(mut self, flow: checker::sla::Flow) -> Self {
         self.flow = flow;
         self
     }
@@ -406,7 +347,7 @@ impl Driver {
         let deadline = start + self.max_duration;
         let mut tally = Tally {
             hist: latency_histogram(),
-            judged: crate::sla::FlowMeasure::new(self.flow),
+            judged: checker::sla::FlowMeasure::new(self.flow),
             exclude: self
                 .exclude
                 .iter()
@@ -647,7 +588,7 @@ mod tests {
             })
             .await;
         let judged = &report.judged;
-        assert_eq!(judged.flow, crate::sla::PO_RELEASE);
+        assert_eq!(judged.flow, checker::sla::PO_RELEASE);
         // Sends answered before 1 s (99: the one due at 0.99 s is answered
         // on the next millisecond tick, at 1 s) and due after 2 s (99: the
         // one due at 2 s touches the window); the failed ones (210, 220, …,
@@ -715,29 +656,5 @@ mod tests {
         // them were within tolerance.
         assert!((35..=45).contains(&report.missed), "{}", report.missed);
         assert!(report.max_ms() >= 39.0, "{}", report.max_ms());
-    }
-
-    #[test]
-    fn a_ramp_is_read_from_toml_and_bad_stages_are_refused() {
-        #[derive(Deserialize)]
-        struct T {
-            ramp: Vec<Ramp>,
-        }
-        let t: T = toml::from_str("ramp = [{ to_per_s = 50, over_s = 5 }]").unwrap();
-        assert_eq!(
-            t.ramp,
-            vec![Ramp {
-                to_per_s: 50.0,
-                over_s: 5.0
-            }]
-        );
-        let e = toml::from_str::<T>("ramp = [{ to_per_s = 50, over_s = 0 }]")
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("expected over_s > 0"), "{e}");
-        let e = toml::from_str::<T>("ramp = [{ to_per_s = 5, over_s = 1, x = 1 }]")
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("unknown field"), "{e}");
     }
 }

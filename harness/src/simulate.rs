@@ -48,9 +48,9 @@ use simulators::wms::WmsSim;
 use simulators::wms::outbound::{ItemMaster, OutboundConfig};
 use simulators::{Server, serve};
 
-use crate::inventory_invoicing::{InventorySection, InvoicingSection};
-use crate::scenario::{
-    Probability, ScenarioError, SimRole, SupplierBehaviour, WmsBehaviour, line_col, read_text, read_toml,
+use scenario::{
+    InventorySection, InvoicingSection, Probability, ScenarioError, SimRole, SupplierBehaviour, WmsBehaviour,
+    line_col, read_text, read_toml,
 };
 
 /// What to simulate, and where.
@@ -246,7 +246,7 @@ pub async fn simulate(
             };
             let config = behaviour.wms.as_ref().unwrap_or(&standalone);
             let wms = WmsSim::new(
-                config.config(&opts.peer_url, opts.seed),
+                crate::behaviour::wms_config(config, &opts.peer_url, opts.seed),
                 recorder.clone(),
                 faults.clone(),
             );
@@ -254,7 +254,7 @@ pub async fn simulate(
                 wms.outbound().configure(outbound.config(opts.seed));
             }
             if let Some(inventory) = &behaviour.inventory {
-                wms.set_inventory(inventory.behaviour());
+                wms.set_inventory(crate::behaviour::inventory_behaviour(inventory));
             }
             bearer(wms.core_client());
             simulators::wms::app(wms)
@@ -267,12 +267,12 @@ pub async fn simulate(
             };
             let config = behaviour.supplier.as_ref().unwrap_or(&standalone);
             let supplier = SupplierSim::new(
-                config.config(&opts.peer_url, opts.seed),
+                crate::behaviour::supplier_config(config, &opts.peer_url, opts.seed),
                 recorder.clone(),
                 faults.clone(),
             );
             if let Some(invoicing) = &behaviour.invoicing {
-                supplier.set_invoicing(invoicing.behaviour());
+                supplier.set_invoicing(crate::behaviour::invoicing_behaviour(invoicing));
             }
             bearer(supplier.core_client());
             simulators::supplier::app(supplier)

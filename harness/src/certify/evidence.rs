@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Certificate, Status};
+use super::certificate::{Certificate, Status};
 
 /// `junit.xml`: one test suite `certify.<role>`, one test case per check;
 /// a skipped check is a skipped test case with its reason.

@@ -11,12 +11,13 @@ use contracts::routes::{self, OPERATIONS, Operation};
 use contracts::{Role, Validator};
 
 use super::callback::{Callback, Received};
+use super::certificate::{Case, CheckResult, LatencySummary, Status};
 use super::client::{Answer, Auth, Request, TargetClient};
 use super::docs::{DocGen, invalid_variants};
-use super::{Case, CheckResult, LatencySummary, Status};
 
 mod core_flow;
-use core_flow::Effect;
+mod effects;
+use effects::{Effect, Matcher};
 
 /// Concurrent copies of one request in `idempotency.concurrent-duplicate`.
 const CONCURRENT_COPIES: usize = 4;
@@ -114,9 +115,6 @@ pub struct Suite {
     /// The operations to certify; all of the role's when empty.
     pub scope: Vec<&'static Operation>,
 }
-
-/// Recognises one expected callback.
-type Matcher = Box<dyn Fn(&Callback) -> bool + Send + Sync>;
 
 /// The first accepted request of one operation, which later checks repeat.
 #[derive(Debug, Clone)]
@@ -416,6 +414,22 @@ impl Suite {
         let latency = self.latency(&mut checks, &latency_ops, &counter).await;
 
         // Callbacks caused by anything above, valid or not.
+        self.judge_callbacks(&mut checks);
+        // Rate limiting: only what was observed.
+        self.judge_rate_limits(&mut checks);
+
+        let (requests_sent, requests_sha256) = self.client.requests_digest();
+        SuiteOutcome {
+            checks: checks.into_results(),
+            operations,
+            requests_sha256,
+            requests_sent,
+            latency,
+        }
+    }
+
+    /// `callbacks.*`: every call the target made back, judged.
+    fn judge_callbacks(&self, checks: &mut Checks) {
         match &self.received {
             None => {
                 checks.callbacks_received.skip(format!(
@@ -444,13 +458,16 @@ impl Suite {
                 }
             }
         }
+    }
 
-        // Rate limiting: only what was observed.
+    /// `rate-limit.*`: every 429 the target answered carries a valid
+    /// Retry-After.
+    fn judge_rate_limits(&self, checks: &mut Checks) {
         let too_many = self.client.too_many();
         if too_many.is_empty() {
             checks.rate_limit.skip(
                 "not observed: the target answered no 429 during the suite (a modest rate); \
-                 nothing is claimed about its rate limiting",
+             nothing is claimed about its rate limiting",
             );
         }
         for t in too_many {
@@ -468,15 +485,6 @@ impl Suite {
                 ),
                 None => checks.rate_limit.case(subject, false, "429 without Retry-After"),
             }
-        }
-
-        let (requests_sent, requests_sha256) = self.client.requests_digest();
-        SuiteOutcome {
-            checks: checks.into_results(),
-            operations,
-            requests_sha256,
-            requests_sent,
-            latency,
         }
     }
 
@@ -729,7 +737,7 @@ impl Suite {
         let doc = if self.role == Role::Core {
             let doc = self.core_document(op.path, case).await;
             if let Some(d) = &doc {
-                effects.extend(core_flow::effects_of(op.path, d));
+                effects.extend(effects::effects_of(op.path, d));
             }
             doc
         } else {

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 
 use integration_core::EventsConfig;
 
-use crate::check::events::StreamEvent;
+use checker::events::StreamEvent;
 
 /// How long connecting, and each wait for the next message, may take.
 const NATS_TIMEOUT: Duration = Duration::from_secs(5);

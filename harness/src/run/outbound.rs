@@ -23,7 +23,7 @@ use simulators::wms::WmsSim;
 use simulators::wms::outbound::{ItemMaster, OutboundConfig};
 
 use crate::load::{Driver, LoadReport, Schedule};
-use crate::scenario::OutboundLoad;
+use scenario::OutboundLoad;
 
 /// Sales orders for a scenario and seed, and the SKUs the WMS knows: every
 /// SKU used except the unknown ones (`NOSUCH-…`), drawn per line with
@@ -117,7 +117,7 @@ pub fn drive(
             .max_duration(deadline.saturating_duration_since(start))
             .start_at(start)
             .exclude(exclude)
-            .flow(crate::sla::ORDER_RELEASE)
+            .flow(checker::sla::ORDER_RELEASE)
             .run(|i| {
                 let (erp, number) = (erp.clone(), orders[i as usize].clone());
                 async move {
@@ -133,7 +133,7 @@ pub fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{CountRange, Positive, PositiveF64, Probability};
+    use scenario::{CountRange, Positive, PositiveF64, Probability};
 
     #[test]
     fn orders_are_deterministic_and_unknown_items_follow_their_chance() {

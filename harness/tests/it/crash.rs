@@ -3,17 +3,17 @@
 //! SQLite is restarted on the same file and port and drains; three
 //! replicas on one PostgreSQL database lose one and the two left drain
 //! (the dead one's outbox claims run out and are taken over). The
-//! partners' recorded exchanges are then judged by `harness::check`:
+//! partners' recorded exchanges are then judged by the `checker`:
 //! nothing lost, nothing doubled.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use checker::inbound::{Findings, InboundExpectations, check};
 use contracts::routes::{core, wms};
-use harness::check::{Expectations, Findings, check};
 use harness::run::generate_orders;
-use harness::scenario::Scenario;
+use scenario::Scenario;
 use simulators::erp::ErpSim;
 use simulators::faults::{Fault, FaultRule, FaultSet};
 use simulators::recorder::{Recorder, now_us};
@@ -258,7 +258,7 @@ impl Run {
         let findings = check(
             &histories,
             &contracts::Validator::new(),
-            &Expectations {
+            &InboundExpectations {
                 released: self.released.clone(),
                 // Latency is not the point here: the outage and the crash are.
                 asn_to_expectation_p99_ms: 60_000.0,
@@ -268,7 +268,7 @@ impl Run {
                     contracts::Role::Wms,
                     contracts::Role::Supplier,
                 ]
-                .map(|party| harness::sla::FaultSpan {
+                .map(|party| checker::FaultSpan {
                     party,
                     from_us: self.run_started_us,
                     to_us: now_us(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 
-use harness::check::events::{EventsSeen, check};
+use checker::events::{EventsSeen, check};
 use harness::run::events::{RunEvents, read_stream};
 use harness::run::{RunOptions, RunOutcome, run_scenario};
 

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::Command;
 
 use contracts::ids::with_check_digit;
-use harness::cli::verdict_code;
+use harness::cli::run::verdict_code;
 use harness::exit;
 use harness::run::external::{LoopbackAddr, PartyOverrides, PartyRole, PartyUrl};
 use harness::run::{RunOptions, run_scenario};
-use harness::scenario::SimRole;
+use scenario::SimRole;
 
 use crate::{interrupt, scenario, scenario_turn, small_scenario, spawn_server, write_scenario};
 

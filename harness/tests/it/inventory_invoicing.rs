@@ -2,7 +2,7 @@
 //! reference core (they pass) and against cores weakened on purpose (the
 //! checks must fail, naming the invariant and the business key).
 
-use harness::cli::verdict_code;
+use harness::cli::run::verdict_code;
 use harness::exit;
 use harness::run::{CoreOverrides, RunOptions, RunOutcome, run_scenario};
 

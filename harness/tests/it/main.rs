@@ -1,9 +1,9 @@
 //! harness integration tests (one binary): whole runs, in-process and
 //! through the `crossdock` binary.
 
-mod bench_core;
 mod binary;
 mod certify;
+mod check;
 mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;

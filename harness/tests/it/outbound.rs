@@ -2,7 +2,7 @@
 //! core, with and without faults on the WMS, and its checks catch a core
 //! that reports undecided releases as rejected.
 
-use harness::cli::verdict_code;
+use harness::cli::run::verdict_code;
 use harness::exit;
 use harness::run::{CoreOverrides, RunOptions, run_scenario};
 

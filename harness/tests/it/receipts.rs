@@ -1,7 +1,7 @@
 //! Out-of-order receipt events: the library scenario passes against the
 //! reference core, and fails against a core that applies stale events.
 
-use harness::cli::verdict_code;
+use harness::cli::run::verdict_code;
 use harness::exit;
 use harness::run::{CoreOverrides, RunOptions, run_scenario};
 

@@ -1,4 +1,4 @@
-use harness::cli::verdict_code;
+use harness::cli::run::verdict_code;
 use harness::exit;
 use harness::run::{CoreOverrides, Progress, ProgressSink, RunOptions, run_scenario};
 
@@ -124,7 +124,7 @@ async fn a_core_without_asn_dedup_fails_naming_invariant_and_key() {
 async fn the_same_seed_generates_the_same_orders() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_scenario(dir.path(), "s.toml", &small_scenario("s", (1, 1), false));
-    let scenario = harness::scenario::Scenario::load(&file).unwrap();
+    let scenario = scenario::Scenario::load(&file).unwrap();
     let a = harness::run::generate_orders(&scenario, 5);
     let b = harness::run::generate_orders(&scenario, 5);
     let c = harness::run::generate_orders(&scenario, 6);

@@ -9,7 +9,7 @@ fn schema_path() -> PathBuf {
 /// A stale committed schema is rewritten and the test fails: commit it.
 #[test]
 fn scenario_schema_is_fresh() {
-    let text = serde_json::to_string_pretty(&harness::scenario::scenario_schema()).unwrap() + "\n";
+    let text = serde_json::to_string_pretty(&scenario::scenario_schema()).unwrap() + "\n";
     let committed = std::fs::read_to_string(schema_path()).unwrap_or_default();
     if committed != text {
         std::fs::write(schema_path(), &text).unwrap();
@@ -28,7 +28,7 @@ fn as_json(text: &str) -> serde_json::Value {
 /// and the schema refuses what the parser refuses.
 #[test]
 fn the_library_validates_against_the_schema() {
-    let validator = jsonschema::validator_for(&harness::scenario::scenario_schema()).unwrap();
+    let validator = jsonschema::validator_for(&scenario::scenario_schema()).unwrap();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -42,7 +42,7 @@ fn the_library_validates_against_the_schema() {
             "{} should point editors at the schema on its first line",
             path.display()
         );
-        harness::scenario::Scenario::parse(&path, &text).unwrap();
+        scenario::Scenario::parse(&path, &text).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&as_json(&text))
             .map(|e| e.to_string())

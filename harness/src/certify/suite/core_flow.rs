@@ -13,142 +13,13 @@ use std::sync::atomic::AtomicU32;
 use serde_json::Value;
 
 use contracts::Role;
-use contracts::routes::{self, OPERATIONS, Operation, core, erp};
+use contracts::routes::{self, OPERATIONS, Operation, core};
 
-use super::{Checks, First, Matcher, Suite, excerpt, post, subject};
+use super::effects::{Effect, body_has, effects_of, str_of};
+use super::{Checks, First, Suite, excerpt, post, subject};
 use crate::certify::callback::Callback;
-use crate::certify::client::{Auth, Request};
+use crate::certify::client::{Answer, Auth, Request};
 use crate::certify::docs::invalid_variants;
-
-/// Something the core must forward for one request, recognised among the
-/// callbacks. It happens once when the callbacks matching it carry one
-/// Idempotency-Key (a redelivery reuses the key; a second effect does not).
-pub(super) struct Effect {
-    pub what: String,
-    pub matcher: Matcher,
-    /// Distinct Idempotency-Keys seen once conformance was done; `None` for
-    /// an effect of concurrent copies, which must be at most one.
-    pub baseline: Option<usize>,
-}
-
-impl Effect {
-    fn new(what: String, matcher: impl Fn(&Callback) -> bool + Send + Sync + 'static) -> Self {
-        Self {
-            what,
-            matcher: Box::new(matcher),
-            baseline: None,
-        }
-    }
-
-    /// Distinct Idempotency-Keys among `calls` matching this effect.
-    pub fn keys(&self, calls: &[Callback]) -> usize {
-        calls
-            .iter()
-            .filter(|c| (self.matcher)(c))
-            .map(|c| c.idempotency_key.clone().unwrap_or_default())
-            .collect::<BTreeSet<_>>()
-            .len()
-    }
-}
-
-fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
-}
-
-fn body_has(c: &Callback, key: &str, value: &str) -> bool {
-    c.body.as_ref().is_some_and(|b| b[key] == value)
-}
-
-/// What the core must forward for `doc` sent to its operation at `path`
-/// (the reference core's flows, which the contract's partner operations
-/// describe): one effect per forwarded document or posted line.
-pub(super) fn effects_of(path: &str, doc: &Value) -> Vec<Effect> {
-    match path {
-        core::PURCHASE_ORDERS => {
-            let po = str_of(doc, "po_number");
-            vec![Effect::new(
-                format!("purchase order {po} delivered to the supplier"),
-                move |c| {
-                    c.operation.is_some_and(|o| o.role == Role::Supplier) && body_has(c, "po_number", &po)
-                },
-            )]
-        }
-        core::PO_ACKNOWLEDGEMENTS => {
-            let ack = str_of(doc, "ack_id");
-            vec![Effect::new(
-                format!("acknowledgement {ack} delivered to the ERP"),
-                move |c| c.path == erp::PO_ACKNOWLEDGEMENTS && body_has(c, "ack_id", &ack),
-            )]
-        }
-        core::ASNS => {
-            let asn = str_of(doc, "asn_id");
-            vec![Effect::new(
-                format!("inbound expectation for ASN {asn} delivered to the WMS"),
-                move |c| c.path == routes::wms::INBOUND_EXPECTATIONS && body_has(c, "asn_id", &asn),
-            )]
-        }
-        core::GOODS_RECEIPTS => line_effects(doc, "lines", "line_no", |receipt, line| {
-            let (r, l) = (receipt.to_owned(), line);
-            Effect::new(
-                format!("goods receipt {receipt} line {line} posted to the ERP"),
-                move |c| {
-                    c.path == erp::GOODS_RECEIPT_POSTINGS
-                        && body_has(c, "receipt_id", &r)
-                        && c.body.as_ref().is_some_and(|b| b["receipt_line_no"] == l)
-                },
-            )
-        }),
-        core::ORDER_RELEASES => {
-            let order = str_of(doc, "order_number");
-            vec![Effect::new(
-                format!("order release {order} forwarded to the WMS"),
-                move |c| c.path == routes::wms::ORDER_RELEASES && body_has(c, "order_number", &order),
-            )]
-        }
-        core::SHIPMENT_CONFIRMATIONS => line_effects(doc, "lines", "line_no", |shipment, line| {
-            let (s, l) = (shipment.to_owned(), line);
-            Effect::new(
-                format!("shipment {shipment} line {line} posted to the ERP"),
-                move |c| {
-                    c.path == erp::SHIPMENT_POSTINGS
-                        && body_has(c, "shipment_id", &s)
-                        && c.body.as_ref().is_some_and(|b| b["order_line_no"] == l)
-                },
-            )
-        }),
-        core::INVENTORY_ADJUSTMENTS => {
-            let event = str_of(doc, "source_event_id");
-            vec![Effect::new(
-                format!("inventory adjustment {event} delivered to the ERP"),
-                move |c| c.path == erp::INVENTORY_ADJUSTMENTS && body_has(c, "source_event_id", &event),
-            )]
-        }
-        core::INVOICES => {
-            let invoice = str_of(doc, "invoice_number");
-            vec![Effect::new(
-                format!("match result of invoice {invoice} delivered to the ERP"),
-                move |c| c.path == erp::MATCH_RESULTS && body_has(c, "invoice_number", &invoice),
-            )]
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// One effect per line of `doc` (its id: the first `*_id` member).
-fn line_effects(doc: &Value, lines: &str, line_no: &str, f: impl Fn(&str, u64) -> Effect) -> Vec<Effect> {
-    let id = ["receipt_id", "shipment_id"]
-        .iter()
-        .find_map(|k| doc[*k].as_str())
-        .unwrap_or_default();
-    doc[lines]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|l| l[line_no].as_u64())
-        .map(|n| f(id, n))
-        .collect()
-}
 
 /// What the core's conformance produced.
 pub(super) struct CoreOutcome {
@@ -539,42 +410,53 @@ impl Suite {
             if !ok {
                 continue;
             }
-            let verdict = match (o.response, &a.body) {
-                (None, _) => match a.content_type.as_deref() {
-                    Some(c) if c.starts_with("text/plain") => Ok("Prometheus text".to_owned()),
-                    other => Err(format!(
-                        "expected Prometheus text (text/plain), Content-Type is {:?}",
-                        other.unwrap_or("absent")
-                    )),
-                },
-                (Some(_), None) => Err(format!("the answer is not JSON{}", excerpt(&a.raw))),
-                (Some(name), Some(b)) => {
-                    // The dead-letter list is an array of them.
-                    let items: Vec<&Value> = match (name, b) {
-                        ("DeadLetter", Value::Array(items)) => items.iter().collect(),
-                        ("DeadLetter", _) => vec![&Value::Null],
-                        _ => vec![b],
-                    };
-                    items
-                        .into_iter()
-                        .find_map(|item| {
-                            self.validator
-                                .validate(name, item)
-                                .unwrap_or_default()
-                                .into_iter()
-                                .next()
-                        })
-                        .map_or(Ok(format!("valid {name}")), |f| {
-                            Err(format!("invalid {name}: {f}"))
-                        })
-                }
-            };
+            let verdict = self.ops_answer_verdict(o.response, &a);
             checks
                 .response_valid
                 .case(&s, verdict.is_ok(), verdict.unwrap_or_else(|e| e));
         }
 
-        // Errors: an unknown trace, an invalid replay selection, no token.
+        self.ops_errors(checks, case).await;
+        exercised
+    }
+
+    /// An ops endpoint's 200 answer, judged against its documented body
+    /// (`None`: Prometheus text).
+    fn ops_answer_verdict(&self, response: Option<&'static str>, a: &Answer) -> Result<String, String> {
+        match (response, &a.body) {
+            (None, _) => match a.content_type.as_deref() {
+                Some(c) if c.starts_with("text/plain") => Ok("Prometheus text".to_owned()),
+                other => Err(format!(
+                    "expected Prometheus text (text/plain), Content-Type is {:?}",
+                    other.unwrap_or("absent")
+                )),
+            },
+            (Some(_), None) => Err(format!("the answer is not JSON{}", excerpt(&a.raw))),
+            (Some(name), Some(b)) => {
+                // The dead-letter list is an array of them.
+                let items: Vec<&Value> = match (name, b) {
+                    ("DeadLetter", Value::Array(items)) => items.iter().collect(),
+                    ("DeadLetter", _) => vec![&Value::Null],
+                    _ => vec![b],
+                };
+                items
+                    .into_iter()
+                    .find_map(|item| {
+                        self.validator
+                            .validate(name, item)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .next()
+                    })
+                    .map_or(Ok(format!("valid {name}")), |f| {
+                        Err(format!("invalid {name}: {f}"))
+                    })
+            }
+        }
+    }
+
+    /// Errors: an unknown trace, an invalid replay selection, no token.
+    async fn ops_errors(&self, checks: &mut Checks, case: u32) {
         let unknown = format!("{}{:024x}", &self.docs.tag(case)[..8], 1u8);
         let path = core::OPS_TRACE.replace("{trace_id}", &unknown);
         self.expect_unknown(&path, checks).await;
@@ -616,6 +498,5 @@ impl Suite {
                 );
             }
         }
-        exercised
     }
 }

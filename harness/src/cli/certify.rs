@@ -1,0 +1,106 @@
+//! `crossdock certify`: a partner's running endpoint against its role's
+//! contract; the evidence written to a directory.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::args::parse_token_for;
+use crate::certify::{self, CallbackListen, CertifyOptions};
+use crate::exit;
+
+/// A role `crossdock certify` can certify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CertifyRole {
+    Supplier,
+    Wms,
+    Erp,
+    Core,
+}
+
+impl From<CertifyRole> for contracts::Role {
+    fn from(r: CertifyRole) -> Self {
+        match r {
+            CertifyRole::Supplier => contracts::Role::Supplier,
+            CertifyRole::Wms => contracts::Role::Wms,
+            CertifyRole::Erp => contracts::Role::Erp,
+            CertifyRole::Core => contracts::Role::Core,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CertifyArgs {
+    /// The role the target plays.
+    #[arg(long, value_enum)]
+    pub role: CertifyRole,
+    /// Base URL of the target, e.g. http://127.0.0.1:9000.
+    #[arg(long)]
+    pub target: String,
+    /// Bearer token for every request; also runs errors.missing-auth-401.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Certifying the core: the token of one of its callers, as
+    /// `erp=T`, `wms=T`, `supplier=T` or `ops=T` (its operator: ops
+    /// endpoints, /metrics, /v1/trace) (repeatable); a request goes
+    /// with the token of the role that calls its path.
+    #[arg(long = "token-for", value_parser = parse_token_for)]
+    pub tokens_for: Vec<(contracts::Role, String)>,
+    /// Evidence directory [default: target/crossdock/certify/<role>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of every generated document and key; the same seed repeats
+    /// the same requests.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where the harness answers the target's callbacks (supplier, WMS,
+    /// core); point the target's core (or partner) URLs here.
+    #[arg(long, default_value = "127.0.0.1:7400")]
+    pub callback_listen: std::net::SocketAddr,
+    /// How long to wait for the callbacks a request causes, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub callback_wait_s: u64,
+    /// Arrival rate of the latency phase, requests per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Requests of the latency phase (0 skips it).
+    #[arg(long, default_value_t = 40)]
+    pub latency_requests: u32,
+    /// Bound on p99 latency from the intended send time, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub p99_ms: u64,
+    /// Certify only this operation's path (repeatable; partner roles);
+    /// the certificate then says its scope is partial.
+    #[arg(long = "operation", value_name = "PATH")]
+    pub operations: Vec<String>,
+}
+
+pub async fn execute(args: CertifyArgs) -> u8 {
+    let role = contracts::Role::from(args.role);
+    let out = args.out.unwrap_or_else(|| certify::default_out_dir(role));
+    let mut opts = CertifyOptions::new(role, args.target, out.clone());
+    opts.token = args.token;
+    opts.tokens_for = args.tokens_for;
+    opts.seed = args.seed;
+    opts.callback = CallbackListen::Addr(args.callback_listen);
+    opts.callback_wait = std::time::Duration::from_secs(args.callback_wait_s);
+    opts.rate_per_s = args.rate;
+    opts.latency_requests = args.latency_requests;
+    opts.p99_bound = std::time::Duration::from_millis(args.p99_ms);
+    opts.operations = args.operations;
+    match certify::certify(opts).await {
+        Ok(c) => {
+            print!("{}", certify::render_terminal(&c));
+            println!("evidence: {}", out.display());
+            if c.certified {
+                exit::OK
+            } else {
+                exit::CHECKS_FAILED
+            }
+        }
+        Err(e) => {
+            eprintln!("crossdock: error: {e}");
+            e.exit_code()
+        }
+    }
+}
