@@ -187,3 +187,35 @@ pub fn released_by_erp(histories: &[PathBuf]) -> Result<Vec<(String, Vec<u32>)>,
     }
     Ok(released)
 }
+
+/// When the earliest exchange of the histories started (Unix µs): the
+/// origin of a run's series when nothing else says when it started. Each
+/// file is read only up to its first exchange; `None` when all are empty.
+pub fn first_started_us(histories: &[PathBuf]) -> Result<Option<u64>, HistoryError> {
+    let mut first: Option<u64> = None;
+    for path in histories {
+        let file = std::fs::File::open(path).map_err(|e| HistoryError {
+            path: path.to_owned(),
+            line: 0,
+            message: e.to_string(),
+        })?;
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| HistoryError {
+                path: path.to_owned(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let ex: Exchange = serde_json::from_str(&line).map_err(|e| HistoryError {
+                path: path.to_owned(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
+            first = Some(first.map_or(ex.started_at_us, |f| f.min(ex.started_at_us)));
+            break;
+        }
+    }
+    Ok(first)
+}

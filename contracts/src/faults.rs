@@ -185,8 +185,11 @@ impl Fault {
     }
 }
 
-/// A fault, where it applies, and how often.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+/// A fault, where it applies, and how often. Read strictly: a field that is
+/// not the rule's own (`endpoint`, `probability`, `kind`) nor one of its
+/// kind's is refused, naming the fields the kind takes (so `retry_after = 1`
+/// or an outage's `ms` is an error, not a silent default).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FaultRule {
     /// The request path it applies to; every path when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,6 +199,87 @@ pub struct FaultRule {
     pub probability: f64,
     #[serde(flatten)]
     pub fault: Fault,
+}
+
+/// The fields every rule takes, whatever its kind.
+pub const RULE_FIELDS: [&str; 3] = ["endpoint", "probability", "kind"];
+
+/// The fields of each fault kind, read off its schema: kind → fields.
+pub fn kind_fields() -> &'static std::collections::BTreeMap<String, Vec<String>> {
+    static FIELDS: std::sync::OnceLock<std::collections::BTreeMap<String, Vec<String>>> =
+        std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let schema = serde_json::to_value(schemars::schema_for!(Fault)).expect("a schema serializes");
+        let variants = schema["oneOf"].as_array().cloned().unwrap_or_default();
+        variants
+            .iter()
+            .filter_map(|v| {
+                let props = v["properties"].as_object()?;
+                let kind = props.get("kind")?.get("const")?.as_str()?.to_owned();
+                let fields = props.keys().filter(|k| *k != "kind").cloned().collect();
+                Some((kind, fields))
+            })
+            .collect()
+    })
+}
+
+/// Refuses a field of `map` that neither every rule nor `kind` takes.
+fn check_fields(map: &serde_json::Map<String, serde_json::Value>, extra: &[&str]) -> Result<(), String> {
+    let Some(kind) = map.get("kind").and_then(|k| k.as_str()) else {
+        return Ok(()); // the tagged enum says what is missing or wrong
+    };
+    let Some(own) = kind_fields().get(kind) else {
+        return Ok(()); // an unknown kind: the tagged enum names the known ones
+    };
+    for key in map.keys() {
+        let known = RULE_FIELDS.contains(&key.as_str())
+            || extra.contains(&key.as_str())
+            || own.iter().any(|f| f == key);
+        if !known {
+            let mut expected: Vec<&str> = extra.to_vec();
+            expected.extend(RULE_FIELDS);
+            expected.extend(own.iter().map(String::as_str));
+            return Err(format!(
+                "unknown field `{key}` for a fault of kind `{kind}`, expected one of: {}",
+                expected.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl FaultRule {
+    /// Reads a rule from a map that may also hold `extra` fields (a
+    /// scenario's `at_s`, `for_s`, `role`), refusing any other field.
+    pub fn from_map(map: serde_json::Map<String, serde_json::Value>, extra: &[&str]) -> Result<Self, String> {
+        check_fields(&map, extra)?;
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            endpoint: Option<String>,
+            #[serde(default = "default_probability")]
+            probability: f64,
+            #[serde(flatten)]
+            fault: Fault,
+        }
+        let mut map = map;
+        for e in extra {
+            map.remove(*e);
+        }
+        let raw: Raw = serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())?;
+        Ok(FaultRule {
+            endpoint: raw.endpoint,
+            probability: raw.probability,
+            fault: raw.fault,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for FaultRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        FaultRule::from_map(map, &[]).map_err(serde::de::Error::custom)
+    }
 }
 
 impl FaultRule {

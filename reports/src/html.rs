@@ -24,7 +24,7 @@ fn esc(s: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}\
-th{background:#f3f3f3}.pass{color:#17702a;font-weight:bold}.fail{color:#b00020;font-weight:bold}\
+th{background:#f3f3f3}.pass{color:#17702a;font-weight:bold}.fail{color:#b00020;font-weight:bold}.skipped{color:#8a6d00;font-weight:bold}\
 .verdict{font-size:1.4em}svg{background:#fafafa;border:1px solid #ddd}code{font-size:.9em}";
 
 /// Horizontal bars of p50/p90/p95/p99/max per measured path, with the SLA mark.
@@ -184,8 +184,12 @@ pub fn render_html(report: &Report) -> String {
             out,
             r#"<tr><td>{}</td><td class="{}">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
             esc(&c.name),
-            if c.passed { "pass" } else { "fail" },
-            if c.passed { "PASS" } else { "FAIL" },
+            match c.status() {
+                crate::CheckStatus::Pass => "pass",
+                crate::CheckStatus::Fail => "fail",
+                crate::CheckStatus::Skipped => "skipped",
+            },
+            c.status().label(),
             c.checked,
             c.violations_total,
             esc(&c.description),

@@ -7,7 +7,8 @@
 //! # `report.json` (format `crossdock.report.v1`)
 //! An object with `format`, `scenario`, `scenario_file`, `seed`,
 //! `started_at` (RFC 3339), `duration_ms`, `passed`, `counts` (name → number),
-//! `checks` (each: `name`, `description`, `passed`, `checked` — how many
+//! `checks` (each: `name`, `description`, `passed`, `status` (`pass`,
+//! `fail`, or `skipped` when it judged nothing), `checked` — how many
 //! keys or messages were examined —, `violations_total`, and up to
 //! [`MAX_VIOLATIONS_KEPT`] `violations`, each a business `key`, a `message`
 //! and its `witness`: the recorded exchanges involved, by `party` and `seq`,
@@ -74,7 +75,7 @@ pub struct Violation {
 }
 
 /// The verdict of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     pub name: String,
     pub description: String,
@@ -82,6 +83,65 @@ pub struct Check {
     pub checked: u64,
     pub violations_total: u64,
     pub violations: Vec<Violation>,
+}
+
+/// How a check ended: failed, passed having judged something, or skipped
+/// (it judged nothing, so it passed without proving anything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+impl CheckStatus {
+    /// `PASS`, `FAIL`, `SKIPPED`.
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "PASS",
+            CheckStatus::Fail => "FAIL",
+            CheckStatus::Skipped => "SKIPPED",
+        }
+    }
+}
+
+/// The JSON form of a [`Check`]: its fields and its `status`.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Check")]
+struct CheckJson<'a> {
+    name: &'a str,
+    description: &'a str,
+    passed: bool,
+    /// `skipped` when it judged nothing (`checked` = 0) and passed.
+    status: CheckStatus,
+    checked: u64,
+    violations_total: u64,
+    violations: &'a [Violation],
+}
+
+impl Serialize for Check {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CheckJson {
+            name: &self.name,
+            description: &self.description,
+            passed: self.passed,
+            status: self.status(),
+            checked: self.checked,
+            violations_total: self.violations_total,
+            violations: &self.violations,
+        }
+        .serialize(s)
+    }
+}
+
+impl schemars::JsonSchema for Check {
+    fn schema_name() -> Cow<'static, str> {
+        "Check".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        CheckJson::json_schema(generator)
+    }
 }
 
 impl Check {
@@ -96,6 +156,15 @@ impl Check {
             checked,
             violations_total,
             violations,
+        }
+    }
+
+    /// Failed, passed having judged something, or skipped (judged nothing).
+    pub fn status(&self) -> CheckStatus {
+        match (self.passed, self.checked) {
+            (false, _) => CheckStatus::Fail,
+            (true, 0) => CheckStatus::Skipped,
+            (true, _) => CheckStatus::Pass,
         }
     }
 }
@@ -212,7 +281,11 @@ pub fn junit(report: &Report) -> Result<String, WriteError> {
     let mut suite = TestSuite::new(report.scenario.as_str());
     suite.set_time(std::time::Duration::from_millis(report.duration_ms));
     for check in &report.checks {
-        let status = if check.passed {
+        let status = if check.status() == CheckStatus::Skipped {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message("judged nothing (checked = 0)");
+            s
+        } else if check.passed {
             TestCaseStatus::success()
         } else {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -287,7 +360,7 @@ pub fn render_terminal(report: &Report) -> String {
 
     let rows = report.checks.iter().map(|c| CheckRow {
         check: &c.name,
-        result: if c.passed { "PASS" } else { "FAIL" },
+        result: c.status().label(),
         checked: c.checked,
         violations: c.violations_total,
     });
@@ -356,6 +429,33 @@ pub fn render_terminal(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_that_judged_nothing_is_skipped_in_every_rendering() {
+        let mut report = sample(true);
+        report
+            .checks
+            .push(Check::new("three-way-match", "invoices matched", 0, vec![]));
+        let skipped = report.checks.last().unwrap();
+        assert_eq!(skipped.status(), CheckStatus::Skipped);
+        assert_eq!(report.checks[0].status(), CheckStatus::Pass);
+        assert_eq!(sample(false).checks[1].status(), CheckStatus::Fail);
+
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["checks"][2]["status"], "skipped");
+        assert_eq!(json["checks"][0]["status"], "pass");
+        let terminal = render_terminal(&report);
+        let row = terminal.lines().find(|l| l.contains("three-way-match")).unwrap();
+        assert!(row.contains("SKIPPED"), "{terminal}");
+        let xml = junit(&report).unwrap();
+        let case = &xml[xml.find("three-way-match").unwrap()..];
+        assert!(
+            case[..case.find("</testcase>").unwrap()].contains("<skipped"),
+            "{xml}"
+        );
+        let html = render_html(&report);
+        assert!(html.contains(r#"<td class="skipped">SKIPPED</td>"#), "{html}");
+    }
 
     fn sample(passed: bool) -> Report {
         let violation = Violation {

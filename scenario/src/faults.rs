@@ -60,7 +60,9 @@ impl JsonSchema for TimedFault {
             },
             "required": ["at_s", "for_s", "role"]
         });
-        schema = json_schema!({"allOf": [schema, timing]});
+        // Only the rule's, its kind's and the timeline's fields: anything
+        // else is a mistake (as the parser says too).
+        schema = json_schema!({"allOf": [schema, timing], "unevaluatedProperties": false});
         schema
     }
 }

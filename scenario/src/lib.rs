@@ -297,7 +297,56 @@ impl Scenario {
                 message: message.into(),
             });
         }
+        scenario.check_timeline(file, text)?;
         Ok(scenario)
+    }
+
+    /// Every fault window and operator step falls within the run's time
+    /// bound (a window that would open after the run ends is a mistake,
+    /// not a fault).
+    fn check_timeline(&self, file: &Path, text: &str) -> Result<(), ScenarioError> {
+        let bound = f64::from(self.time_bound_s().unwrap_or(0));
+        let at = |table: &str, i: usize, field: String, message: String| {
+            let offset = text.match_indices(table).nth(i).map_or(0, |(o, _)| o);
+            let (line, column) = line_col(text, offset);
+            ScenarioError {
+                file: file.to_owned(),
+                line,
+                column,
+                field: Some(field),
+                message,
+            }
+        };
+        for (i, f) in self.faults.iter().enumerate() {
+            if f.at_s + f.for_s > bound {
+                return Err(at(
+                    "[[faults]]",
+                    i,
+                    format!("faults[{i}]"),
+                    format!(
+                        "expected the window to end within the run's time bound of {bound} s, \
+                         found at_s = {} + for_s = {} = {} s",
+                        f.at_s,
+                        f.for_s,
+                        f.at_s + f.for_s
+                    ),
+                ));
+            }
+        }
+        for (i, step) in self.ops.iter().enumerate() {
+            if step.at_s.0 >= bound {
+                return Err(at(
+                    "[[ops]]",
+                    i,
+                    format!("ops[{i}].at_s"),
+                    format!(
+                        "expected the step before the run's time bound of {bound} s, found at_s = {}",
+                        step.at_s.0
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The bound of the whole run: the longest of the flows' bounds.
@@ -458,6 +507,43 @@ asn_to_expectation_p99_ms = 100
         assert!(e.message.contains("[load] or an [outbound]"), "{e}");
         let e = err(&text.replace("= 0.1", "= 1.5"));
         assert_eq!(e.field.as_deref(), Some("outbound.unknown_item_probability"));
+    }
+
+    const FAULT: &str = "[[faults]]\nat_s = 1\nfor_s = 2\nrole = \"wms\"\nkind = \"outage\"\n";
+
+    #[test]
+    fn a_fault_field_of_no_kind_or_of_another_kind_is_refused_naming_it() {
+        let good = Scenario::parse(Path::new("s.toml"), &format!("{GOOD}{FAULT}")).unwrap();
+        assert_eq!(good.faults.len(), 1);
+        for (bad, field) in [("retry_after = 1\n", "retry_after"), ("ms = 40\n", "ms")] {
+            let e = err(&format!("{GOOD}{FAULT}{bad}"));
+            assert!(e.message.contains(&format!("unknown field `{field}`")), "{e}");
+            assert!(
+                e.message.contains("kind `outage`") && e.message.contains("retry_after_s"),
+                "{e}"
+            );
+            assert!(e.line > 8, "located at the fault: {e}");
+        }
+    }
+
+    #[test]
+    fn windows_and_steps_past_the_time_bound_are_refused() {
+        // GOOD's time bound is 10 s.
+        let late = FAULT.replace("at_s = 1", "at_s = 100");
+        let e = err(&format!("{GOOD}{late}"));
+        assert_eq!(e.field.as_deref(), Some("faults[0]"), "{e}");
+        assert!(e.message.contains("time bound of 10 s"), "{e}");
+        assert_eq!(e.line, GOOD.lines().count() + 1, "{e}");
+        let long = FAULT.replace("for_s = 2", "for_s = 9.5");
+        assert!(
+            err(&format!("{GOOD}{long}"))
+                .message
+                .contains("at_s = 1 + for_s = 9.5")
+        );
+        let e = err(&format!(
+            "{GOOD}[[ops]]\nat_s = 12\naction = \"replay-dead-letters\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("ops[0].at_s"), "{e}");
     }
 
     #[test]

@@ -182,9 +182,19 @@ fn counts(g: &mut gather::Gathered) -> BTreeMap<String, u64> {
     counts
 }
 
-/// Exchanges per bucket, every bucket from the first to the last.
+/// The longest throughput series kept: 24 h of buckets (a history whose
+/// clock jumps must not make the series, and the report, unbounded).
+const MAX_THROUGHPUT_BUCKETS: u64 = 24 * 3600 * 1000 / THROUGHPUT_BUCKET_MS;
+
+/// Exchanges per bucket, every bucket from the first to the last (at most
+/// [`MAX_THROUGHPUT_BUCKETS`]).
 fn throughput(buckets: &BTreeMap<u64, u64>) -> Vec<reports::ThroughputPoint> {
-    let last = buckets.keys().next_back().copied().unwrap_or(0);
+    let last = buckets
+        .keys()
+        .next_back()
+        .copied()
+        .unwrap_or(0)
+        .min(MAX_THROUGHPUT_BUCKETS);
     (0..=last)
         .map(|b| reports::ThroughputPoint {
             at_ms: b * THROUGHPUT_BUCKET_MS,

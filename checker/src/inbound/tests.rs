@@ -481,3 +481,16 @@ fn invariant_9_judges_a_receipt_after_its_asn_s_cancel_as_goods_not_advised() {
     };
     assert!(overlap(0).passed && overlap(1).passed);
 }
+
+#[test]
+fn a_clock_far_from_the_runs_start_keeps_the_throughput_series_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("erp.jsonl");
+    // An exchange about 55 years after the run's start (0): 7e9 buckets
+    // unbounded.
+    let mut ex = test_exchange(Role::Erp, Direction::Outbound, "/v1/x", 1, serde_json::json!({}));
+    ex.finished_at_us = 1_733_500_000_000_000;
+    std::fs::write(&path, serde_json::to_string(&ex).unwrap() + "\n").unwrap();
+    let findings = check(&[path], &Validator::new(), &quiet_run()).unwrap();
+    assert_eq!(findings.throughput.len() as u64, MAX_THROUGHPUT_BUCKETS + 1);
+}

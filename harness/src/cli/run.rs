@@ -53,10 +53,14 @@ pub struct RunArgs {
     /// parties' calls spread across them.
     #[arg(long, default_value_t = 1, requires = "store", value_parser = clap::value_parser!(u32).range(1..=16))]
     pub replicas: u32,
+    /// Only read and check every scenario (exit 0 valid, 2 not); run none.
+    #[arg(long)]
+    pub validate_only: bool,
 }
 
 /// Runs every scenario; returns the worst exit code.
 pub async fn execute(args: RunArgs) -> u8 {
+    let validate_only = args.validate_only;
     let (mut opts, files) = match options(args) {
         Ok(x) => x,
         Err(e) => {
@@ -64,6 +68,20 @@ pub async fn execute(args: RunArgs) -> u8 {
             return exit::BAD_INPUT;
         }
     };
+    // Every file is read and checked before any runs: a mistake in the
+    // last file costs nothing.
+    let invalid = validate(&files);
+    if invalid > 0 {
+        eprintln!(
+            "crossdock: error: {invalid} of {} scenario(s) invalid; none was run",
+            files.len()
+        );
+        return exit::BAD_INPUT;
+    }
+    if validate_only {
+        println!("{} scenario(s) valid", files.len());
+        return exit::OK;
+    }
     let mut code = exit::OK;
     for file in &files {
         opts.progress = Some(progress_sink());
@@ -81,6 +99,15 @@ pub async fn execute(args: RunArgs) -> u8 {
         code = code.max(this);
     }
     code
+}
+
+/// Reads every scenario; prints each error; returns how many failed.
+fn validate(files: &[PathBuf]) -> usize {
+    files
+        .iter()
+        .filter_map(|f| scenario::Scenario::load(f).err())
+        .inspect(|e| eprintln!("crossdock: error: {e}"))
+        .count()
 }
 
 /// The run's options and its scenario files, checked.

@@ -76,6 +76,43 @@ fn a_malformed_scenario_exits_2_naming_file_line_and_field() {
 }
 
 #[test]
+fn every_file_is_validated_before_any_runs_and_validate_only_runs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(scenario("inbound-happy-path.toml")).unwrap();
+    // "a-good" sorts first: a run that did not validate first would run it.
+    write_scenario(dir.path(), "a-good.toml", &good);
+    let bad = good.replace("time_bound_s = ", "speed = 3\ntime_bound_s = ");
+    write_scenario(dir.path(), "b-bad.toml", &bad);
+    let out = dir.path().join("out");
+    let result = crossdock()
+        .args(["run", dir.path().to_str().unwrap(), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("b-bad.toml:") && stderr.contains("speed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 2 scenario(s) invalid; none was run"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing ran");
+
+    std::fs::remove_file(dir.path().join("b-bad.toml")).unwrap();
+    let result = crossdock()
+        .args(["run", "--validate-only", dir.path().to_str().unwrap(), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&result.stdout).contains("1 scenario(s) valid"));
+    assert!(!out.exists(), "--validate-only runs nothing");
+}
+
+#[test]
 fn a_missing_scenario_exits_2_and_bad_arguments_exit_2() {
     let result = crossdock()
         .args(["run", "/nonexistent/none.toml"])

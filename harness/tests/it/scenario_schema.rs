@@ -58,6 +58,8 @@ fn the_library_validates_against_the_schema() {
         good.replace("time_bound_s = 40", "time_bound_s = 40\nspeed = 3"),
         good.replace("kind = \"outage\"", "kind = \"meteor\""),
         good.replace("role = \"wms\"", "role = \"bank\""),
+        good.replace("kind = \"outage\"", "kind = \"outage\"\nretry_after = 1"),
+        good.replace("kind = \"outage\"", "kind = \"outage\"\nms = 40"),
     ] {
         assert!(!validator.is_valid(&as_json(&bad)), "the schema accepted:\n{bad}");
     }
