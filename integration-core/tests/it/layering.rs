@@ -135,20 +135,23 @@ fn strip_comments_and_literals(text: &str) -> String {
     };
     while i < b.len() {
         let rest = &b[i..];
+        // `r"…"`/`b"…"` open a literal only where an identifier does not
+        // go on (`for"` is no raw string).
+        let word_start = i == 0 || !is_ident(b[i - 1]);
         let end = if rest.starts_with(&['/', '/']) {
             rest.iter().position(|c| *c == '\n').unwrap_or(rest.len())
         } else if rest.starts_with(&['/', '*']) {
             block_comment_len(rest)
-        } else if rest[0] == '"' || (rest[0] == 'r' && raw_string_hashes(rest).is_some()) {
+        } else if rest[0] == '"' || (word_start && rest[0] == 'r' && raw_string_hashes(rest).is_some()) {
             string_len(rest)
-        } else if rest[0] == 'b' && rest.get(1) == Some(&'"') {
+        } else if word_start && rest[0] == 'b' && rest.get(1) == Some(&'"') {
             1 + string_len(&rest[1..])
         } else if rest[0] == '\'' {
             char_literal_len(rest).unwrap_or(0)
         } else {
             0
         };
-        if end == 0 || (i > 0 && is_ident(b[i - 1]) && rest[0] != '"' && rest[0] != '\'') {
+        if end == 0 {
             out.push(b[i]);
             i += 1;
         } else {
@@ -615,7 +618,7 @@ fn groups_aliases_and_children_are_followed_and_comments_strings_and_unit_tests_
         (
             "mid.rs",
             "use crate::{low::{self, Deep}};\n// crate::top::Api\nconst S: &str = \"crate::top\";\n\
-             const R: &str = r#\"super::top\"#;\nfn f(_: low::deep::Deep) -> char { '{' }\n\
+             const R: &str = r#\"super::top\"#;\nfn f(_: low::deep::Deep) -> char { '{' }\nconst N: u8 = 1// crate::top::Api\n;\n\
              #[cfg(test)]\nmod tests { use super::*; }\n",
         ),
         (
