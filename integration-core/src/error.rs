@@ -1,5 +1,9 @@
 //! The core's HTTP error type: every variant becomes an RFC 9457 problem in
 //! one place ([`IntoResponse`]).
+//!
+//! **Layer**: the bottom. Imports nothing of the crate: the layers above
+//! convert their own errors into [`ApiError`] (`db` converts its
+//! `DbError`, beside that type).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -112,12 +116,6 @@ impl ApiError {
             }
         }
         .with_detail(detail)
-    }
-}
-
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
-        ApiError::Storage(e.message)
     }
 }
 

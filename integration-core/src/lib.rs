@@ -5,128 +5,56 @@
 //!
 //! Library only: a binary (the harness, or `crossdock core` later) builds a
 //! [`CoreConfig`] and calls [`start`].
+//!
+//! # Layers
+//!
+//! Each file imports only files of its own layer (without a cycle) or of
+//! the layers below; `tests/it/layering.rs` checks it on every test run.
+//! Bottom first:
+//!
+//! 1. [`error`] and `clock`: plain error types, the wall clock; import
+//!    nothing of the crate.
+//! 2. [`db`]: the SQL facade over SQLite and PostgreSQL.
+//! 3. [`store`]: durable inbox and outbox, group commit, leases, the
+//!    PostgreSQL pool ([`store::pg`]); runs the `apply` closures and
+//!    creates the tables the layers above hand it, knows no flow.
+//! 4. [`flows`] (business rules, each inside a store transaction; the
+//!    order release's call to the WMS) and, beside them, [`outbox`]
+//!    (delivery lanes, tower layers, the events publisher); neither
+//!    imports the other.
+//! 5. `http`: the router, handlers, auth, metrics, the accept loop, the
+//!    core's configuration and shared state.
+//! 6. This file: [`start`] wires the store, the outbox worker and the
+//!    server together, and re-exports the public paths.
 
-mod api;
-pub mod auth;
+mod clock;
 pub mod db;
 pub mod error;
-pub mod events;
 pub mod flows;
-mod metrics;
-pub mod outbound;
+mod http;
 pub mod outbox;
-pub mod pgstore;
-mod server;
 pub mod store;
 
+pub use flows::outbound;
+pub use http::auth;
+pub use outbox::events;
+pub use store::pg as pgstore;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use auth::{Caller, Credentials, RateLimit};
-pub use events::EventsConfig;
-pub use outbox::{Backoff, BreakerConfig, PartnerLimits, RetryConfig, RetryPolicy};
+pub use http::MAX_BODY_BYTES;
+pub use http::auth::{Caller, Credentials, RateLimit};
+pub use http::config::CoreConfig;
+pub use outbox::events::EventsConfig;
+pub use outbox::{Backoff, BreakerConfig, PartnerLimits, Partners, RetryConfig, RetryPolicy};
 pub use store::{OpsStatus, Store, StoreLocation, StoreOptions};
 
-/// Largest request body the core reads.
-pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-
-/// Base URLs of the partners the core delivers to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Partners {
-    pub erp: String,
-    pub wms: String,
-    pub supplier: String,
-}
-
-/// Everything the core needs to run.
-#[derive(Debug, Clone)]
-pub struct CoreConfig {
-    /// The SQLite database file (created if absent); unused when
-    /// `postgres` is set.
-    pub database: PathBuf,
-    /// A PostgreSQL connection URL (`postgres://…`): the store lives there
-    /// instead of in `database`, and several cores may share it.
-    pub postgres: Option<String>,
-    pub partners: Partners,
-    pub retry: RetryConfig,
-    /// Seed of the jitter RNG.
-    pub seed: u64,
-    /// Recognise a resent ASN by (supplier, asn_id). Always on in a real
-    /// deployment; the harness's own tests turn it off to prove that its
-    /// checks catch the duplicates that follow.
-    pub asn_dedup: bool,
-    /// How long an order release waits for the WMS's decision.
-    pub release_timeout: std::time::Duration,
-    /// Report a release the WMS could not decide as rejected, though the WMS
-    /// may hold it. Never in a real deployment: the harness's tests turn it
-    /// on to prove that invariant 17's check catches the orders that follow.
-    pub release_failure_rejects: bool,
-    /// Group commit of the store.
-    pub store: StoreOptions,
-    /// Ignore a receipt event whose seq is not above the last applied for
-    /// its receipt (invariant 10). Always on in a real deployment; the
-    /// harness's tests turn it off to prove its checks catch the result.
-    pub ignore_stale_receipts: bool,
-    /// The 3-way match's tolerances.
-    pub invoicing: flows::invoicing::MatchConfig,
-    /// Recognise a redelivered inventory adjustment by its
-    /// `source_event_id`. Always on in a real deployment; the harness's own
-    /// tests turn it off to prove that its checks catch the doubles.
-    pub adjustment_dedup: bool,
-    /// Refuse a reconciliation (409) while adjustments to the ERP are still
-    /// pending. Always on in a real deployment; off, a second run reads the
-    /// ERP's books before the first run's corrections land and corrects
-    /// again (the harness's tests prove its check catches that).
-    pub reconciliation_guard: bool,
-    /// Bearer tokens of the partners and operators. Empty means nobody may
-    /// call (every request but `/openapi.json` gets 401): the core is never
-    /// open by default.
-    pub credentials: Credentials,
-    /// A token bucket per caller; `None` for no limit.
-    pub rate_limit: Option<RateLimit>,
-    /// Publish CloudEvents to NATS JetStream; `None` (the default): no
-    /// event is queued or published.
-    pub events: Option<EventsConfig>,
-}
-
-impl CoreConfig {
-    pub fn new(database: PathBuf, partners: Partners) -> Self {
-        Self {
-            database,
-            postgres: None,
-            partners,
-            retry: RetryConfig::default(),
-            seed: 0,
-            asn_dedup: true,
-            release_timeout: outbound::DEFAULT_RELEASE_TIMEOUT,
-            release_failure_rejects: false,
-            store: StoreOptions::default(),
-            ignore_stale_receipts: true,
-            invoicing: flows::invoicing::MatchConfig::default(),
-            adjustment_dedup: true,
-            reconciliation_guard: true,
-            credentials: Credentials::default(),
-            rate_limit: None,
-            events: None,
-        }
-    }
-}
-
-impl CoreConfig {
-    /// Where the store lives: `postgres` if set, else the SQLite file.
-    pub fn store_location(&self) -> StoreLocation {
-        match &self.postgres {
-            Some(url) => StoreLocation::Postgres(url.clone()),
-            None => StoreLocation::Sqlite(self.database.clone()),
-        }
-    }
-}
+use http::state::CoreState;
 
 /// Why the core did not start.
 #[derive(Debug, thiserror::Error)]
@@ -141,32 +69,6 @@ pub enum StartError {
     Listener(#[source] std::io::Error),
     #[error(transparent)]
     Events(#[from] events::EventsConfigError),
-}
-
-pub(crate) struct CoreState {
-    pub config: CoreConfig,
-    /// Contract validation (schema + domain rules): every intake is checked
-    /// against its own type before anything is stored or forwarded.
-    pub validator: contracts::validate::Validator,
-    pub store: Arc<Store>,
-    pub outbox_notify: Arc<Notify>,
-    /// The synchronous order-release client, and releases waiting on it.
-    pub release_http: reqwest::Client,
-    pub releases_in_flight: outbound::InFlight,
-    /// Reconciliation runs one at a time.
-    pub reconciling: tokio::sync::Mutex<()>,
-    /// Reads partners' snapshots (reconciliation).
-    pub http: reqwest::Client,
-    pub limiter: Option<auth::Limiter>,
-    pub metrics: metrics::Metrics,
-}
-
-/// Microseconds since the Unix epoch.
-pub(crate) fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
 }
 
 /// A running core.
@@ -217,9 +119,11 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
         events.validate()?;
     }
     let store = Arc::new(
-        Store::open_at(&config.store_location(), config.store).map_err(|source| StartError::Database {
-            location: config.store_location().to_string(),
-            source,
+        Store::open_at(&config.store_location(), config.store, flows::TABLES).map_err(|source| {
+            StartError::Database {
+                location: config.store_location().to_string(),
+                source,
+            }
         })?,
     );
     let addr = listener.local_addr().map_err(StartError::Listener)?;
@@ -239,13 +143,13 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
         tracing::warn!("the core has no bearer tokens configured: every request will get 401");
     }
     let state = Arc::new(CoreState {
-        limiter: config.rate_limit.map(auth::Limiter::new),
-        metrics: metrics::Metrics::default(),
+        limiter: config.rate_limit.map(http::auth::Limiter::new),
+        metrics: http::metrics::Metrics::default(),
         validator: contracts::validate::Validator::new(),
         store: store.clone(),
         outbox_notify: notify,
         release_http: reqwest::Client::new(),
-        releases_in_flight: outbound::InFlight::default(),
+        releases_in_flight: flows::outbound::InFlight::default(),
         reconciling: tokio::sync::Mutex::new(()),
         http: reqwest::Client::builder()
             .timeout(config.retry.timeout)
@@ -253,9 +157,9 @@ pub fn start(config: CoreConfig, listener: TcpListener) -> Result<CoreHandle, St
             .expect("a plain HTTP client builds"),
         config,
     });
-    let app = api::router(state);
+    let app = http::router(state);
     let (stop_server, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(listener, app, rx));
+    let server = tokio::spawn(http::server::serve(listener, app, rx));
     Ok(CoreHandle {
         addr,
         store,

@@ -39,7 +39,8 @@ use tower::{Layer, Service, ServiceBuilder};
 
 use contracts::http::{IDEMPOTENCY_KEY, TRACEPARENT, TraceParent, error_chain};
 
-use super::{AttemptOutcome, MAX_RETRY_AFTER, retry_after};
+use super::attempt::AttemptOutcome;
+use crate::clock::{MAX_RETRY_AFTER, retry_after};
 use crate::store::Delivery;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

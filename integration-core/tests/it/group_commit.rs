@@ -5,6 +5,7 @@ use std::sync::{Arc, Barrier};
 
 use contracts::Role;
 use integration_core::error::ApiError;
+use integration_core::flows::TABLES;
 use integration_core::store::Intake;
 use integration_core::{Store, StoreOptions};
 
@@ -61,7 +62,7 @@ fn concurrent_intakes(
 #[test]
 fn concurrent_intakes_share_commits_and_each_is_answered_after_its_own() {
     let dir = tempfile::tempdir().unwrap();
-    let grouped = Arc::new(Store::open(&dir.path().join("grouped.sqlite")).unwrap());
+    let grouped = Arc::new(Store::open(&dir.path().join("grouped.sqlite"), TABLES).unwrap());
     let answers = concurrent_intakes(&grouped, 64, |i| format!("k{i}"), |_| false);
     let mut ids: Vec<_> = answers
         .iter()
@@ -90,6 +91,7 @@ fn concurrent_intakes_share_commits_and_each_is_answered_after_its_own() {
                 max_batch: 1,
                 ..StoreOptions::default()
             },
+            TABLES,
         )
         .unwrap(),
     );
@@ -112,6 +114,7 @@ fn waiting_clients_are_not_held_for_the_commit_interval() {
                 commit_interval: interval,
                 ..StoreOptions::default()
             },
+            TABLES,
         )
         .unwrap(),
     );
@@ -145,7 +148,7 @@ fn waiting_clients_are_not_held_for_the_commit_interval() {
 #[test]
 fn a_refused_intake_rolls_back_alone_inside_its_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("core.sqlite")).unwrap());
+    let store = Arc::new(Store::open(&dir.path().join("core.sqlite"), TABLES).unwrap());
     let answers = concurrent_intakes(&store, 32, |i| format!("k{i}"), |i| i % 4 == 0);
     for (i, a) in answers.iter().enumerate() {
         match a {
@@ -172,7 +175,7 @@ fn a_refused_intake_rolls_back_alone_inside_its_batch() {
 #[test]
 fn one_key_sent_concurrently_is_taken_in_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("core.sqlite")).unwrap());
+    let store = Arc::new(Store::open(&dir.path().join("core.sqlite"), TABLES).unwrap());
     // Same key and payload from 16 threads (intake(0, …) for all of them).
     let barrier = Arc::new(Barrier::new(16));
     let threads: Vec<_> = (0..16)
@@ -241,7 +244,7 @@ fn pending_rows(store: &Store) -> Vec<(i64, String)> {
 #[test]
 fn committed_outbox_rows_are_handed_to_the_lanes_and_refused_ones_are_not() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("core.sqlite")).unwrap());
+    let store = Arc::new(Store::open(&dir.path().join("core.sqlite"), TABLES).unwrap());
     let handoffs = Arc::new(Handoffs::default());
     assert!(store.set_dispatch(Some(handoffs.clone())));
     assert!(store.hands_over());
@@ -281,7 +284,7 @@ fn committed_outbox_rows_are_handed_to_the_lanes_and_refused_ones_are_not() {
 #[test]
 fn rows_a_lane_has_no_room_for_stay_in_the_outbox_only() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("core.sqlite")).unwrap());
+    let store = Arc::new(Store::open(&dir.path().join("core.sqlite"), TABLES).unwrap());
     let handoffs = Arc::new(Handoffs {
         refuse_odd: true,
         ..Handoffs::default()

@@ -15,6 +15,7 @@ mod group_commit;
 mod idempotency;
 mod intake;
 mod invoices;
+mod layering;
 mod observability;
 mod outbound;
 mod partners;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use contracts::Role;
 use integration_core::Store;
 use integration_core::error::ApiError;
+use integration_core::flows::TABLES;
 use integration_core::pgstore::ScratchDb;
 use integration_core::store::{Intake, StoreOptions};
 
@@ -18,7 +19,7 @@ fn open(db: &ScratchDb, lease: Duration) -> Arc<Store> {
         lease,
         ..StoreOptions::default()
     };
-    Arc::new(Store::open_postgres(&db.url(), options).expect("the PostgreSQL store opens"))
+    Arc::new(Store::open_postgres(&db.url(), options, TABLES).expect("the PostgreSQL store opens"))
 }
 
 fn intake(key: &str, business_key: &str) -> Intake {
@@ -129,6 +130,6 @@ fn a_scratch_database_is_there_until_its_guard_drops() {
     assert!(url.ends_with(&format!("/{}", db.name)), "{url}");
     open(&db, Duration::from_secs(30)).ops_status().unwrap();
     drop(db);
-    let e = Store::open_postgres(&url, StoreOptions::default()).unwrap_err();
+    let e = Store::open_postgres(&url, StoreOptions::default(), TABLES).unwrap_err();
     assert!(e.message.contains("does not exist"), "{}", e.message);
 }

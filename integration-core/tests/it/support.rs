@@ -310,7 +310,12 @@ pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 /// A PostgreSQL database of the test's own, dropped with the guard; it
 /// starts with the core's schema, copied from a template database.
 pub fn pg_database() -> integration_core::pgstore::ScratchDb {
-    integration_core::pgstore::ScratchDb::create_migrated(PG_SERVER, "crossdock_t").unwrap_or_else(|e| {
+    integration_core::pgstore::ScratchDb::create_migrated(
+        PG_SERVER,
+        "crossdock_t",
+        integration_core::flows::TABLES,
+    )
+    .unwrap_or_else(|e| {
         panic!(
             "PostgreSQL is not reachable at {PG_SERVER} ({e}): these tests need it \
              (start it: pg_ctlcluster <version> main start)"

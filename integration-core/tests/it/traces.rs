@@ -5,6 +5,7 @@
 use contracts::Role;
 use contracts::ops::TraceHop;
 use integration_core::Store;
+use integration_core::flows::TABLES;
 use integration_core::store::{Intake, StoreOptions};
 use serde_json::json;
 
@@ -117,7 +118,7 @@ fn intakes_and_their_deliveries_are_listed_by_trace(store: &Store) {
 #[test]
 fn intakes_and_their_deliveries_are_listed_by_trace_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("core.sqlite")).unwrap();
+    let store = Store::open(&dir.path().join("core.sqlite"), TABLES).unwrap();
     intakes_and_their_deliveries_are_listed_by_trace(&store);
     // Read through the trace-number indexes, not a scan.
     for (table, index) in [("inbox", "inbox_trace_no"), ("outbox", "outbox_trace_no")] {
@@ -137,7 +138,7 @@ fn intakes_and_their_deliveries_are_listed_by_trace_sqlite() {
 #[test]
 fn intakes_and_their_deliveries_are_listed_by_trace_postgres() {
     let db = pg_database();
-    let store = Store::open_postgres(&db.url(), StoreOptions::default()).unwrap();
+    let store = Store::open_postgres(&db.url(), StoreOptions::default(), TABLES).unwrap();
     intakes_and_their_deliveries_are_listed_by_trace(&store);
 }
 
@@ -282,7 +283,7 @@ fn refusal() -> integration_core::error::ApiError {
 async fn running_totals_follow_intakes_marks_rollbacks_and_replays_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("totals.sqlite");
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, TABLES).unwrap();
     totals_match_a_scan(&store);
     for n in 0..6 {
         store
@@ -383,7 +384,7 @@ async fn running_totals_follow_intakes_marks_rollbacks_and_replays_sqlite() {
         )
         .unwrap();
     }
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, TABLES).unwrap();
     totals_match_a_scan(&store);
     assert_eq!(attempts(&store), [7, 0, 6]);
 }
@@ -397,7 +398,7 @@ fn a_store_made_before_trace_numbers_is_upgraded_at_open_sqlite() {
         c.execute_batch(OLD_SQLITE).unwrap();
         c.execute_batch(OLD_ROWS).unwrap();
     }
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, TABLES).unwrap();
     // The running totals count what the old store held.
     let status = store.ops_status().unwrap();
     assert_eq!(
@@ -426,7 +427,7 @@ fn a_store_made_before_trace_numbers_is_upgraded_at_open_sqlite() {
     };
     assert_eq!(indexes(&path), ["inbox_trace_no", "outbox_trace_no"]);
     // Opening it again changes nothing.
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, TABLES).unwrap();
     assert_eq!(hops(&store, U), ["in:B-2", "out:wms:out-2"]);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM traces"), 2);
     drop(store);
@@ -449,7 +450,7 @@ fn a_store_made_before_trace_numbers_is_upgraded_at_open_postgres() {
         c.batch_execute(&old).unwrap();
         c.batch_execute(OLD_ROWS).unwrap();
     }
-    let store = Store::open_postgres(&db.url(), StoreOptions::default()).unwrap();
+    let store = Store::open_postgres(&db.url(), StoreOptions::default(), TABLES).unwrap();
     old_rows_are_traced_after_the_upgrade(&store);
     let indexes = store
         .read(|c| {
@@ -467,7 +468,7 @@ fn a_store_made_before_trace_numbers_is_upgraded_at_open_postgres() {
     assert_eq!(indexes, ["inbox_trace_no", "outbox_trace_no"]);
     drop(store);
     // A second replica opening it changes nothing.
-    let again = Store::open_postgres(&db.url(), StoreOptions::default()).unwrap();
+    let again = Store::open_postgres(&db.url(), StoreOptions::default(), TABLES).unwrap();
     assert_eq!(hops(&again, U), ["in:B-2", "out:wms:out-2"]);
     assert_eq!(count(&again, "SELECT COUNT(*) FROM traces"), 2);
 }

@@ -18,18 +18,23 @@
 //!   claim the same row, and a row whose lease ran out (its replica died)
 //!   is claimed by another.
 //! - **DDL** is the SQLite schema translated by [`crate::db::ddl_for`]
-//!   (and brought up to date by [`crate::store::upgrade_schema`]), plus
+//!   (and brought up to date by [`upgrade_schema`]), plus
 //!   the lease columns, created under an advisory lock so replicas
 //!   starting together do not race.
+//!
+//! **Layer**: part of the store. Imports `db`, `error` and the store's
+//! `schema` and `options`, never the store's `mod.rs` (which uses this
+//! file) nor anything above the store.
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::options::StoreOptions;
+use super::schema::{SCHEMA, TRACE_INDEXES, upgrade_schema};
 use crate::db::{Conn, DbError, Engine, PgConn, Row, args, ddl_for};
 use crate::error::ApiError;
-use crate::store::StoreOptions;
 
 /// A job for one of the pool's connections.
 pub(crate) type PgJob = Box<dyn FnOnce(&mut postgres::Client) + Send>;
@@ -74,7 +79,9 @@ pub(crate) struct Pool {
 impl Pool {
     /// Connects `options.pg_connections` connections to `url` and creates
     /// the schema if needed. Fails (clearly) when the server is not there.
-    pub fn open(url: &str, options: StoreOptions) -> Result<Self, DbError> {
+    /// `tables`: the DDL of the layers above, after the store's own.
+    pub fn open(url: &str, options: StoreOptions, tables: &[&str]) -> Result<Self, DbError> {
+        let tables: Vec<String> = tables.iter().map(|t| (*t).to_owned()).collect();
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| DbError::new(format!("invalid PostgreSQL URL {}: {e}", redact(url))))?;
@@ -87,13 +94,14 @@ impl Pool {
         let n = options.pg_connections.max(1);
         for i in 0..n {
             let (config, queue, ready_tx) = (config.clone(), queue.clone(), ready_tx.clone());
+            let tables = tables.clone();
             let first = i == 0;
             std::thread::Builder::new()
                 .name(format!("crossdock-pg-{i}"))
                 .spawn(move || {
                     let mut client = match connect(&config).and_then(|mut c| {
                         if first {
-                            create_schema(&mut c)?;
+                            create_schema(&mut c, &tables)?;
                         }
                         Ok(c)
                     }) {
@@ -215,13 +223,13 @@ fn serve(config: &postgres::Config, client: &mut postgres::Client, queue: &Mutex
     }
 }
 
-fn create_schema(client: &mut postgres::Client) -> Result<(), DbError> {
+fn create_schema(client: &mut postgres::Client, tables: &[String]) -> Result<(), DbError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-    for ddl in crate::store::schemas() {
+    for ddl in std::iter::once(SCHEMA).chain(tables.iter().map(String::as_str)) {
         tx.batch_execute(&ddl_for(Engine::Postgres, ddl))?;
     }
-    crate::store::upgrade_schema(&PgConn::new(&mut tx))?;
+    upgrade_schema(&PgConn::new(&mut tx))?;
     tx.batch_execute(LEASE_DDL)?;
     tx.execute(
         "CREATE INDEX IF NOT EXISTS outbox_lease ON outbox(partner, state, lease_until_us)",
@@ -333,14 +341,21 @@ impl ScratchDb {
     /// each test skips creating the tables. The template is made under a
     /// scratch name and renamed when complete, so concurrent processes
     /// never copy a half-made one.
-    pub fn create_migrated(server_url: &str, prefix: &str) -> Result<Self, DbError> {
+    /// `tables`: the DDL of the layers above, as [`super::Store::open_postgres`]
+    /// takes it.
+    pub fn create_migrated(server_url: &str, prefix: &str, tables: &[&str]) -> Result<Self, DbError> {
         static TEMPLATES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+        let tables: Vec<String> = tables.iter().map(|t| (*t).to_owned()).collect();
+        let wanted = template_name(&tables);
         let template = {
             let mut made = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
-            match made.iter().find(|(server, _)| server == server_url) {
+            match made
+                .iter()
+                .find(|(server, name)| server == server_url && *name == wanted)
+            {
                 Some((_, name)) => name.clone(),
                 None => {
-                    let name = schema_template(server_url)?;
+                    let name = schema_template(server_url, wanted, tables)?;
                     made.push((server_url.to_owned(), name.clone()));
                     name
                 }
@@ -365,23 +380,28 @@ fn scratch_name(prefix: &str) -> String {
     )
 }
 
-/// The name of a database on `server` holding the current schema, made if
-/// missing (see [`ScratchDb::create_migrated`]).
-fn schema_template(server: &str) -> Result<String, DbError> {
+/// The name of the template database of the schema `tables` complete: a
+/// hash of its DDL.
+fn template_name(tables: &[String]) -> String {
     use sha2::{Digest, Sha256};
     let mut ddl = Sha256::new();
-    for part in crate::store::schemas() {
+    for part in std::iter::once(SCHEMA).chain(tables.iter().map(String::as_str)) {
         ddl.update(ddl_for(Engine::Postgres, part).as_bytes());
     }
-    for part in crate::store::TRACE_INDEXES {
+    for part in TRACE_INDEXES {
         ddl.update(part.as_bytes());
     }
     ddl.update(LEASE_DDL.as_bytes());
     let hash = ddl.finalize();
-    let name = format!(
+    format!(
         "crossdock_tpl_{}",
         hash[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    )
+}
+
+/// The database `name` on `server` holding the schema `tables` complete,
+/// made if missing (see [`ScratchDb::create_migrated`]).
+fn schema_template(server: &str, name: String, tables: Vec<String>) -> Result<String, DbError> {
     let exists = |name: &str| -> Result<bool, DbError> {
         let name = name.to_owned();
         on_admin_thread(server, move |c| {
@@ -403,7 +423,7 @@ fn schema_template(server: &str) -> Result<String, DbError> {
         config.connect_timeout(Duration::from_secs(5));
         std::thread::spawn(move || {
             let mut client = connect(&config)?;
-            create_schema(&mut client)
+            create_schema(&mut client, &tables)
         })
         .join()
         .unwrap_or_else(|_| Err(DbError::new("the PostgreSQL schema thread panicked")))?;

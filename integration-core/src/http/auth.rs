@@ -1,5 +1,5 @@
 //! Who is calling, established in one place: [`admit`], run by the
-//! router's one middleware (`metrics::observe`) on every request. It maps
+//! router's one middleware (`http::observe`) on every request. It maps
 //! `Authorization: Bearer` to a [`Caller`], refuses unknown tokens (401),
 //! callers whose role does not serve the path (403) and callers over their
 //! rate limit (429), and hands the caller to the handlers as a request
@@ -7,6 +7,9 @@
 //!
 //! Order inside [`admit`]: authenticate, authorise, then rate-limit,
 //! so an unknown token never uses a partner's budget.
+//!
+//! Imports only `error`: it takes the credentials and the limiter, not the
+//! core's state.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -23,7 +26,6 @@ use contracts::Problem;
 use contracts::http::RETRY_AFTER;
 use contracts::routes::core;
 
-use crate::CoreState;
 use crate::error::problem_response;
 
 /// An authenticated caller.
@@ -219,17 +221,18 @@ fn bearer(req: &Request) -> Option<&str> {
 /// The one place a request's caller is established (see the module docs):
 /// `None` when admitted (the caller added to the request's extensions),
 /// else the refusal to send instead.
-pub(crate) fn admit(state: &CoreState, req: &mut Request) -> Option<Response> {
+pub(crate) fn admit(
+    credentials: &Credentials,
+    limiter: Option<&Limiter>,
+    req: &mut Request,
+) -> Option<Response> {
     let path = req.uri().path();
     let need = need(path);
     if need == Need::Public {
         return None;
     }
     let given = req.headers().contains_key(header::AUTHORIZATION);
-    let Some(caller) = bearer(req)
-        .and_then(|t| state.config.credentials.caller(t))
-        .cloned()
-    else {
+    let Some(caller) = bearer(req).and_then(|t| credentials.caller(t)).cloned() else {
         tracing::info!(%path, token_given = given, "request refused: no valid bearer token");
         return Some(unauthorized(
             if given {
@@ -244,7 +247,7 @@ pub(crate) fn admit(state: &CoreState, req: &mut Request) -> Option<Response> {
         tracing::info!(%path, caller = %caller.key(), "request refused: wrong role");
         return Some(forbidden(&caller, path));
     }
-    if let Some(limiter) = &state.limiter {
+    if let Some(limiter) = limiter {
         if let Err(wait) = limiter.check(&caller.key()) {
             tracing::debug!(%path, caller = %caller.key(), ?wait, "request refused: rate limit");
             return Some(too_many(&caller, limiter.limit, wait));

@@ -23,6 +23,9 @@
 //!
 //! Without [`EventsConfig`] the core queues no event rows at all, so a core
 //! started without `--events` carries no backlog of events nobody reads.
+//!
+//! Part of the outbox layer: imports its `attempt` and `layers`, the store
+//! and `error`; never the outbox's `mod.rs` (the worker, which uses it).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -41,8 +44,9 @@ use contracts::inventory::InventoryAdjustment;
 use contracts::outbound::ShipmentConfirmation;
 use contracts::time::rfc3339_utc;
 
+use super::attempt::AttemptOutcome;
+use super::layers::Sent;
 use crate::error::ApiError;
-use crate::outbox::{AttemptOutcome, Sent};
 use crate::store::{Delivery, Tx};
 
 /// The outbox target of event rows (the partners' rows name their role).

@@ -1,6 +1,15 @@
 //! The durable store, on one of two engines behind one interface
 //! ([`crate::db::Conn`]): embedded SQLite (the default) or PostgreSQL
-//! (several core replicas sharing one database, see [`crate::pgstore`]).
+//! (several core replicas sharing one database, see [`pg`]).
+//!
+//! **Layer**: above `db` and `error`, below the flows, the outbox and http.
+//! The store knows nothing of the business: it runs the `apply` closures
+//! handed to [`Store::intake`] and [`Store::ops_transaction`], hands the
+//! rows a commit queued to the [`Dispatch`] set on it, and creates the
+//! tables the layers above hand its constructors (their DDL, after its
+//! own [`schema`]). Files here import only `db`, `error`, `clock` and each
+//! other (`mod.rs` → `pg` → `schema`, `options`); never `flows`, `outbox`
+//! or `http`.
 //!
 //! **SQLite**: WAL mode with `synchronous=FULL`, so a transaction the core
 //! has answered 2xx for is on disk.
@@ -40,192 +49,19 @@ use tokio::sync::oneshot;
 
 use contracts::{IntakeAck, IntakeOutcome, Role};
 
+pub mod options;
+pub mod pg;
+pub mod schema;
+
+pub use options::{GATHER_FROM, GATHER_GAP, StoreOptions};
+
 use crate::db::{Arg, Conn, DbError, Engine, Row, SqliteConn, ToArg, Value, args};
 use crate::error::ApiError;
-use crate::pgstore::Pool;
+use options::STATEMENT_CACHE;
+use pg::Pool;
+use schema::{sqlite_totals, upgrade_schema};
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS inbox (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    business_key TEXT NOT NULL,
-    payload_hash TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    received_at_us INTEGER NOT NULL,
-    -- `traces.no` of `trace_id` (see `traces`).
-    trace_no INTEGER
-);
-CREATE INDEX IF NOT EXISTS inbox_business_key ON inbox(kind, business_key);
-
--- Keyed by the key itself (one b-tree per insert, not a table and an
--- index).
-CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY,
-    endpoint TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    response TEXT NOT NULL
-) WITHOUT ROWID;
-
--- Tables keyed by their own (text) keys whose rows are small are
--- `WITHOUT ROWID` (one b-tree per table, not a rowid table and the index
--- of its key): a row costs one b-tree insert, and a commit rewrites one
--- tail page less per such table. Tables with a document body stay rowid
--- tables (in a WITHOUT ROWID b-tree, interior pages hold whole rows).
--- A store made before keeps its rowid tables; both work the same.
-CREATE TABLE IF NOT EXISTS purchase_orders (
-    po_number TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
-    supplier_gln TEXT NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS po_lines (
-    po_number TEXT NOT NULL,
-    line_no INTEGER NOT NULL,
-    sku TEXT NOT NULL,
-    gtin TEXT NOT NULL,
-    ordered_qty INTEGER NOT NULL,
-    confirmed_qty INTEGER,
-    over_tolerance_pct INTEGER NOT NULL,
-    under_tolerance_pct INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    PRIMARY KEY (po_number, line_no)
-) WITHOUT ROWID;
-
--- What each distinct ASN advises per PO line; a resent or replacing ASN
--- replaces its own rows, so tolerance is never counted twice.
-CREATE TABLE IF NOT EXISTS asn_lines (
-    supplier_gln TEXT NOT NULL,
-    asn_id TEXT NOT NULL,
-    po_number TEXT NOT NULL,
-    po_line_no INTEGER NOT NULL,
-    quantity INTEGER NOT NULL,
-    PRIMARY KEY (supplier_gln, asn_id, po_number, po_line_no)
-) WITHOUT ROWID;
--- What other ASNs advise per PO line (every ASN's tolerance check): without
--- it each check scanned the whole table.
-CREATE INDEX IF NOT EXISTS asn_lines_by_po ON asn_lines(po_number, po_line_no);
-
-CREATE TABLE IF NOT EXISTS expectations (
-    expectation_id TEXT PRIMARY KEY,
-    asn_id TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS receipts (
-    receipt_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL
-) WITHOUT ROWID;
-
--- What stands posted at the ERP per receipt line: the posting of the
--- latest applied receipt event (a correction reverses it and reposts).
-CREATE TABLE IF NOT EXISTS receipt_postings (
-    receipt_id TEXT NOT NULL,
-    line_no INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (receipt_id, line_no)
-);
-
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    partner TEXT NOT NULL,
-    path TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    body TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at_us INTEGER NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    last_status INTEGER,
-    last_error TEXT,
-    created_at_us INTEGER NOT NULL,
-    delivered_at_us INTEGER,
-    -- `traces.no` of `trace_id` (see `traces`).
-    trace_no INTEGER
-);
--- What each lane reads: only pending rows are indexed, so a delivered row
--- leaves the index and the index stays as small as the backlog. Dead
--- letters likewise (ops API, replay).
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(partner, next_attempt_at_us) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(id) WHERE state = 'dead';
--- Indexes of earlier versions, replaced by the two above.
-DROP INDEX IF EXISTS outbox_due;
-DROP INDEX IF EXISTS outbox_partner_due;
-
--- One row per distinct trace id, numbered in order of first use. The
--- inbox and outbox find a trace's rows by its number (`TRACE_INDEXES`):
--- an index on the random 128-bit trace id itself took a random leaf page
--- per message, each written to the WAL by its commit; the numbers of the
--- flows in flight are recent, so their inserts land at the index's tail,
--- and the random insert is paid once per trace, here.
-CREATE TABLE IF NOT EXISTS traces (
-    no INTEGER PRIMARY KEY,
-    trace_id TEXT NOT NULL UNIQUE
-);
-"#;
-
-/// The trace indexes, created once the inbox and outbox have `trace_no`
-/// (a store made before it gets the column at open, see
-/// [`upgrade_schema`]); the indexes on the trace id of earlier versions go.
-pub(crate) const TRACE_INDEXES: [&str; 4] = [
-    "DROP INDEX IF EXISTS inbox_trace",
-    "DROP INDEX IF EXISTS outbox_trace",
-    "CREATE INDEX IF NOT EXISTS inbox_trace_no ON inbox(trace_no)",
-    "CREATE INDEX IF NOT EXISTS outbox_trace_no ON outbox(trace_no)",
-];
-
-/// SQLite only: running totals that `/metrics` and the ops status read
-/// instead of counting the inbox and outbox, which only grow (a scan of
-/// 864,000 outbox rows took 230–574 ms per scrape). Each write tallies what
-/// it adds ([`Tally`]); the committer adds up the tallies of the writes
-/// that stand and updates these rows once per batch, in the batch's
-/// transaction, so a rolled-back write counts nothing. `attempts` only
-/// grows: a replay resets a row's own count, not attempts already made.
-/// (PostgreSQL counts with a scan: a hot counter row would serialize the
-/// replicas' transactions.)
-const SQLITE_TOTALS: &str = r#"
-CREATE TABLE IF NOT EXISTS outbox_totals (
-    partner TEXT PRIMARY KEY,
-    deliveries INTEGER NOT NULL,
-    attempts INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS inbox_totals (
-    kind TEXT PRIMARY KEY,
-    messages INTEGER NOT NULL
-) WITHOUT ROWID;
-"#;
-
-/// Creates the totals of [`SQLITE_TOTALS`] if the store has none yet, and
-/// counts them again if they disagree with the rows (a store made before
-/// them, or written by an older binary since), inside the caller's
-/// transaction. The check counts rows through the smallest index (a few
-/// milliseconds at a million rows); the full recount runs only on a
-/// mismatch. Attempts never go down: the recount keeps the larger of the
-/// kept total and the rows' own counts.
-fn sqlite_totals(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    tx.execute_batch(SQLITE_TOTALS)?;
-    let one = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
-    if one("SELECT COUNT(*) FROM outbox")? != one("SELECT COALESCE(SUM(deliveries), 0) FROM outbox_totals")? {
-        tx.execute_batch(
-            "INSERT INTO outbox_totals (partner, deliveries, attempts)
-                 SELECT partner, COUNT(*), COALESCE(SUM(attempts), 0) FROM outbox WHERE true GROUP BY partner
-                 ON CONFLICT (partner) DO UPDATE SET deliveries = excluded.deliveries,
-                     attempts = MAX(attempts, excluded.attempts);
-             DELETE FROM outbox_totals WHERE partner NOT IN (SELECT partner FROM outbox);",
-        )?;
-    }
-    if one("SELECT COUNT(*) FROM inbox")? != one("SELECT COALESCE(SUM(messages), 0) FROM inbox_totals")? {
-        tx.execute_batch(
-            "DELETE FROM inbox_totals;
-             INSERT INTO inbox_totals (kind, messages) SELECT kind, COUNT(*) FROM inbox GROUP BY kind;",
-        )?;
-    }
-    Ok(())
-}
-
-/// What one write adds to the running totals ([`SQLITE_TOTALS`]).
+/// What one write adds to the running totals ([`schema::SQLITE_TOTALS`]).
 #[derive(Debug, Default)]
 pub struct Tally {
     /// (kind, messages)
@@ -287,60 +123,34 @@ impl Tally {
     }
 }
 
-/// Tallies on `conn`'s write, if it keeps a tally (SQLite).
-fn tally(conn: &dyn Conn, f: impl FnOnce(&mut Tally)) {
-    if let Some(t) = conn.tally() {
-        f(&mut t.borrow_mut());
+/// What a write on the SQLite committer's connection collects beside its
+/// changes: the outbox rows it queues (handed to the lanes after the
+/// commit) and its tally of the running totals (written before the
+/// commit). Reached through [`Conn::collector`], so the `db` layer need not
+/// know it.
+#[derive(Debug, Default)]
+struct Collected {
+    fresh: RefCell<Vec<Fresh>>,
+    tally: RefCell<Tally>,
+}
+
+impl Collected {
+    fn clear(&mut self) {
+        self.fresh.get_mut().clear();
+        self.tally.get_mut().clear();
     }
 }
 
-/// Brings the tables `schemas()` created (or found) to the current
-/// schema, inside the caller's transaction: a store whose inbox and outbox
-/// predate `trace_no` gets the columns, every trace id of theirs a row of
-/// `traces` and every row its number; then the trace indexes.
-pub(crate) fn upgrade_schema(conn: &dyn Conn) -> Result<(), DbError> {
-    for table in ["inbox", "outbox"] {
-        let has: i64 = match conn.engine() {
-            Engine::Sqlite => conn.one(
-                "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = 'trace_no'",
-                args![table],
-            )?,
-            Engine::Postgres => conn.one(
-                "SELECT COUNT(*) FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name::text = ?1 AND column_name = 'trace_no'",
-                args![table],
-            )?,
-        };
-        if has > 0 {
-            continue;
-        }
-        conn.execute(
-            &crate::db::ddl_for(
-                conn.engine(),
-                &format!("ALTER TABLE {table} ADD COLUMN trace_no INTEGER"),
-            ),
-            &[],
-        )?;
-        conn.execute(
-            &format!(
-                "INSERT INTO traces (trace_id)
-                 SELECT trace_id FROM (SELECT trace_id, MIN(id) AS first_id FROM {table} GROUP BY trace_id) AS t
-                 WHERE true ORDER BY first_id
-                 ON CONFLICT (trace_id) DO NOTHING"
-            ),
-            &[],
-        )?;
-        conn.execute(
-            &format!(
-                "UPDATE {table} SET trace_no = (SELECT no FROM traces WHERE traces.trace_id = {table}.trace_id)"
-            ),
-            &[],
-        )?;
+/// What `conn`'s write collects, if it is the committer's connection.
+fn collected(conn: &dyn Conn) -> Option<&Collected> {
+    conn.collector()?.downcast_ref()
+}
+
+/// Tallies on `conn`'s write, if it keeps a tally (SQLite).
+fn tally(conn: &dyn Conn, f: impl FnOnce(&mut Tally)) {
+    if let Some(c) = collected(conn) {
+        f(&mut c.tally.borrow_mut());
     }
-    for ddl in TRACE_INDEXES {
-        conn.execute(ddl, &[])?;
-    }
-    Ok(())
 }
 
 /// The number of `trace_id` in `traces`, which gets a row if it has none:
@@ -464,7 +274,16 @@ pub use contracts::ops::{DeadLetter, OpsStatus};
 use contracts::ops::{DeliveryState, TraceHop};
 
 /// Inbox messages by kind, and outbox rows by partner and state.
-pub type StoreMetrics = (Vec<(String, i64)>, Vec<crate::metrics::OutboxRow>);
+pub type StoreMetrics = (Vec<(String, i64)>, Vec<OutboxRow>);
+
+/// Outbox numbers from the store, per partner and state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub partner: String,
+    pub state: String,
+    pub deliveries: i64,
+    pub attempts: i64,
+}
 
 /// Which dead letters to replay, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -563,7 +382,7 @@ impl<'a> Tx<'a> {
         let insert = "INSERT INTO outbox (partner, path, idempotency_key, body, trace_id, next_attempt_at_us,
                                           created_at_us, trace_no)
                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)";
-        let Some(fresh) = self.tx.fresh() else {
+        let Some(fresh) = collected(self.tx).map(|c| &c.fresh) else {
             self.tx.execute(insert, args)?;
             tally(self.tx, |t| t.outbox(target, 1, 0));
             return Ok(());
@@ -598,52 +417,6 @@ fn role_from_str(s: &str) -> Role {
     }
 }
 
-/// Prepared statements kept per SQLite connection.
-const STATEMENT_CACHE: usize = 256;
-
-/// How the store commits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreOptions {
-    /// Most jobs committed by one transaction (one fsync). 1 turns group
-    /// commit off: one transaction and one fsync per write, the naive
-    /// baseline of `crossdock bench core-intake`. SQLite only.
-    pub max_batch: usize,
-    /// PostgreSQL: connections (each on its own thread) serving writes
-    /// and reads.
-    pub pg_connections: usize,
-    /// PostgreSQL: how long a replica's claim on an outbox row lasts. A
-    /// delivery must be done (or marked) within it, else another replica
-    /// may claim and send it again (same Idempotency-Key and body).
-    pub lease: std::time::Duration,
-    /// SQLite, under load: the shortest time between the starts of two
-    /// commits. Each commit rewrites the last page of every b-tree its jobs
-    /// touched (~60 pages in the inbound flow, whatever the batch), so
-    /// fewer, larger commits write less per job. The committer gathers
-    /// only while it is busy (the previous batch had at least
-    /// [`GATHER_FROM`] jobs) and only while jobs keep coming (each within
-    /// [`GATHER_GAP`] of the last): a lone request, or clients that all
-    /// wait on the batch at hand, are committed at once. Zero turns it off.
-    pub commit_interval: std::time::Duration,
-}
-
-/// Jobs in the previous batch from which the committer gathers (see
-/// [`StoreOptions::commit_interval`]).
-pub const GATHER_FROM: usize = 16;
-
-/// The longest pause between two jobs while the committer gathers.
-pub const GATHER_GAP: std::time::Duration = std::time::Duration::from_millis(1);
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self {
-            max_batch: 512,
-            pg_connections: 4,
-            lease: std::time::Duration::from_secs(30),
-            commit_interval: std::time::Duration::from_millis(20),
-        }
-    }
-}
-
 /// A write queued for the committer. It may run twice: a batch runs its
 /// jobs without savepoints first and, if one of them fails, rolls the
 /// whole batch back and runs every job again in a savepoint of its own.
@@ -670,16 +443,14 @@ struct Queued<F, R> {
     f: F,
     answer: oneshot::Sender<Result<R, ApiError>>,
     result: Option<Result<R, ApiError>>,
-    fresh: RefCell<Vec<Fresh>>,
-    tally: RefCell<Tally>,
+    collected: Collected,
 }
 
 /// The committer's connection as a job sees it: SQLite, collecting the
 /// outbox rows the job queues.
 struct Collecting<'a> {
     conn: SqliteConn<'a>,
-    fresh: &'a RefCell<Vec<Fresh>>,
-    tally: &'a RefCell<Tally>,
+    collected: &'a Collected,
 }
 
 impl Conn for Collecting<'_> {
@@ -695,11 +466,8 @@ impl Conn for Collecting<'_> {
     fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> Result<i64, DbError> {
         self.conn.insert_id(sql, args)
     }
-    fn fresh(&self) -> Option<&RefCell<Vec<Fresh>>> {
-        Some(self.fresh)
-    }
-    fn tally(&self) -> Option<&RefCell<Tally>> {
-        Some(self.tally)
+    fn collector(&self) -> Option<&dyn std::any::Any> {
+        Some(self.collected)
     }
 }
 
@@ -710,34 +478,30 @@ where
 {
     fn run(&mut self, conn: &Connection) -> bool {
         self.result = None;
-        self.fresh.get_mut().clear();
-        self.tally.get_mut().clear();
+        self.collected.clear();
         let r = (self.f)(&Collecting {
             conn: SqliteConn(conn),
-            fresh: &self.fresh,
-            tally: &self.tally,
+            collected: &self.collected,
         });
         let ok = r.is_ok();
         if !ok {
-            self.fresh.get_mut().clear();
-            self.tally.get_mut().clear();
+            self.collected.clear();
         }
         self.result = Some(r);
         ok
     }
 
     fn take_fresh(&mut self) -> Vec<Fresh> {
-        std::mem::take(self.fresh.get_mut())
+        std::mem::take(self.collected.fresh.get_mut())
     }
 
     fn take_tally(&mut self) -> Tally {
-        std::mem::take(self.tally.get_mut())
+        std::mem::take(self.collected.tally.get_mut())
     }
 
     fn discard(&mut self) {
         self.result = None;
-        self.fresh.get_mut().clear();
-        self.tally.get_mut().clear();
+        self.collected.clear();
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
@@ -969,7 +733,7 @@ impl std::fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(p) => write!(f, "{}", p.display()),
-            Self::Postgres(url) => write!(f, "{}", crate::pgstore::redact(url)),
+            Self::Postgres(url) => write!(f, "{}", pg::redact(url)),
         }
     }
 }
@@ -1001,43 +765,38 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The SQLite store's tables.
-pub(crate) fn schemas() -> [&'static str; 5] {
-    [
-        SCHEMA,
-        crate::flows::SCHEMA,
-        crate::outbound::SCHEMA,
-        crate::flows::invoicing::SCHEMA,
-        crate::flows::inventory::SCHEMA,
-    ]
-}
-
 impl Store {
     /// Opens (creating if needed) the database at `path`, in WAL mode,
-    /// with group commit.
-    pub fn open(path: &Path) -> Result<Self, DbError> {
-        Self::open_with(path, StoreOptions::default())
+    /// with group commit. Every constructor creates the store's own tables
+    /// and then `tables`: the DDL of the layers above (the crate root's
+    /// `TABLES` for the whole core), in order.
+    pub fn open(path: &Path, tables: &[&str]) -> Result<Self, DbError> {
+        Self::open_with(path, StoreOptions::default(), tables)
     }
 
     /// Opens the store at `location` (SQLite file or PostgreSQL URL).
-    pub fn open_at(location: &StoreLocation, options: StoreOptions) -> Result<Self, DbError> {
+    pub fn open_at(
+        location: &StoreLocation,
+        options: StoreOptions,
+        tables: &[&str],
+    ) -> Result<Self, DbError> {
         match location {
-            StoreLocation::Sqlite(path) => Self::open_with(path, options),
-            StoreLocation::Postgres(url) => Self::open_postgres(url, options),
+            StoreLocation::Sqlite(path) => Self::open_with(path, options, tables),
+            StoreLocation::Postgres(url) => Self::open_postgres(url, options, tables),
         }
     }
 
     /// Opens (creating its tables if needed) the PostgreSQL database at
     /// `url`, with `options.pg_connections` connections.
-    pub fn open_postgres(url: &str, options: StoreOptions) -> Result<Self, DbError> {
+    pub fn open_postgres(url: &str, options: StoreOptions, tables: &[&str]) -> Result<Self, DbError> {
         Ok(Self {
-            backend: Backend::Postgres(Pool::open(url, options)?),
+            backend: Backend::Postgres(Pool::open(url, options, tables)?),
             commits: Arc::new(AtomicU64::new(0)),
         })
     }
 
     /// Opens the database at `path` with explicit commit options.
-    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Self, DbError> {
+    pub fn open_with(path: &Path, options: StoreOptions, tables: &[&str]) -> Result<Self, DbError> {
         let open = || -> rusqlite::Result<Connection> {
             let conn = Connection::open(path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -1072,7 +831,7 @@ impl Store {
         // One transaction: an upgrade of an older store happens whole or
         // not at all.
         let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for ddl in schemas() {
+        for ddl in std::iter::once(&schema::SCHEMA).chain(tables) {
             tx.execute_batch(ddl)?;
         }
         upgrade_schema(&SqliteConn(&tx))?;
@@ -1157,8 +916,7 @@ impl Store {
                     f,
                     answer,
                     result: None,
-                    fresh: RefCell::new(Vec::new()),
-                    tally: RefCell::new(Tally::default()),
+                    collected: Collected::default(),
                 });
                 // A send fails only when the committer is gone; the dropped
                 // receiver then reports it.
@@ -1167,7 +925,7 @@ impl Store {
             Backend::Postgres(pool) => {
                 let commits = self.commits.clone();
                 pool.submit(Box::new(move |client| {
-                    let r = crate::pgstore::serializable(client, &f);
+                    let r = pg::serializable(client, &f);
                     if r.is_ok() {
                         commits.fetch_add(1, Ordering::Relaxed);
                     }
@@ -1598,7 +1356,7 @@ impl Store {
         let outbox = outbox
             .iter()
             .map(|r| {
-                Ok(crate::metrics::OutboxRow {
+                Ok(OutboxRow {
                     partner: r.get(0)?,
                     state: r.get(1)?,
                     deliveries: r.get(2)?,

@@ -27,36 +27,37 @@
 //! `order-release-pending`, so the WMS retries; one for a rejected order is
 //! refused (422 `order-not-released`).
 //!
+//!
+//! **Layer**: a flow. The HTTP side of the release (its handler and
+//! responses) is `http::release`; this file holds the rules, the tables and
+//! the call to the WMS. Imports `clock`, `db`, `error` and `store`; never
+//! the outbox or http.
+//!
 //! [`CoreConfig::release_timeout`]: crate::CoreConfig::release_timeout
 
-use contracts::time::rfc3339_utc;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::db::{Conn, DbError, args};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Deserialize;
 
-use contracts::Problem;
 use contracts::Role;
-use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER, TRACEPARENT, TraceParent};
+use contracts::http::{IDEMPOTENCY_KEY, TRACEPARENT, TraceParent};
 use contracts::outbound::{
     Decision, ErpShipmentPosting, LineDecision, OrderRelease, OrderReleaseDecision, ReleaseRejectionCode,
     ReleaseRejectionReason, ShipmentConfirmation,
 };
 use contracts::routes::{erp, wms};
+use contracts::time::rfc3339_utc;
 
-use crate::error::{ApiError, problem_response};
-use crate::store::{Tx, payload_hash};
-use crate::{CoreState, now_us};
+use crate::clock::{now_us, retry_after};
+use crate::db::{Conn, DbError, args};
+use crate::error::ApiError;
+use crate::store::Tx;
 
 /// The outbound flow's tables (created with the store's own).
-pub(crate) const SCHEMA: &str = r#"
+pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS order_releases (
     order_number TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -100,10 +101,10 @@ pub const RELEASE_RETRY_AFTER_S: u64 = 1;
 #[derive(Debug, Default)]
 pub(crate) struct InFlight(Mutex<HashSet<String>>);
 
-struct InFlightGuard<'a>(&'a InFlight, Vec<String>);
+pub(crate) struct InFlightGuard<'a>(&'a InFlight, Vec<String>);
 
 impl InFlight {
-    fn enter(&self, names: Vec<String>) -> Option<InFlightGuard<'_>> {
+    pub(crate) fn enter(&self, names: Vec<String>) -> Option<InFlightGuard<'_>> {
         let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if names.iter().any(|n| set.contains(n)) {
             return None;
@@ -123,7 +124,7 @@ impl Drop for InFlightGuard<'_> {
 }
 
 /// What the store already knows of a release.
-enum Known {
+pub(crate) enum Known {
     /// Decided before: the stored answer; `by_key` when the Idempotency-Key
     /// (not only the business key) was seen.
     Decided {
@@ -135,7 +136,7 @@ enum Known {
     New,
 }
 
-fn known(conn: &dyn Conn, key: &str, hash: &str, order: &OrderRelease) -> Result<Known, ApiError> {
+pub(crate) fn known(conn: &dyn Conn, key: &str, hash: &str, order: &OrderRelease) -> Result<Known, ApiError> {
     let by_key: Option<(String, String, u32)> = conn
         .query_opt(
             "SELECT request_hash, order_number, version FROM order_release_keys WHERE key = ?1",
@@ -170,32 +171,8 @@ fn known(conn: &dyn Conn, key: &str, hash: &str, order: &OrderRelease) -> Result
     })
 }
 
-/// A problem answer with `Retry-After`: the ERP may retry, same key.
-fn unavailable(status: u16, slug: &str, title: &str, detail: String, retry_after_s: u64) -> Response {
-    let mut r = problem_response(Problem::new(status, slug, title).with_detail(detail));
-    r.headers_mut().insert(
-        RETRY_AFTER,
-        HeaderValue::from_str(&retry_after_s.to_string()).expect("digits are a valid header"),
-    );
-    r
-}
-
-fn decision_response(answer: String, replayed: bool) -> Response {
-    let mut r = (
-        StatusCode::OK,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        answer,
-    )
-        .into_response();
-    if replayed {
-        r.headers_mut()
-            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
-    r
-}
-
 /// Why the WMS gave no decision.
-enum NoDecision {
+pub(crate) enum NoDecision {
     Timeout,
     Unavailable {
         status: Option<u16>,
@@ -208,22 +185,27 @@ enum NoDecision {
     Invalid(String),
 }
 
+/// Who decides a release: the WMS at `base_url`, asked with `http` and
+/// given `timeout`; its answer checked by `validator`.
+pub(crate) struct Wms<'a> {
+    pub http: &'a reqwest::Client,
+    pub base_url: &'a str,
+    pub timeout: Duration,
+    pub validator: &'a contracts::validate::Validator,
+}
+
 /// Asks the WMS, within the configured timeout.
-async fn ask_wms(
-    state: &CoreState,
+pub(crate) async fn ask_wms(
+    wms: Wms<'_>,
     order: &OrderRelease,
     body: &Bytes,
     trace: &TraceParent,
 ) -> Result<OrderReleaseDecision, NoDecision> {
-    let url = format!(
-        "{}{}",
-        state.config.partners.wms.trim_end_matches('/'),
-        wms::ORDER_RELEASES
-    );
-    let sent = state
-        .release_http
+    let url = format!("{}{}", wms.base_url.trim_end_matches('/'), wms::ORDER_RELEASES);
+    let sent = wms
+        .http
         .post(url)
-        .timeout(state.config.release_timeout)
+        .timeout(wms.timeout)
         .header(
             IDEMPOTENCY_KEY,
             format!("release:{}:v{}", order.order_number, order.version),
@@ -245,7 +227,7 @@ async fn ask_wms(
         Ok(resp) => resp,
     };
     let status = resp.status().as_u16();
-    let retry_after = crate::outbox::retry_after(resp.headers()).map(|d| d.as_secs());
+    let retry_after = retry_after(resp.headers()).map(|d| d.as_secs());
     let bytes = match resp.bytes().await {
         Ok(b) => b,
         Err(e) if e.is_timeout() => return Err(NoDecision::Timeout),
@@ -270,7 +252,7 @@ async fn ask_wms(
     }
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| NoDecision::Invalid(format!("not JSON: {e}")))?;
-    let findings = state
+    let findings = wms
         .validator
         .validate("OrderReleaseDecision", &value)
         .expect("a catalog type");
@@ -290,7 +272,7 @@ async fn ask_wms(
 
 /// The deliberately wrong answer of a weakened core (tests only): a release
 /// the WMS could not decide is reported rejected, though the WMS may hold it.
-fn rejection_on_failure(order: &OrderRelease) -> OrderReleaseDecision {
+pub(crate) fn rejection_on_failure(order: &OrderRelease) -> OrderReleaseDecision {
     let reason = || ReleaseRejectionReason {
         code: ReleaseRejectionCode::InsufficientStock,
         detail: "the warehouse did not answer in time".into(),
@@ -314,193 +296,69 @@ fn rejection_on_failure(order: &OrderRelease) -> OrderReleaseDecision {
     }
 }
 
-/// The answer to a release the store already knows (by Idempotency-Key or
-/// by (order_number, version)), or `None` for a new one.
-async fn answer_if_known(
-    s: &Arc<CoreState>,
+/// Remembers `key` as another Idempotency-Key of the release already
+/// decided for (order_number, version).
+pub(crate) fn record_key(
+    conn: &dyn Conn,
     key: &str,
     hash: &str,
     order: &OrderRelease,
-    business: &str,
-) -> Result<Option<Response>, ApiError> {
-    let lookup = {
-        let (store, k, h, o) = (s.store.clone(), key.to_owned(), hash.to_owned(), order.clone());
-        tokio::task::spawn_blocking(move || store.transaction(move |tx| known(tx, &k, &h, &o)))
-            .await
-            .map_err(|e| ApiError::Storage(format!("lookup task failed: {e}")))??
-    };
-    match lookup {
-        Known::KeyReused => Err(ApiError::IdempotencyKeyReused { key: key.to_owned() }),
-        Known::Conflict => Err(ApiError::Conflict {
-            what: "order release",
-            key: business.to_owned(),
-        }),
-        Known::Decided { answer, by_key: true } => Ok(Some(decision_response(answer, true))),
-        Known::Decided {
-            answer,
-            by_key: false,
-        } => {
-            let (store, key, hash, order) = (s.store.clone(), key.to_owned(), hash.to_owned(), order.clone());
-            tokio::task::spawn_blocking(move || {
-                store.transaction(move |tx| {
-                    tx.execute(
-                        "INSERT INTO order_release_keys (key, request_hash, order_number, version)
-                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
-                        args![key, hash, order.order_number, order.version],
-                    )?;
-                    Ok(())
-                })
-            })
-            .await
-            .map_err(|e| ApiError::Storage(format!("store task failed: {e}")))??;
-            Ok(Some(decision_response(answer, false)))
-        }
-        Known::New => Ok(None),
-    }
+) -> Result<(), ApiError> {
+    conn.execute(
+        "INSERT INTO order_release_keys (key, request_hash, order_number, version)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
+        args![key, hash, order.order_number, order.version],
+    )?;
+    Ok(())
 }
 
-/// `POST /v1/order-releases`: the synchronous release (see the module docs).
-pub(crate) async fn order_release(
-    State(s): State<Arc<CoreState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let (key, body) = crate::api::key_and_body(&headers, body)?;
-    let (order, payload) = crate::api::parse::<OrderRelease>("order_release", &body)?;
-    let findings = s
-        .validator
-        .validate("OrderRelease", &payload)
-        .expect("a catalog type");
-    if !findings.is_empty() {
-        return Err(ApiError::ContractViolations {
-            schema: "OrderRelease",
-            findings,
-        });
-    }
-    let trace = headers
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse)
-        .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()));
-    let hash = payload_hash(&payload);
-    let business = format!("{}:v{}", order.order_number, order.version);
+/// What a decided release stores: the decision and its answer, the key
+/// that asked, and (accepted) the lines a ship confirmation is checked
+/// against.
+pub(crate) struct Decided<'a> {
+    pub order: &'a OrderRelease,
+    pub decision: &'a OrderReleaseDecision,
+    pub answer: &'a str,
+    pub key: &'a str,
+    pub hash: &'a str,
+    pub trace_id: &'a str,
+}
 
-    if let Some(answer) = answer_if_known(&s, &key, &hash, &order, &business).await? {
-        return Ok(answer);
-    }
-
-    let Some(_guard) = s
-        .releases_in_flight
-        .enter(vec![format!("key:{key}"), format!("order:{business}")])
-    else {
-        return Err(ApiError::refused(
-            409,
-            "release-in-flight",
-            "the same release is still being decided",
-            String::new(),
-            format!("order {business} is waiting on the warehouse's decision; retry later"),
-        ));
+/// Stores a decided release (see [`Decided`]), in one transaction.
+pub(crate) fn record_decision(conn: &dyn Conn, d: &Decided<'_>) -> Result<(), ApiError> {
+    let order = d.order;
+    let label = match d.decision.decision {
+        Decision::Accepted => "accepted",
+        Decision::Rejected => "rejected",
     };
-    // A copy that looked before the first one stored its decision, and got
-    // the guard after it was dropped, must not ask the WMS again: look again.
-    if let Some(answer) = answer_if_known(&s, &key, &hash, &order, &business).await? {
-        return Ok(answer);
+    conn.execute(
+        "INSERT INTO order_releases (order_number, version, payload_hash, decision, answer, trace_id,
+                                     decided_at_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        args![
+            order.order_number,
+            order.version,
+            d.hash,
+            label,
+            d.answer,
+            d.trace_id,
+            now_us() as i64
+        ],
+    )?;
+    conn.execute(
+        "INSERT INTO order_release_keys (key, request_hash, order_number, version) VALUES (?1, ?2, ?3, ?4)",
+        args![d.key, d.hash, order.order_number, order.version],
+    )?;
+    if d.decision.decision == Decision::Accepted {
+        for l in &order.lines {
+            conn.execute(
+                "INSERT INTO order_lines (order_number, version, line_no, sku, released)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                args![order.order_number, order.version, l.line_no, l.sku, l.quantity],
+            )?;
+        }
     }
-
-    let decision = match ask_wms(&s, &order, &body, &trace).await {
-        Ok(d) => d,
-        Err(_) if s.config.release_failure_rejects => rejection_on_failure(&order),
-        Err(NoDecision::Timeout) => {
-            return Ok(unavailable(
-                504,
-                "warehouse-timeout",
-                "the warehouse did not decide in time",
-                format!(
-                    "no decision on order {business} within {} ms; nothing was stored, retry with the same Idempotency-Key",
-                    s.config.release_timeout.as_millis()
-                ),
-                RELEASE_RETRY_AFTER_S,
-            ));
-        }
-        Err(NoDecision::Unavailable {
-            status,
-            retry_after,
-            detail,
-        }) => {
-            return Ok(unavailable(
-                503,
-                "warehouse-unavailable",
-                "the warehouse could not decide",
-                format!(
-                    "no decision on order {business} ({detail}{}); nothing was stored, retry with the same Idempotency-Key",
-                    status.map(|s| format!(", status {s}")).unwrap_or_default()
-                ),
-                retry_after.unwrap_or(RELEASE_RETRY_AFTER_S).min(60),
-            ));
-        }
-        Err(NoDecision::Refused { status }) => {
-            return Ok(problem_response(
-                Problem::new(502, "warehouse-refused", "the warehouse refused the release").with_detail(
-                    format!("the WMS answered {status} to order {business}; nothing was stored"),
-                ),
-            ));
-        }
-        Err(NoDecision::Invalid(why)) => {
-            return Ok(problem_response(
-                Problem::new(
-                    502,
-                    "warehouse-answer-invalid",
-                    "the warehouse's answer breaks its contract",
-                )
-                .with_detail(format!("order {business}: {why}; nothing was stored")),
-            ));
-        }
-    };
-
-    let answer = serde_json::to_string(&decision).map_err(|e| ApiError::Storage(e.to_string()))?;
-    {
-        let (store, answer) = (s.store.clone(), answer.clone());
-        let trace_id = trace.trace_id.clone();
-        tokio::task::spawn_blocking(move || {
-            store.transaction(move |tx| {
-                let label = match decision.decision {
-                    Decision::Accepted => "accepted",
-                    Decision::Rejected => "rejected",
-                };
-                tx.execute(
-                    "INSERT INTO order_releases (order_number, version, payload_hash, decision, answer, trace_id,
-                                                 decided_at_us)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    args![
-                        order.order_number,
-                        order.version,
-                        hash,
-                        label,
-                        answer,
-                        trace_id,
-                        now_us() as i64
-                    ],
-                )?;
-                tx.execute(
-                    "INSERT INTO order_release_keys (key, request_hash, order_number, version) VALUES (?1, ?2, ?3, ?4)",
-                    args![key, hash, order.order_number, order.version],
-                )?;
-                if decision.decision == Decision::Accepted {
-                    for l in &order.lines {
-                        tx.execute(
-                            "INSERT INTO order_lines (order_number, version, line_no, sku, released)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                            args![order.order_number, order.version, l.line_no, l.sku, l.quantity],
-                        )?;
-                    }
-                }
-                Ok(())
-            })
-        })
-        .await
-        .map_err(|e| ApiError::Storage(format!("store task failed: {e}")))??;
-    }
-    Ok(decision_response(answer, false))
+    Ok(())
 }
 
 /// A WMS ship confirmation, inside its intake transaction: every line must

@@ -1,14 +1,31 @@
 //! The core's HTTP surface. Every intake endpoint: Idempotency-Key required,
 //! body parsed against its contract, then one store transaction; the answer
 //! is sent only after the commit.
+//!
+//! **Layer**: the top but for the crate root's wiring. Imports the flows,
+//! the outbox (the events each intake queues), the store, `db`, `error` and
+//! `clock`; nothing below imports http. Inside: this file (router,
+//! handlers, the one middleware) → `release` → `request`, `state` →
+//! `config` → `auth`; `metrics`, `server` stand alone.
+
+pub mod auth;
+pub mod config;
+pub(crate) mod metrics;
+mod release;
+mod request;
+pub(crate) mod server;
+pub(crate) mod state;
 
 use std::sync::Arc;
+
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -23,54 +40,19 @@ use contracts::invoicing::Invoice;
 use contracts::outbound::ShipmentConfirmation;
 use contracts::routes::{self, core};
 
-use crate::error::ApiError;
 use contracts::ops::{ReplayRequest, ReplayResult, Trace};
 
-use crate::auth::Caller;
-use crate::store::{Intake, ReplaySelection, Tx};
-use crate::{CoreState, flows, now_us};
+use crate::clock::now_us;
+use crate::error::ApiError;
+use crate::flows;
+use crate::outbox::events;
+use crate::store::{Intake, ReplaySelection, Tx, payload_hash};
+use auth::Caller;
+use request::{key_and_body, parse, readable};
+use state::CoreState;
 
-pub(crate) fn parse<T: DeserializeOwned>(
-    document: &'static str,
-    body: &Bytes,
-) -> Result<(T, serde_json::Value), ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let doc = T::deserialize(&value).map_err(|e| ApiError::InvalidDocument {
-        document,
-        detail: e.to_string(),
-    })?;
-    Ok((doc, value))
-}
-
-/// The two things every mutating request must have before anything else is
-/// looked at: a non-empty Idempotency-Key (400 without) and a readable body.
-pub(crate) fn key_and_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(String, Bytes), ApiError> {
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .ok_or(ApiError::MissingIdempotencyKey)?
-        .to_owned();
-    Ok((key, readable(body)?))
-}
-
-/// The body, or the problem that it could not be read: over
-/// [`crate::MAX_BODY_BYTES`] is 413, a broken transfer 400.
-pub(crate) fn readable(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
-        ApiError::refused(
-            e.status().as_u16(),
-            "unreadable-body",
-            "request body could not be read",
-            String::new(),
-            e.body_text(),
-        )
-    })
-}
+/// Largest request body the core reads.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Takes in one document: `key` gives its business key, `apply` its effects.
 // One parameter per aspect of an intake; a struct would only rename them.
@@ -235,7 +217,7 @@ fn asn_business_key(a: &AdvanceShipNotice) -> String {
         contracts::inbound::AsnPurpose::Original => format!("{}:{}", a.supplier_gln, a.asn_id),
         purpose => {
             let body = serde_json::to_value(a).unwrap_or_default();
-            let hash = crate::store::payload_hash(&body);
+            let hash = payload_hash(&body);
             format!("{}:{}:{purpose:?}:{}", a.supplier_gln, a.asn_id, &hash[..16])
         }
     }
@@ -280,8 +262,8 @@ async fn shipment_confirmation(
         core::SHIPMENT_CONFIRMATIONS,
         |c: &ShipmentConfirmation| c.event_id.clone(),
         move |tx, sc| {
-            crate::outbound::shipment_confirmation(tx, sc)?;
-            crate::events::shipment_confirmed(tx, events.as_ref(), sc)
+            flows::outbound::shipment_confirmation(tx, sc)?;
+            events::shipment_confirmed(tx, events.as_ref(), sc)
         },
     )
     .await
@@ -332,7 +314,7 @@ async fn inventory_adjustment(
                 format!("adjustment:MSG-{}", tx.message_id)
             };
             flows::inventory::adjustment(tx, a, &key)?;
-            crate::events::inventory_adjusted(tx, events.as_ref(), a)
+            events::inventory_adjusted(tx, events.as_ref(), a)
         },
     )
     .await
@@ -562,7 +544,7 @@ async fn metrics(State(s): State<Arc<CoreState>>) -> Result<Response, ApiError> 
     let (inbox, outbox) = tokio::task::spawn_blocking(move || store.metrics())
         .await
         .map_err(|e| ApiError::Storage(e.to_string()))??;
-    let text = crate::metrics::render(&s.metrics, &inbox, &outbox);
+    let text = metrics::render(&s.metrics, &inbox, &outbox);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
@@ -598,6 +580,27 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The router's one middleware: counts and times every request by its
+/// route template (unmatched paths count as `other`, so a scan cannot grow
+/// the label set), refused ones too, and admits it
+/// ([`auth::admit`]) before the router sees it.
+pub(crate) async fn observe(State(state): State<Arc<CoreState>>, mut req: Request, next: Next) -> Response {
+    let route = metrics::route_of(req.uri().path());
+    let method = metrics::method_label(req.method());
+    let started = Instant::now();
+    let response = match auth::admit(&state.config.credentials, state.limiter.as_ref(), &mut req) {
+        None => next.run(req).await,
+        Some(refused) => refused,
+    };
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.record(method, route, status, seconds);
+    if route != core::METRICS {
+        tracing::debug!(%method, %route, status, ms = seconds * 1000.0, "request");
+    }
+    response
+}
+
 /// The core's router.
 pub fn router(state: Arc<CoreState>) -> Router {
     Router::new()
@@ -605,7 +608,7 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::PO_ACKNOWLEDGEMENTS, post(acknowledgement))
         .route(core::ASNS, post(asn))
         .route(core::GOODS_RECEIPTS, post(goods_receipt))
-        .route(core::ORDER_RELEASES, post(crate::outbound::order_release))
+        .route(core::ORDER_RELEASES, post(release::order_release))
         .route(core::SHIPMENT_CONFIRMATIONS, post(shipment_confirmation))
         .route(core::INVOICES, post(invoice))
         .route(core::INVENTORY_ADJUSTMENTS, post(inventory_adjustment))
@@ -619,12 +622,9 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::METRICS, get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         // One middleware: it times and counts every request, refused ones
-        // too, and authenticates it (see `metrics::observe`).
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::observe,
-        ))
+        // too, and authenticates it (see `observe`).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

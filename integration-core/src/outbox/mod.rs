@@ -6,7 +6,14 @@
 //! The decision (whether an outcome is retried, [`RetryPolicy`]) is separate
 //! from the mechanism (when, [`Backoff`], with an injected RNG for jitter),
 //! as tower's retry module separates them.
+//!
+//! **Layer**: above the store, beside the flows, below http. Files here
+//! import the store, `db`, `error` and `clock`; never the flows or http.
+//! Inside: this file (the worker and its lanes) → `events` → `layers` →
+//! `attempt`; nothing here imports this file.
 
+pub mod attempt;
+pub mod events;
 mod layers;
 
 use std::collections::{HashSet, VecDeque};
@@ -14,103 +21,30 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 use tracing::Instrument;
 
 use contracts::Role;
-use contracts::http::RETRY_AFTER;
 
+pub use attempt::{AttemptOutcome, Backoff, Decision, MAX_RETRY_AFTER, RetryPolicy};
 pub use layers::{
     Admission, Breaker, BreakerConfig, CircuitBreaker, CircuitBreakerLayer, DeliveryService, Gate, Http,
     HttpAttempt, RetryAfter, RetryAfterLayer, Sent, Timeout, TimeoutLayer, http_client, stack,
 };
 
+use crate::clock::now_us;
 use crate::store::{Delivery, Dispatch, Fresh, Store};
-use crate::{Partners, now_us};
 
-/// How one delivery attempt ended.
+/// Base URLs of the partners the core delivers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    /// The partner answered.
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-    },
-    /// No answer: connection refused or reset, timeout.
-    Network(String),
-}
-
-/// What to do after an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Delivered,
-    /// Try again, not before `not_before` (a partner's Retry-After).
-    Retry {
-        not_before: Option<Duration>,
-    },
-    /// Give up: the partner refused for good, or attempts are spent.
-    DeadLetter(String),
-}
-
-/// Which outcomes are retried, and how many attempts a delivery gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-}
-
-impl RetryPolicy {
-    /// Retries after network errors, 408, 409 (in flight), 429 and 5xx;
-    /// never after another 4xx.
-    pub fn decide(&self, outcome: &AttemptOutcome, attempts_made: u32) -> Decision {
-        let (retryable, not_before, why) = match outcome {
-            AttemptOutcome::Status {
-                status: 200..=299, ..
-            } => return Decision::Delivered,
-            AttemptOutcome::Status { status, retry_after } => (
-                matches!(status, 408 | 409 | 429) || *status >= 500,
-                *retry_after,
-                format!("status {status}"),
-            ),
-            AttemptOutcome::Network(e) => (true, None, e.clone()),
-        };
-        if !retryable {
-            Decision::DeadLetter(format!("not retryable: {why}"))
-        } else if attempts_made >= self.max_attempts {
-            Decision::DeadLetter(format!("gave up after {attempts_made} attempts: {why}"))
-        } else {
-            Decision::Retry { not_before }
-        }
-    }
-}
-
-/// The longest Retry-After honoured as given.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// Exponential backoff with "equal jitter": half the delay fixed, half drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub base: Duration,
-    pub cap: Duration,
-}
-
-impl Backoff {
-    /// Delay after attempt `attempt` (from 1), never below `not_before`.
-    pub fn delay(&self, attempt: u32, not_before: Option<Duration>, rng: &mut impl Rng) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-            .min(self.cap);
-        let half = exp / 2;
-        let jitter = Duration::from_micros(rng.random_range(0..=half.as_micros() as u64));
-        // A partner's Retry-After is honoured up to an hour; beyond that it
-        // is treated as an hour rather than trusted to overflow the clock.
-        let not_before = not_before.unwrap_or_default().min(MAX_RETRY_AFTER);
-        (half + jitter).max(not_before)
-    }
+pub struct Partners {
+    pub erp: String,
+    pub wms: String,
+    pub supplier: String,
 }
 
 /// In-flight delivery limits per partner; `None` uses
@@ -175,16 +109,6 @@ impl Default for RetryConfig {
             breaker: BreakerConfig::default(),
         }
     }
-}
-
-/// An answer's Retry-After as delay-seconds (RFC 9110); HTTP dates are
-/// treated as "retry later" with no extra bound.
-pub(crate) fn retry_after(headers: &axum::http::HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(contracts::http::retry_after_seconds)
-        .map(Duration::from_secs)
 }
 
 /// Wall-clock microseconds of a (tokio) instant.
@@ -334,7 +258,7 @@ impl Worker {
         retry: RetryConfig,
         seed: u64,
         notify: Arc<Notify>,
-        events: Option<crate::events::EventsConfig>,
+        events: Option<events::EventsConfig>,
     ) -> Self {
         // The per-attempt timeout is the stack's Timeout layer; the client
         // only bounds connecting.
@@ -356,13 +280,8 @@ impl Worker {
         .collect();
         // The events lane: the same stack around a JetStream publish.
         if let Some(events) = events {
-            let publisher = crate::events::Publisher::new(events, retry.timeout);
-            lanes.push(lane(
-                crate::events::TARGET,
-                publisher,
-                retry.concurrency.max(1),
-                &retry,
-            ));
+            let publisher = events::Publisher::new(events, retry.timeout);
+            lanes.push(lane(events::TARGET, publisher, retry.concurrency.max(1), &retry));
         }
         // Rows queued by the store's writes come straight to the lanes
         // (SQLite; on PostgreSQL the lanes claim rows from the outbox).

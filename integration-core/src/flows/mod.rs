@@ -1,7 +1,20 @@
-//! The inbound flow's business rules, each run inside an intake transaction.
+//! The business rules, each run inside a store transaction: this file the
+//! inbound flow (PO → ASN → receipt), [`outbound`] the order release and
+//! ship confirmation, [`invoicing`] the 3-way match, [`inventory`] the
+//! adjustments and reconciliation.
+//!
+//! **Layer**: above the store, beside the outbox, below http. Files here
+//! import `db`, `store`, `error` and `clock`; never the outbox or http
+//! (a flow queues a delivery through the store's `Tx`, and the outbox
+//! delivers it). The children import none of each other nor this file.
 
 pub mod inventory;
 pub mod invoicing;
+pub mod outbound;
+
+/// The flows' tables, in order: the DDL the store's constructors take
+/// after their own.
+pub const TABLES: &[&str] = &[SCHEMA, outbound::SCHEMA, invoicing::SCHEMA, inventory::SCHEMA];
 
 use crate::db::args;
 
@@ -465,6 +478,35 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
          ON CONFLICT(receipt_id) DO UPDATE SET seq = excluded.seq",
         args![receipt.receipt_id, receipt.seq],
     )?;
+    let (expectation, cancelled) = expectation_received(tx, receipt)?;
+    let advice: &[ExpectationLine] = if cancelled { &[] } else { &expectation.lines };
+
+    post_receipt(tx, receipt)?;
+    // A later event's discrepancies carry its seq in their key: a key is
+    // never reused with another body.
+    let key_suffix = if receipt.seq > 1 {
+        format!(":s{}", receipt.seq)
+    } else {
+        String::new()
+    };
+    for c in count_by_po_line(receipt, advice) {
+        if let Some(d) = discrepancy(receipt, advice, &c) {
+            tx.enqueue(
+                Role::Erp,
+                erp::RECEIPT_DISCREPANCIES,
+                &format!("dsc:{}:{}{key_suffix}", receipt.receipt_id, d.receipt_line_no),
+                &d,
+            )?;
+        }
+    }
+    // What is received is what held invoices wait for.
+    invoicing::received(tx, receipt)
+}
+
+/// The expectation `receipt` counts goods against, and whether its ASN was
+/// cancelled; an ASN not cancelled is marked received (422 when the
+/// expectation is not known).
+fn expectation_received(tx: &Tx<'_>, receipt: &GoodsReceipt) -> Result<(InboundExpectation, bool), ApiError> {
     let expectation: Option<String> = tx.conn().one_opt(
         "SELECT body FROM expectations WHERE expectation_id = ?1",
         args![receipt.expectation_id],
@@ -503,32 +545,23 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
             args![receipt.expectation_id],
         )?;
     }
-    let advice: &[ExpectationLine] = if cancelled { &[] } else { &expectation.lines };
+    Ok((expectation, cancelled))
+}
 
-    post_receipt(tx, receipt)?;
-    // A later event's discrepancies carry its seq in their key: a key is
-    // never reused with another body.
-    let key_suffix = if receipt.seq > 1 {
-        format!(":s{}", receipt.seq)
-    } else {
-        String::new()
-    };
+/// What a receipt counted against one PO line. Variances are judged per PO
+/// line: a PO line may be advised, and received, in several cartons.
+struct Counted<'a> {
+    po_line: (&'a str, u32),
+    /// The first receipt line counting it (names its discrepancy).
+    first_line: u32,
+    received: u32,
+    damaged: u32,
+    /// A wrong item among its lines.
+    wrong_item: bool,
+}
 
-    // Variances are judged per PO line: a PO line may be advised, and
-    // received, in several cartons. One variance per PO line, the first
-    // that applies: not advised (no expectation line for it), wrong item
-    // (a SKU other than the advised one counted against it), else short or
-    // over beyond tolerance, else damaged (what is fit for stock, received
-    // − damaged, short beyond the under-tolerance).
-    struct Counted<'a> {
-        po_line: (&'a str, u32),
-        /// The first receipt line counting it (names its discrepancy).
-        first_line: u32,
-        received: u32,
-        damaged: u32,
-        /// A wrong item among its lines.
-        wrong_item: bool,
-    }
+/// The receipt's lines summed per PO line, in the order first counted.
+fn count_by_po_line<'a>(receipt: &'a GoodsReceipt, advice: &[ExpectationLine]) -> Vec<Counted<'a>> {
     let mut counted: Vec<Counted<'_>> = Vec::new();
     for line in &receipt.lines {
         let key = (line.po_number.as_str(), line.po_line_no);
@@ -551,58 +584,59 @@ fn receipt_event(tx: &Tx<'_>, receipt: &GoodsReceipt, ignore_stale: bool) -> Res
             }),
         }
     }
-    for c in counted {
-        let ((po_number, po_line_no), receipt_line_no) = (c.po_line, c.first_line);
-        let (qty, damaged, wrong_item) = (c.received, c.damaged, c.wrong_item);
-        let advised: Vec<_> = advice
-            .iter()
-            .filter(|l| l.po_number == po_number && l.po_line_no == po_line_no)
-            .collect();
-        // (kind, expected, actual, tolerance applied)
-        let variance = match advised.first() {
-            None => Some((DiscrepancyKind::NotAdvised, 0, qty, 0)),
-            Some(_) if wrong_item => Some((
-                DiscrepancyKind::WrongItem,
-                advised.iter().map(|l| l.quantity).sum(),
-                qty,
-                0,
-            )),
-            Some(first) => {
-                let expected = advised.iter().map(|l| l.quantity).sum();
-                line_variance(
-                    expected,
-                    qty,
-                    damaged,
-                    first.over_tolerance_pct,
-                    first.under_tolerance_pct,
-                )
-                .map(|(kind, actual, tol)| (kind, expected, actual, tol))
-            }
-        };
-        if let Some((kind, expected, actual, tolerance_pct)) = variance {
-            let d = ReceiptDiscrepancy {
-                receipt_id: receipt.receipt_id.clone(),
-                receipt_line_no,
-                po_number: po_number.to_owned(),
-                po_line_no,
-                kind,
+    counted
+}
+
+/// The one variance of a PO line, the first that applies: not advised (no
+/// expectation line for it), wrong item (a SKU other than the advised one
+/// counted against it), else short or over beyond tolerance, else damaged
+/// (what is fit for stock, received − damaged, short beyond the
+/// under-tolerance); `None` when the line is as advised.
+fn discrepancy(
+    receipt: &GoodsReceipt,
+    advice: &[ExpectationLine],
+    c: &Counted<'_>,
+) -> Option<ReceiptDiscrepancy> {
+    let ((po_number, po_line_no), receipt_line_no) = (c.po_line, c.first_line);
+    let (qty, damaged, wrong_item) = (c.received, c.damaged, c.wrong_item);
+    let advised: Vec<_> = advice
+        .iter()
+        .filter(|l| l.po_number == po_number && l.po_line_no == po_line_no)
+        .collect();
+    // (kind, expected, actual, tolerance applied)
+    let (kind, expected, actual, tolerance_pct) = match advised.first() {
+        None => Some((DiscrepancyKind::NotAdvised, 0, qty, 0)),
+        Some(_) if wrong_item => Some((
+            DiscrepancyKind::WrongItem,
+            advised.iter().map(|l| l.quantity).sum(),
+            qty,
+            0,
+        )),
+        Some(first) => {
+            let expected = advised.iter().map(|l| l.quantity).sum();
+            line_variance(
                 expected,
-                actual,
-                variance: i64::from(actual) - i64::from(expected),
-                tolerance_pct,
-                reason_code: format!("{kind:?}").to_uppercase(),
-                seq: receipt.seq,
-            };
-            tx.enqueue(
-                Role::Erp,
-                erp::RECEIPT_DISCREPANCIES,
-                &format!("dsc:{}:{}{key_suffix}", receipt.receipt_id, receipt_line_no),
-                &d,
-            )?;
+                qty,
+                damaged,
+                first.over_tolerance_pct,
+                first.under_tolerance_pct,
+            )
+            .map(|(kind, actual, tol)| (kind, expected, actual, tol))
         }
-    }
-    // What is received is what held invoices wait for.
-    invoicing::received(tx, receipt)
+    }?;
+    Some(ReceiptDiscrepancy {
+        receipt_id: receipt.receipt_id.clone(),
+        receipt_line_no,
+        po_number: po_number.to_owned(),
+        po_line_no,
+        kind,
+        expected,
+        actual,
+        variance: i64::from(actual) - i64::from(expected),
+        tolerance_pct,
+        reason_code: format!("{kind:?}").to_uppercase(),
+        seq: receipt.seq,
+    })
 }
 
 /// Posts an applied receipt event to the ERP, superseding what an earlier

@@ -1,19 +1,17 @@
 //! Prometheus text exposition (format 0.0.4) of the core: request counts and
-//! latency per endpoint, kept in memory by the [`observe`] middleware, and
-//! outbox depth, attempts and dead letters, read from the store at scrape
-//! time (so they survive a restart).
+//! latency per endpoint, kept in memory by the router's middleware
+//! (`http::observe`), and outbox depth, attempts and dead letters, read
+//! from the store at scrape time (so they survive a restart).
+//!
+//! Imports only the store's [`OutboxRow`]; not the core's state.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Mutex;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use contracts::routes::core;
 
-use crate::CoreState;
+use crate::store::OutboxRow;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 pub const LATENCY_BUCKETS_S: [f64; 12] = [
@@ -69,7 +67,7 @@ impl Metrics {
 
 /// The method's label: a standard method's name, or `OTHER` (so a client
 /// cannot grow the label set).
-fn method_label(method: &axum::http::Method) -> &'static str {
+pub(crate) fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
     const KNOWN: [(Method, &str); 7] = [
         (Method::GET, "GET"),
@@ -87,7 +85,7 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// The route template of `path`: one of the core's paths, or `other`.
-fn route_of(path: &str) -> &'static str {
+pub(crate) fn route_of(path: &str) -> &'static str {
     const ROUTES: [&str; 14] = [
         core::PURCHASE_ORDERS,
         core::PO_ACKNOWLEDGEMENTS,
@@ -108,36 +106,6 @@ fn route_of(path: &str) -> &'static str {
         return core::OPS_TRACE;
     }
     ROUTES.into_iter().find(|r| *r == path).unwrap_or("other")
-}
-
-/// The router's one middleware: counts and times every request by its
-/// route template (unmatched paths count as `other`, so a scan cannot grow
-/// the label set), refused ones too, and admits it
-/// ([`crate::auth::admit`]) before the router sees it.
-pub(crate) async fn observe(State(state): State<Arc<CoreState>>, mut req: Request, next: Next) -> Response {
-    let route = route_of(req.uri().path());
-    let method = method_label(req.method());
-    let started = Instant::now();
-    let response = match crate::auth::admit(&state, &mut req) {
-        None => next.run(req).await,
-        Some(refused) => refused,
-    };
-    let status = response.status().as_u16();
-    let seconds = started.elapsed().as_secs_f64();
-    state.metrics.record(method, route, status, seconds);
-    if route != core::METRICS {
-        tracing::debug!(%method, %route, status, ms = seconds * 1000.0, "request");
-    }
-    response
-}
-
-/// Outbox numbers from the store, per partner and state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OutboxRow {
-    pub partner: String,
-    pub state: String,
-    pub deliveries: i64,
-    pub attempts: i64,
 }
 
 fn escape(label: &str) -> String {
