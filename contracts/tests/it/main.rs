@@ -10,3 +10,4 @@ mod props;
 mod quick;
 mod schemas;
 mod validate;
+mod x12;
