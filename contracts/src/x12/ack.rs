@@ -135,9 +135,17 @@ pub fn read_functional_ack(set: &TransactionSet) -> Result<GroupVerdict, Segment
             "AK4" | "IK4" => {
                 let element = read_ak4(&at)?;
                 let set = current_set(&mut verdict, &at)?;
+                // A second AK4 under one AK3 reads as a second fault of that segment.
                 match set.segments.last_mut() {
                     Some(seg) if seg.element.is_none() => seg.element = Some(element),
-                    _ => return Err(at.unexpected("AK4 follows an AK3 without one")),
+                    Some(seg) => {
+                        let again = SegmentError {
+                            element: Some(element),
+                            ..seg.clone()
+                        };
+                        set.segments.push(again);
+                    }
+                    None => return Err(at.unexpected("AK4 before any AK3")),
                 }
             }
             "AK5" | "IK5" => {

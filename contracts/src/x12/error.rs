@@ -48,12 +48,44 @@ x12_codes!(
         NoError = "000",
         /// ISA13 and IEA02 differ.
         ControlNumberMismatch = "001",
+        /// The standard (ISA11 `U` before 00402) is not supported.
+        StandardNotSupported = "002",
+        /// The version of the controls is not supported.
+        VersionNotSupported = "003",
         /// The segment terminator is invalid.
         InvalidSegmentTerminator = "004",
-        /// ISA12 names a version this codec does not read.
-        VersionNotSupported = "017",
+        /// ISA05 is not a known qualifier.
+        InvalidSenderQualifier = "005",
+        /// ISA06 is invalid.
+        InvalidSenderId = "006",
+        /// ISA07 is not a known qualifier.
+        InvalidReceiverQualifier = "007",
+        /// ISA08 is invalid.
+        InvalidReceiverId = "008",
+        /// ISA08 names no receiver known here.
+        UnknownReceiverId = "009",
+        /// ISA01 is invalid.
+        InvalidAuthorizationQualifier = "010",
+        /// ISA02 is invalid.
+        InvalidAuthorization = "011",
+        /// ISA03 is invalid.
+        InvalidSecurityQualifier = "012",
+        /// ISA04 is invalid.
+        InvalidSecurity = "013",
+        /// ISA09 is not a date.
+        InvalidDate = "014",
+        /// ISA10 is not a time.
+        InvalidTime = "015",
+        /// ISA11 (standards identifier) is invalid.
+        InvalidStandardsIdentifier = "016",
+        /// ISA12 is not a five-digit version.
+        InvalidVersion = "017",
         /// ISA13 is not nine digits.
         InvalidControlNumber = "018",
+        /// ISA14 is not 0 or 1.
+        InvalidAckRequested = "019",
+        /// ISA15 is not P or T.
+        InvalidTestIndicator = "020",
         /// IEA01 differs from the number of groups.
         InvalidGroupCount = "021",
         /// Segments out of envelope order (e.g. ST outside GS, GE without GS).
@@ -62,10 +94,20 @@ x12_codes!(
         PrematureEndOfFile = "023",
         /// The content is not an interchange (no ISA) or holds an unreadable segment.
         InvalidContent = "024",
+        /// ISA13 was received before from the same sender.
+        DuplicateControlNumber = "025",
         /// The element separator is a letter, digit, space or repeats another delimiter.
         InvalidElementSeparator = "026",
         /// The component separator is a letter, digit or repeats another delimiter.
         InvalidComponentSeparator = "027",
+        /// Deferred delivery: invalid delivery date.
+        InvalidDeliveryDate = "028",
+        /// Deferred delivery: invalid delivery time.
+        InvalidDeliveryTime = "029",
+        /// Deferred delivery: invalid delivery time code.
+        InvalidDeliveryTimeCode = "030",
+        /// Invalid grade of service code.
+        InvalidGradeOfService = "031",
     }
 );
 

@@ -51,7 +51,7 @@ pub use model::{
     AckStatus, COMPONENT, Delimiters, ELEMENT, FunctionalGroup, GroupTrailer, Interchange, IsaHeader,
     REPETITION, Segment, SetTrailer, Ta1, TransactionSet,
 };
-pub use parse::parse;
+pub use parse::{parse, parse_all};
 pub use validate::{GroupReport, GroupVerdict, SETS, SetVerdict, check_envelopes, check_group};
 pub use write::{WriteError, write};
 

@@ -15,7 +15,44 @@ use super::model::{
 /// and trailing whitespace are allowed; anything else before ISA or after
 /// IEA is refused.
 pub fn parse(input: &[u8]) -> Result<Interchange, X12Error> {
-    let start = skip_blank(input, 0);
+    let (interchange, end) = parse_from(input, skip_blank(input, 0))?;
+    let rest = skip_blank(input, end);
+    if rest < input.len() {
+        let header = Some(&interchange.header);
+        return Err(interchange_error(
+            header,
+            InterchangeNote::InvalidControlStructure,
+            rest,
+            "data after IEA",
+        ));
+    }
+    Ok(interchange)
+}
+
+/// Reads every interchange of a batch (a VAN's file may hold several, one
+/// after the other). Reading stops at the first that fails: where the next
+/// one starts is then unknown.
+pub fn parse_all(input: &[u8]) -> Vec<Result<Interchange, X12Error>> {
+    let mut out = Vec::new();
+    let mut pos = skip_blank(input, 0);
+    while pos < input.len() {
+        match parse_from(input, pos) {
+            Ok((interchange, end)) => {
+                out.push(Ok(interchange));
+                pos = skip_blank(input, end);
+            }
+            Err(e) => {
+                out.push(Err(e));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Reads the interchange starting at `start`; returns it and the offset
+/// just past its IEA.
+fn parse_from(input: &[u8], start: usize) -> Result<(Interchange, usize), X12Error> {
     let (header, delimiters, mut pos) = read_isa(input, start)?;
     let mut reader = Envelopes {
         header,
@@ -51,20 +88,17 @@ pub fn parse(input: &[u8]) -> Result<Interchange, X12Error> {
             break;
         }
     }
-    let rest = skip_blank(input, pos);
-    if rest < input.len() {
-        return Err(reader.fail(InterchangeNote::InvalidControlStructure, rest, "data after IEA"));
-    }
-    Ok(Interchange {
+    let interchange = Interchange {
         header: reader.header,
         delimiters,
         ta1: reader.ta1,
         groups: reader.groups,
-    })
+    };
+    Ok((interchange, pos))
 }
 
 fn skip_blank(input: &[u8], mut pos: usize) -> usize {
-    if input[pos..].starts_with(b"\xEF\xBB\xBF") {
+    if input.get(pos..).unwrap_or_default().starts_with(b"\xEF\xBB\xBF") {
         pos += 3;
     }
     while input.get(pos).is_some_and(u8::is_ascii_whitespace) {
@@ -193,7 +227,7 @@ fn read_isa(input: &[u8], start: usize) -> Result<(IsaHeader, Delimiters, usize)
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(&header.version, 5) {
         return Err(isa_fail(
-            InterchangeNote::VersionNotSupported,
+            InterchangeNote::InvalidVersion,
             start,
             "ISA12 is not a five-digit version",
         ));
