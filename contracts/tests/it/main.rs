@@ -11,3 +11,4 @@ mod quick;
 mod schemas;
 mod validate;
 mod x12;
+mod x12_samples;

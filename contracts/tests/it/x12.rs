@@ -175,7 +175,7 @@ fn every_interchange_fault_has_its_ta1_code() {
         (
             "ISA12 not a version",
             good.replace("|00401|", "|0040A|"),
-            InterchangeNote::VersionNotSupported,
+            InterchangeNote::InvalidVersion,
         ),
         (
             "letter as separator",
@@ -717,6 +717,33 @@ proptest! {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
     }
+}
+
+#[test]
+fn a_batch_of_interchanges_reads_one_by_one_until_a_fault() {
+    let one = po_850();
+    let two = one.replace("000000042", "000000043");
+    let all = x12::parse_all(format!("{one}\r\n{two}\n").as_bytes());
+    let controls: Vec<String> = all
+        .iter()
+        .map(|r| r.as_ref().unwrap().control_number().to_owned())
+        .collect();
+    assert_eq!(controls, ["000000042", "000000043"]);
+    assert!(
+        x12::parse(format!("{one}{two}").as_bytes()).is_err(),
+        "parse reads exactly one"
+    );
+    let broken =
+        x12::parse_all(format!("{one}{}{one}", two.replace("IEA|1|000000043", "IEA|1|000000044")).as_bytes());
+    assert_eq!(broken.len(), 2, "the batch stops at the faulty interchange");
+    assert!(matches!(
+        &broken[1],
+        Err(X12Error::Interchange {
+            code: InterchangeNote::ControlNumberMismatch,
+            ..
+        })
+    ));
+    assert!(x12::parse_all(b"  \n").is_empty());
 }
 
 #[test]
