@@ -82,7 +82,7 @@ pub struct GroupReport {
 /// content (mapped to the canonical types; a mapping fault names its
 /// segment and element).
 pub fn check_group(group: &FunctionalGroup) -> GroupReport {
-    let mut codes = group_codes(group);
+    let codes = group_codes(group);
     let mut seen = HashSet::new();
     let mut sets = Vec::with_capacity(group.sets.len());
     let mut documents = Vec::with_capacity(group.sets.len());
@@ -107,9 +107,6 @@ pub fn check_group(group: &FunctionalGroup) -> GroupReport {
         (true, a) if a > 0 => AckStatus::PartiallyAccepted,
         _ => AckStatus::Rejected,
     };
-    if received == 0 && group_ok {
-        codes.push(GroupCode::SetCountMismatch);
-    }
     let status = if codes.is_empty() {
         status
     } else {

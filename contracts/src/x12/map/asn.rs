@@ -280,6 +280,8 @@ struct Reading<'a> {
     hls: HashMap<&'a str, (Level, Option<&'a str>)>,
     orders: Vec<String>,
     units: Vec<(HandlingUnit, Option<usize>, At<'a>)>,
+    /// SSCC → index in `units`.
+    unit_index: HashMap<Sscc, usize>,
     lines: Vec<(Option<u32>, AsnLine)>,
     shipment: Shipment,
     current: Option<(At<'a>, Level)>,
@@ -391,7 +393,7 @@ impl<'a> Reading<'a> {
         } else {
             HandlingUnitLevel::Carton
         };
-        let index = match self.units.iter().position(|(u, _, _)| u.sscc == sscc) {
+        let index = match self.unit_index.get(&sscc).copied() {
             Some(i) if self.units[i].0.level == level && self.units[i].0.parent_sscc == parent_sscc => i,
             Some(_) => {
                 return Err(at.fault(
@@ -401,6 +403,7 @@ impl<'a> Reading<'a> {
                 ));
             }
             None => {
+                self.unit_index.insert(sscc.clone(), self.units.len());
                 self.units.push((
                     HandlingUnit {
                         sscc,
@@ -474,6 +477,7 @@ pub(crate) fn read_856(set: &TransactionSet) -> Result<AdvanceShipNotice, Segmen
         hls: HashMap::new(),
         orders: Vec::new(),
         units: Vec::new(),
+        unit_index: HashMap::new(),
         lines: Vec::new(),
         shipment: Shipment::default(),
         current: None,
