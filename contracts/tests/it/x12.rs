@@ -746,6 +746,29 @@ fn a_batch_of_interchanges_reads_one_by_one_until_a_fault() {
     assert!(x12::parse_all(b"  \n").is_empty());
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// What X12 cannot carry is refused on writing, with the field named.
+    #[test]
+    fn unrepresentable_ship_notices_are_refused(asn in advance_ship_notice()) {
+        let mut dangling = asn.clone();
+        let carton = dangling.handling_units.iter().position(|u| u.parent_sscc.is_some()).unwrap();
+        dangling.handling_units.remove(0);
+        let err = x12::from_canonical(&Document::AdvanceShipNotice(dangling), "0001").unwrap_err();
+        prop_assert!(err.field.starts_with("/handling_units/") || err.field.starts_with("/lines/"), "{err}");
+        let mut unknown = asn.clone();
+        unknown.handling_units.retain(|u| u.sscc != asn.lines[0].sscc);
+        let err = x12::from_canonical(&Document::AdvanceShipNotice(unknown), "0001").unwrap_err();
+        prop_assert_eq!(err.field, "/lines/0/sscc");
+        let mut twice = asn.clone();
+        twice.handling_units.push(twice.handling_units[carton].clone());
+        let err = x12::from_canonical(&Document::AdvanceShipNotice(twice), "0001").unwrap_err();
+        prop_assert_eq!(err.field, "/handling_units");
+        prop_assert!(x12::from_canonical(&Document::AdvanceShipNotice(asn), "0001").is_ok());
+    }
+}
+
 #[test]
 fn gln_and_gtin_helpers_agree_with_contracts() {
     // The fixed documents above rely on these being valid identifiers.
