@@ -391,6 +391,14 @@ fn mapping_faults_name_segment_element_and_code() {
             SegmentCode::ElementErrors,
         ),
         (
+            // A multi-byte character where the date is cut into year, month, day.
+            good.replace("DTM|002|20261201", "DTM|002|202é201"),
+            "DTM",
+            9,
+            Some((2, ElementCode::InvalidDate)),
+            SegmentCode::ElementErrors,
+        ),
+        (
             good.replace("CUR|BY|EUR!\r\n", ""),
             "CUR",
             15,
@@ -656,6 +664,29 @@ fn round_trip(doc: &Document, d: &Delimiters, is_5010: bool) -> Document {
     report.documents.into_iter().next().flatten().unwrap()
 }
 
+/// Replacements a mutation writes over a valid document ("" = one arbitrary byte).
+const MUTATIONS: &[&str] = &["", "é", "€", "0", "9", "*", "~", "HL", "X", "\u{1d}"];
+
+/// A generated 856 (two pallets, cartons from two POs) as interchange bytes.
+fn fixed_856() -> Vec<u8> {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let asn = advance_ship_notice().new_tree(&mut runner).unwrap().current();
+    let set = x12::from_canonical(&Document::AdvanceShipNotice(asn), "0001").unwrap();
+    let ic = x12::envelope(("ZZ", "S"), ("ZZ", "R"), 3, "20261122", "1200", true, vec![set]);
+    x12::write(&ic, &Delimiters::default()).unwrap()
+}
+
+/// A generated 810 as interchange bytes.
+fn fixed_810() -> Vec<u8> {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let inv = invoice().new_tree(&mut runner).unwrap().current();
+    let set = x12::from_canonical(&Document::Invoice(inv), "0001").unwrap();
+    let ic = x12::envelope(("ZZ", "S"), ("ZZ", "R"), 4, "20261122", "1200", false, vec![set]);
+    x12::write(&ic, &Delimiters::default()).unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -696,11 +727,17 @@ proptest! {
     }
 
     #[test]
-    fn mutated_interchanges_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
-        let mut bytes = po_850().into_bytes();
-        for (at, b) in edits {
+    fn mutated_interchanges_never_panic(
+        doc in select(vec![0usize, 1, 2]),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), select(MUTATIONS.to_vec()), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut bytes = [po_850().into_bytes(), fixed_856(), fixed_810()][doc].clone();
+        for (at, text, byte) in edits {
             let i = at.index(bytes.len());
-            bytes[i] = b;
+            let with: Vec<u8> = if text.is_empty() { vec![byte] } else { text.as_bytes().to_vec() };
+            let end = (i + with.len()).min(bytes.len());
+            bytes.splice(i..end, with);
         }
         bytes.truncate(cut.index(bytes.len() + 1).max(1));
         match x12::parse(&bytes) {

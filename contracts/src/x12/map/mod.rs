@@ -189,7 +189,7 @@ impl<'a> At<'a> {
     /// A CCYYMMDD date as `YYYY-MM-DD`.
     pub fn date(&self, n: usize) -> Result<String, SegmentError> {
         let v = self.req(n)?;
-        let iso = (v.len() == 8).then(|| format!("{}-{}-{}", &v[..4], &v[4..6], &v[6..]));
+        let iso = (v.len() == 8 && v.is_ascii()).then(|| format!("{}-{}-{}", &v[..4], &v[4..6], &v[6..]));
         match iso {
             Some(iso) if v.is_ascii() && crate::validate::parse_date(&iso).is_some() => Ok(iso),
             _ => Err(self.fault(n, ElementCode::InvalidDate, "expected a CCYYMMDD date")),
