@@ -52,6 +52,22 @@ impl Delimiters {
     }
 }
 
+/// A segment id of up to three ASCII bytes as a number (its bytes, big
+/// endian, then the length), so ids can be matched as constants.
+pub const fn tag(id: &str) -> u32 {
+    let b = id.as_bytes();
+    if b.is_empty() || b.len() > 3 {
+        return 0;
+    }
+    let mut t = 0u32;
+    let mut i = 0;
+    while i < b.len() {
+        t = (t << 8) | b[i] as u32;
+        i += 1;
+    }
+    (t << 2) | b.len() as u32
+}
+
 /// One segment: its id and its elements, stored as one string.
 ///
 /// Elements are separated by [`ELEMENT`], components by [`COMPONENT`],
@@ -89,12 +105,29 @@ impl Segment {
 
     /// The segment id (`BEG`, `HL`, …).
     pub fn id(&self) -> &str {
-        self.raw.split(ELEMENT).next().unwrap_or("")
+        self.element(0)
+    }
+
+    /// The id as a number ([`tag`]), for matching without string compares.
+    pub fn tag(&self) -> u32 {
+        tag(self.id())
     }
 
     /// Element `n` (1-based, as `BEG03` is element 3); empty when absent.
     pub fn element(&self, n: usize) -> &str {
-        self.raw.split(ELEMENT).nth(n).unwrap_or("")
+        // A byte loop: segments are short, and this is the hot path of
+        // every mapping (a `str::split` costs a searcher per call).
+        let (mut start, mut field) = (0, 0);
+        for (i, &b) in self.raw.as_bytes().iter().enumerate() {
+            if b == ELEMENT as u8 {
+                if field == n {
+                    return &self.raw[start..i];
+                }
+                field += 1;
+                start = i + 1;
+            }
+        }
+        if field == n { &self.raw[start..] } else { "" }
     }
 
     /// The elements, 01 first.

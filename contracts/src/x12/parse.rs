@@ -8,7 +8,7 @@
 use super::error::{ElementCode, InterchangeNote, SegmentCode, SegmentError, X12Error};
 use super::model::{
     AckStatus, COMPONENT, Delimiters, ELEMENT, FunctionalGroup, GroupTrailer, Interchange, IsaHeader,
-    REPETITION, Segment, SetTrailer, Ta1, TransactionSet,
+    REPETITION, Segment, SetTrailer, Ta1, TransactionSet, tag,
 };
 
 /// Reads one interchange. Leading whitespace (and a UTF-8 byte-order mark)
@@ -54,6 +54,7 @@ pub fn parse_all(input: &[u8]) -> Vec<Result<Interchange, X12Error>> {
 /// just past its IEA.
 fn parse_from(input: &[u8], start: usize) -> Result<(Interchange, usize), X12Error> {
     let (header, delimiters, mut pos) = read_isa(input, start)?;
+    let lexer = Lexer::new(&delimiters);
     let mut reader = Envelopes {
         header,
         groups: Vec::new(),
@@ -81,7 +82,7 @@ fn parse_from(input: &[u8], start: usize) -> Result<(Interchange, usize), X12Err
         if delimiters.segment == b'\n' && bytes.last() == Some(&b'\r') {
             bytes = &bytes[..bytes.len() - 1];
         }
-        let (segment, fault) = lex_segment(bytes, &delimiters);
+        let (segment, fault) = lex_segment(bytes, &lexer);
         let at = pos;
         pos += len + 1;
         if reader.take(segment, fault, at)? {
@@ -255,38 +256,59 @@ fn read_isa(input: &[u8], start: usize) -> Result<(IsaHeader, Delimiters, usize)
     Ok((header, delimiters, pos + 2))
 }
 
+/// The byte translation of one interchange: each delimiter to its internal
+/// separator, every other byte to itself; the reserved bytes (0x1D–0x1F)
+/// that are not delimiters are marked, since they cannot be data.
+struct Lexer {
+    map: [u8; 256],
+    reserved: [bool; 256],
+}
+
+impl Lexer {
+    fn new(d: &Delimiters) -> Self {
+        let mut map = [0u8; 256];
+        for (i, m) in map.iter_mut().enumerate() {
+            *m = i as u8;
+        }
+        let mut reserved = [false; 256];
+        for b in [ELEMENT as u8, COMPONENT as u8, REPETITION as u8] {
+            reserved[usize::from(b)] = true;
+        }
+        for (from, to) in [
+            (Some(d.element), ELEMENT),
+            (Some(d.component), COMPONENT),
+            (d.repetition, REPETITION),
+        ] {
+            if let Some(from) = from {
+                map[usize::from(from)] = to as u8;
+                reserved[usize::from(from)] = false;
+            }
+        }
+        Lexer { map, reserved }
+    }
+}
+
 /// One segment's bytes into a [`Segment`] with the internal separators, and
 /// the fault found in it (a bad id, a byte not allowed).
-fn lex_segment(bytes: &[u8], d: &Delimiters) -> (Segment, Option<(SegmentCode, Option<usize>, String)>) {
-    let mut out = Vec::with_capacity(bytes.len());
+fn lex_segment(bytes: &[u8], lexer: &Lexer) -> (Segment, Option<(SegmentCode, Option<usize>, String)>) {
+    let out: Vec<u8> = bytes.iter().map(|&b| lexer.map[usize::from(b)]).collect();
     let mut fault = None;
-    let mut element = 0;
-    for &b in bytes {
-        let mapped = if b == d.element {
-            element += 1;
-            ELEMENT as u8
-        } else if b == d.component {
-            COMPONENT as u8
-        } else if Some(b) == d.repetition {
-            REPETITION as u8
-        } else {
-            if matches!(b, 0x1d..=0x1f) && fault.is_none() {
-                fault = Some((
-                    SegmentCode::ElementErrors,
-                    Some(element),
-                    "a reserved control byte in an element".to_owned(),
-                ));
-            }
-            b
-        };
-        out.push(mapped);
+    if let Some(at) = bytes.iter().position(|&b| lexer.reserved[usize::from(b)]) {
+        let element = out[..at].iter().filter(|&&b| b == ELEMENT as u8).count();
+        fault = Some((
+            SegmentCode::ElementErrors,
+            Some(element),
+            "a reserved control byte in an element".to_owned(),
+        ));
     }
     let raw = match String::from_utf8(out) {
         Ok(s) => s,
         Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let element = e.as_bytes()[..at].iter().filter(|&&b| b == ELEMENT as u8).count();
             fault.get_or_insert((
                 SegmentCode::ElementErrors,
-                Some(0),
+                Some(element),
                 "bytes that are not UTF-8".to_owned(),
             ));
             String::from_utf8_lossy(e.as_bytes()).into_owned()
@@ -305,6 +327,14 @@ fn lex_segment(bytes: &[u8], d: &Delimiters) -> (Segment, Option<(SegmentCode, O
     }
     (segment, fault)
 }
+
+const GS: u32 = tag("GS");
+const GE: u32 = tag("GE");
+const ST: u32 = tag("ST");
+const SE: u32 = tag("SE");
+const ISA: u32 = tag("ISA");
+const IEA: u32 = tag("IEA");
+const TA1: u32 = tag("TA1");
 
 /// The envelope state while segments are read.
 struct Envelopes {
@@ -343,8 +373,8 @@ impl Envelopes {
         at: usize,
     ) -> Result<bool, X12Error> {
         let id = segment.id();
-        let envelope =
-            matches!(id, "GS" | "GE" | "ST" | "SE" | "IEA" | "ISA") || (id == "TA1" && self.group.is_none());
+        let t = segment.tag();
+        let envelope = matches!(t, GS | GE | ST | SE | IEA | ISA) || (t == TA1 && self.group.is_none());
         if envelope && fault.is_some() {
             return Err(self.fail(
                 InterchangeNote::InvalidContent,
@@ -352,12 +382,12 @@ impl Envelopes {
                 format!("{id} holds a byte not allowed"),
             ));
         }
-        match id {
-            "GS" => {
+        match t {
+            GS => {
                 self.close_group(None);
                 self.group = Some(read_gs(&segment));
             }
-            "ST" => {
+            ST => {
                 if self.group.is_none() {
                     return Err(self.fail(
                         InterchangeNote::InvalidControlStructure,
@@ -372,7 +402,7 @@ impl Envelopes {
                     .map(str::to_owned);
                 self.set = Some(set);
             }
-            "SE" => {
+            SE => {
                 if self.set.is_none() {
                     return Err(self.fail(
                         InterchangeNote::InvalidControlStructure,
@@ -385,7 +415,7 @@ impl Envelopes {
                     control_number: segment.element(2).into(),
                 }));
             }
-            "GE" => {
+            GE => {
                 if self.group.is_none() {
                     return Err(self.fail(
                         InterchangeNote::InvalidControlStructure,
@@ -398,18 +428,18 @@ impl Envelopes {
                     control_number: segment.element(2).into(),
                 }));
             }
-            "IEA" => {
+            IEA => {
                 self.close_group(None);
                 return self.check_iea(&segment, at).map(|()| true);
             }
-            "ISA" => {
+            ISA => {
                 return Err(self.fail(
                     InterchangeNote::InvalidControlStructure,
                     at,
                     "ISA inside an interchange",
                 ));
             }
-            "TA1" if self.group.is_none() => {
+            TA1 if self.group.is_none() => {
                 let ta1 = read_ta1(&segment)
                     .ok_or_else(|| self.fail(InterchangeNote::InvalidContent, at, "TA1 is not readable"))?;
                 self.ta1.push(ta1);

@@ -461,6 +461,35 @@ fn fix_count(text: &str) -> String {
 }
 
 #[test]
+fn bytes_that_cannot_be_data_are_named_by_segment_and_element() {
+    // A reserved control byte (not a delimiter here) in PO103, bytes that are not UTF-8 in PO104.
+    for (text, element) in [
+        (po_850().replace("|EA|41.25", "|E\u{1d}|41.25"), 3),
+        (po_850().replace("|41.25|", "|41.2\u{ff}|"), 4),
+    ] {
+        let bytes = text.replace('\u{ff}', "\u{1}").into_bytes();
+        let bytes: Vec<u8> = bytes.into_iter().map(|b| if b == 1 { 0xff } else { b }).collect();
+        let v = read_one(&bytes).1.verdict;
+        let seg = &v.sets[0].segments[0];
+        assert_eq!(
+            (seg.segment_id.as_str(), seg.position, seg.code),
+            ("PO1", 8, SegmentCode::ElementErrors),
+            "{seg:?}"
+        );
+        let e = seg.element.as_ref().unwrap();
+        assert_eq!(e.code, ElementCode::InvalidCharacter);
+        assert_eq!(e.position, element);
+        assert!(!v.is_accepted());
+    }
+    let bad_id = po_850().replace("CUR|BY|EUR", "cur|BY|EUR");
+    let seg = read_one(bad_id.as_bytes()).1.verdict.sets[0].segments[0].clone();
+    assert_eq!(
+        (seg.segment_id.as_str(), seg.position, seg.code),
+        ("cur", 3, SegmentCode::UnrecognizedSegmentId)
+    );
+}
+
+#[test]
 fn a_997_names_the_faults_and_reads_back() {
     let text = fix_count(&po_850().replace("|41.25|", "|4x|"));
     let (ic, report) = read_one(text.as_bytes());

@@ -3,17 +3,29 @@
 //! carton) → item (I). A pallet holding several POs' goods appears under
 //! each of their orders with the same SSCC.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::ids::Sscc;
 use crate::inbound::{AdvanceShipNotice, AsnLine, AsnPurpose, HandlingUnit, HandlingUnitLevel};
 
 use super::super::error::{ElementCode, SegmentCode, SegmentError};
-use super::super::model::{Segment, TransactionSet};
+use super::super::model::{Segment, TransactionSet, tag};
 use super::{
     At, MapError, gtin_in_pairs, gtin_qualifier, in_pairs, missing, positioned, seg, uom_code, uom_from,
     x12_date,
 };
+
+const BSN: u32 = tag("BSN");
+const HL: u32 = tag("HL");
+const TD5: u32 = tag("TD5");
+const REF: u32 = tag("REF");
+const DTM: u32 = tag("DTM");
+const N1: u32 = tag("N1");
+const PRF: u32 = tag("PRF");
+const MAN: u32 = tag("MAN");
+const LIN: u32 = tag("LIN");
+const SN1: u32 = tag("SN1");
+const CTT: u32 = tag("CTT");
 
 /// REF03 of the mutually defined reference (REF01 `ZZ`) in a T/P loop
 /// carrying the handling unit's 1-based place in the ASN's list.
@@ -129,7 +141,7 @@ fn map_error(field: String, detail: &str) -> MapError {
 
 /// Each unit's children (in list order) and the roots.
 fn unit_tree(asn: &AdvanceShipNotice) -> Result<(Vec<Vec<usize>>, Vec<usize>), MapError> {
-    let index: HashMap<&Sscc, usize> = asn
+    let index: std::collections::HashMap<&Sscc, usize> = asn
         .handling_units
         .iter()
         .enumerate()
@@ -159,7 +171,7 @@ fn unit_tree(asn: &AdvanceShipNotice) -> Result<(Vec<Vec<usize>>, Vec<usize>), M
 
 /// Per unit, the POs of the lines on it or on a unit under it.
 fn unit_pos(asn: &AdvanceShipNotice) -> Result<Vec<Vec<&str>>, MapError> {
-    let index: HashMap<&Sscc, usize> = asn
+    let index: std::collections::HashMap<&Sscc, usize> = asn
         .handling_units
         .iter()
         .enumerate()
@@ -355,30 +367,30 @@ impl<'a> Reading<'a> {
         let Some((hl, level)) = self.current else {
             return Ok(());
         };
-        match (level, at.id(), at.opt(1)) {
-            (Level::Shipment, "TD5", _) if at.opt(2) == Some("2") => {
+        match (level, at.seg.tag(), at.opt(1)) {
+            (Level::Shipment, TD5, _) if at.opt(2) == Some("2") => {
                 self.shipment.scac = Some(at.req(3)?.to_owned())
             }
-            (Level::Shipment, "REF", Some("BM")) => self.shipment.bol = Some(at.req(2)?.to_owned()),
-            (Level::Shipment, "DTM", Some("011")) => self.shipment.shipped = Some(at.date(2)?),
-            (Level::Shipment, "DTM", Some("017")) => self.shipment.arrival = Some(at.date(2)?),
-            (Level::Shipment, "N1", Some("SF")) => self.shipment.supplier = Some(super::order::party(&at)?),
-            (Level::Order(_), "PRF", _) => {
+            (Level::Shipment, REF, Some("BM")) => self.shipment.bol = Some(at.req(2)?.to_owned()),
+            (Level::Shipment, DTM, Some("011")) => self.shipment.shipped = Some(at.date(2)?),
+            (Level::Shipment, DTM, Some("017")) => self.shipment.arrival = Some(at.date(2)?),
+            (Level::Shipment, N1, Some("SF")) => self.shipment.supplier = Some(super::order::party(&at)?),
+            (Level::Order(_), PRF, _) => {
                 self.orders.push(at.req(1)?.to_owned());
                 self.set_level(Level::Order(self.orders.len() - 1));
             }
-            (Level::Unit(usize::MAX), "MAN", Some("GM")) => self.unit(hl, at)?,
-            (Level::Unit(u), "REF", Some("ZZ")) if at.opt(3) == Some(UNIT_SEQUENCE) && u != usize::MAX => {
+            (Level::Unit(usize::MAX), MAN, Some("GM")) => self.unit(hl, at)?,
+            (Level::Unit(u), REF, Some("ZZ")) if at.opt(3) == Some(UNIT_SEQUENCE) && u != usize::MAX => {
                 self.units[u].1 = Some(at.number(2, 1)? as usize);
             }
-            (Level::Item, "LIN", _) => self.item(hl, at)?,
-            (Level::Item, "SN1", _) => {
+            (Level::Item, LIN, _) => self.item(hl, at)?,
+            (Level::Item, SN1, _) => {
                 let line = self.line(&at)?;
                 line.quantity = at.number(2, 1)?;
                 line.uom = at.code(3, uom_from, "a unit EA, CA or PL")?;
             }
-            (Level::Item, "REF", Some("LT")) => self.line(&at)?.lot = Some(at.req(2)?.to_owned()),
-            (Level::Item, "DTM", Some("036")) => self.line(&at)?.expiry = Some(at.date(2)?),
+            (Level::Item, REF, Some("LT")) => self.line(&at)?.lot = Some(at.req(2)?.to_owned()),
+            (Level::Item, DTM, Some("036")) => self.line(&at)?.expiry = Some(at.date(2)?),
             _ => {}
         }
         Ok(())
@@ -474,10 +486,10 @@ pub(crate) fn read_856(set: &TransactionSet) -> Result<AdvanceShipNotice, Segmen
     let mut bsn = None;
     let mut ctt = None;
     let mut r = Reading {
-        hls: HashMap::new(),
+        hls: HashMap::with_capacity_and_hasher(set.segments.len() / 4, Default::default()),
         orders: Vec::new(),
         units: Vec::new(),
-        unit_index: HashMap::new(),
+        unit_index: HashMap::default(),
         lines: Vec::new(),
         shipment: Shipment::default(),
         current: None,
@@ -485,15 +497,15 @@ pub(crate) fn read_856(set: &TransactionSet) -> Result<AdvanceShipNotice, Segmen
     };
     let mut item_start = 0;
     for at in positioned(set) {
-        match at.id() {
-            "BSN" => {
+        match at.seg.tag() {
+            BSN => {
                 bsn = Some((
                     at.code(1, purpose, "BSN01 00, 05 or 01")?,
                     at.req(2)?.to_owned(),
                     at.date(3)?,
                 ))
             }
-            "HL" => {
+            HL => {
                 if r.current.is_some_and(|(_, l)| l == Level::Item) && r.lines.len() == item_start {
                     return Err(SegmentError::segment(
                         at.pos,
@@ -505,7 +517,7 @@ pub(crate) fn read_856(set: &TransactionSet) -> Result<AdvanceShipNotice, Segmen
                 item_start = r.lines.len();
                 r.hl(at)?;
             }
-            "CTT" => ctt = Some(at),
+            CTT => ctt = Some(at),
             _ => r.segment(at)?,
         }
     }
