@@ -27,7 +27,7 @@
 //!   [`ack::ta1`] / [`ack::ta1_for`] the TA1. [`to_canonical`] reads a
 //!   997/999 back into a [`GroupVerdict`] ([`Document::FunctionalAck`]).
 //! - [`from_canonical`] writes a canonical document as a set; [`envelope`]
-//!   wraps sets into an interchange; [`write`] writes it with any
+//!   wraps sets into an interchange; [`write()`] writes it with any
 //!   [`Delimiters`].
 //!
 //! Errors name what a 997 names: the segment's position in its set (ST is
@@ -49,7 +49,7 @@ pub use error::{
 pub use map::{Document, MapError, from_canonical, to_canonical};
 pub use model::{
     AckStatus, COMPONENT, Delimiters, ELEMENT, FunctionalGroup, GroupTrailer, Interchange, IsaHeader,
-    REPETITION, Segment, SetTrailer, Ta1, TransactionSet,
+    REPETITION, Segment, SetTrailer, Ta1, TransactionSet, tag,
 };
 pub use parse::{parse, parse_all};
 pub use validate::{GroupReport, GroupVerdict, SETS, SetVerdict, check_envelopes, check_group};
