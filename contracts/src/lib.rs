@@ -24,6 +24,7 @@ pub mod routes;
 pub mod schema;
 pub mod time;
 pub mod validate;
+pub mod x12;
 
 pub use acks::{IntakeAck, IntakeOutcome, PartnerAck};
 pub use history::{Direction, Exchange};

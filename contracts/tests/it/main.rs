@@ -10,3 +10,5 @@ mod props;
 mod quick;
 mod schemas;
 mod validate;
+mod x12;
+mod x12_samples;

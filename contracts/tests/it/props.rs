@@ -27,36 +27,36 @@ fn digits(n: usize) -> impl Strategy<Value = String> {
     proptest::collection::vec(0u8..10, n).prop_map(|d| d.into_iter().map(|d| char::from(b'0' + d)).collect())
 }
 
-fn gln() -> impl Strategy<Value = Gln> {
+pub(crate) fn gln() -> impl Strategy<Value = Gln> {
     digits(12).prop_map(|d| Gln::parse(&with_check_digit(&d)).unwrap())
 }
 
-fn gtin() -> impl Strategy<Value = Gtin> {
+pub(crate) fn gtin() -> impl Strategy<Value = Gtin> {
     select(vec![8usize, 12, 13, 14])
         .prop_flat_map(|len| digits(len - 1))
         .prop_map(|d| Gtin::parse(&with_check_digit(&d)).unwrap())
 }
 
-fn uom() -> impl Strategy<Value = Uom> {
+pub(crate) fn uom() -> impl Strategy<Value = Uom> {
     select(vec![Uom::Ea, Uom::Cs, Uom::Pl])
 }
 
 /// A calendar date as (year, month, day), day ≤ 28 so every month has it.
-fn ymd() -> impl Strategy<Value = (u16, u8, u8)> {
+pub(crate) fn ymd() -> impl Strategy<Value = (u16, u8, u8)> {
     (2020u16..2030, 1u8..=12, 1u8..=28)
 }
 
-fn date((y, m, d): (u16, u8, u8)) -> String {
+pub(crate) fn date((y, m, d): (u16, u8, u8)) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A date on or after `from`: the same day `years` later, or later that month.
-fn date_after(from: (u16, u8, u8), years: u16, days: u8) -> String {
+pub(crate) fn date_after(from: (u16, u8, u8), years: u16, days: u8) -> String {
     let (y, m, d) = from;
     date((y + years, m, (d + days).min(28)))
 }
 
-fn price() -> impl Strategy<Value = String> {
+pub(crate) fn price() -> impl Strategy<Value = String> {
     (0u32..100_000, proptest::option::of(0u32..10_000)).prop_map(|(int, frac)| match frac {
         Some(f) => format!("{int}.{f:04}"),
         None => int.to_string(),
@@ -91,7 +91,7 @@ prop_compose! {
     }
 }
 
-fn purchase_order() -> impl Strategy<Value = PurchaseOrder> {
+pub(crate) fn purchase_order() -> impl Strategy<Value = PurchaseOrder> {
     ymd().prop_flat_map(|order_date| {
         (
             1u32..100_000_000,
@@ -119,7 +119,7 @@ fn purchase_order() -> impl Strategy<Value = PurchaseOrder> {
 }
 
 /// An ASN with 1–4 pallets of 1–6 cartons each, every line in a carton.
-fn advance_ship_notice() -> impl Strategy<Value = AdvanceShipNotice> {
+pub(crate) fn advance_ship_notice() -> impl Strategy<Value = AdvanceShipNotice> {
     let shape = proptest::collection::vec(1usize..=6, 1..=4);
     (shape, digits(7), ymd()).prop_flat_map(|(cartons_per_pallet, company, ship)| {
         let mut serial = 0u64;
