@@ -185,11 +185,11 @@ impl Fault {
     }
 }
 
-/// A fault, where it applies, and how often. Read strictly: a field that is
-/// not the rule's own (`endpoint`, `probability`, `kind`) nor one of its
-/// kind's is refused, naming the fields the kind takes (so `retry_after = 1`
-/// or an outage's `ms` is an error, not a silent default).
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+/// A fault, where it applies, and how often. A field that is not the
+/// rule's own (`endpoint`, `probability`, `kind`) nor one of its kind's is
+/// refused by [`check_fields`] (serde's `flatten`, which reads the kind's
+/// fields here, cannot refuse unknown ones itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultRule {
     /// The request path it applies to; every path when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,8 +223,11 @@ pub fn kind_fields() -> &'static std::collections::BTreeMap<String, Vec<String>>
     })
 }
 
-/// Refuses a field of `map` that neither every rule nor `kind` takes.
-fn check_fields(map: &serde_json::Map<String, serde_json::Value>, extra: &[&str]) -> Result<(), String> {
+/// Refuses a field of a rule's `map` that neither every rule, nor its kind,
+/// nor the `extra` fields of where it is written (a scenario's `at_s`,
+/// `for_s`, `role`) take; the message names the field, the kind and what it
+/// takes. Call it on the raw rule before or after reading it.
+pub fn check_fields(map: &serde_json::Map<String, serde_json::Value>, extra: &[&str]) -> Result<(), String> {
     let Some(kind) = map.get("kind").and_then(|k| k.as_str()) else {
         return Ok(()); // the tagged enum says what is missing or wrong
     };
@@ -246,40 +249,6 @@ fn check_fields(map: &serde_json::Map<String, serde_json::Value>, extra: &[&str]
         }
     }
     Ok(())
-}
-
-impl FaultRule {
-    /// Reads a rule from a map that may also hold `extra` fields (a
-    /// scenario's `at_s`, `for_s`, `role`), refusing any other field.
-    pub fn from_map(map: serde_json::Map<String, serde_json::Value>, extra: &[&str]) -> Result<Self, String> {
-        check_fields(&map, extra)?;
-        #[derive(serde::Deserialize)]
-        struct Raw {
-            #[serde(default)]
-            endpoint: Option<String>,
-            #[serde(default = "default_probability")]
-            probability: f64,
-            #[serde(flatten)]
-            fault: Fault,
-        }
-        let mut map = map;
-        for e in extra {
-            map.remove(*e);
-        }
-        let raw: Raw = serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())?;
-        Ok(FaultRule {
-            endpoint: raw.endpoint,
-            probability: raw.probability,
-            fault: raw.fault,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for FaultRule {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        FaultRule::from_map(map, &[]).map_err(serde::de::Error::custom)
-    }
 }
 
 impl FaultRule {
@@ -342,5 +311,34 @@ impl Profile {
             },
         };
         vec![FaultRule::always(None, fault)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_takes_its_own_fields_read_off_the_schema() {
+        let fields = kind_fields();
+        assert_eq!(fields["latency"], ["ms"]);
+        assert_eq!(fields["outage"], ["mode", "retry_after_s"]);
+        assert!(fields["reset"].is_empty());
+        assert_eq!(fields.len(), 14, "{fields:?}");
+    }
+
+    #[test]
+    fn a_field_of_no_kind_or_of_another_kind_is_refused() {
+        let map = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let good = map(serde_json::json!({"kind": "status", "status": 503, "at_s": 1}));
+        assert!(check_fields(&good, &["at_s"]).is_ok());
+        let e = check_fields(&good, &[]).unwrap_err();
+        assert!(
+            e.contains("unknown field `at_s` for a fault of kind `status`"),
+            "{e}"
+        );
+        let other = map(serde_json::json!({"kind": "outage", "ms": 40}));
+        let e = check_fields(&other, &[]).unwrap_err();
+        assert!(e.contains("`ms`") && e.contains("mode, retry_after_s"), "{e}");
     }
 }

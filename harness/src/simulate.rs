@@ -103,6 +103,7 @@ impl SimulateError {
 /// Reads a faults file (`[[faults]]` rules), every error located.
 pub fn load_faults(file: &Path) -> Result<Vec<FaultRule>, SimulateError> {
     let parsed: FaultsFile = read_toml(file, "faults file")?;
+    scenario::check_fault_fields(file, &read_text(file, "faults file")?, &[])?;
     for (i, rule) in parsed.faults.iter().enumerate() {
         rule.validate().map_err(|message| ScenarioError {
             file: file.to_owned(),

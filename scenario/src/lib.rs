@@ -221,6 +221,45 @@ pub fn locate(file: &Path, text: &str, e: &toml::de::Error) -> ScenarioError {
     }
 }
 
+/// Refuses a field of a `[[faults]]` entry that neither every rule, nor its
+/// kind, nor `extra` (a scenario's `at_s`, `for_s`, `role`) takes, located
+/// at its line (`contracts::faults::check_fields` says which fields fit).
+/// `text` must already parse as TOML.
+pub fn check_fault_fields(file: &Path, text: &str, extra: &[&str]) -> Result<(), ScenarioError> {
+    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+        return Ok(()); // the caller's own parse reports a syntax error
+    };
+    let Some(faults) = table.get("faults").and_then(|v| v.as_array()) else {
+        return Ok(());
+    };
+    for (i, entry) in faults.iter().enumerate() {
+        let Ok(serde_json::Value::Object(map)) = serde_json::to_value(entry) else {
+            continue;
+        };
+        let Err(message) = contracts::faults::check_fields(&map, extra) else {
+            continue;
+        };
+        let key = message.split('`').nth(1).unwrap_or_default();
+        let header = text.match_indices("[[faults]]").nth(i).map_or(0, |(o, _)| o);
+        let entry_text = &text[header..];
+        let entry_end = entry_text[10..].find("\n[").map_or(entry_text.len(), |e| e + 10);
+        let offset = entry_text[..entry_end]
+            .match_indices('\n')
+            .map(|(o, _)| o + 1)
+            .find(|&o| entry_text[o..].trim_start().starts_with(key))
+            .map_or(header, |o| header + o);
+        let (line, column) = line_col(text, offset);
+        return Err(ScenarioError {
+            file: file.to_owned(),
+            line,
+            column,
+            field: Some(format!("faults[{i}].{key}")),
+            message,
+        });
+    }
+    Ok(())
+}
+
 /// Reads a text input file; `what` names it in the error ("scenario", …).
 pub fn read_text(file: &Path, what: &str) -> Result<String, ScenarioError> {
     std::fs::read_to_string(file).map_err(|e| ScenarioError {
@@ -297,6 +336,7 @@ impl Scenario {
                 message: message.into(),
             });
         }
+        check_fault_fields(file, text, &["at_s", "for_s", "role"])?;
         scenario.check_timeline(file, text)?;
         Ok(scenario)
     }
@@ -522,7 +562,9 @@ asn_to_expectation_p99_ms = 100
                 e.message.contains("kind `outage`") && e.message.contains("retry_after_s"),
                 "{e}"
             );
-            assert!(e.line > 8, "located at the fault: {e}");
+            let line = GOOD.lines().count() + FAULT.lines().count() + 1;
+            assert_eq!(e.line, line, "located at the field: {e}");
+            assert_eq!(e.field.as_deref(), Some(format!("faults[0].{field}").as_str()));
         }
     }
 

@@ -99,6 +99,25 @@ fn a_bad_faults_file_or_a_non_loopback_address_exits_2() {
     assert!(stderr.contains("faults.toml:5:"), "{stderr}");
     assert!(stderr.contains("\"often\""), "{stderr}");
 
+    // A field of another kind (an outage has no `ms`) is named, at its line.
+    let faults = write_scenario(
+        dir.path(),
+        "kind.toml",
+        "[[faults]]\nkind = \"outage\"\nms = 40\n",
+    );
+    let out = crossdock()
+        .args(["simulate", "--role", "wms", "--listen", "127.0.0.1:0", "--faults"])
+        .arg(&faults)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("kind.toml:3:"), "{stderr}");
+    assert!(
+        stderr.contains("unknown field `ms` for a fault of kind `outage`"),
+        "{stderr}"
+    );
+
     let faults = write_scenario(
         dir.path(),
         "prob.toml",
