@@ -15,6 +15,7 @@ pub mod cli;
 pub mod contract_diff;
 pub mod contracts_cmd;
 pub mod core_cmd;
+pub mod edi;
 pub mod exit;
 pub mod load;
 pub mod run;

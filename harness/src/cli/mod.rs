@@ -8,6 +8,7 @@ pub mod check;
 pub mod compare;
 pub mod contracts;
 pub mod core;
+pub mod edi;
 pub mod progress;
 pub mod run;
 pub mod simulate;
@@ -58,6 +59,11 @@ pub enum Command {
     /// Exit 0 certified, 1 not certified (a check failed), 2 target
     /// unreachable or bad input, 3 the harness could not listen or write.
     Certify(certify::CertifyArgs),
+    /// X12 EDI: translate interchanges to canonical JSON and back.
+    Edi {
+        #[command(subcommand)]
+        command: edi::EdiCommand,
+    },
     /// Contract governance: validate documents, compare contract versions.
     Contracts {
         #[command(subcommand)]
@@ -74,6 +80,7 @@ pub async fn execute(cli: Cli) -> u8 {
         Command::Check(args) => check::execute(args),
         Command::Compare(args) => compare::execute(args),
         Command::Certify(args) => certify::execute(args).await,
+        Command::Edi { command } => edi::execute(command),
         Command::Contracts { command } => contracts::execute(command),
     }
 }
