@@ -8,7 +8,6 @@ pub mod bench_load;
 pub mod certify;
 pub mod check;
 pub mod cli;
-pub mod contract_diff;
 pub mod contracts_cmd;
 pub mod core_cmd;
 pub mod exit;
