@@ -208,6 +208,15 @@ fn accepts_type(set: &BTreeSet<String>, t: &str) -> bool {
     set.contains(t) || (t == "integer" && set.contains("number"))
 }
 
+/// Whether bound `a` (value, exclusive) admits fewer values than `b`.
+fn stricter(a: (f64, bool), b: (f64, bool), lower: bool) -> bool {
+    if a.0 == b.0 {
+        a.1 && !b.1
+    } else {
+        (a.0 > b.0) == lower
+    }
+}
+
 fn is_true(m: &Map<String, Value>, key: &str) -> bool {
     m.get(key) == Some(&Value::Bool(true))
 }
@@ -482,15 +491,12 @@ impl<'a> Differ<'a> {
     }
 
     fn bounds(&mut self, o: &Map<String, Value>, n: &Map<String, Value>, at: &At, dir: Direction) {
+        self.numeric_range(o, n, at, dir);
         // (keyword, a higher value tightens)
         for (kw, lower_bound) in [
-            ("minimum", true),
-            ("exclusiveMinimum", true),
             ("minLength", true),
             ("minItems", true),
             ("minProperties", true),
-            ("maximum", false),
-            ("exclusiveMaximum", false),
             ("maxLength", false),
             ("maxItems", false),
             ("maxProperties", false),
@@ -507,18 +513,65 @@ impl<'a> Differ<'a> {
                 (Some(a), Some(b)) => (b > a) == lower_bound,
             };
             let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
-            let (rule, effect) = if tightened {
-                ("bound-tightened", TIGHTENS)
-            } else {
-                ("bound-loosened", LOOSENS)
+            let msg = format!("{kw} {} → {}", show(ov), show(nv));
+            self.bound(tightened, &at.join(kw), dir, msg);
+        }
+    }
+
+    fn bound(&mut self, tightened: bool, at: &At, dir: Direction, message: String) {
+        if tightened {
+            self.push("bound-tightened", at, dir, TIGHTENS, message);
+        } else {
+            self.push("bound-loosened", at, dir, LOOSENS, message);
+        }
+    }
+
+    /// `minimum`/`exclusiveMinimum` (and the maxima) judged together, as
+    /// one bound that is inclusive or exclusive: `> 0` → `≥ 0` loosens.
+    fn numeric_range(&mut self, o: &Map<String, Value>, n: &Map<String, Value>, at: &At, dir: Direction) {
+        for (inclusive, exclusive, lower) in [
+            ("minimum", "exclusiveMinimum", true),
+            ("maximum", "exclusiveMaximum", false),
+        ] {
+            let bound = |m: &Map<String, Value>| -> Option<(f64, bool)> {
+                let inc = m.get(inclusive).and_then(Value::as_f64).map(|v| (v, false));
+                let exc = m.get(exclusive).and_then(Value::as_f64).map(|v| (v, true));
+                match (inc, exc) {
+                    (Some(a), Some(b)) => Some(if stricter(b, a, lower) { b } else { a }),
+                    (a, b) => a.or(b),
+                }
             };
-            self.push(
-                rule,
-                &at.join(kw),
-                dir,
-                effect,
-                format!("{kw} {} → {}", show(ov), show(nv)),
+            let (ob, nb) = (bound(o), bound(n));
+            let tightened = match (ob, nb) {
+                (None, None) => continue,
+                (Some(a), Some(b)) if a == b => continue,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some(a), Some(b)) => stricter(b, a, lower),
+            };
+            let show = |b: Option<(f64, bool)>| match b {
+                None => "none".to_owned(),
+                Some((v, x)) => format!(
+                    "{}{v}",
+                    match (lower, x) {
+                        (true, true) => "> ",
+                        (true, false) => "≥ ",
+                        (false, true) => "< ",
+                        (false, false) => "≤ ",
+                    }
+                ),
+            };
+            let kw = match nb.or(ob) {
+                Some((_, true)) => exclusive,
+                _ => inclusive,
+            };
+            let msg = format!(
+                "{} {} → {}",
+                if lower { "lower bound" } else { "upper bound" },
+                show(ob),
+                show(nb)
             );
+            self.bound(tightened, &at.join(kw), dir, msg);
         }
     }
 
