@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashSet};
 use serde_json::{Map, Value};
 
 use crate::load::escape;
+use crate::model::{Change, Direction, Options};
 use crate::rules::{BOTH, Effect, LOOSENS, Level, NEUTRAL, TIGHTENS, rule};
-use crate::{Change, Direction, Options};
 
 pub(crate) const MAX_DEPTH: usize = 64;
 

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::Direction;
 use crate::differ::{At, Differ, resolve};
 use crate::load::escape;
+use crate::model::Direction;
 use crate::rules::{BOTH, LOOSENS, NEUTRAL, TIGHTENS};
 
 const METHODS: [&str; 8] = [

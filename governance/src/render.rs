@@ -12,7 +12,8 @@
 
 use std::path::Path;
 
-use crate::{Change, FailOn, Level, Report};
+use crate::model::{Change, FailOn, Report};
+use crate::rules::Level;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
