@@ -4,14 +4,16 @@
 //! operations; the revision changes every 50th resource (an enum value, a
 //! required property, a removed operation).
 //!
-//! `cargo bench -p governance --bench diff`: criterion reports time per
-//! comparison and throughput in bytes of input (both documents); the CPU
-//! model is printed first.
+//! `cargo bench -p governance --bench diff`: criterion reports CPU time (of
+//! the benchmarking thread) per comparison and throughput in bytes of input (both documents) at three
+//! sizes (≈1.3, 2.5 and 5 MB per document); the CPU model is printed
+//! first. Figures: docs/PERFORMANCE.md.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
+use cpu_time::ThreadTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use governance::{Options, diff_files};
 use serde_json::{Value, json};
@@ -102,51 +104,47 @@ fn cpu_model() -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    // ~2.1 KB of JSON per resource: 2400 resources ≈ 5 MB.
-    let n = 2400;
-    let old = serde_json::to_string(&document(n, false)).unwrap();
-    let new = serde_json::to_string(&document(n, true)).unwrap();
-    let files: BTreeMap<PathBuf, String> = [
-        (PathBuf::from("old/api.json"), old.clone()),
-        (PathBuf::from("new/api.json"), new.clone()),
-    ]
-    .into();
-    let bytes = (old.len() + new.len()) as u64;
+    println!("CPU: {}", cpu_model());
     let options = Options {
         direction: None,
         today: Some("2026-12-07".into()),
     };
-    let report = diff_files(
-        &files,
-        Path::new("old/api.json"),
-        &files,
-        Path::new("new/api.json"),
-        &options,
-    )
-    .unwrap();
-    println!(
-        "CPU: {}; documents {:.1} MB + {:.1} MB; {} changes ({} breaking)",
-        cpu_model(),
-        old.len() as f64 / 1e6,
-        new.len() as f64 / 1e6,
-        report.changes.len(),
-        report.breaking
-    );
     let mut group = c.benchmark_group("diff");
     group.sample_size(10);
-    group.throughput(Throughput::Bytes(bytes));
-    group.bench_function("two_5mb_openapi_json", |b| {
-        b.iter(|| {
-            let r = diff_files(
-                &files,
-                Path::new("old/api.json"),
-                &files,
-                Path::new("new/api.json"),
-                &options,
-            );
-            black_box(r.unwrap().changes.len())
-        })
-    });
+    // ~1.7 KB of JSON per resource: 3000 resources ≈ 5 MB per document; the
+    // smaller sizes show how the cost grows with the input.
+    for n in [750, 1500, 3000] {
+        let old = serde_json::to_string(&document(n, false)).unwrap();
+        let new = serde_json::to_string(&document(n, true)).unwrap();
+        let files: BTreeMap<PathBuf, String> = [
+            (PathBuf::from("old/api.json"), old.clone()),
+            (PathBuf::from("new/api.json"), new.clone()),
+        ]
+        .into();
+        let (o, nw) = (Path::new("old/api.json"), Path::new("new/api.json"));
+        let report = diff_files(&files, o, &files, nw, &options).unwrap();
+        println!(
+            "{n} resources: documents {:.2} MB + {:.2} MB; {} changes ({} breaking)",
+            old.len() as f64 / 1e6,
+            new.len() as f64 / 1e6,
+            report.changes.len(),
+            report.breaking
+        );
+        group.throughput(Throughput::Bytes((old.len() + new.len()) as u64));
+        // Thread CPU time, not wall time: the machine is shared.
+        group.bench_function(
+            format!("openapi_json_{:.1}mb_each", old.len() as f64 / 1e6),
+            |b| {
+                b.iter_custom(|iters| {
+                    let start = ThreadTime::now();
+                    for _ in 0..iters {
+                        black_box(diff_files(&files, o, &files, nw, &options).unwrap().changes.len());
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+    }
     group.finish();
 }
 

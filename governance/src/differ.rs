@@ -3,7 +3,7 @@
 //! classified by a rule of [`crate::rules::RULES`].
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
@@ -21,7 +21,7 @@ pub(crate) struct Differ<'a> {
     pub(crate) operation: Option<String>,
     changes: Vec<Change>,
     /// (old pointer, new pointer, direction) of schemas already compared.
-    seen: HashSet<(String, String, Direction)>,
+    seen: foldhash::HashSet<(String, String, Direction)>,
 }
 
 /// Both pointers of a comparison: into the old and into the new document.
@@ -251,7 +251,7 @@ impl<'a> Differ<'a> {
             options,
             operation: None,
             changes: Vec::new(),
-            seen: HashSet::new(),
+            seen: foldhash::HashSet::default(),
         }
     }
 

@@ -199,7 +199,7 @@ impl Bundler<'_> {
                 map.insert(EXTERNAL.into(), Value::Object(external));
             }
         }
-        check_refs(&bundle, &bundle, String::new(), root)?;
+        check_refs(&bundle, &bundle, &mut Vec::new(), root)?;
         Ok(bundle)
     }
 }
@@ -247,13 +247,15 @@ fn rewrite_refs(
     }
 }
 
-/// Every local `$ref` must point at something.
-fn check_refs(root: &Value, value: &Value, at: String, file: &Path) -> Result<(), LoadError> {
+/// Every local `$ref` must point at something. The pointer of a node is
+/// only spelled out for the error.
+fn check_refs(root: &Value, value: &Value, path: &mut Vec<String>, file: &Path) -> Result<(), LoadError> {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref") {
                 let target = r.strip_prefix('#').unwrap_or(r);
                 if root.pointer(target).is_none() {
+                    let at: String = path.iter().map(|p| format!("/{}", escape(p))).collect();
                     return Err(LoadError::BrokenRef {
                         file: file.to_owned(),
                         pointer: format!("{at}/$ref"),
@@ -262,12 +264,20 @@ fn check_refs(root: &Value, value: &Value, at: String, file: &Path) -> Result<()
                 }
             }
             for (k, v) in map {
-                check_refs(root, v, format!("{at}/{}", escape(k)), file)?;
+                if v.is_object() || v.is_array() {
+                    path.push(k.clone());
+                    check_refs(root, v, path, file)?;
+                    path.pop();
+                }
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                check_refs(root, v, format!("{at}/{i}"), file)?;
+                if v.is_object() || v.is_array() {
+                    path.push(i.to_string());
+                    check_refs(root, v, path, file)?;
+                    path.pop();
+                }
             }
         }
         _ => {}
