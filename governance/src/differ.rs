@@ -402,6 +402,9 @@ impl<'a> Differ<'a> {
             let msg = format!("property {key:?} removed");
             self.push("property-removed", &props.join(key), dir, effect, msg);
         }
+        if oreq == nreq {
+            return self.closed(old_closed, new_closed, at, dir);
+        }
         let req_at = at.join("required");
         for key in nreq.difference(&oreq).filter(|k| op.contains_key(*k)) {
             let msg = format!("property {key:?} is now required");
@@ -411,18 +414,28 @@ impl<'a> Differ<'a> {
             let msg = format!("property {key:?} is no longer required");
             self.push("property-became-optional", &req_at, dir, LOOSENS, msg);
         }
-        let ap = at.join("additionalProperties");
+        self.closed(old_closed, new_closed, at, dir);
+    }
+
+    fn closed(&mut self, old_closed: bool, new_closed: bool, at: &At, dir: Direction) {
         if !old_closed && new_closed {
+            let msg = "additionalProperties → false".into();
             self.push(
                 "additional-properties-closed",
-                &ap,
+                &at.join("additionalProperties"),
                 dir,
                 TIGHTENS,
-                "additionalProperties → false".into(),
+                msg,
             );
         } else if old_closed && !new_closed {
             let msg = "additionalProperties false → allowed".into();
-            self.push("additional-properties-opened", &ap, dir, LOOSENS, msg);
+            self.push(
+                "additional-properties-opened",
+                &at.join("additionalProperties"),
+                dir,
+                LOOSENS,
+                msg,
+            );
         }
     }
 
@@ -443,8 +456,12 @@ impl<'a> Differ<'a> {
             ("pattern", "pattern-added", "pattern-removed", "pattern-changed"),
             ("format", "format-added", "format-removed", "format-changed"),
         ] {
+            let (ov, nv) = (o.get(kw), n.get(kw));
+            if ov == nv {
+                continue;
+            }
             let ptr = at.join(kw);
-            match (o.get(kw), n.get(kw)) {
+            match (ov, nv) {
                 (None, Some(v)) => self.push(added, &ptr, dir, TIGHTENS, format!("{kw} {v} added")),
                 (Some(v), None) => self.push(removed, &ptr, dir, LOOSENS, format!("{kw} {v} removed")),
                 (Some(a), Some(b)) if a != b => {
@@ -456,6 +473,15 @@ impl<'a> Differ<'a> {
     }
 
     fn enums(&mut self, o: &Map<String, Value>, n: &Map<String, Value>, at: &At, dir: Direction) {
+        if !o.contains_key("enum")
+            && !n.contains_key("enum")
+            && !o.contains_key("oneOf")
+            && !n.contains_key("oneOf")
+            && !o.contains_key("anyOf")
+            && !n.contains_key("anyOf")
+        {
+            return;
+        }
         let ptr = at.join("enum");
         match (enum_values(o), enum_values(n)) {
             (Some(oe), Some(ne)) => {
@@ -581,16 +607,18 @@ impl<'a> Differ<'a> {
             ("readOnly", "read-only-added", TIGHTENS, "read-only-removed"),
             ("writeOnly", "write-only-added", LOOSENS, "write-only-removed"),
         ] {
-            let ptr = at.join(kw);
             match (is_true(o, kw), is_true(n, kw)) {
-                (false, true) => self.push(added, &ptr, dir, added_effect, format!("now {kw}")),
-                (true, false) => self.push(removed, &ptr, dir, NEUTRAL, format!("no longer {kw}")),
+                (false, true) => self.push(added, &at.join(kw), dir, added_effect, format!("now {kw}")),
+                (true, false) => self.push(removed, &at.join(kw), dir, NEUTRAL, format!("no longer {kw}")),
                 _ => {}
             }
         }
     }
 
     fn discriminator(&mut self, o: &Map<String, Value>, n: &Map<String, Value>, at: &At, dir: Direction) {
+        if !o.contains_key("discriminator") && !n.contains_key("discriminator") {
+            return;
+        }
         let ptr = at.join("discriminator");
         let prop = |d: &Value| d.get("propertyName").and_then(Value::as_str).map(str::to_owned);
         match (o.get("discriminator"), n.get("discriminator")) {
