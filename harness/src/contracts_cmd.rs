@@ -5,11 +5,17 @@
 //! finding per line: `FILE: at POINTER: MESSAGE [RULE]`; with `--format json`,
 //! one JSON object `{"file", "type", "valid", "findings": [{pointer, rule,
 //! message}]}`.
+//!
+//! `contracts diff OLD NEW` / `contracts diff --base git:REF PATH…` reads
+//! the contracts and hands them to the [`governance`] crate, which compares,
+//! classifies and renders; this module only maps its result to exit codes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use contracts::{Finding, Validator};
+use governance::render::{Compared, Format};
+use governance::{Direction, FailOn, FsLoader, GitLoader, Loader, Options, Report};
 use serde::Serialize;
 
 use crate::exit;
@@ -119,29 +125,123 @@ fn write_text(out: &mut impl Write, verdict: &Verdict) -> std::io::Result<()> {
     )
 }
 
-/// Output format of `contracts diff`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DiffFormat {
-    /// A table, one change per row.
-    Table,
-    /// The [`crate::contract_diff::DiffReport`] as JSON.
-    Json,
-    /// JUnit XML: one test case per change, breaking ones failed.
-    Junit,
+/// Arguments of `contracts diff`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiffArgs {
+    /// `OLD NEW`; with `--base`, the files to compare with their version at
+    /// that revision.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Compare each PATH in the working tree with the same file at a git
+    /// revision: `git:REF` (e.g. `git:origin/main`).
+    #[arg(long, value_name = "git:REF")]
+    pub base: Option<String>,
+    /// Output format (`text` is an alias of `table`).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Direction of a standalone schema (inferred from the contract's
+    /// operations when absent; OpenAPI documents carry their own).
+    #[arg(long, value_enum)]
+    pub direction: Option<Direction>,
+    /// Which findings fail the gate (exit 1): `breaking`, or `warn` for
+    /// potentially breaking ones too.
+    #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
+    pub fail_on: FailOn,
 }
 
 /// Why `contracts diff` could not compare (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum DiffInputError {
-    #[error(transparent)]
-    Input(#[from] InputError),
+    #[error("--base must be git:REF, not {0:?}")]
+    Base(String),
+    #[error("expected two paths (OLD NEW) without --base, got {0}")]
+    Paths(usize),
     #[error("failed to compare {old} with {new}: {source}")]
     Diff {
         old: PathBuf,
         new: PathBuf,
         #[source]
-        source: crate::contract_diff::DiffError,
+        source: Box<governance::DiffError>,
     },
+}
+
+/// Today (UTC) as `YYYY-MM-DD`, to judge sunset dates.
+fn today() -> Option<String> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(governance::date_from_unix_days((secs / 86_400) as i64))
+}
+
+/// Compares what `args` names: two files, or each path with its version at
+/// the `--base` revision.
+pub fn diff_reports(args: &DiffArgs) -> Result<Vec<(PathBuf, PathBuf, Report)>, DiffInputError> {
+    let options = Options {
+        direction: args.direction,
+        today: today(),
+    };
+    let compare = |old_loader: &dyn Loader, old: &Path, new: &Path| {
+        governance::diff_files(old_loader, old, &FsLoader, new, &options).map_err(|source| {
+            DiffInputError::Diff {
+                old: old.to_owned(),
+                new: new.to_owned(),
+                source: Box::new(source),
+            }
+        })
+    };
+    match &args.base {
+        None => {
+            let [old, new] = args.paths.as_slice() else {
+                return Err(DiffInputError::Paths(args.paths.len()));
+            };
+            Ok(vec![(old.clone(), new.clone(), compare(&FsLoader, old, new)?)])
+        }
+        Some(base) => {
+            let revision = base
+                .strip_prefix("git:")
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| DiffInputError::Base(base.clone()))?;
+            let git = GitLoader {
+                revision: revision.to_owned(),
+            };
+            args.paths
+                .iter()
+                .map(|p| {
+                    let old = PathBuf::from(format!("{base}:{}", p.display()));
+                    let report = compare(&git, p, p)?;
+                    Ok((old, p.clone(), report))
+                })
+                .collect()
+        }
+    }
+}
+
+/// Runs `contracts diff`; returns the exit code (1 when the gate fails).
+pub fn run_diff(args: &DiffArgs) -> u8 {
+    let reports = match diff_reports(args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crossdock: error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let compared: Vec<Compared<'_>> = reports
+        .iter()
+        .map(|(old, new, report)| Compared { old, new, report })
+        .collect();
+    let written = governance::render::render(args.format, &compared, args.fail_on)
+        .map_err(std::io::Error::other)
+        .and_then(|t| std::io::stdout().lock().write_all(t.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("crossdock: error: failed to write the comparison: {e}");
+        return exit::INFRASTRUCTURE;
+    }
+    if reports.iter().any(|(_, _, r)| r.fails(args.fail_on)) {
+        exit::CHECKS_FAILED
+    } else {
+        exit::OK
+    }
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, InputError> {
@@ -160,134 +260,4 @@ fn read_json(path: &Path) -> Result<serde_json::Value, InputError> {
             message: message.strip_suffix(&suffix).unwrap_or(&message).to_owned(),
         }
     })
-}
-
-/// Reads and compares two contract versions.
-pub fn diff_files(
-    old: &Path,
-    new: &Path,
-    direction: Option<crate::contract_diff::Direction>,
-) -> Result<crate::contract_diff::DiffReport, DiffInputError> {
-    let (o, n) = (read_json(old)?, read_json(new)?);
-    crate::contract_diff::diff(&o, &n, direction).map_err(|source| DiffInputError::Diff {
-        old: old.to_owned(),
-        new: new.to_owned(),
-        source,
-    })
-}
-
-/// Runs `contracts diff`; returns the exit code (1 when anything breaks).
-pub fn run_diff(
-    old: &Path,
-    new: &Path,
-    format: DiffFormat,
-    direction: Option<crate::contract_diff::Direction>,
-) -> u8 {
-    let report = match diff_files(old, new, direction) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("crossdock: error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
-    let text = match format {
-        DiffFormat::Table => Ok(render_diff_table(&report)),
-        DiffFormat::Json => serde_json::to_string_pretty(&report)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-        DiffFormat::Junit => diff_junit(&report, old, new),
-    };
-    let written = text.map_err(std::io::Error::other).and_then(|t| {
-        let mut out = std::io::stdout().lock();
-        out.write_all(t.as_bytes())
-    });
-    if let Err(e) = written {
-        eprintln!("crossdock: error: failed to write the comparison: {e}");
-        return exit::INFRASTRUCTURE;
-    }
-    if report.is_breaking() {
-        exit::CHECKS_FAILED
-    } else {
-        exit::OK
-    }
-}
-
-/// The table rendering: one row per change, then a summary line.
-pub fn render_diff_table(report: &crate::contract_diff::DiffReport) -> String {
-    let header = ["verdict", "rule", "direction", "where", "change"];
-    let rows: Vec<[String; 5]> = report
-        .changes
-        .iter()
-        .map(|c| {
-            [
-                if c.breaking { "BREAKING" } else { "compatible" }.to_owned(),
-                c.rule.to_owned(),
-                c.direction.as_str().to_owned(),
-                if c.pointer.is_empty() {
-                    "/".to_owned()
-                } else {
-                    c.pointer.clone()
-                },
-                c.message.clone(),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |cells: &[&str], out: &mut String| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(parts.join("  ").trim_end());
-        out.push('\n');
-    };
-    if !rows.is_empty() {
-        line(&header, &mut out);
-        for row in &rows {
-            line(&row.each_ref().map(String::as_str), &mut out);
-        }
-    }
-    out.push_str(&format!(
-        "{} change(s): {} breaking, {} compatible\n",
-        report.changes.len(),
-        report.breaking,
-        report.compatible
-    ));
-    out
-}
-
-/// JUnit XML: one test case per change (a failure when breaking).
-pub fn diff_junit(
-    report: &crate::contract_diff::DiffReport,
-    old: &Path,
-    new: &Path,
-) -> Result<String, String> {
-    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
-    let mut junit = quick_junit::Report::new("crossdock-contracts-diff");
-    let mut suite = TestSuite::new(format!("{} → {}", old.display(), new.display()));
-    if report.changes.is_empty() {
-        suite.add_test_case(TestCase::new("no changes", TestCaseStatus::success()));
-    }
-    for c in &report.changes {
-        let status = if c.breaking {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(format!("breaking: {}", c.message));
-            s.set_description(format!("{} at {} ({})", c.rule, c.pointer, c.direction.as_str()));
-            s
-        } else {
-            TestCaseStatus::success()
-        };
-        let mut case = TestCase::new(format!("{} {}", c.rule, c.pointer), status);
-        case.set_classname(c.rule);
-        suite.add_test_case(case);
-    }
-    junit.add_test_suite(suite);
-    junit.to_string().map_err(|e| e.to_string())
 }

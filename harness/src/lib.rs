@@ -12,7 +12,6 @@ pub mod behaviour;
 pub mod certify;
 pub mod check;
 pub mod cli;
-pub mod contract_diff;
 pub mod contracts_cmd;
 pub mod core_cmd;
 pub mod edi;

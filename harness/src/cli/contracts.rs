@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::contract_diff::Direction;
-use crate::contracts_cmd::{self, DiffFormat, ValidateFormat};
+use crate::contracts_cmd::{self, ValidateFormat};
 
 #[derive(Debug, Subcommand)]
 pub enum ContractsCommand {
@@ -22,23 +21,13 @@ pub enum ContractsCommand {
         #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
         format: ValidateFormat,
     },
-    /// Compare two versions of a JSON Schema or an OpenAPI document; classify
-    /// each change as breaking or compatible, with request/response direction in mind.
+    /// Compare two versions of a contract (OpenAPI 3.0/3.1 or JSON Schema,
+    /// JSON or YAML), or each PATH with its version at `--base git:REF`;
+    /// classify each change as breaking, potentially breaking or compatible.
     ///
-    /// Exit 0 when nothing breaks, 1 when something does, 2 unreadable input.
-    Diff {
-        /// The old version.
-        old: PathBuf,
-        /// The new version.
-        new: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
-        format: DiffFormat,
-        /// Direction of a standalone schema (inferred from the contract's
-        /// operations when absent; OpenAPI documents carry their own).
-        #[arg(long, value_enum)]
-        direction: Option<Direction>,
-    },
+    /// Exit 0 when the gate passes, 1 when a change fails it (`--fail-on`),
+    /// 2 unreadable or unknown input.
+    Diff(contracts_cmd::DiffArgs),
 }
 
 pub fn execute(command: ContractsCommand) -> u8 {
@@ -48,11 +37,6 @@ pub fn execute(command: ContractsCommand) -> u8 {
             type_name,
             format,
         } => contracts_cmd::run_validate(&file, &type_name, format),
-        ContractsCommand::Diff {
-            old,
-            new,
-            format,
-            direction,
-        } => contracts_cmd::run_diff(&old, &new, format, direction),
+        ContractsCommand::Diff(args) => contracts_cmd::run_diff(&args),
     }
 }

@@ -1,0 +1,4 @@
+mod corpus;
+mod docs;
+mod fixtures;
+mod load;
