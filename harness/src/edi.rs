@@ -26,7 +26,9 @@ pub enum EdiError {
     },
     #[error("{path}: not JSON: {message}")]
     NotJson { path: PathBuf, message: String },
-    #[error("unknown document type {0:?}; X12 writes PurchaseOrder (850), PoAcknowledgement (855), AdvanceShipNotice (856), Invoice (810)")]
+    #[error(
+        "unknown document type {0:?}; X12 writes PurchaseOrder (850), PoAcknowledgement (855), AdvanceShipNotice (856), Invoice (810)"
+    )]
     UnknownType(String),
 }
 
@@ -42,7 +44,10 @@ pub struct Translation {
 
 /// Whether `bytes` look like X12 (first non-blank bytes `ISA`).
 pub fn is_x12(bytes: &[u8]) -> bool {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
     bytes[start..].starts_with(b"ISA")
 }
 
@@ -140,7 +145,11 @@ pub struct Envelope {
 /// A canonical JSON document of `type_name`, validated against its
 /// contract, as an interchange. `Err` lists what is wrong with the document
 /// (exit 1); an unknown type is an [`EdiError`] (exit 2).
-pub fn json_to_x12(doc: &Value, type_name: &str, env: &Envelope) -> Result<Result<Vec<u8>, Vec<String>>, EdiError> {
+pub fn json_to_x12(
+    doc: &Value,
+    type_name: &str,
+    env: &Envelope,
+) -> Result<Result<Vec<u8>, Vec<String>>, EdiError> {
     fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, Vec<String>> {
         serde_json::from_value(v.clone()).map_err(|e| vec![e.to_string()])
     }
@@ -201,7 +210,9 @@ mod tests {
 
     #[test]
     fn an_asn_goes_to_x12_and_back_unchanged() {
-        let bytes = json_to_x12(&asn(), "AdvanceShipNotice", &envelope()).unwrap().unwrap();
+        let bytes = json_to_x12(&asn(), "AdvanceShipNotice", &envelope())
+            .unwrap()
+            .unwrap();
         assert!(is_x12(&bytes));
         let t = x12_to_json(&bytes);
         assert!(t.problems.is_empty(), "{:?}", t.problems);
@@ -214,7 +225,9 @@ mod tests {
 
     #[test]
     fn a_broken_set_is_named_and_yields_no_document() {
-        let bytes = json_to_x12(&asn(), "AdvanceShipNotice", &envelope()).unwrap().unwrap();
+        let bytes = json_to_x12(&asn(), "AdvanceShipNotice", &envelope())
+            .unwrap()
+            .unwrap();
         let text = String::from_utf8(bytes).unwrap();
         // SE01 one more than the segments counted.
         let se = text.find("SE*").unwrap();
@@ -223,7 +236,13 @@ mod tests {
         let broken = format!("{}SE*{}{}", &text[..se], count + 1, &text[count_end..]);
         let t = x12_to_json(broken.as_bytes());
         assert!(t.documents.is_empty(), "no partial effect");
-        assert!(t.problems.iter().any(|p| p.contains("856") && p.contains("AK502 4")), "{:?}", t.problems);
+        assert!(
+            t.problems
+                .iter()
+                .any(|p| p.contains("856") && p.contains("AK502 4")),
+            "{:?}",
+            t.problems
+        );
     }
 
     #[test]

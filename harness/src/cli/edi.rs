@@ -46,8 +46,12 @@ pub enum Target {
 
 fn parse_party(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
-        Some((q, id)) if q.len() == 2 && !id.is_empty() && id.len() <= 15 => Ok((q.to_owned(), id.to_owned())),
-        _ => Err(format!("expected QUALIFIER:ID (a 2-character qualifier, an id of 1-15 characters), found {s:?}")),
+        Some((q, id)) if q.len() == 2 && !id.is_empty() && id.len() <= 15 => {
+            Ok((q.to_owned(), id.to_owned()))
+        }
+        _ => Err(format!(
+            "expected QUALIFIER:ID (a 2-character qualifier, an id of 1-15 characters), found {s:?}"
+        )),
     }
 }
 
@@ -66,7 +70,10 @@ pub fn execute(command: EdiCommand) -> u8 {
         Err(e) => return fail(e),
     };
     let x12_in = edi::is_x12(&bytes);
-    match (x12_in, to.unwrap_or(if x12_in { Target::Json } else { Target::X12 })) {
+    match (
+        x12_in,
+        to.unwrap_or(if x12_in { Target::Json } else { Target::X12 }),
+    ) {
         (true, Target::Json) => to_json(&bytes),
         (false, Target::X12) => {
             let env = Envelope {
@@ -78,7 +85,11 @@ pub fn execute(command: EdiCommand) -> u8 {
             to_x12(&file, &bytes, type_name.as_deref(), &env)
         }
         (true, Target::X12) | (false, Target::Json) => {
-            eprintln!("crossdock: error: {} is already {}", file.display(), if x12_in { "X12" } else { "JSON" });
+            eprintln!(
+                "crossdock: error: {} is already {}",
+                file.display(),
+                if x12_in { "X12" } else { "JSON" }
+            );
             exit::BAD_INPUT
         }
     }
@@ -91,16 +102,25 @@ fn fail(e: edi::EdiError) -> u8 {
 
 fn to_json(bytes: &[u8]) -> u8 {
     let t = edi::x12_to_json(bytes);
-    println!("{}", serde_json::to_string_pretty(&t.documents).expect("JSON serializes"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&t.documents).expect("JSON serializes")
+    );
     for p in &t.problems {
         eprintln!("crossdock: {p}");
     }
-    if t.problems.is_empty() { exit::OK } else { exit::CHECKS_FAILED }
+    if t.problems.is_empty() {
+        exit::OK
+    } else {
+        exit::CHECKS_FAILED
+    }
 }
 
 fn to_x12(file: &std::path::Path, bytes: &[u8], type_name: Option<&str>, env: &Envelope) -> u8 {
     let Some(type_name) = type_name else {
-        eprintln!("crossdock: error: --type is required to translate JSON to X12 (e.g. --type AdvanceShipNotice)");
+        eprintln!(
+            "crossdock: error: --type is required to translate JSON to X12 (e.g. --type AdvanceShipNotice)"
+        );
         return exit::BAD_INPUT;
     };
     let doc: serde_json::Value = match serde_json::from_slice(bytes) {

@@ -8,6 +8,7 @@ mod contract_diff;
 mod contracts_cmd;
 mod core_cmd;
 mod crash;
+mod edi;
 mod events;
 mod external;
 mod inventory_invoicing;
