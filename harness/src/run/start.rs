@@ -43,6 +43,9 @@ pub struct Started {
     pub database: Option<ScratchDb>,
 }
 
+/// The three simulators of a run.
+type Sims = (Arc<ErpSim>, Arc<WmsSim>, Arc<SupplierSim>);
+
 /// The four listeners: one per partner (or its proxy), one for the core.
 struct Listeners {
     erp: TcpListener,
@@ -146,10 +149,7 @@ fn url(l: &TcpListener) -> String {
 
 /// The three simulators, each recording to `<role>.jsonl` and deciding its
 /// faults from its own seed, derived from the run's.
-fn simulators_for(
-    plan: &Plan,
-    core_url: &str,
-) -> Result<(Arc<ErpSim>, Arc<WmsSim>, Arc<SupplierSim>), RunError> {
+fn simulators_for(plan: &Plan, core_url: &str) -> Result<Sims, RunError> {
     let (scenario, seed, out) = (&plan.scenario, plan.seed, &plan.out);
     let recorder = |name: &str| {
         Recorder::create(&out.join(format!("{name}.jsonl"))).map_err(|e| RunError::Output {
