@@ -370,7 +370,10 @@ fn posted_equals_shipped(g: &Gathered) -> Check {
     let mut v = Vec::new();
     let lines: BTreeSet<&(String, u32)> = g.wms_shipped_qty.keys().chain(g.shipped.keys()).collect();
     for line in &lines {
-        let (shipped, shipped_by) = g.wms_shipped_qty.get(*line).map_or((0, &[][..]), |s| (s.0, &s.1[..]));
+        let (shipped, shipped_by) = g
+            .wms_shipped_qty
+            .get(*line)
+            .map_or((0, &[][..]), |s| (s.0, &s.1[..]));
         let (posted, posted_by) = g.shipped.get(*line).map_or((0, &[][..]), |s| (s.0, &s.1[..]));
         if shipped != posted {
             v.push(Violation {
@@ -775,9 +778,9 @@ mod tests {
             assert!(!c.passed, "{c:#?}");
             assert_eq!(c.violations[0].key, "order_number=SO-1 line=1");
             assert!(
-                c.violations[0]
-                    .message
-                    .contains(&format!("the core posted {total} to the ERP as shipped, the WMS confirmed 10")),
+                c.violations[0].message.contains(&format!(
+                    "the core posted {total} to the ERP as shipped, the WMS confirmed 10"
+                )),
                 "{c:#?}"
             );
             assert_eq!(c.violations[0].witness.len(), 4);
