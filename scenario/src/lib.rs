@@ -5,6 +5,9 @@
 //! name = "inbound-happy-path"
 //! description = "..."
 //! seed = 42                       # optional; --seed overrides
+//! checks = ["trace-continuity"]   # optional: checks the scenario exists for, besides
+//!                                 # those its sections imply (Scenario::required_checks);
+//!                                 # the run fails when one of them judged nothing
 //!
 //! [load]
 //! purchase_orders = 200           # how many POs the ERP releases

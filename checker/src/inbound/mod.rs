@@ -184,7 +184,7 @@ pub fn check(
         crate::history::latency("receipt-accepted-to-posting", &receipt.latency, None),
     ];
     Ok(Findings {
-        throughput: throughput(&g.throughput),
+        throughput: throughput(&g.throughput, expect.run_started_us == 0),
         counts: counts(&mut g),
         checks,
         latencies,
@@ -201,12 +201,18 @@ fn counts(g: &mut gather::Gathered) -> BTreeMap<String, u64> {
     counts
 }
 
-/// Exchanges per bucket, every bucket from the first to the last.
-fn throughput(buckets: &BTreeMap<u64, u64>) -> Vec<reports::ThroughputPoint> {
+/// Exchanges per bucket, every bucket from the run's start (or, when the
+/// start is unknown — a history judged without expectations, whose buckets
+/// count from the Unix epoch — from the first bucket) to the last.
+fn throughput(buckets: &BTreeMap<u64, u64>, start_unknown: bool) -> Vec<reports::ThroughputPoint> {
+    let first = match start_unknown {
+        true => buckets.keys().next().copied().unwrap_or(0),
+        false => 0,
+    };
     let last = buckets.keys().next_back().copied().unwrap_or(0);
-    (0..=last)
+    (first..=last)
         .map(|b| reports::ThroughputPoint {
-            at_ms: b * THROUGHPUT_BUCKET_MS,
+            at_ms: (b - first) * THROUGHPUT_BUCKET_MS,
             exchanges: buckets.get(&b).copied().unwrap_or(0),
         })
         .collect()

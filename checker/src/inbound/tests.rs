@@ -481,3 +481,22 @@ fn invariant_9_judges_a_receipt_after_its_asn_s_cancel_as_goods_not_advised() {
     };
     assert!(overlap(0).passed && overlap(1).passed);
 }
+
+#[test]
+fn throughput_without_a_known_start_counts_from_the_first_exchange() {
+    // Finished 2026 (µs since the epoch): from 0 that would be billions of
+    // buckets; from the first exchange, two.
+    let at = 1_796_621_007_000_000;
+    let buckets: std::collections::BTreeMap<u64, u64> = [
+        (at / 1000 / THROUGHPUT_BUCKET_MS, 3),
+        (at / 1000 / THROUGHPUT_BUCKET_MS + 1, 1),
+    ]
+    .into();
+    let points = throughput(&buckets, true);
+    assert_eq!(points.len(), 2);
+    assert_eq!((points[0].at_ms, points[0].exchanges), (0, 3));
+    assert_eq!((points[1].at_ms, points[1].exchanges), (THROUGHPUT_BUCKET_MS, 1));
+    // A known start: buckets count from it.
+    let from_start: std::collections::BTreeMap<u64, u64> = [(2, 5)].into();
+    assert_eq!(throughput(&from_start, false).len(), 3);
+}
