@@ -113,8 +113,7 @@ pub fn for_each_exchange(path: &Path, mut visit: impl FnMut(Exchange)) -> Result
     Ok(n)
 }
 
-/// (po_number, po_line_no, quantity, over-tolerance %, under-tolerance %, sku).
-
+/// A latency row from a histogram of microseconds, with its p99 bound.
 pub fn latency(name: &str, hist: &Histogram<u64>, sla_p99_ms: Option<f64>) -> Latency {
     let ms = |us: u64| us as f64 / 1000.0;
     Latency {

@@ -54,7 +54,7 @@ pub(super) fn one_expectation_per_asn(
         }
         match (accepted, effects.len()) {
             (Some((accepted_at, _)), 1) => {
-                if asn_flow.flow.outside(&windows, *accepted_at, effects[0].0) {
+                if asn_flow.flow.outside(windows, *accepted_at, effects[0].0) {
                     let _ = asn_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
                 }
             }
@@ -131,7 +131,7 @@ pub(super) fn one_posting_per_receipt_line(
             let reversed = g.corrections.reversals_of(receipt_id, *line);
             match effects.len().saturating_sub(reversed) {
                 1 => {
-                    if receipt_flow.flow.outside(&windows, *accepted_at, effects[0].0) {
+                    if receipt_flow.flow.outside(windows, *accepted_at, effects[0].0) {
                         let _ = receipt_latency.record(effects[0].0.saturating_sub(*accepted_at).max(1));
                     }
                 }
@@ -303,7 +303,7 @@ pub(super) fn nothing_lost(
             checked += 1;
             // The supplier confirmed none of it, or cancelled its ASNs.
             let po_line = (po_number.clone(), *line);
-            if asns.excuse(&replayed, &po_line).is_some() || g.blocked_po_lines.contains(&po_line) {
+            if asns.excuse(replayed, &po_line).is_some() || g.blocked_po_lines.contains(&po_line) {
                 continue;
             }
             if g.posted_po_lines

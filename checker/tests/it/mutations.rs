@@ -356,7 +356,10 @@ fn mutants() -> Vec<Mutant> {
 }
 
 /// (class, the mutation): each must pass every check.
-fn equivalents() -> Vec<(&'static str, fn(&mut History))> {
+type Equivalent = (&'static str, fn(&mut History));
+
+/// The equivalent mutants.
+fn equivalents() -> Vec<Equivalent> {
     vec![
         (
             "late duplicate of the expectation under the same key, replayed",

@@ -45,8 +45,6 @@ pub fn load_summary(name: &str, load: &LoadReport) -> reports::LoadSummary {
     }
 }
 
-/// Runs one scenario file to a report (written to disk too).
-
 /// The report of a judged run.
 pub fn report(plan: &Plan, c: &Collected, verdict: Verdict) -> Report {
     let mut counts = verdict.counts;

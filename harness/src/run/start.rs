@@ -144,12 +144,12 @@ fn url(l: &TcpListener) -> String {
     format!("http://{}", l.local_addr().expect("bound listener"))
 }
 
+/// The three simulators of a run: ERP, WMS, supplier.
+type Simulators = (Arc<ErpSim>, Arc<WmsSim>, Arc<SupplierSim>);
+
 /// The three simulators, each recording to `<role>.jsonl` and deciding its
 /// faults from its own seed, derived from the run's.
-fn simulators_for(
-    plan: &Plan,
-    core_url: &str,
-) -> Result<(Arc<ErpSim>, Arc<WmsSim>, Arc<SupplierSim>), RunError> {
+fn simulators_for(plan: &Plan, core_url: &str) -> Result<Simulators, RunError> {
     let (scenario, seed, out) = (&plan.scenario, plan.seed, &plan.out);
     let recorder = |name: &str| {
         Recorder::create(&out.join(format!("{name}.jsonl"))).map_err(|e| RunError::Output {
