@@ -50,6 +50,10 @@ pub struct Expectations {
     pub ops: Option<ops::OpsOutcome>,
     /// The run's events, read twice from the stream.
     pub events: Option<events::EventsSeen>,
+    /// The checks the run exists to exercise: each must have judged
+    /// something (`required-checks-judged`), else a core that refused the
+    /// business the scenario drives would pass it.
+    pub required: Vec<String>,
 }
 
 impl Default for Expectations {
@@ -67,6 +71,7 @@ impl Default for Expectations {
             driven: vec![],
             ops: None,
             events: None,
+            required: vec![],
         }
     }
 }

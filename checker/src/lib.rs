@@ -117,12 +117,46 @@ pub fn judge(histories: &[PathBuf], expect: &Expectations) -> Result<Verdict, Hi
         findings.checks.extend(events::check(histories, &schemas, seen)?);
     }
     sla::annotate(&expect.sla, &mut findings.latencies);
+    if !expect.required.is_empty() {
+        let judged = required_judged(&expect.required, &findings.checks);
+        findings.checks.push(judged);
+    }
     Ok(Verdict {
         checks: findings.checks,
         latencies: findings.latencies,
         counts: findings.counts,
         throughput: findings.throughput,
     })
+}
+
+/// `required-checks-judged`: every check the run exists for ran and
+/// judged at least one item. A check that judged nothing passes on its own
+/// (nothing broke); here that is the failure: the core refused, or never
+/// carried, the business the scenario drives.
+pub fn required_judged(required: &[String], checks: &[Check]) -> Check {
+    let violations = required
+        .iter()
+        .filter_map(|name| {
+            let message = match checks.iter().find(|c| &c.name == name) {
+                None => format!("the run requires check {name}, which the checker did not run (unknown name, or its flow was not judged)"),
+                Some(c) if c.checked == 0 => format!(
+                    "{name} judged nothing: the scenario exists for it, so the core refused or never carried its flow"
+                ),
+                Some(_) => return None,
+            };
+            Some(reports::Violation {
+                key: format!("check={name}"),
+                message,
+                witness: vec![],
+            })
+        })
+        .collect();
+    Check::new(
+        "required-checks-judged",
+        "every check the scenario exists for (derived from its sections, or listed in `checks`) judged at least one item",
+        required.len() as u64,
+        violations,
+    )
 }
 
 /// SLAs per flow that ran, and recovery after each fault window.
@@ -147,5 +181,56 @@ fn judge_slas(expect: &Expectations, findings: &mut inbound::Findings) {
     findings.checks.extend(checks);
     if let Some(ms) = slowest_recovery_ms {
         findings.counts.insert("recovery_slowest_ms".into(), ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_required_check_that_judged_nothing_or_never_ran_fails_the_run() {
+        let checks = vec![
+            Check::new("three-way-match", "d", 0, vec![]),
+            Check::new("nothing-lost", "d", 12, vec![]),
+        ];
+        let ok = required_judged(&["nothing-lost".into()], &checks);
+        assert!(ok.passed && ok.checked == 1, "{ok:#?}");
+
+        let c = required_judged(
+            &[
+                "nothing-lost".into(),
+                "three-way-match".into(),
+                "no-such-check".into(),
+            ],
+            &checks,
+        );
+        assert!(!c.passed);
+        assert_eq!(c.violations_total, 2, "{c:#?}");
+        assert_eq!(c.violations[0].key, "check=three-way-match");
+        assert!(c.violations[0].message.contains("judged nothing"), "{c:#?}");
+        assert!(c.violations[1].message.contains("did not run"), "{c:#?}");
+    }
+
+    #[test]
+    fn judge_adds_the_required_check_only_when_the_run_names_some() {
+        let dir = std::env::temp_dir().join(format!("checker-required-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let history = dir.join("empty.jsonl");
+        std::fs::write(&history, "").unwrap();
+        let mut expect = Expectations::default();
+        let v = judge(std::slice::from_ref(&history), &expect).unwrap();
+        assert!(v.checks.iter().all(|c| c.name != "required-checks-judged"));
+        assert!(v.passed(), "an empty history with nothing required passes");
+
+        expect.required = vec!["three-way-match".into()];
+        let v = judge(std::slice::from_ref(&history), &expect).unwrap();
+        let c = v
+            .checks
+            .iter()
+            .find(|c| c.name == "required-checks-judged")
+            .unwrap();
+        assert!(!c.passed && !v.passed(), "{c:#?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -88,6 +88,9 @@ struct Gathered {
     posting_keys: HashMap<(String, u32), BTreeSet<String>>,
     /// (order_number, line) → quantity posted as shipped, and the witnesses.
     shipped: BTreeMap<(String, u32), (u64, Vec<Witness>)>,
+    /// (order_number, line) → quantity the WMS confirmed shipped in the
+    /// confirmations the core took in, and their witnesses.
+    wms_shipped_qty: BTreeMap<(String, u32), (u64, Vec<Witness>)>,
     counts: BTreeMap<String, u64>,
 }
 
@@ -149,6 +152,14 @@ impl Gathered {
                     .or_insert_with(|| witness(ex));
                 if ex.is_success() && !self.shipments.contains_key(&sc.shipment_id) {
                     self.count("shipments_accepted");
+                    for l in &sc.lines {
+                        let slot = self
+                            .wms_shipped_qty
+                            .entry((sc.order_number.clone(), l.line_no))
+                            .or_default();
+                        slot.0 += u64::from(l.qty_shipped);
+                        slot.1.push(witness(ex));
+                    }
                     self.shipments.insert(
                         sc.shipment_id.clone(),
                         ShipmentSeen {
@@ -216,6 +227,7 @@ fn judge(mut g: Gathered, expect: &OutboundExpectations) -> OutboundFindings {
     let checks = vec![
         decision_matches_wms(&g, windows, &decision_flow, &mut decision_latency),
         shipped_within_released(&g),
+        posted_equals_shipped(&g),
         one_posting_per_line(
             &mut g,
             windows,
@@ -347,6 +359,36 @@ fn shipped_within_released(g: &Gathered) -> Check {
         "shipped-within-released",
         "per order line, the quantity posted to the ERP as shipped never exceeds the quantity released (invariant 17)",
         g.shipped.len() as u64,
+        v,
+    )
+}
+
+/// Invariant 17 and 8's outbound twin: per order line, the quantity posted
+/// to the ERP as shipped is what the WMS confirmed shipped, summed over the
+/// confirmations the core took in.
+fn posted_equals_shipped(g: &Gathered) -> Check {
+    let mut v = Vec::new();
+    let lines: BTreeSet<&(String, u32)> = g.wms_shipped_qty.keys().chain(g.shipped.keys()).collect();
+    for line in &lines {
+        let (shipped, shipped_by) = g
+            .wms_shipped_qty
+            .get(*line)
+            .map_or((0, &[][..]), |s| (s.0, &s.1[..]));
+        let (posted, posted_by) = g.shipped.get(*line).map_or((0, &[][..]), |s| (s.0, &s.1[..]));
+        if shipped != posted {
+            v.push(Violation {
+                key: format!("order_number={} line={}", line.0, line.1),
+                message: format!(
+                    "the core posted {posted} to the ERP as shipped, the WMS confirmed {shipped} shipped (core at fault)"
+                ),
+                witness: shipped_by.iter().chain(posted_by).cloned().collect(),
+            });
+        }
+    }
+    Check::new(
+        "shipment-posting-equals-shipped",
+        "per order line, the quantity posted to the ERP as shipped equals what the WMS confirmed shipped, summed over shipments (invariant 17)",
+        lines.len() as u64,
         v,
     )
 }
@@ -712,6 +754,38 @@ mod tests {
         let checks = judged(h);
         let c = check_named(&checks, "one-shipment-posting-per-line");
         assert!(c.violations[0].message.contains("never took in"), "{c:#?}");
+    }
+
+    #[test]
+    fn a_posting_quantity_other_than_shipped_is_caught() {
+        // Two shipments against one line (4 + 6): postings of 4 and 6 pass.
+        let mut h = released("SO-1", true, true);
+        h.extend(shipped("SO-1", "SHP-1", 4, 1));
+        h.extend(shipped("SO-1", "SHP-2", 6, 1));
+        let c = judged(h.clone());
+        let c = check_named(&c, "shipment-posting-equals-shipped");
+        assert!(c.passed && c.checked == 1, "{c:#?}");
+
+        // The core posts 7 for the shipment of 6 (one posting per line
+        // still holds, and 11 ≤ 10 released does not: shipped-within-released
+        // would miss a 5 instead of a 7).
+        for (posted, total) in [(7, 11), (5, 9)] {
+            let mut wrong = h.clone();
+            let last = wrong.len() - 1;
+            wrong[last].request = Some(posting("SO-1", "SHP-2", posted));
+            let checks = judged(wrong);
+            let c = check_named(&checks, "shipment-posting-equals-shipped");
+            assert!(!c.passed, "{c:#?}");
+            assert_eq!(c.violations[0].key, "order_number=SO-1 line=1");
+            assert!(
+                c.violations[0].message.contains(&format!(
+                    "the core posted {total} to the ERP as shipped, the WMS confirmed 10"
+                )),
+                "{c:#?}"
+            );
+            assert_eq!(c.violations[0].witness.len(), 4);
+            assert!(check_named(&checks, "one-shipment-posting-per-line").passed);
+        }
     }
 
     #[test]

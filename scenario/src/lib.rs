@@ -5,6 +5,9 @@
 //! name = "inbound-happy-path"
 //! description = "..."
 //! seed = 42                       # optional; --seed overrides
+//! checks = ["trace-continuity"]   # optional: checks the scenario exists for, besides
+//!                                 # those its sections imply (Scenario::required_checks);
+//!                                 # the run fails when one of them judged nothing
 //!
 //! [load]
 //! purchase_orders = 200           # how many POs the ERP releases
@@ -134,6 +137,11 @@ pub struct Scenario {
     /// Operator steps on the timeline (e.g. replaying dead letters).
     #[serde(default)]
     pub ops: Vec<OpsStep>,
+    /// Checks the scenario exists to exercise, besides those its sections
+    /// imply ([`Scenario::required_checks`]): the run fails when one of
+    /// them judged nothing (or the checker has no check of that name).
+    #[serde(default)]
+    pub checks: Vec<String>,
 }
 
 /// Why a scenario could not be loaded.
@@ -396,6 +404,66 @@ impl Scenario {
         inbound.max(outbound)
     }
 
+    /// The checks this scenario exists for: those its sections imply, then
+    /// those it lists in `checks`, each once. A check among them that judged
+    /// nothing fails the run: a core that refuses the business a scenario
+    /// drives must not pass it.
+    ///
+    /// - `[load]`: `one-expectation-per-asn`, `one-posting-per-receipt-line`,
+    ///   `nothing-lost`, `acknowledgements-reach-erp`;
+    /// - `[supplier]` sending copies (`asn_copies.max > 1`): `copies-answered`;
+    /// - `[supplier]` replacing or cancelling ASNs: `asn-changes-reach-wms`;
+    /// - `[invoicing]`: `three-way-match`;
+    /// - `[inventory]`: `adjustments-exactly-once` (when it adjusts),
+    ///   `reconciliation-closes-gaps` (when it reconciles);
+    /// - `[outbound]`: `release-decision-matches-wms`,
+    ///   `one-shipment-posting-per-line`, `shipment-posting-equals-shipped`,
+    ///   `outbound-nothing-lost`.
+    pub fn required_checks(&self) -> Vec<String> {
+        let mut names: Vec<&str> = Vec::new();
+        if self.load.is_some() {
+            names.extend([
+                "one-expectation-per-asn",
+                "one-posting-per-receipt-line",
+                "nothing-lost",
+                "acknowledgements-reach-erp",
+            ]);
+            if self.supplier.asn_copies.max > 1 {
+                names.push("copies-answered");
+            }
+            if self.supplier.replace_probability.0 > 0.0 || self.supplier.cancel_probability.0 > 0.0 {
+                names.push("asn-changes-reach-wms");
+            }
+            if self.invoicing.is_some() {
+                names.push("three-way-match");
+            }
+            if let Some(inv) = &self.inventory {
+                if inv.adjustment_probability.0 > 0.0 {
+                    names.push("adjustments-exactly-once");
+                }
+                if inv.reconciliations > 0 {
+                    names.push("reconciliation-closes-gaps");
+                }
+            }
+        }
+        if self.outbound.is_some() {
+            names.extend([
+                "release-decision-matches-wms",
+                "one-shipment-posting-per-line",
+                "shipment-posting-equals-shipped",
+                "outbound-nothing-lost",
+            ]);
+        }
+        names.extend(self.checks.iter().map(String::as_str));
+        let mut out: Vec<String> = Vec::new();
+        for n in names {
+            if !out.iter().any(|o| o == n) {
+                out.push(n.to_owned());
+            }
+        }
+        out
+    }
+
     /// Reads and parses a scenario file.
     pub fn load(file: &Path) -> Result<Self, ScenarioError> {
         Self::parse(file, &read_text(file, "scenario")?)
@@ -595,6 +663,28 @@ asn_to_expectation_p99_ms = 100
         assert!(e.message.contains("0..=1"), "{e}");
         let e = err(&format!("{GOOD}[sla.po_release]\np99 = 5\n"));
         assert!(e.message.contains("unknown field `p99`"), "{e}");
+    }
+
+    #[test]
+    fn required_checks_follow_the_sections_and_the_list() {
+        let s = Scenario::parse(Path::new("s.toml"), GOOD).unwrap();
+        let required = s.required_checks();
+        assert!(required.contains(&"nothing-lost".to_owned()), "{required:?}");
+        assert!(!required.contains(&"three-way-match".to_owned()), "{required:?}");
+        assert!(!required.contains(&"copies-answered".to_owned()), "{required:?}");
+
+        let text = format!(
+            "checks = [\"trace-continuity\", \"nothing-lost\"]\n{GOOD}[supplier]\nasn_copies = {{ min = 2, max = 3 }}\n[invoicing]\n"
+        );
+        let s = Scenario::parse(Path::new("s.toml"), &text).unwrap();
+        let required = s.required_checks();
+        for name in ["three-way-match", "copies-answered", "trace-continuity"] {
+            assert!(required.contains(&name.to_owned()), "{name}: {required:?}");
+        }
+        assert_eq!(required.iter().filter(|n| *n == "nothing-lost").count(), 1);
+
+        let e = err(&format!("checks = \"nothing-lost\"\n{GOOD}"));
+        assert_eq!(e.field.as_deref(), Some("checks"), "{e}");
     }
 
     #[test]

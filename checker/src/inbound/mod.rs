@@ -6,11 +6,14 @@
 //! Files are read a line at a time; what is kept is per business key, not
 //! per exchange, so memory does not grow with retries or duplicates.
 
+mod answers;
 mod asns;
+mod content;
 mod gather;
 mod inventory;
 mod invoicing;
 mod receipts;
+mod retries;
 #[cfg(test)]
 mod tests;
 mod verdicts;
@@ -67,6 +70,9 @@ struct Streamed {
     stock: inventory::Inventory,
     bills: invoicing::Invoicing,
     asns: asns::Asns,
+    contents: content::Contents,
+    answers: answers::Answers,
+    retries: retries::Retries,
 }
 
 /// Streams every history once into the gatherers.
@@ -80,6 +86,9 @@ fn stream(
         stock: inventory::Inventory::default(),
         bills: invoicing::Invoicing::default(),
         asns: asns::Asns::default(),
+        contents: content::Contents::default(),
+        answers: answers::Answers::default(),
+        retries: retries::Retries::default(),
     };
     for path in histories {
         for_each_exchange(path, |ex| {
@@ -91,6 +100,9 @@ fn stream(
             s.stock.observe(&ex);
             s.bills.observe(&ex);
             s.asns.observe(&ex);
+            s.contents.observe(&ex);
+            s.answers.observe(&ex);
+            s.retries.observe(&ex);
         })?;
     }
     Ok(s)
@@ -124,6 +136,9 @@ pub fn check(
         stock,
         bills,
         mut asns,
+        contents,
+        answers,
+        retries,
     } = stream(histories, schemas, expect)?;
     let mut checks = vec![
         quiescence_check(expect),
@@ -143,6 +158,10 @@ pub fn check(
     let mut deliveries = crate::sla::Deliveries::new(&expect.fault_windows);
     let asn = verdicts::one_expectation_per_asn(&g, &expect.fault_windows, &mut deliveries);
     checks.push(asn.check);
+    checks.push(contents.check());
+    checks.push(answers.copies_check());
+    checks.push(answers.acks_check());
+    checks.push(retries.check());
     let mut replayed = asns.replay();
     checks.extend(replayed.checks());
     checks.push(asns.changes_check());

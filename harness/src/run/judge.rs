@@ -30,6 +30,7 @@ pub fn expectations(plan: &Plan, quiescence: &Result<(), String>, c: &Collected)
         driven,
         ops: c.ops.clone(),
         events: c.events.clone(),
+        required: scenario.required_checks(),
     }
 }
 
