@@ -101,13 +101,32 @@ pub async fn execute(args: RunArgs) -> u8 {
     code
 }
 
-/// Reads every scenario; prints each error; returns how many failed.
+/// Reads every scenario; prints each error; returns how many failed. Two
+/// scenarios of one run sharing a `name` would write into the same output
+/// directory: the second is an error.
 fn validate(files: &[PathBuf]) -> usize {
-    files
-        .iter()
-        .filter_map(|f| scenario::Scenario::load(f).err())
-        .inspect(|e| eprintln!("crossdock: error: {e}"))
-        .count()
+    let mut names: std::collections::HashMap<String, &PathBuf> = std::collections::HashMap::new();
+    let mut failed = 0;
+    for file in files {
+        match scenario::Scenario::load(file) {
+            Err(e) => {
+                eprintln!("crossdock: error: {e}");
+                failed += 1;
+            }
+            Ok(s) => {
+                if let Some(first) = names.insert(s.name.clone(), file) {
+                    eprintln!(
+                        "crossdock: error: {}: name {:?} is also {}'s; each scenario of a run writes into OUT/<name>/, so names must differ",
+                        file.display(),
+                        s.name,
+                        first.display()
+                    );
+                    failed += 1;
+                }
+            }
+        }
+    }
+    failed
 }
 
 /// The run's options and its scenario files, checked.

@@ -101,6 +101,15 @@ fn every_file_is_validated_before_any_runs_and_validate_only_runs_none() {
     );
     assert!(!out.exists(), "nothing ran");
 
+    // Two scenarios of one run under one name would share OUT/<name>/.
+    write_scenario(dir.path(), "b-bad.toml", &good);
+    let result = crossdock()
+        .args(["run", "--validate-only", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("name \"inbound-happy-path\" is also"), "{stderr}");
     std::fs::remove_file(dir.path().join("b-bad.toml")).unwrap();
     let result = crossdock()
         .args(["run", "--validate-only", dir.path().to_str().unwrap(), "--out"])
