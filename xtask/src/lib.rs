@@ -28,9 +28,7 @@ pub const NOT_YET_ENFORCED: &[(&str, &str)] = &[
     (
         "contracts",
         "three functions of 132–149 lines (openapi::document, quick::fill, \
-         validate::match_result); the new x12 module's files form one cycle (map ↔ its \
-         children's shared helpers, map ↔ validate over GroupVerdict, map ↔ ack over the \
-         997 reader): the verdict types and the map helpers need homes of their own",
+         validate::match_result)",
     ),
     (
         "simulators",

@@ -5,9 +5,9 @@
 use super::error::{
     ElementCode, ElementError, GroupCode, InterchangeNote, SegmentCode, SegmentError, SetCode, X12Error,
 };
-use super::map::{At, positioned};
+use super::fields::{At, positioned};
 use super::model::{AckStatus, COMPONENT, FunctionalGroup, IsaHeader, Segment, Ta1, TransactionSet};
-use super::validate::{GroupVerdict, SetVerdict};
+use super::verdict::{GroupVerdict, SetVerdict};
 
 /// The 997 (`is_999 == false`) or 999 for `verdict`, with control number
 /// `control` (ST02). A 999 names the group's version (AK103) and uses
@@ -176,8 +176,8 @@ pub fn read_functional_ack(set: &TransactionSet) -> Result<GroupVerdict, Segment
     }
     match verdict {
         Some(v) if ak9_seen => Ok(v),
-        Some(_) => Err(super::map::missing(set, "AK9")),
-        None => Err(super::map::missing(set, "AK1")),
+        Some(_) => Err(super::fields::missing(set, "AK9")),
+        None => Err(super::fields::missing(set, "AK1")),
     }
 }
 

@@ -36,10 +36,12 @@
 
 pub mod ack;
 mod error;
+mod fields;
 mod map;
 mod model;
 mod parse;
 mod validate;
+mod verdict;
 mod write;
 
 pub use error::{

@@ -9,11 +9,11 @@ use crate::ids::Sscc;
 use crate::inbound::{AdvanceShipNotice, AsnLine, AsnPurpose, HandlingUnit, HandlingUnitLevel};
 
 use super::super::error::{ElementCode, SegmentCode, SegmentError};
-use super::super::model::{Segment, TransactionSet, tag};
-use super::{
+use super::super::fields::{
     At, MapError, gtin_in_pairs, gtin_qualifier, in_pairs, missing, positioned, seg, uom_code, uom_from,
     x12_date,
 };
+use super::super::model::{Segment, TransactionSet, tag};
 
 const BSN: u32 = tag("BSN");
 const HL: u32 = tag("HL");

@@ -3,11 +3,11 @@
 use crate::invoicing::{Invoice, InvoiceLine, price_e4};
 
 use super::super::error::{ElementCode, SegmentError};
-use super::super::model::{Segment, TransactionSet};
-use super::{
+use super::super::fields::{
     At, MapError, gtin_in_pairs, gtin_qualifier, in_pairs, missing, positioned, seg, uom_code, uom_from,
     x12_date,
 };
+use super::super::model::{Segment, TransactionSet};
 
 /// The invoice total in cents (TDS01): Σ quantity × unit price, rounded half up.
 fn total_cents(lines: &[InvoiceLine]) -> Option<u128> {

@@ -4,11 +4,11 @@
 use crate::inbound::{AckLine, AckLineStatus, PoAcknowledgement, PoLine, PoLineStatus, PurchaseOrder};
 
 use super::super::error::{ElementCode, SegmentCode, SegmentError};
-use super::super::model::{Segment, TransactionSet};
-use super::{
+use super::super::fields::{
     At, MapError, gtin_in_pairs, gtin_qualifier, in_pairs, missing, positioned, seg, uom_code, uom_from,
     x12_date,
 };
+use super::super::model::{Segment, TransactionSet};
 
 /// REF03 naming the mutually defined (REF01 `ZZ`) references of a PO1 loop.
 pub(crate) const OVER_TOLERANCE: &str = "OVER TOLERANCE PCT";
