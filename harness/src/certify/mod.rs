@@ -20,6 +20,7 @@ mod certificate;
 pub mod client;
 pub mod docs;
 mod evidence;
+pub mod manifest;
 mod suite;
 
 use std::net::SocketAddr;
@@ -31,7 +32,8 @@ use contracts::Role;
 use simulators::recorder::{Recorder, now_us};
 
 pub use certificate::{
-    CERTIFICATE_FORMAT, Case, Certificate, CheckResult, ContractRef, LatencySummary, Status, contract_ref,
+    BuildRef, CERTIFICATE_FORMAT, Case, Certificate, CheckResult, ContractRef, LatencySummary, SUITE_VERSION,
+    Status, contract_ref,
 };
 pub use evidence::{junit, render_html, render_terminal};
 
@@ -50,6 +52,8 @@ pub struct CertifyOptions {
     pub role: Role,
     /// Base URL of the partner's endpoint.
     pub target: String,
+    /// Who the target is, declared (e.g. its GLN); in the certificate.
+    pub partner_id: Option<String>,
     /// Bearer token sent on every request; enables `errors.missing-auth-401`.
     pub token: Option<String>,
     /// Certifying the core: the token each of its callers uses (the core
@@ -83,6 +87,7 @@ impl CertifyOptions {
         Self {
             role,
             target: target.into(),
+            partner_id: None,
             token: None,
             tokens_for: Vec::new(),
             out_dir,
@@ -90,7 +95,7 @@ impl CertifyOptions {
             callback: CallbackListen::Addr(SocketAddr::from(([127, 0, 0, 1], DEFAULT_CALLBACK_PORT))),
             callback_wait: Duration::from_secs(10),
             rate_per_s: 20.0,
-            latency_requests: 40,
+            latency_requests: 300,
             p99_bound: Duration::from_millis(1000),
             request_timeout: Duration::from_secs(10),
             operations: Vec::new(),
@@ -224,9 +229,20 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
     let certified = outcome.checks.iter().all(|c| c.status != Status::Fail);
     let certificate = Certificate {
         format: CERTIFICATE_FORMAT.into(),
+        crossdock: BuildRef::current(),
+        suite_version: SUITE_VERSION.into(),
         role: opts.role,
         contract: contract_ref(opts.role),
+        counterpart_contracts: if calls_back {
+            callback::counterparts(opts.role)
+                .iter()
+                .map(|r| contract_ref(*r))
+                .collect()
+        } else {
+            Vec::new()
+        },
         target: url.to_owned(),
+        partner_id: opts.partner_id.clone(),
         seed: opts.seed,
         date: simulators::rfc3339_utc(started_us),
         duration_ms: now_us().saturating_sub(started_us) / 1000,
@@ -260,11 +276,11 @@ fn resolve_scope(
     for path in paths {
         let op = contracts::routes::OPERATIONS
             .iter()
-            .find(|o| o.role == role && o.method == "POST" && o.path == path.as_str())
+            .find(|o| o.role == role && o.path == path.as_str())
             .ok_or_else(|| {
                 let known: Vec<&str> = contracts::routes::OPERATIONS
                     .iter()
-                    .filter(|o| o.role == role && o.method == "POST")
+                    .filter(|o| o.role == role)
                     .map(|o| o.path)
                     .collect();
                 CertifyError::BadInput(format!(
@@ -278,7 +294,7 @@ fn resolve_scope(
     }
     let all = contracts::routes::OPERATIONS
         .iter()
-        .filter(|o| o.role == role && o.method == "POST")
+        .filter(|o| o.role == role)
         .count();
     if scope.len() == all {
         scope.clear();
@@ -286,7 +302,8 @@ fn resolve_scope(
     Ok(scope)
 }
 
-/// Writes certificate.json, junit.xml and report.html into `dir`.
+/// Writes certificate.json, junit.xml and report.html into `dir`, then
+/// manifest.json over them and exchanges.jsonl.
 pub fn write_evidence(certificate: &Certificate, dir: &Path) -> Result<(), CertifyError> {
     let write = |name: &str, text: String| {
         let path = dir.join(name);
@@ -296,6 +313,7 @@ pub fn write_evidence(certificate: &Certificate, dir: &Path) -> Result<(), Certi
     write("certificate.json", json + "\n")?;
     write("junit.xml", junit(certificate))?;
     write("report.html", render_html(certificate))?;
+    manifest::write(dir).map_err(io(format!("write {}", dir.join("manifest.json").display())))?;
     Ok(())
 }
 
