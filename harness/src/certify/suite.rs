@@ -18,6 +18,7 @@ use super::docs::{DocGen, invalid_variants};
 mod consistency;
 mod core_flow;
 mod effects;
+mod inputs;
 mod partner;
 use effects::{Effect, Matcher};
 
@@ -227,8 +228,9 @@ impl Checks {
             ),
             inputs_utf8: Check::new(
                 "inputs.utf8-and-boundaries",
-                "documents with multi-byte UTF-8 (accents, CJK, emoji, combining marks, RTL) in every free-text member, \
-                 maximum lengths and boundary numbers are accepted like any other valid document",
+                "documents with multi-byte UTF-8 (accents, CJK, emoji, combining marks, RTL) at maximum length in every \
+                 free-text member, numbers at their bounds and every documented enum value are accepted like any other \
+                 valid document",
             ),
             rate_limit: Check::new(
                 "rate-limit.retry-after-on-429",

@@ -389,7 +389,7 @@ enum Flaw {
     RateLimitedOnce {
         retry_after: bool,
     },
-    /// 1.5 s for one request in 20, once it has answered 150: rare enough
+    /// 1.5 s for one latency-phase request in 20 once 60 came: rare enough
     /// that a 40-request latency phase does not see it.
     SlowSometimes,
 }
@@ -400,6 +400,8 @@ struct Partner {
     validator: Validator,
     counter: AtomicU64,
     requests: AtomicU64,
+    /// Latency-phase requests seen.
+    timed: AtomicU64,
     stored: Mutex<HashMap<String, (Bytes, u16, Value)>>,
 }
 
@@ -430,8 +432,16 @@ async fn partner_handler(
         return problem(404, "not-found");
     };
     let n = p.requests.fetch_add(1, Ordering::SeqCst);
-    if p.flaw == Flaw::SlowSometimes && n >= 150 && n % 20 == 0 {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The suite's latency phase sends keys ending in "-latency".
+    let timed = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|k| k.ends_with("-latency"));
+    if p.flaw == Flaw::SlowSometimes && timed {
+        let t = p.timed.fetch_add(1, Ordering::SeqCst);
+        if t >= 60 && t % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
     }
     if method == Method::GET {
         return axum::Json(json!({
@@ -490,6 +500,7 @@ fn partner(flaw: Flaw) -> Router {
             validator: Validator::new(),
             counter: AtomicU64::new(1),
             requests: AtomicU64::new(0),
+            timed: AtomicU64::new(0),
             stored: Mutex::default(),
         }))
 }

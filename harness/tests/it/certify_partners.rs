@@ -37,6 +37,10 @@ enum Bug {
     ReceiptAfterCancel,
     /// The inventory snapshot (a GET) is not served.
     NoSnapshot,
+    /// Only open PO lines are taken (other documented statuses refused).
+    OpenLinesOnly,
+    /// A line quantity below 2 is refused, though the contract's minimum is 1.
+    NoSingleUnits,
 }
 
 struct Partner {
@@ -230,6 +234,17 @@ async fn handler(
     else {
         return problem(422, "invalid-document", "the document breaks the contract");
     };
+    let lines = doc["lines"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if p.bug == Bug::OpenLinesOnly && lines.iter().any(|l| l.get("status").is_some_and(|s| s != "open")) {
+        return problem(422, "line-status", "only open lines are taken");
+    }
+    if p.bug == Bug::NoSingleUnits
+        && lines
+            .iter()
+            .any(|l| l["quantity"].as_u64().is_some_and(|q| q < 2))
+    {
+        return problem(422, "quantity", "at least 2 units a line");
+    }
     let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) else {
         return problem(400, "idempotency-key-missing", "send an Idempotency-Key");
     };
@@ -383,6 +398,18 @@ async fn broken_partners_are_refused_with_what_to_fix() {
             Bug::ResetsOnMultibyte,
             "inputs.utf8-and-boundaries",
             "multi-byte UTF-8",
+        ),
+        (
+            Role::Supplier,
+            Bug::OpenLinesOnly,
+            "inputs.utf8-and-boundaries",
+            "every value the contract documents",
+        ),
+        (
+            Role::Wms,
+            Bug::NoSingleUnits,
+            "inputs.utf8-and-boundaries",
+            "within the schema's minimum and maximum",
         ),
     ];
     for (role, bug, check, fix) in cases {

@@ -13,6 +13,7 @@ use contracts::routes::{self, Operation, wms};
 
 use super::consistency::Sent;
 use super::effects::{self, Effect};
+use super::inputs;
 use super::{Checks, First, Suite, excerpt, post, statuses, subject};
 use crate::certify::client::{Answer, Auth, Request};
 
@@ -53,96 +54,6 @@ fn cancellation_of(template: Value, expectation: &Value) -> Value {
     }
     cancel["revision"] = (expectation["revision"].as_u64().unwrap_or(1) + 1).into();
     cancel
-}
-
-/// Multi-byte text: accents, a combining mark, CJK, emoji (outside the
-/// BMP), right-to-left Arabic and Hebrew.
-pub(crate) const UTF8_SAMPLE: &str = "Zoë Ångström e\u{301} 東京倉庫 📦🚚 مستودع עברית ";
-
-/// `text` repeated to exactly `chars` characters.
-fn text_of(chars: usize) -> String {
-    UTF8_SAMPLE.chars().cycle().take(chars).collect()
-}
-
-/// Members that are codes, dates or references to other documents (kept,
-/// so that the document still refers to what it must), not free text.
-/// Item codes, lots, locations, names and addresses are free text: the
-/// contract takes any string there.
-fn is_coded(key: &str) -> bool {
-    contracts_key_is_reference(key)
-        || key.ends_with("_date")
-        || key.ends_with("_at")
-        || key.ends_with("_gln")
-        || [
-            "gtin",
-            "sscc",
-            "parent_sscc",
-            "currency",
-            "uom",
-            "carrier_scac",
-            "estimated_arrival",
-            "expiry",
-            "unit_price",
-            "status",
-            "purpose",
-            "decision",
-            "stock_status",
-            "level",
-            "bill_of_lading",
-        ]
-        .contains(&key)
-}
-
-fn contracts_key_is_reference(key: &str) -> bool {
-    key.ends_with("_id") || key.ends_with("_number") || key == "reference"
-}
-
-/// `doc` with every free-text member (a string the schema accepts any
-/// text in) replaced by multi-byte UTF-8 at the longest length it takes;
-/// the members changed.
-pub(crate) fn with_utf8(
-    validator: &contracts::Validator,
-    type_name: &str,
-    doc: &Value,
-) -> (Value, Vec<String>) {
-    let mut out = doc.clone();
-    let mut changed = Vec::new();
-    let mut paths = Vec::new();
-    string_paths(doc, String::new(), None, &mut paths);
-    for (pointer, key) in paths {
-        if is_coded(&key) {
-            continue;
-        }
-        for len in [1000, 255, 200, 128, 100, 64, 35, 20, 10] {
-            let mut trial = out.clone();
-            if let Some(v) = trial.pointer_mut(&pointer) {
-                *v = Value::String(text_of(len));
-            }
-            if validator.validate(type_name, &trial).is_ok_and(|f| f.is_empty()) {
-                out = trial;
-                changed.push(format!("{pointer} ({len} characters)"));
-                break;
-            }
-        }
-    }
-    (out, changed)
-}
-
-fn string_paths(v: &Value, at: String, key: Option<&str>, out: &mut Vec<(String, String)>) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                string_paths(child, format!("{at}/{k}"), Some(k), out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                string_paths(child, format!("{at}/{i}"), key, out);
-            }
-        }
-        Value::String(_) => out.push((at, key.unwrap_or_default().to_owned())),
-        _ => {}
-    }
 }
 
 /// A documented answer to a state transition: one of the operation's
@@ -405,9 +316,9 @@ impl Suite {
         );
     }
 
-    /// `inputs.utf8-and-boundaries`: each operation's document with
-    /// multi-byte UTF-8 at the longest length its schema takes in every
-    /// free-text member, accepted with a documented status.
+    /// `inputs.utf8-and-boundaries`: each variant of each operation's
+    /// document ([`inputs::variants`]), on a fresh case, accepted with a
+    /// documented success status.
     pub(super) async fn utf8_inputs(
         &self,
         checks: &mut Checks,
@@ -420,44 +331,63 @@ impl Suite {
             );
             return;
         }
+        let catalog = contracts::schema::catalog();
         for op in posts {
-            let case = self.next_case(counter);
-            let Some(doc) = self.prepared(op, case).await else {
+            let Some((_, schema)) = catalog.iter().find(|(n, _)| *n == op.request) else {
                 continue;
             };
-            let (doc, changed) = with_utf8(&self.validator, op.request, &doc);
-            if changed.is_empty() {
+            let Some(shape) = self.docs.document(op.request, 0) else {
                 continue;
+            };
+            for variant in inputs::variants(&self.validator, op.request, schema, &shape) {
+                let case = self.next_case(counter);
+                let Some(doc) = self.prepared(op, case).await else {
+                    continue;
+                };
+                let Some(doc) = inputs::apply(&doc, &variant.changes) else {
+                    continue;
+                };
+                self.send_variant(checks, op, &variant, &doc, case).await;
             }
-            let body = serde_json::to_vec(&doc).expect("JSON serializes");
-            let key = self.docs.key("utf8", case);
-            let a = self
-                .client
-                .send(&post(op, body, Some(key), Auth::Configured))
-                .await;
-            let ok = a.status.is_some_and(|s| op.success.contains(&s));
-            checks.inputs_utf8.case(
-                subject(op),
-                ok,
-                if ok {
-                    format!("{} with multi-byte UTF-8 in {}", a.describe(), changed.join(", "))
-                } else {
-                    format!(
-                        "a valid document with multi-byte UTF-8 in {} got {}{} (expected {}): \
-                         read and store text as UTF-8, and count characters, not bytes, against maxLength",
-                        changed.join(", "),
-                        a.describe(),
-                        excerpt(&a.raw),
-                        statuses(op.success)
-                    )
-                },
-            );
         }
         if checks.inputs_utf8.cases.is_empty() {
             checks
                 .inputs_utf8
-                .skip("no document of this scope has a free-text member");
+                .skip("no document of this scope has a free-text, bounded or enumerated member");
         }
+    }
+
+    async fn send_variant(
+        &self,
+        checks: &mut Checks,
+        op: &'static Operation,
+        variant: &inputs::Variant,
+        doc: &Value,
+        case: u32,
+    ) {
+        let body = serde_json::to_vec(doc).expect("JSON serializes");
+        let key = self.docs.key("input", case);
+        let a = self
+            .client
+            .send(&post(op, body, Some(key), Auth::Configured))
+            .await;
+        let ok = a.status.is_some_and(|s| op.success.contains(&s));
+        checks.inputs_utf8.case(
+            format!("{} ({:?})", subject(op), variant.kind),
+            ok,
+            if ok {
+                format!("{} with {}", a.describe(), variant.what)
+            } else {
+                format!(
+                    "a valid document with {} got {}{} (expected {}): {}",
+                    variant.what,
+                    a.describe(),
+                    excerpt(&a.raw),
+                    statuses(op.success),
+                    variant.kind.fix()
+                )
+            },
+        );
     }
 
     /// `callbacks.consistent`: each callback of a supplier or WMS against
@@ -498,37 +428,5 @@ fn get(path: &str, auth: Auth) -> Request<'_> {
         body: None,
         idempotency_key: None,
         auth,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::certify::docs::DocGen;
-
-    #[test]
-    fn free_text_gets_multibyte_utf8_and_stays_valid() {
-        let validator = contracts::Validator::new();
-        let g = DocGen::new(1);
-        let mut any = false;
-        for op in contracts::routes::OPERATIONS
-            .iter()
-            .filter(|o| o.method == "POST")
-        {
-            let doc = g.document(op.request, 1).unwrap();
-            let (out, changed) = with_utf8(&validator, op.request, &doc);
-            assert!(
-                validator.validate(op.request, &out).unwrap().is_empty(),
-                "{}",
-                op.request
-            );
-            any |= !changed.is_empty();
-            // Identifiers keep their values: the callbacks still refer to them.
-            for key in ["po_number", "expectation_id", "asn_id"] {
-                assert_eq!(out.get(key), doc.get(key), "{}", op.request);
-            }
-        }
-        assert!(any, "no document had a free-text member");
-        assert!(text_of(10).chars().count() == 10 && text_of(10).len() > 10);
     }
 }
