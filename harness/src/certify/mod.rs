@@ -54,6 +54,9 @@ pub struct CertifyOptions {
     pub target: String,
     /// Who the target is, declared (e.g. its GLN); in the certificate.
     pub partner_id: Option<String>,
+    /// A file with the ed25519 key (64 hex characters) that signs the
+    /// manifest into `manifest.sig`.
+    pub signing_key: Option<PathBuf>,
     /// Bearer token sent on every request; enables `errors.missing-auth-401`.
     pub token: Option<String>,
     /// Certifying the core: the token each of its callers uses (the core
@@ -88,6 +91,7 @@ impl CertifyOptions {
             role,
             target: target.into(),
             partner_id: None,
+            signing_key: None,
             token: None,
             tokens_for: Vec::new(),
             out_dir,
@@ -160,6 +164,10 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
         )));
     }
     let scope = resolve_scope(opts.role, &opts.operations)?;
+    let signing_key = match &opts.signing_key {
+        Some(path) => Some(manifest::read_signing_key(path).map_err(CertifyError::BadInput)?),
+        None => None,
+    };
     let started_us = now_us();
     std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("create {}", opts.out_dir.display())))?;
     let exchanges = opts.out_dir.join("exchanges.jsonl");
@@ -226,37 +234,63 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
         .await
         .map_err(io(format!("write {}", exchanges.display())))?;
 
+    let judged = Judged {
+        url,
+        started_us,
+        full_scope: scope.is_empty(),
+        outcome,
+    };
+    let certificate = certificate_of(opts.role, opts.partner_id.clone(), opts.seed, judged);
+    write_evidence(&certificate, &opts.out_dir, signing_key.as_ref())?;
+    Ok(certificate)
+}
+
+/// What a run produced against its target.
+struct Judged<'a> {
+    url: &'a str,
+    started_us: u64,
+    full_scope: bool,
+    outcome: suite::SuiteOutcome,
+}
+
+/// The certificate of `role` (declared `partner_id`, `seed`) for `judged`.
+fn certificate_of(role: Role, partner_id: Option<String>, seed: u64, judged: Judged<'_>) -> Certificate {
+    let Judged {
+        url,
+        started_us,
+        full_scope,
+        outcome,
+    } = judged;
     let certified = outcome.checks.iter().all(|c| c.status != Status::Fail);
-    let certificate = Certificate {
+    Certificate {
         format: CERTIFICATE_FORMAT.into(),
         crossdock: BuildRef::current(),
         suite_version: SUITE_VERSION.into(),
-        role: opts.role,
-        contract: contract_ref(opts.role),
-        counterpart_contracts: if calls_back {
-            callback::counterparts(opts.role)
+        role,
+        contract: contract_ref(role),
+        // The ERP calls nothing back.
+        counterpart_contracts: if role == Role::Erp {
+            Vec::new()
+        } else {
+            callback::counterparts(role)
                 .iter()
                 .map(|r| contract_ref(*r))
                 .collect()
-        } else {
-            Vec::new()
         },
         target: url.to_owned(),
-        partner_id: opts.partner_id.clone(),
-        seed: opts.seed,
+        partner_id,
+        seed,
         date: simulators::rfc3339_utc(started_us),
         duration_ms: now_us().saturating_sub(started_us) / 1000,
         certified,
         operations: outcome.operations,
-        scope_complete: scope.is_empty(),
+        scope_complete: full_scope,
         requests_sha256: outcome.requests_sha256,
         requests_sent: outcome.requests_sent,
         latency: outcome.latency,
         checks: outcome.checks,
         exchanges: "exchanges.jsonl".into(),
-    };
-    write_evidence(&certificate, &opts.out_dir)?;
-    Ok(certificate)
+    }
 }
 
 /// The operations `--operation` names, each one of the role's.
@@ -303,8 +337,13 @@ fn resolve_scope(
 }
 
 /// Writes certificate.json, junit.xml and report.html into `dir`, then
-/// manifest.json over them and exchanges.jsonl.
-pub fn write_evidence(certificate: &Certificate, dir: &Path) -> Result<(), CertifyError> {
+/// manifest.json over them and exchanges.jsonl (signed into manifest.sig
+/// with `key`).
+pub fn write_evidence(
+    certificate: &Certificate,
+    dir: &Path,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<(), CertifyError> {
     let write = |name: &str, text: String| {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))
@@ -313,7 +352,7 @@ pub fn write_evidence(certificate: &Certificate, dir: &Path) -> Result<(), Certi
     write("certificate.json", json + "\n")?;
     write("junit.xml", junit(certificate))?;
     write("report.html", render_html(certificate))?;
-    manifest::write(dir).map_err(io(format!("write {}", dir.join("manifest.json").display())))?;
+    manifest::write(dir, key).map_err(io(format!("write {}", dir.join("manifest.json").display())))?;
     Ok(())
 }
 

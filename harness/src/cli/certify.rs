@@ -44,6 +44,10 @@ pub struct CertifyArgs {
     /// certificate beside the URL.
     #[arg(long)]
     pub partner_id: Option<String>,
+    /// Sign the evidence's manifest with this ed25519 key: a file of 64 hex
+    /// characters (a 32-byte seed); writes manifest.sig.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     /// Bearer token for every request; also runs errors.missing-auth-401.
     #[arg(long)]
     pub token: Option<String>,
@@ -92,16 +96,23 @@ pub enum CertifyCommand {
     Verify {
         /// The evidence directory (holds manifest.json).
         dir: PathBuf,
+        /// Require a signature (manifest.sig) by this ed25519 public key,
+        /// 64 hex characters.
+        #[arg(long)]
+        public_key: Option<String>,
     },
 }
 
-fn verify(dir: &std::path::Path) -> u8 {
-    match certify::manifest::verify(dir) {
-        Ok(m) => {
+fn verify(dir: &std::path::Path, public_key: Option<&str>) -> u8 {
+    match certify::manifest::verify(dir, public_key) {
+        Ok(v) => {
             println!(
-                "intact: {} file(s) match {}",
-                m.files.len(),
-                dir.join("manifest.json").display()
+                "intact: {} file(s) match {}{}",
+                v.manifest.files.len(),
+                dir.join("manifest.json").display(),
+                v.signed_by
+                    .map(|k| format!(", signed by ed25519 key {k}"))
+                    .unwrap_or_else(|| ", not signed".into())
             );
             exit::OK
         }
@@ -113,8 +124,8 @@ fn verify(dir: &std::path::Path) -> u8 {
 }
 
 pub async fn execute(args: CertifyArgs) -> u8 {
-    if let Some(CertifyCommand::Verify { dir }) = &args.command {
-        return verify(dir);
+    if let Some(CertifyCommand::Verify { dir, public_key }) = &args.command {
+        return verify(dir, public_key.as_deref());
     }
     let (Some(role), Some(target)) = (args.role, args.target) else {
         eprintln!("crossdock: error: certify needs --role and --target");
@@ -124,6 +135,7 @@ pub async fn execute(args: CertifyArgs) -> u8 {
     let out = args.out.unwrap_or_else(|| certify::default_out_dir(role));
     let mut opts = CertifyOptions::new(role, target, out.clone());
     opts.partner_id = args.partner_id;
+    opts.signing_key = args.signing_key;
     opts.token = args.token;
     opts.tokens_for = args.tokens_for;
     opts.seed = args.seed;

@@ -620,25 +620,43 @@ async fn certify_verify_tells_an_intact_bundle_from_an_edited_one() {
     let _turn = crate::scenario_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    certify_partner_into(Flaw::None, &out, |_| {}).await;
-    let verify = |dir: &Path| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_crossdock"))
-            .args(["certify", "verify"])
-            .arg(dir)
-            .output()
-            .unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    let key_file = dir.path().join("signing.key");
+    std::fs::write(&key_file, "2a".repeat(32)).unwrap();
+    let key = harness::certify::manifest::read_signing_key(&key_file).unwrap();
+    let public = harness::certify::manifest::public_key_hex(&key);
+    certify_partner_into(Flaw::None, &out, |o| o.signing_key = Some(key_file.clone())).await;
+    let verify = |dir: &Path, public_key: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crossdock"));
+        cmd.args(["certify", "verify"]).arg(dir);
+        if let Some(k) = public_key {
+            cmd.args(["--public-key", k]);
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
     };
-    assert_eq!(verify(&out).0, Some(0));
-    // A certificate turned from "not certified" to "certified" by hand.
+    let (code, said) = verify(&out, Some(&public));
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("signed by ed25519 key {public}")),
+        "{said}"
+    );
+    // Someone else's key: refused.
+    let other = "11".repeat(32);
+    assert_eq!(verify(&out, Some(&other)).0, Some(1));
+    // An edited certificate.
     let path = out.join("certificate.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replacen("\"seed\": 1", "\"seed\": 2", 1)).unwrap();
-    let (code, stderr) = verify(&out);
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("certificate.json"), "{stderr}");
+    let edited = text.replacen("\"seed\": 1", "\"seed\": 2", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let (code, said) = verify(&out, None);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("certificate.json"), "{said}");
     std::fs::remove_file(out.join("manifest.json")).unwrap();
-    assert_eq!(verify(&out).0, Some(2));
+    assert_eq!(verify(&out, None).0, Some(2));
 }
 
 fn failed(c: &Certificate) -> Vec<&str> {
