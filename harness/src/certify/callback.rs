@@ -42,6 +42,8 @@ pub struct Callback {
     pub body: Option<Value>,
     /// What is wrong with it (empty: valid).
     pub problems: Vec<String>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 /// What arrived so far, shared with the server.
@@ -156,6 +158,7 @@ async fn receive(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
+    let at = std::time::Instant::now();
     let started_at_us = now_us();
     let path = uri.path().to_owned();
     let operation = OPERATIONS
@@ -239,6 +242,7 @@ async fn receive(
             idempotency_key: key,
             body,
             problems,
+            at,
         });
     ctx.received.arrived.notify_waiters();
     response

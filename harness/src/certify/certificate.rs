@@ -9,6 +9,30 @@ use contracts::Role;
 /// Format tag of `certificate.json`.
 pub const CERTIFICATE_FORMAT: &str = "crossdock.certificate.v1";
 
+/// Version of the certification suite: which checks run and what they
+/// send. Raised whenever a check is added or judges differently.
+pub const SUITE_VERSION: &str = "2";
+
+/// The crossdock build that judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildRef {
+    /// The `crossdock` package version.
+    pub version: String,
+    /// The git commit it was built from (`unknown` outside a checkout).
+    pub git_commit: String,
+}
+
+impl BuildRef {
+    pub fn current() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_commit: option_env!("CROSSDOCK_GIT_COMMIT")
+                .unwrap_or("unknown")
+                .to_owned(),
+        }
+    }
+}
+
 /// The end of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +71,9 @@ pub struct CheckResult {
     pub status: Status,
     /// Why it failed or was skipped, or what it covered.
     pub detail: String,
+    /// For a check skipped for want of an option: the option that runs it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable: Option<String>,
     pub cases: Vec<Case>,
 }
 
@@ -70,6 +97,17 @@ pub struct LatencySummary {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub bound_ms: f64,
+    /// The distribution-free 95 % upper confidence bound of p99 (an order
+    /// statistic); absent when the sample is smaller than
+    /// `min_requests_for_95`, and then the maximum is judged.
+    pub p99_upper_95_ms: Option<f64>,
+    /// Confidence that `max_ms` is at least the true p99: 1 - 0.99^n.
+    pub confidence: f64,
+    pub min_requests_for_95: u32,
+    /// Requests that waited out a 429 as Retry-After asked, and for how
+    /// long in all: reported apart, not counted in the latencies.
+    pub retry_after_waits: u64,
+    pub retry_after_wait_ms: f64,
 }
 
 /// `certificate.json`.
@@ -77,9 +115,18 @@ pub struct LatencySummary {
 pub struct Certificate {
     /// [`CERTIFICATE_FORMAT`].
     pub format: String,
+    /// The crossdock build that ran the suite.
+    pub crossdock: BuildRef,
+    /// [`SUITE_VERSION`].
+    pub suite_version: String,
     pub role: Role,
     pub contract: ContractRef,
+    /// The contracts of the roles the target calls back (the harness
+    /// validated its callbacks against them).
+    pub counterpart_contracts: Vec<ContractRef>,
     pub target: String,
+    /// Who the target is, as declared with `--partner-id` (e.g. a GLN).
+    pub partner_id: Option<String>,
     pub seed: u64,
     /// RFC 3339 UTC start of the run.
     pub date: String,
@@ -105,6 +152,18 @@ pub struct Certificate {
 impl Certificate {
     pub fn check(&self, name: &str) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The skipped checks, each as `name (enable with FLAG)` or `name`.
+    pub fn skipped(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::Skipped)
+            .map(|c| match &c.enable {
+                Some(flag) => format!("{} (enable with {flag})", c.name),
+                None => c.name.clone(),
+            })
+            .collect()
     }
 
     /// Names of the failed checks.

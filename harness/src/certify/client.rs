@@ -47,6 +47,8 @@ pub struct Answer {
     pub raw: Vec<u8>,
     pub body: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// Time waited out after 429s, as Retry-After asked, before this answer.
+    pub waited: Duration,
 }
 
 impl Answer {
@@ -97,6 +99,18 @@ pub struct TargetClient {
     too_many: Arc<Mutex<Vec<TooMany>>>,
     /// One line per request sent (not per 429 repeat): method, path, key, body hash.
     sent: Arc<Mutex<Vec<String>>>,
+    /// Every document the target accepted (2xx), for judging its callbacks.
+    accepted: Arc<Mutex<Vec<Accepted>>>,
+    /// Time spent waiting out 429s as their Retry-After asked.
+    retry_waits: Arc<Mutex<Duration>>,
+}
+
+/// A document the target accepted, and when it answered.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub path: String,
+    pub body: serde_json::Value,
+    pub answered_at: std::time::Instant,
 }
 
 impl TargetClient {
@@ -113,6 +127,8 @@ impl TargetClient {
             peer,
             too_many: Arc::default(),
             sent: Arc::default(),
+            accepted: Arc::default(),
+            retry_waits: Arc::default(),
         }
     }
 
@@ -138,6 +154,16 @@ impl TargetClient {
             .and_then(|role| self.caller_tokens.iter().find(|(r, _)| *r == role))
             .map(|(_, t)| t.as_str())
             .or(self.token.as_deref())
+    }
+
+    /// Every document the target accepted so far.
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.accepted.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How long the client waited out 429s, as the target's Retry-After asked.
+    pub fn retry_waits(&self) -> Duration {
+        *self.retry_waits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Every 429 seen so far.
@@ -197,9 +223,23 @@ impl TargetClient {
             TraceParent::from_random(u128::from_be_bytes(t), u64::from_be_bytes(p))
         };
         let mut tries = 0;
+        let mut waited = Duration::ZERO;
         loop {
-            let answer = self.send_once(req, &trace).await;
+            let mut answer = self.send_once(req, &trace).await;
+            answer.waited = waited;
             if answer.status != Some(429) {
+                if answer.is_success()
+                    && let Some(body) = req.body.as_deref().and_then(|b| serde_json::from_slice(b).ok())
+                {
+                    self.accepted
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(Accepted {
+                            path: req.path.to_owned(),
+                            body,
+                            answered_at: std::time::Instant::now(),
+                        });
+                }
                 return answer;
             }
             self.too_many
@@ -220,6 +260,8 @@ impl TargetClient {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(Duration::from_secs(1), Duration::from_secs)
                 .min(MAX_429_WAIT);
+            *self.retry_waits.lock().unwrap_or_else(|e| e.into_inner()) += wait;
+            waited += wait;
             tokio::time::sleep(wait).await;
         }
     }
@@ -266,6 +308,7 @@ impl TargetClient {
                         body: serde_json::from_slice(&bytes).ok(),
                         raw: bytes.to_vec(),
                         error: None,
+                        waited: Duration::ZERO,
                     },
                     Err(e) => Answer {
                         error: Some(format!("reading the answer to a {status}: {}", error_chain(&e))),

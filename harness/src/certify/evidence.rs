@@ -30,7 +30,10 @@ pub fn junit(c: &Certificate) -> String {
             }
             Status::Skipped => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message(check.detail.as_str());
+                s.set_message(match &check.enable {
+                    Some(flag) => format!("{} (enable with {flag})", check.detail),
+                    None => check.detail.clone(),
+                });
                 s
             }
         };
@@ -80,18 +83,24 @@ pub fn render_html(c: &Certificate) -> String {
 <h1>crossdock certify: {role}</h1>
 <p class="{class}" id="verdict">{verdict}</p>
 <table id="facts">
-<tr><th>target</th><td><code>{target}</code></td></tr>
+<tr><th>target</th><td><code>{target}</code>, partner id <code>{partner}</code></td></tr>
+<tr><th>judged by</th><td>crossdock {cd_version} (commit <code>{commit}</code>), suite version {suite}</td></tr>
 <tr><th>contract</th><td>version <code>{version}</code>, <code>{openapi}</code> sha256 <code>{sha}</code></td></tr>
 <tr><th>seed</th><td><code>{seed}</code></td></tr>
 <tr><th>date</th><td>{date} ({duration} ms)</td></tr>
 <tr><th>requests</th><td>{sent} sent, sha256 <code>{rsha}</code></td></tr>
 <tr><th>operations</th><td>{ops}{partial}</td></tr>
+<tr><th>not judged</th><td id="skipped">{skipped}</td></tr>
 </table>
 <h2>Checks</h2>
 <table id="checks"><tr><th>check</th><th>result</th><th>detail</th></tr>
 "#,
         role = esc(c.role.as_str()),
         target = esc(&c.target),
+        partner = esc(c.partner_id.as_deref().unwrap_or("(not declared)")),
+        cd_version = esc(&c.crossdock.version),
+        commit = esc(&c.crossdock.git_commit),
+        suite = esc(&c.suite_version),
         version = esc(&c.contract.version),
         openapi = esc(&c.contract.openapi),
         sha = esc(&c.contract.sha256),
@@ -106,6 +115,14 @@ pub fn render_html(c: &Certificate) -> String {
             .map(|o| format!("<code>{}</code>", esc(o)))
             .collect::<Vec<_>>()
             .join(", "),
+        skipped = {
+            let skipped = c.skipped();
+            if skipped.is_empty() {
+                "nothing: every check ran".to_owned()
+            } else {
+                esc(&skipped.join("; "))
+            }
+        },
         partial = if c.scope_complete {
             ""
         } else {
@@ -145,8 +162,23 @@ pub fn render_html(c: &Certificate) -> String {
     if let Some(l) = &c.latency {
         let _ = writeln!(
             out,
-            "<h2>Latency</h2><p>{} requests at {} /s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (bound p99 &lt;= {:.0} ms), measured from the intended send time.</p>",
-            l.requests, l.rate_per_s, l.p50_ms, l.p99_ms, l.max_ms, l.bound_ms
+            "<h2>Latency</h2><p>{} requests at {} /s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (bound p99 &lt;= {:.0} ms), measured from the intended send time. {} {} request(s) waited {:.0} ms in all as Retry-After asked (not counted).</p>",
+            l.requests,
+            l.rate_per_s,
+            l.p50_ms,
+            l.p99_ms,
+            l.max_ms,
+            l.bound_ms,
+            match l.p99_upper_95_ms {
+                Some(u) => format!("95 % upper confidence bound of p99: {u:.1} ms."),
+                None => format!(
+                    "The sample is too small for a 95 % bound ({} needed): the maximum bounds p99 with {:.0} % confidence.",
+                    l.min_requests_for_95,
+                    l.confidence * 100.0
+                ),
+            },
+            l.retry_after_waits,
+            l.retry_after_wait_ms
         );
     }
     let _ = write!(
@@ -170,9 +202,9 @@ pub fn render_terminal(c: &Certificate) -> String {
             check.detail
         );
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "{}{} {} at {} (contract {} sha256 {}, seed {})",
+        "{}{} {} at {}{} (contract {} sha256 {}, seed {}; crossdock {} {}, suite {})",
         if c.certified { "CERTIFIED" } else { "NOT CERTIFIED" },
         if c.scope_complete {
             ":".to_owned()
@@ -181,9 +213,22 @@ pub fn render_terminal(c: &Certificate) -> String {
         },
         c.role,
         c.target,
+        c.partner_id
+            .as_deref()
+            .map(|p| format!(" (partner {p})"))
+            .unwrap_or_default(),
         c.contract.version,
         &c.contract.sha256[..12.min(c.contract.sha256.len())],
-        c.seed
+        c.seed,
+        c.crossdock.version,
+        &c.crossdock.git_commit[..12.min(c.crossdock.git_commit.len())],
+        c.suite_version
     );
+    // On the verdict line itself: a skipped check is easy to miss.
+    let skipped = c.skipped();
+    if !skipped.is_empty() {
+        let _ = write!(out, "; not judged ({}): {}", skipped.len(), skipped.join("; "));
+    }
+    out.push('\n');
     out
 }

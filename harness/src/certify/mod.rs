@@ -20,6 +20,7 @@ mod certificate;
 pub mod client;
 pub mod docs;
 mod evidence;
+pub mod manifest;
 mod suite;
 
 use std::net::SocketAddr;
@@ -31,7 +32,8 @@ use contracts::Role;
 use simulators::recorder::{Recorder, now_us};
 
 pub use certificate::{
-    CERTIFICATE_FORMAT, Case, Certificate, CheckResult, ContractRef, LatencySummary, Status, contract_ref,
+    BuildRef, CERTIFICATE_FORMAT, Case, Certificate, CheckResult, ContractRef, LatencySummary, SUITE_VERSION,
+    Status, contract_ref,
 };
 pub use evidence::{junit, render_html, render_terminal};
 
@@ -50,6 +52,11 @@ pub struct CertifyOptions {
     pub role: Role,
     /// Base URL of the partner's endpoint.
     pub target: String,
+    /// Who the target is, declared (e.g. its GLN); in the certificate.
+    pub partner_id: Option<String>,
+    /// A file with the ed25519 key (64 hex characters) that signs the
+    /// manifest into `manifest.sig`.
+    pub signing_key: Option<PathBuf>,
     /// Bearer token sent on every request; enables `errors.missing-auth-401`.
     pub token: Option<String>,
     /// Certifying the core: the token each of its callers uses (the core
@@ -83,6 +90,8 @@ impl CertifyOptions {
         Self {
             role,
             target: target.into(),
+            partner_id: None,
+            signing_key: None,
             token: None,
             tokens_for: Vec::new(),
             out_dir,
@@ -90,7 +99,7 @@ impl CertifyOptions {
             callback: CallbackListen::Addr(SocketAddr::from(([127, 0, 0, 1], DEFAULT_CALLBACK_PORT))),
             callback_wait: Duration::from_secs(10),
             rate_per_s: 20.0,
-            latency_requests: 40,
+            latency_requests: 300,
             p99_bound: Duration::from_millis(1000),
             request_timeout: Duration::from_secs(10),
             operations: Vec::new(),
@@ -155,6 +164,10 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
         )));
     }
     let scope = resolve_scope(opts.role, &opts.operations)?;
+    let signing_key = match &opts.signing_key {
+        Some(path) => Some(manifest::read_signing_key(path).map_err(CertifyError::BadInput)?),
+        None => None,
+    };
     let started_us = now_us();
     std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("create {}", opts.out_dir.display())))?;
     let exchanges = opts.out_dir.join("exchanges.jsonl");
@@ -221,26 +234,63 @@ pub async fn certify(opts: CertifyOptions) -> Result<Certificate, CertifyError> 
         .await
         .map_err(io(format!("write {}", exchanges.display())))?;
 
+    let judged = Judged {
+        url,
+        started_us,
+        full_scope: scope.is_empty(),
+        outcome,
+    };
+    let certificate = certificate_of(opts.role, opts.partner_id.clone(), opts.seed, judged);
+    write_evidence(&certificate, &opts.out_dir, signing_key.as_ref())?;
+    Ok(certificate)
+}
+
+/// What a run produced against its target.
+struct Judged<'a> {
+    url: &'a str,
+    started_us: u64,
+    full_scope: bool,
+    outcome: suite::SuiteOutcome,
+}
+
+/// The certificate of `role` (declared `partner_id`, `seed`) for `judged`.
+fn certificate_of(role: Role, partner_id: Option<String>, seed: u64, judged: Judged<'_>) -> Certificate {
+    let Judged {
+        url,
+        started_us,
+        full_scope,
+        outcome,
+    } = judged;
     let certified = outcome.checks.iter().all(|c| c.status != Status::Fail);
-    let certificate = Certificate {
+    Certificate {
         format: CERTIFICATE_FORMAT.into(),
-        role: opts.role,
-        contract: contract_ref(opts.role),
+        crossdock: BuildRef::current(),
+        suite_version: SUITE_VERSION.into(),
+        role,
+        contract: contract_ref(role),
+        // The ERP calls nothing back.
+        counterpart_contracts: if role == Role::Erp {
+            Vec::new()
+        } else {
+            callback::counterparts(role)
+                .iter()
+                .map(|r| contract_ref(*r))
+                .collect()
+        },
         target: url.to_owned(),
-        seed: opts.seed,
+        partner_id,
+        seed,
         date: simulators::rfc3339_utc(started_us),
         duration_ms: now_us().saturating_sub(started_us) / 1000,
         certified,
         operations: outcome.operations,
-        scope_complete: scope.is_empty(),
+        scope_complete: full_scope,
         requests_sha256: outcome.requests_sha256,
         requests_sent: outcome.requests_sent,
         latency: outcome.latency,
         checks: outcome.checks,
         exchanges: "exchanges.jsonl".into(),
-    };
-    write_evidence(&certificate, &opts.out_dir)?;
-    Ok(certificate)
+    }
 }
 
 /// The operations `--operation` names, each one of the role's.
@@ -260,11 +310,11 @@ fn resolve_scope(
     for path in paths {
         let op = contracts::routes::OPERATIONS
             .iter()
-            .find(|o| o.role == role && o.method == "POST" && o.path == path.as_str())
+            .find(|o| o.role == role && o.path == path.as_str())
             .ok_or_else(|| {
                 let known: Vec<&str> = contracts::routes::OPERATIONS
                     .iter()
-                    .filter(|o| o.role == role && o.method == "POST")
+                    .filter(|o| o.role == role)
                     .map(|o| o.path)
                     .collect();
                 CertifyError::BadInput(format!(
@@ -278,7 +328,7 @@ fn resolve_scope(
     }
     let all = contracts::routes::OPERATIONS
         .iter()
-        .filter(|o| o.role == role && o.method == "POST")
+        .filter(|o| o.role == role)
         .count();
     if scope.len() == all {
         scope.clear();
@@ -286,8 +336,14 @@ fn resolve_scope(
     Ok(scope)
 }
 
-/// Writes certificate.json, junit.xml and report.html into `dir`.
-pub fn write_evidence(certificate: &Certificate, dir: &Path) -> Result<(), CertifyError> {
+/// Writes certificate.json, junit.xml and report.html into `dir`, then
+/// manifest.json over them and exchanges.jsonl (signed into manifest.sig
+/// with `key`).
+pub fn write_evidence(
+    certificate: &Certificate,
+    dir: &Path,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<(), CertifyError> {
     let write = |name: &str, text: String| {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))
@@ -296,6 +352,7 @@ pub fn write_evidence(certificate: &Certificate, dir: &Path) -> Result<(), Certi
     write("certificate.json", json + "\n")?;
     write("junit.xml", junit(certificate))?;
     write("report.html", render_html(certificate))?;
+    manifest::write(dir, key).map_err(io(format!("write {}", dir.join("manifest.json").display())))?;
     Ok(())
 }
 

@@ -58,6 +58,8 @@ pub enum Command {
     ///
     /// Exit 0 certified, 1 not certified (a check failed), 2 target
     /// unreachable or bad input, 3 the harness could not listen or write.
+    /// `crossdock certify verify DIR` checks an evidence bundle against its
+    /// manifest: 0 intact, 1 tampered, 2 unreadable.
     Certify(certify::CertifyArgs),
     /// X12 EDI: translate interchanges to canonical JSON and back.
     Edi {

@@ -97,6 +97,10 @@ async fn the_simulated_supplier_is_certified_and_its_callbacks_checked() {
         "errors.missing-auth-401",
         "callbacks.received",
         "callbacks.valid",
+        "callbacks.consistent",
+        "idempotency.one-effect",
+        "sequences.documented-transitions",
+        "inputs.utf8-and-boundaries",
         "latency.p99",
     ] {
         assert_eq!(status_of(&c, name), Status::Pass, "{name}");
@@ -194,7 +198,16 @@ async fn the_simulated_wms_is_certified_with_its_receipts() {
     let c = certify(opts).await.unwrap();
     server.stop().await.unwrap();
     assert_certified(&c);
-    assert_eq!(status_of(&c, "callbacks.received"), Status::Pass);
+    for name in [
+        "callbacks.received",
+        "callbacks.consistent",
+        "idempotency.one-effect",
+        "sequences.documented-transitions",
+        "inputs.utf8-and-boundaries",
+    ] {
+        assert_eq!(status_of(&c, name), Status::Pass, "{name}");
+    }
+    assert!(c.scope_complete);
     // No token was given: the auth check says so rather than passing.
     let auth = c.check("errors.missing-auth-401").unwrap();
     assert_eq!(auth.status, Status::Skipped);
@@ -219,13 +232,15 @@ async fn the_simulated_erp_is_certified_with_a_bearer_token() {
     assert_certified(&c);
     assert_eq!(status_of(&c, "errors.missing-auth-401"), Status::Pass);
     assert_eq!(status_of(&c, "callbacks.received"), Status::Skipped);
-    // Every mutating operation of the ERP contract.
+    // Every operation of the ERP contract, the inventory snapshot (a GET)
+    // included.
     assert!(c.scope_complete);
-    let mutating = contracts::routes::OPERATIONS
+    let all = contracts::routes::OPERATIONS
         .iter()
-        .filter(|o| o.role == Role::Erp && o.method == "POST")
+        .filter(|o| o.role == Role::Erp)
         .count();
-    assert_eq!(c.operations.len(), mutating);
+    assert_eq!(c.operations.len(), all);
+    assert!(c.operations.contains(&"GET /v1/inventory-snapshot".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,6 +389,9 @@ enum Flaw {
     RateLimitedOnce {
         retry_after: bool,
     },
+    /// 1.5 s for one latency-phase request in 20 once 60 came: rare enough
+    /// that a 40-request latency phase does not see it.
+    SlowSometimes,
 }
 
 #[derive(Debug)]
@@ -382,6 +400,8 @@ struct Partner {
     validator: Validator,
     counter: AtomicU64,
     requests: AtomicU64,
+    /// Latency-phase requests seen.
+    timed: AtomicU64,
     stored: Mutex<HashMap<String, (Bytes, u16, Value)>>,
 }
 
@@ -411,8 +431,27 @@ async fn partner_handler(
     else {
         return problem(404, "not-found");
     };
+    let n = p.requests.fetch_add(1, Ordering::SeqCst);
+    // The suite's latency phase sends keys ending in "-latency".
+    let timed = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|k| k.ends_with("-latency"));
+    if p.flaw == Flaw::SlowSometimes && timed {
+        let t = p.timed.fetch_add(1, Ordering::SeqCst);
+        if t >= 60 && t % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+    }
+    if method == Method::GET {
+        return axum::Json(json!({
+            "snapshot_id": "SNAP-ERP-1", "source": "erp", "warehouse_gln": "5060000000023",
+            "taken_at": "2026-11-22T23:59:59Z", "positions": [],
+        }))
+        .into_response();
+    }
     if let Flaw::RateLimitedOnce { retry_after } = p.flaw
-        && p.requests.fetch_add(1, Ordering::SeqCst) == 4
+        && n == 4
     {
         let mut r = problem(429, "too-many-requests");
         if retry_after {
@@ -461,6 +500,7 @@ fn partner(flaw: Flaw) -> Router {
             validator: Validator::new(),
             counter: AtomicU64::new(1),
             requests: AtomicU64::new(0),
+            timed: AtomicU64::new(0),
             stored: Mutex::default(),
         }))
 }
@@ -468,13 +508,155 @@ fn partner(flaw: Flaw) -> Router {
 /// Certifies a hand-built ERP with `flaw`; returns the certificate.
 async fn certify_partner(flaw: Flaw, seed: u64, token: Option<&str>) -> Certificate {
     let dir = tempfile::tempdir().unwrap();
+    certify_partner_into(flaw, &dir.path().join("out"), |o| {
+        o.seed = seed;
+        o.token = token.map(str::to_owned);
+    })
+    .await
+}
+
+/// Certifies a hand-built ERP with `flaw` and options changed by `tweak`,
+/// the evidence into `out`.
+async fn certify_partner_into(
+    flaw: Flaw,
+    out: &Path,
+    tweak: impl FnOnce(&mut CertifyOptions),
+) -> Certificate {
     let server = serve(partner(flaw)).await;
-    let mut opts = options(Role::Erp, &server.url(), &dir.path().join("out"));
-    opts.seed = seed;
-    opts.token = token.map(str::to_owned);
+    let mut opts = options(Role::Erp, &server.url(), out);
+    tweak(&mut opts);
     let c = certify(opts).await.unwrap();
     server.stop().await.unwrap();
     c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_checks_are_named_with_the_option_that_runs_them_in_every_rendering() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // A partner that checks no token at all: without --token it passes,
+    // and every rendering says that authentication was not judged.
+    let c = certify_partner_into(Flaw::None, &out, |o| o.partner_id = Some("5060000000030".into())).await;
+    assert_certified(&c);
+    let auth = c.check("errors.missing-auth-401").unwrap();
+    assert_eq!(auth.status, Status::Skipped);
+    assert_eq!(auth.enable.as_deref(), Some("--token T"));
+    let wanted = "errors.missing-auth-401 (enable with --token T)";
+    let terminal = harness::certify::render_terminal(&c);
+    let verdict = terminal.lines().find(|l| l.starts_with("CERTIFIED")).unwrap();
+    assert!(verdict.contains(wanted), "{terminal}");
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let junit = read("junit.xml");
+    let case = junit
+        .split("<testcase")
+        .find(|c| c.contains("name=\"errors.missing-auth-401\""))
+        .unwrap();
+    assert!(
+        case.contains("<skipped") && case.contains("(enable with --token T)"),
+        "{case}"
+    );
+    assert!(read("report.html").contains(wanted));
+    let cert: Value = serde_json::from_str(&read("certificate.json")).unwrap();
+    let check = cert["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "errors.missing-auth-401")
+        .unwrap();
+    assert_eq!(check["enable"], "--token T");
+    // Who judged, what, and whom.
+    assert_eq!(cert["partner_id"], "5060000000030");
+    assert_eq!(cert["suite_version"], harness::certify::SUITE_VERSION);
+    assert_eq!(cert["crossdock"]["version"], env!("CARGO_PKG_VERSION"));
+    let commit = cert["crossdock"]["git_commit"].as_str().unwrap();
+    assert!(
+        commit == "unknown" || (commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{commit}"
+    );
+    // With a token the same partner is refused: the skip hid a real gap.
+    let c = certify_partner(Flaw::None, 1, Some("expected")).await;
+    assert_eq!(failed(&c), ["errors.missing-auth-401"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rarely_slow_partner_is_refused_by_a_sample_large_enough_for_p99() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The old default, 40 requests, misses it and says how little that proves.
+    let c = certify_partner_into(Flaw::SlowSometimes, &dir.path().join("small"), |o| {
+        o.latency_requests = 40;
+        o.rate_per_s = 200.0;
+        o.p99_bound = Duration::from_millis(1000);
+    })
+    .await;
+    assert_certified(&c);
+    let small = c.latency.clone().unwrap();
+    assert_eq!(small.p99_upper_95_ms, None);
+    assert!(small.confidence < 0.34, "{small:?}");
+    let said = |c: &Certificate, what: &str| {
+        c.check("latency.p99")
+            .unwrap()
+            .cases
+            .iter()
+            .any(|k| k.detail.contains(what))
+    };
+    assert!(said(&c, "--latency-requests"), "{:?}", c.check("latency.p99"));
+    // The default sample (300) bounds p99 with 95 % confidence: refused.
+    let c = certify_partner_into(Flaw::SlowSometimes, &dir.path().join("default"), |o| {
+        o.latency_requests = CertifyOptions::new(Role::Erp, "http://x", dir.path().into()).latency_requests;
+        o.rate_per_s = 200.0;
+        o.p99_bound = Duration::from_millis(1000);
+    })
+    .await;
+    assert_eq!(failed(&c), ["latency.p99"]);
+    let l = c.latency.clone().unwrap();
+    assert!(l.requests >= 299 && l.p99_upper_95_ms.unwrap() >= 1500.0, "{l:?}");
+    assert!(said(&c, "with 95 % confidence"), "{:?}", c.check("latency.p99"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certify_verify_tells_an_intact_bundle_from_an_edited_one() {
+    let _turn = crate::scenario_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let key_file = dir.path().join("signing.key");
+    std::fs::write(&key_file, "2a".repeat(32)).unwrap();
+    let key = harness::certify::manifest::read_signing_key(&key_file).unwrap();
+    let public = harness::certify::manifest::public_key_hex(&key);
+    certify_partner_into(Flaw::None, &out, |o| o.signing_key = Some(key_file.clone())).await;
+    let verify = |dir: &Path, public_key: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crossdock"));
+        cmd.args(["certify", "verify"]).arg(dir);
+        if let Some(k) = public_key {
+            cmd.args(["--public-key", k]);
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (code, said) = verify(&out, Some(&public));
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("signed by ed25519 key {public}")),
+        "{said}"
+    );
+    // Someone else's key: refused.
+    let other = "11".repeat(32);
+    assert_eq!(verify(&out, Some(&other)).0, Some(1));
+    // An edited certificate.
+    let path = out.join("certificate.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen("\"seed\": 1", "\"seed\": 2", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let (code, said) = verify(&out, None);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("certificate.json"), "{said}");
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    assert_eq!(verify(&out, None).0, Some(2));
 }
 
 fn failed(c: &Certificate) -> Vec<&str> {

@@ -3,6 +3,7 @@
 
 mod binary;
 mod certify;
+mod certify_partners;
 mod check;
 mod contract_diff;
 mod contracts_cmd;

@@ -342,7 +342,7 @@ impl Suite {
         if checks.one_effect.cases.is_empty() {
             checks
                 .one_effect
-                .skip("no forward of the core arrived, so there is no effect to count");
+                .skip("no callback of the target arrived, so there is no effect to count");
         }
     }
 }

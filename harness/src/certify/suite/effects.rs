@@ -142,3 +142,40 @@ fn line_effects(doc: &Value, lines: &str, line_no: &str, f: impl Fn(&str, u64) -
         .map(|n| f(id, n))
         .collect()
 }
+
+/// What a supplier or a WMS must call back, once, for `doc` of type
+/// `request` it accepted: an acknowledgement and an original ASN per PO,
+/// one first goods-receipt event (seq 1) per expectation. A replay or a
+/// concurrent copy that calls back again with a new Idempotency-Key (and
+/// new ids) is a second effect.
+pub(crate) fn partner_effects_of(request: &str, doc: &Value) -> Vec<Effect> {
+    match request {
+        "PurchaseOrder" => {
+            let po = str_of(doc, "po_number");
+            let p = po.clone();
+            vec![
+                Effect::new(format!("acknowledgement of {po}"), move |c| {
+                    c.path == core::PO_ACKNOWLEDGEMENTS && body_has(c, "po_number", &p)
+                }),
+                Effect::new(format!("original ASN for {po}"), move |c| {
+                    c.path == core::ASNS
+                        && body_has(c, "purpose", "original")
+                        && c.body.as_ref().is_some_and(|b| {
+                            b["lines"]
+                                .as_array()
+                                .is_some_and(|l| l.iter().any(|l| l["po_number"] == po.as_str()))
+                        })
+                }),
+            ]
+        }
+        "InboundExpectation" => {
+            let exp = str_of(doc, "expectation_id");
+            vec![Effect::new(format!("first goods receipt for {exp}"), move |c| {
+                c.path == core::GOODS_RECEIPTS
+                    && body_has(c, "expectation_id", &exp)
+                    && c.body.as_ref().is_some_and(|b| b["seq"] == 1)
+            })]
+        }
+        _ => Vec::new(),
+    }
+}
