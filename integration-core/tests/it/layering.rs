@@ -54,7 +54,13 @@ pub fn layer_violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Strin
 fn core_graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files = xtask::source::read_crate(&src).unwrap();
-    let lib = |m: &str| if m == "crate" { "lib".to_owned() } else { m.to_owned() };
+    let lib = |m: &str| {
+        if m == "crate" {
+            "lib".to_owned()
+        } else {
+            m.to_owned()
+        }
+    };
     xtask::layers::graph(&files)
         .into_iter()
         .map(|(from, to)| (lib(&from), to.iter().map(|t| lib(t)).collect()))
