@@ -73,7 +73,8 @@ crate::both_backends! {
 /// An 856 in an interchange is taken in like the JSON ASN: one inbound
 /// expectation at the WMS; the same interchange resent answers the same
 /// 997 and has no second effect; the same ASN sent as JSON afterwards is a
-/// duplicate of it (one intake path, one business key).
+/// duplicate of it (one intake path, one business key); another ASN under
+/// the same control numbers is rejected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_856_is_the_json_asn_and_a_resent_interchange_has_one_effect() {
     let parties = Parties::start().await;
@@ -82,8 +83,8 @@ async fn an_accepted_856_is_the_json_asn_and_a_resent_interchange_has_one_effect
     let po = purchase_order("PO-X1", &[(1, 100), (2, 50)]);
     assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-x1", &po).await);
 
-    let asn = asn("ASN-X1", &[("PO-X1", 1, 100), ("PO-X1", 2, 40)]);
-    let body = interchange_856(&asn, supplier().as_str(), 7);
+    let sent = asn("ASN-X1", &[("PO-X1", 1, 100), ("PO-X1", 2, 40)]);
+    let body = interchange_856(&sent, supplier().as_str(), 7);
     let (status, media, reply) = post_x12(&url, SUPPLIER_TOKEN, body.clone()).await;
     assert_eq!((status, media.as_str()), (200, "application/edi-x12"), "{reply}");
     let v = verdict(&reply);
@@ -100,9 +101,14 @@ async fn an_accepted_856_is_the_json_asn_and_a_resent_interchange_has_one_effect
     assert_eq!(status, 200);
     assert_eq!(verdict(&again).status, AckStatus::Accepted, "{again}");
     // The same ASN as JSON: a duplicate of the one the 856 carried.
-    let json = post(&url, core::ASNS, "asn-x1-json", &asn).await;
+    let json = post(&url, core::ASNS, "asn-x1-json", &sent).await;
     assert_eq!(json.status, 200, "{}", json.body);
     assert_eq!(json.outcome(), "duplicate");
+
+    // Other content under the control numbers already used: rejected, no effect.
+    let other = asn("ASN-X1B", &[("PO-X1", 2, 5)]);
+    let (_, _, reply) = post_x12(&url, SUPPLIER_TOKEN, interchange_856(&other, supplier().as_str(), 7)).await;
+    assert_eq!(verdict(&reply).status, AckStatus::Rejected, "{reply}");
 
     let s = quiescent(&t.core).await;
     assert_eq!(s.inbox_messages, 2, "the PO and one ASN: {s:?}");
