@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
+use axum::http::HeaderMap;
+
 use contracts::Role;
+use contracts::http::{TRACEPARENT, TraceParent};
 use contracts::inbound::{AdvanceShipNotice, PoAcknowledgement};
 use contracts::invoicing::Invoice;
 
@@ -124,6 +127,16 @@ where
         state.outbox_notify.notify_one();
     }
     Ok(answer)
+}
+
+/// The trace a request continues (its `traceparent`), or a new one.
+pub(crate) fn trace_id_of(headers: &HeaderMap) -> String {
+    headers
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+        .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
+        .trace_id
 }
 
 /// A PO acknowledgement's business key: (supplier, ack_id).

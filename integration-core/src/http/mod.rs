@@ -78,7 +78,7 @@ where
         doc,
         payload,
         idempotency_key,
-        trace_id: trace_id_of(&headers),
+        trace_id: intake::trace_id_of(&headers),
     };
     let answer = intake::admit(&state, &caller, incoming, (kind, endpoint), key, apply).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
@@ -89,16 +89,6 @@ where
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
     Ok(response)
-}
-
-/// The trace a request continues (its `traceparent`), or a new one.
-fn trace_id_of(headers: &HeaderMap) -> String {
-    headers
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse)
-        .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
-        .trace_id
 }
 
 async fn purchase_order(

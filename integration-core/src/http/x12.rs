@@ -77,8 +77,15 @@ pub(crate) async fn interchange(
             ),
         ));
     }
+    // auth admits only suppliers here; refused rather than assumed.
     let Caller::Supplier { gln } = &caller else {
-        unreachable!("auth admits only suppliers to {}", core::X12_INTERCHANGES)
+        return Err(ApiError::refused(
+            403,
+            "forbidden",
+            "only a supplier sends interchanges",
+            String::new(),
+            format!("{} may not call {}", caller.key(), core::X12_INTERCHANGES),
+        ));
     };
     let received = match x12::parse(&body) {
         Ok(received) => received,
@@ -96,7 +103,7 @@ pub(crate) async fn interchange(
             Some(&received.header),
         );
     }
-    let trace_id = super::trace_id_of(&headers);
+    let trace_id = intake::trace_id_of(&headers);
     let mut acks = Vec::with_capacity(received.groups.len());
     for (n, group) in received.groups.iter().enumerate() {
         let verdict = take_in_group(&state, &caller, &received, group, &trace_id).await?;

@@ -5,7 +5,7 @@
 //! bytes that are no interchange are answered with a TA1; never a 5xx.
 
 use contracts::inbound::AdvanceShipNotice;
-use contracts::routes::{core, wms};
+use contracts::routes::{core, erp, wms};
 use contracts::x12::{
     self, AckStatus, Delimiters, Document, ElementCode, GroupVerdict, InterchangeNote, SegmentCode, SetCode,
 };
@@ -231,5 +231,64 @@ async fn envelope_faults_get_a_ta1_and_no_effect() {
 
     assert_eq!(quiescent(&t.core).await.inbox_messages, 1, "only the PO");
     assert!(parties.wms.calls_to(wms::INBOUND_EXPECTATIONS).is_empty());
+    t.stop().await;
+}
+
+/// One interchange of two groups, an 855 (PR) and an 810 (IN): one 997 per
+/// group, in order; the acknowledgement reaches the ERP like the JSON one,
+/// and the invoice is the JSON invoice (the same one as JSON afterwards is
+/// a duplicate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_855_and_an_810_in_two_groups_get_a_997_each_and_their_effects() {
+    let parties = Parties::start().await;
+    let t = TestCore::start(parties.partners()).await;
+    let url = t.url();
+    let po = purchase_order("PO-X6", &[(1, 100)]);
+    assert_accepted(&post(&url, core::PURCHASE_ORDERS, "po-x6", &po).await);
+
+    let ack = acknowledgement("ACK-X6", &po);
+    let inv = invoice("INV-X6", &po, &[(1, 100, "2.50")]);
+    let set = |doc: Document| x12::from_canonical(&doc, "0001").unwrap();
+    let sender = supplier();
+    let envelope = |control, doc| {
+        x12::envelope(
+            ("14", sender.as_str()),
+            ("ZZ", "CROSSDOCK"),
+            control,
+            "20250312",
+            "0900",
+            false,
+            vec![set(doc)],
+        )
+    };
+    let mut both = envelope(41, Document::PoAcknowledgement(ack));
+    both.groups
+        .extend(envelope(42, Document::Invoice(inv.clone())).groups);
+    let body = String::from_utf8(x12::write(&both, &Delimiters::default()).unwrap()).unwrap();
+    let (status, _, reply) = post_x12(&url, SUPPLIER_TOKEN, body).await;
+    assert_eq!(status, 200, "{reply}");
+
+    let answer = x12::parse(reply.as_bytes()).unwrap();
+    let verdicts: Vec<(String, String, AckStatus)> = answer.groups[0]
+        .sets
+        .iter()
+        .map(|s| match x12::to_canonical(s) {
+            Ok(Document::FunctionalAck(v)) => (v.functional_id, v.control_number, v.status),
+            other => panic!("not a 997: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            ("PR".into(), "41".into(), AckStatus::Accepted),
+            ("IN".into(), "42".into(), AckStatus::Accepted)
+        ],
+        "{reply}"
+    );
+    let acks = parties.erp.wait_for(erp::PO_ACKNOWLEDGEMENTS, 1).await;
+    assert_eq!(acks[0].body["ack_id"], "ACK-X6");
+    let json = post(&url, core::INVOICES, "inv-x6-json", &inv).await;
+    assert_eq!(json.outcome(), "duplicate", "{}", json.body);
+    assert_eq!(quiescent(&t.core).await.inbox_messages, 3, "PO, ack, invoice");
     t.stop().await;
 }
