@@ -70,6 +70,10 @@ pub mod core {
     pub const INVENTORY_ADJUSTMENTS: &str = "/v1/inventory-adjustments";
     /// Supplier → core: invoices.
     pub const INVOICES: &str = "/v1/invoices";
+    /// Supplier → core: one X12 interchange (855, 856, 810 sets) as
+    /// `application/edi-x12`, answered with its TA1 or 997/999 (docs/EDI.md).
+    /// Not in [`super::OPERATIONS`]: its bodies are X12, not JSON schemas.
+    pub const X12_INTERCHANGES: &str = "/v1/x12/interchanges";
     /// Operational status (outbox depth), for quiescence.
     pub const OPS_STATUS: &str = "/v1/ops/status";
     /// Dead letters: deliveries given up on (GET lists them).

@@ -81,7 +81,7 @@ fn need(path: &str) -> Need {
     match path {
         "/openapi.json" => Need::Public,
         core::PURCHASE_ORDERS | core::ORDER_RELEASES => Need::Erp,
-        core::PO_ACKNOWLEDGEMENTS | core::ASNS | core::INVOICES => Need::Supplier,
+        core::PO_ACKNOWLEDGEMENTS | core::ASNS | core::INVOICES | core::X12_INTERCHANGES => Need::Supplier,
         core::GOODS_RECEIPTS | core::SHIPMENT_CONFIRMATIONS | core::INVENTORY_ADJUSTMENTS => Need::Wms,
         core::METRICS => Need::Ops,
         p if p.starts_with("/v1/ops/") || p.starts_with("/v1/trace/") => Need::Ops,

@@ -86,8 +86,9 @@ pub(crate) fn method_label(method: &axum::http::Method) -> &'static str {
 
 /// The route template of `path`: one of the core's paths, or `other`.
 pub(crate) fn route_of(path: &str) -> &'static str {
-    const ROUTES: [&str; 14] = [
+    const ROUTES: [&str; 15] = [
         core::PURCHASE_ORDERS,
+        core::X12_INTERCHANGES,
         core::PO_ACKNOWLEDGEMENTS,
         core::ASNS,
         core::GOODS_RECEIPTS,

@@ -10,11 +10,13 @@
 
 pub mod auth;
 pub mod config;
+mod intake;
 pub(crate) mod metrics;
 mod release;
 mod request;
 pub(crate) mod server;
 pub(crate) mod state;
+pub mod x12;
 
 use std::sync::Arc;
 
@@ -30,13 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use tracing::Instrument;
 
 use contracts::Role;
 use contracts::http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, TRACEPARENT, TraceParent};
-use contracts::inbound::{AdvanceShipNotice, GoodsReceipt, PoAcknowledgement, PurchaseOrder};
+use contracts::inbound::{GoodsReceipt, PurchaseOrder};
 use contracts::inventory::{InventoryAdjustment, InventorySnapshot};
-use contracts::invoicing::Invoice;
 use contracts::outbound::ShipmentConfirmation;
 use contracts::routes::{self, core};
 
@@ -46,15 +46,17 @@ use crate::clock::now_us;
 use crate::error::ApiError;
 use crate::flows;
 use crate::outbox::events;
-use crate::store::{Intake, ReplaySelection, Tx, payload_hash};
+use crate::store::{ReplaySelection, Tx};
 use auth::Caller;
+use intake::Incoming;
 use request::{key_and_body, parse, readable};
 use state::CoreState;
 
 /// Largest request body the core reads.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// Takes in one document: `key` gives its business key, `apply` its effects.
+/// Takes in one JSON document: `key` gives its business key, `apply` its
+/// effects ([`intake::admit`]).
 // One parameter per aspect of an intake; a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
 async fn take_in<T>(
@@ -72,85 +74,13 @@ where
 {
     let (idempotency_key, body) = key_and_body(&headers, body)?;
     let (doc, payload) = parse::<T>(kind, &body)?;
-    // A supplier speaks only for itself (invariant 20): the document's
-    // supplier_gln must be the caller's own GLN. That its POs are its own is
-    // checked by the flow, inside the transaction.
-    if let Caller::Supplier { gln } = &caller {
-        let claimed = payload.get("supplier_gln").and_then(serde_json::Value::as_str);
-        if claimed != Some(gln.as_str()) {
-            tracing::warn!(caller = %caller.key(), ?claimed, endpoint, "supplier acting for another supplier refused");
-            return Err(ApiError::refused(
-                403,
-                "supplier-mismatch",
-                "a supplier may only send its own documents",
-                "/supplier_gln".into(),
-                format!(
-                    "the bearer token is supplier {gln}'s; the document names supplier {}",
-                    claimed.unwrap_or("(none)")
-                ),
-            ));
-        }
-    }
-    // The contract (schema and domain rules), beyond what the types enforce:
-    // a document that breaks it is never stored or forwarded.
-    let schema = contracts::routes::operation(Role::Core, "POST", endpoint)
-        .map(|op| op.request)
-        .expect("every intake endpoint is in the operations table");
-    let findings = state
-        .validator
-        .validate(schema, &payload)
-        .expect("operations name catalog types");
-    if !findings.is_empty() {
-        return Err(ApiError::ContractViolations { schema, findings });
-    }
-    let trace_id = headers
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse)
-        .unwrap_or_else(|| TraceParent::from_random(rand::random(), rand::random()))
-        .trace_id;
-    let intake = Intake {
-        kind,
-        endpoint,
-        business_key: key(&doc),
-        idempotency_key,
+    let incoming = Incoming {
+        doc,
         payload,
-        trace_id,
-        dedupe: match kind {
-            "asn" => state.config.asn_dedup,
-            "inventory_adjustment" => state.config.adjustment_dedup,
-            _ => true,
-        },
+        idempotency_key,
+        trace_id: intake::trace_id_of(&headers),
     };
-    // One span per intake (visible with CROSSDOCK_LOG=debug); the fields
-    // are only formatted when the span is enabled.
-    let span = tracing::debug_span!(
-        "intake",
-        kind = %kind,
-        business_key = %intake.business_key,
-        trace_id = %intake.trace_id,
-        partner = %caller.key(),
-        idempotency_key = %intake.idempotency_key,
-    );
-    // Group commit: answered only after the batch holding this intake is
-    // committed (fsync), without holding a thread meanwhile.
-    let answer = async {
-        let answer = state
-            .store
-            .intake_async(intake, now_us(), move |tx| apply(tx, &doc))
-            .await;
-        match &answer {
-            Ok(a) => tracing::debug!(status = a.status, replayed = a.replayed, message_id = %a.ack.message_id, "intake committed"),
-            Err(e) => tracing::debug!(error = %e, "intake refused"),
-        }
-        answer
-    }
-    .instrument(span)
-    .await?;
-    // The lanes got the rows at the commit, unless they must read them.
-    if !state.store.hands_over() {
-        state.outbox_notify.notify_one();
-    }
+    let answer = intake::admit(&state, &caller, incoming, (kind, endpoint), key, apply).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, axum::Json(answer.ack)).into_response();
     if answer.replayed {
@@ -193,7 +123,7 @@ async fn acknowledgement(
         b,
         "po_acknowledgement",
         core::PO_ACKNOWLEDGEMENTS,
-        |a: &PoAcknowledgement| format!("{}:{}", a.supplier_gln, a.ack_id),
+        intake::acknowledgement_key,
         flows::acknowledgement,
     )
     .await
@@ -205,22 +135,7 @@ async fn asn(
     h: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    take_in(s, c, h, b, "asn", core::ASNS, asn_business_key, flows::asn).await
-}
-
-/// An original ASN's business key is (supplier, asn_id): a resent copy is
-/// a duplicate, another payload under it a conflict (invariant 3). Each
-/// distinct replace or cancel of it is a message of its own (keyed by its
-/// payload too), so a resent copy of one is still a duplicate.
-fn asn_business_key(a: &AdvanceShipNotice) -> String {
-    match a.purpose {
-        contracts::inbound::AsnPurpose::Original => format!("{}:{}", a.supplier_gln, a.asn_id),
-        purpose => {
-            let body = serde_json::to_value(a).unwrap_or_default();
-            let hash = payload_hash(&body);
-            format!("{}:{}:{purpose:?}:{}", a.supplier_gln, a.asn_id, &hash[..16])
-        }
-    }
+    take_in(s, c, h, b, "asn", core::ASNS, intake::asn_key, flows::asn).await
 }
 
 async fn goods_receipt(
@@ -283,7 +198,7 @@ async fn invoice(
         b,
         "invoice",
         core::INVOICES,
-        |i: &Invoice| format!("{}:{}", i.supplier_gln, i.invoice_number),
+        intake::invoice_key,
         move |tx, i| flows::invoicing::invoice(tx, i, config),
     )
     .await
@@ -611,6 +526,7 @@ pub fn router(state: Arc<CoreState>) -> Router {
         .route(core::ORDER_RELEASES, post(release::order_release))
         .route(core::SHIPMENT_CONFIRMATIONS, post(shipment_confirmation))
         .route(core::INVOICES, post(invoice))
+        .route(core::X12_INTERCHANGES, post(x12::interchange))
         .route(core::INVENTORY_ADJUSTMENTS, post(inventory_adjustment))
         .route(core::OPS_RECONCILIATIONS, post(reconcile))
         .route(core::OPS_RECONCILIATION, get(reconciliation))

@@ -26,3 +26,4 @@ mod regressions;
 mod security;
 mod support;
 mod traces;
+mod x12;
