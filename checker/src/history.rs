@@ -85,29 +85,28 @@ pub fn parse<T: serde::de::DeserializeOwned>(v: &Option<serde_json::Value>) -> O
     v.as_ref().and_then(|v| T::deserialize(v).ok())
 }
 
+/// The exchanges of one history file, a line at a time (blank lines
+/// skipped); an unreadable file or line is an error naming it.
+fn exchanges(path: &Path) -> Result<impl Iterator<Item = Result<Exchange, HistoryError>> + '_, HistoryError> {
+    let error = |line: usize, message: String| HistoryError {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| error(0, e.to_string()))?;
+    let lines = std::io::BufReader::new(file).lines().enumerate();
+    Ok(lines.filter_map(move |(i, line)| match line {
+        Err(e) => Some(Err(error(i + 1, e.to_string()))),
+        Ok(l) if l.trim().is_empty() => None,
+        Ok(l) => Some(serde_json::from_str(&l).map_err(|e| error(i + 1, e.to_string()))),
+    }))
+}
+
 /// Streams one history file into `visit`.
 pub fn for_each_exchange(path: &Path, mut visit: impl FnMut(Exchange)) -> Result<u64, HistoryError> {
-    let file = std::fs::File::open(path).map_err(|e| HistoryError {
-        path: path.to_owned(),
-        line: 0,
-        message: e.to_string(),
-    })?;
     let mut n = 0;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| HistoryError {
-            path: path.to_owned(),
-            line: i + 1,
-            message: e.to_string(),
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let ex: Exchange = serde_json::from_str(&line).map_err(|e| HistoryError {
-            path: path.to_owned(),
-            line: i + 1,
-            message: e.to_string(),
-        })?;
-        visit(ex);
+    for ex in exchanges(path)? {
+        visit(ex?);
         n += 1;
     }
     Ok(n)
@@ -193,27 +192,9 @@ pub fn released_by_erp(histories: &[PathBuf]) -> Result<Vec<(String, Vec<u32>)>,
 pub fn first_started_us(histories: &[PathBuf]) -> Result<Option<u64>, HistoryError> {
     let mut first: Option<u64> = None;
     for path in histories {
-        let file = std::fs::File::open(path).map_err(|e| HistoryError {
-            path: path.to_owned(),
-            line: 0,
-            message: e.to_string(),
-        })?;
-        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| HistoryError {
-                path: path.to_owned(),
-                line: i + 1,
-                message: e.to_string(),
-            })?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let ex: Exchange = serde_json::from_str(&line).map_err(|e| HistoryError {
-                path: path.to_owned(),
-                line: i + 1,
-                message: e.to_string(),
-            })?;
-            first = Some(first.map_or(ex.started_at_us, |f| f.min(ex.started_at_us)));
-            break;
+        if let Some(ex) = exchanges(path)?.next() {
+            let started = ex?.started_at_us;
+            first = Some(first.map_or(started, |f| f.min(started)));
         }
     }
     Ok(first)

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod contracts;
 pub mod core;
 pub mod edi;
+pub mod entry;
 pub mod progress;
 pub mod run;
 pub mod simulate;
