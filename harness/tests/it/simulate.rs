@@ -80,56 +80,52 @@ fn a_standalone_erp_serves_with_its_faults_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(lines[1]["fault"], "status");
 }
 
+/// `crossdock simulate` with a faults file of `text`: exit code and stderr.
+fn simulate_with_faults(dir: &std::path::Path, file: &str, text: &str) -> (Option<i32>, String) {
+    let faults = write_scenario(dir, file, text);
+    let out = crossdock()
+        .args(["simulate", "--role", "wms", "--listen", "127.0.0.1:0", "--faults"])
+        .arg(&faults)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_bad_faults_file_or_a_non_loopback_address_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     // The second entry is bad; the error names its line and the bad value.
-    let faults = write_scenario(
+    let (code, stderr) = simulate_with_faults(
         dir.path(),
         "faults.toml",
         "# comment\n[[faults]]\nkind = \"reset\"\n\n[[faults]]\nkind = \"status\"\nstatus = \"often\"\n",
     );
-    let out = crossdock()
-        .args(["simulate", "--role", "wms", "--listen", "127.0.0.1:0", "--faults"])
-        .arg(&faults)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("faults.toml:5:"), "{stderr}");
     assert!(stderr.contains("\"often\""), "{stderr}");
 
     // A field of another kind (an outage has no `ms`) is named, at its line.
-    let faults = write_scenario(
+    let (code, stderr) = simulate_with_faults(
         dir.path(),
         "kind.toml",
         "[[faults]]\nkind = \"outage\"\nms = 40\n",
     );
-    let out = crossdock()
-        .args(["simulate", "--role", "wms", "--listen", "127.0.0.1:0", "--faults"])
-        .arg(&faults)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("kind.toml:3:"), "{stderr}");
     assert!(
         stderr.contains("unknown field `ms` for a fault of kind `outage`"),
         "{stderr}"
     );
 
-    let faults = write_scenario(
+    let (code, stderr) = simulate_with_faults(
         dir.path(),
         "prob.toml",
         "[[faults]]\nprobability = 2.0\nkind = \"reset\"\n",
     );
-    let out = crossdock()
-        .args(["simulate", "--role", "wms", "--listen", "127.0.0.1:0", "--faults"])
-        .arg(&faults)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("faults[0]") && stderr.contains("probability in 0..=1"),
         "{stderr}"
