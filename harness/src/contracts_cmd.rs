@@ -60,15 +60,20 @@ pub struct Verdict {
     pub findings: Vec<Finding>,
 }
 
-/// Reads `path` and validates it as a `type_name`.
-pub fn validate_file(validator: &Validator, path: &Path, type_name: &str) -> Result<Verdict, InputError> {
+/// Validates the `bytes` read from `path` as a `type_name`.
+pub fn validate_bytes(
+    validator: &Validator,
+    path: &Path,
+    bytes: &[u8],
+    type_name: &str,
+) -> Result<Verdict, InputError> {
     if !validator.type_names().any(|n| n == type_name) {
         return Err(InputError::UnknownType {
             name: type_name.to_owned(),
             known: validator.type_names().collect::<Vec<_>>().join(", "),
         });
     }
-    let doc = read_json(path)?;
+    let doc = parse_json(path, bytes)?;
     let findings = validator
         .validate(type_name, &doc)
         .expect("the type was checked above");
@@ -97,7 +102,7 @@ pub fn run_validate(file: &Path, type_name: Option<&str>, format: ValidateFormat
         return exit::BAD_INPUT;
     };
     let validator = Validator::new();
-    let verdict = match validate_file(&validator, file, type_name) {
+    let verdict = match validate_bytes(&validator, file, &bytes, type_name) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("crossdock: error: {e}");
@@ -297,12 +302,8 @@ pub fn run_diff(args: &DiffArgs) -> u8 {
     }
 }
 
-fn read_json(path: &Path) -> Result<serde_json::Value, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| {
+fn parse_json(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, InputError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let message = e.to_string();
         let suffix = format!(" at line {line} column {column}");
